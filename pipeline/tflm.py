@@ -1,0 +1,107 @@
+"""The TFLM reference interpreter (`tflite_micro` package), with its diagnostics made readable.
+
+TFLM prints its reasons (missing op, arena too small) and its arena use to the C-level stderr (fd 2),
+not to Python: `_capture_fd2` collects them so errors and `arena_bytes` are real messages and numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EdgepipeError
+
+_ARENA_RE = re.compile(r"Arena allocation total (\d+) bytes")
+_MISSING_OP_RE = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
+DEFAULT_ARENA = 4 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def _capture_fd2():
+    """Redirect the process's fd 2 into a temp file; yields a list that receives the text."""
+    out: list[str] = []
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            yield out
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            out.append(tmp.read().decode(errors="replace"))
+
+
+class TFLMError(EdgepipeError):
+    """TFLM refused the model; the message carries TFLM's own reason."""
+
+
+@dataclass
+class TFLMRun:
+    outputs: np.ndarray          # [N, ...] raw output tensor values (int8 for int8 models)
+    arena_bytes: int | None      # what TFLM's recording allocator reported; None if not printed
+
+
+def _interpreter(model: bytes, arena_size: int, preserve: bool = False):
+    from tflite_micro.python.tflite_micro import runtime
+    cfg = (runtime.InterpreterConfig.kPreserveAllTensors if preserve
+           else runtime.InterpreterConfig.kAllocationRecording)
+    return runtime.Interpreter.from_bytes(model, arena_size=arena_size, intrepreter_config=cfg)
+
+
+def _why(stderr: str) -> str:
+    missing = sorted(set(_MISSING_OP_RE.findall(stderr)))
+    if missing:
+        return "TFLM has no kernel for " + ", ".join(missing)
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no reason printed"
+
+
+def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model") -> TFLMRun:
+    """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs."""
+    with _capture_fd2() as err:
+        try:
+            interp = _interpreter(model, arena_size)
+        except Exception:
+            interp = None
+    if interp is None:
+        raise TFLMError(f"{where}: TFLM cannot load it ({_why(err[0])})")
+    outs = []
+    with _capture_fd2() as err:
+        try:
+            for i, x in enumerate(inputs):
+                interp.set_input(np.ascontiguousarray(x[None, ...]), 0)
+                interp.invoke()
+                outs.append(np.array(interp.get_output(0))[0])
+                if i == 0:
+                    interp.print_allocations()
+        except Exception:
+            outs = None
+    if outs is None:
+        raise TFLMError(f"{where}: TFLM failed to run it ({_why(err[0])})")
+    match = _ARENA_RE.search(err[0])
+    return TFLMRun(outputs=np.stack(outs) if outs else np.empty((0,)),
+                   arena_bytes=int(match.group(1)) if match else None)
+
+
+def arena_bytes(model: bytes, input_shape, input_dtype, where: str = "model") -> int | None:
+    """The arena TFLM needs for `model`, measured by running one zero input through it."""
+    return run(model, np.zeros((1, *input_shape), dtype=input_dtype), where=where).arena_bytes
+
+
+def all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str = "model") -> dict[int, np.ndarray]:
+    """Run one sample with every tensor preserved; return the values of `tensor_indices` (debugging)."""
+    with _capture_fd2() as err:
+        try:
+            interp = _interpreter(model, DEFAULT_ARENA, preserve=True)
+            interp.set_input(np.ascontiguousarray(x[None, ...]), 0)
+            interp.invoke()
+            return {i: np.array(interp.GetTensor(i, 0)) for i in tensor_indices}
+        except Exception:
+            pass
+    raise TFLMError(f"{where}: TFLM failed to run it ({_why(err[0])})")
