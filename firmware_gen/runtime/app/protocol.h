@@ -1,0 +1,38 @@
+/* The benchmark wire protocol, shared by the firmware (this file) and the host
+ * (pipeline/bench/serial_link.py, which mirrors these numbers; tests check they agree).
+ *
+ * frame := MAGIC0 MAGIC1 type:u8 seq:u16le len:u16le payload[len] crc32:u32le
+ * crc32 is CRC-32/IEEE (zlib.crc32) over type, seq, len and payload.
+ *
+ * Host requests and the firmware's replies (reply type = request type | 0x80, same seq):
+ *   INFO  ()             -> text, the same line as the boot announcement
+ *   RUN   (input bytes)  -> elapsed:u64le, output bytes
+ *   STACK ()             -> used:u32le, size:u32le (high-water mark of the painted stack)
+ *   EXIT  (code:u8)      -> () then the firmware exits with `code`
+ *   FAULT ()             -> (none: executes UDF to test the fault path)
+ * A frame that fails its CRC, has a length over EP_MAX_PAYLOAD, an unknown type, or stops
+ * mid-frame for EP_FRAME_TIMEOUT_SPINS UART polls is answered NAK(reason:u8) and dropped; the host
+ * resends it. A valid frame whose seq equals the last one handled is answered from the cached reply
+ * and never run twice. */
+#ifndef EP_PROTOCOL_H
+#define EP_PROTOCOL_H
+
+#define EP_MAGIC0 0xA5u
+#define EP_MAGIC1 0x5Eu
+#define EP_HEADER_BYTES 7u /* magic(2) type(1) seq(2) len(2) */
+
+#define EP_REQ_INFO 0x01u
+#define EP_REQ_RUN 0x02u
+#define EP_REQ_STACK 0x03u
+#define EP_REQ_EXIT 0x04u
+#define EP_REQ_FAULT 0x7Eu
+#define EP_REPLY_BIT 0x80u
+#define EP_NAK 0x15u
+#define EP_ERROR 0x1Fu /* payload: code:i32le (the engine's invoke() result) */
+
+#define EP_NAK_CRC 1u
+#define EP_NAK_LENGTH 2u
+#define EP_NAK_TIMEOUT 3u
+#define EP_NAK_TYPE 4u
+
+#endif /* EP_PROTOCOL_H */

@@ -1,0 +1,1 @@
+"""Benchmark targets: host interpreters, the generated C engine, emulated and real boards."""
