@@ -71,8 +71,12 @@ class Operator:
     custom: bool = False
 
     def layer_name(self, tensors) -> str:
-        """The name users recognise: the converter names output tensors after the Keras layer."""
-        return tensors[self.outputs[0]].name if self.outputs else f"op#{self.index}"
+        """The name users recognise: the converter names output tensors "<model>/<layer>/<op>;..."."""
+        if not self.outputs:
+            return f"op#{self.index}"
+        first = tensors[self.outputs[0]].name.split(";")[0]
+        parts = first.split("/")
+        return parts[1] if len(parts) > 2 else first
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,39 @@
+"""Fashion-MNIST CNN, the demo model: two conv blocks and a small dense head (~55k parameters).
+
+Every op it needs (CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX) runs in TFLM and in
+edgepipe's generated C engine; BatchNorm folds into the convolutions at conversion.
+"""
+
+from pipeline.keras_env import keras
+
+RECIPE = {
+    "dataset": "fashion_mnist",
+    "train": {"epochs": 15, "batch_size": 128, "optimizer": "adam", "learning_rate": 2e-3,
+              "patience": 3, "seed": 42},
+    "arch": {"filters": (16, 32), "dense": 32},
+    # a third of the teacher's parameters or fewer (knowledge distillation's student)
+    "student": {"filters": (8, 16), "dense": 16},
+    "compress": {
+        "prune": {"sparsity": 0.75, "epochs": 3},
+        "distill": {"temperature": 4.0, "alpha": 0.1, "epochs": 10},
+        "qat": {"epochs": 2},
+        "cluster": {"clusters": 16, "epochs": 2},
+        "binary": {"epochs": 10},
+    },
+}
+
+
+def build(input_shape, num_classes, filters=(16, 32), dense=32):
+    k = keras()
+    layers = k.layers
+    x = inputs = k.Input(shape=input_shape, name="image")
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    x = layers.Dense(dense, activation="relu", name="fc1")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return k.Model(inputs, outputs, name="fmnist_cnn")

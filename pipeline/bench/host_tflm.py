@@ -1,0 +1,16 @@
+"""host-tflm: accuracy with the TFLM reference interpreter, and the arena it needs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import tflm
+from ..quant_io import quantize_inputs
+from ..results import row, top1
+from ..tflite_file import TFLiteModel
+
+
+def run(name: str, model: TFLiteModel, x: np.ndarray, y: np.ndarray) -> dict:
+    res = tflm.run(model.data, quantize_inputs(model, x), where=name)
+    return row(name, "host-tflm", accuracy=top1(res.outputs, y), samples=len(x),
+               arena_bytes=res.arena_bytes)

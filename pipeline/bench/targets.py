@@ -1,0 +1,95 @@
+"""Benchmark targets by name: the host interpreters, the generated C engine, and every board.
+
+Host targets are registered here; board targets are the ids of `boards/*.toml`, looked up lazily so
+that adding a board is adding a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UnknownName
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class Options:
+    workdir: Path
+    samples: int | None = None        # None: the whole test set (boards default to 500)
+    threads: int = 1
+    latency_runs: int = 200
+    port: str | None = None           # serial port of a real board
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    kind: str                         # host | emulated | real
+    needs_deployable: bool            # only variants that pass preflight run here
+    needs_tflm: bool                  # only variants TFLM can run
+    default_samples: int | None
+    run: Callable                     # run(variant, model, x, y, options) -> row dict
+
+
+def _litert(variant, model, x, y, opt):
+    from . import host_litert
+    return host_litert.run(variant.name, model, x, y, threads=opt.threads, latency_runs=opt.latency_runs)
+
+
+def _tflm(variant, model, x, y, opt):
+    from . import host_tflm
+    return host_tflm.run(variant.name, model, x, y)
+
+
+def _host_c(variant, model, x, y, opt):
+    from ..quant_io import quantize_inputs
+    from . import host_c
+    r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir)
+    return {**r, "variant": variant.name}
+
+
+HOST_TARGETS: Registry[Target] = Registry("target")
+for _t in (Target("host-litert", "host", False, False, None, _litert),
+           Target("host-tflm", "host", False, True, None, _tflm),
+           Target("host-c", "host", True, True, None, _host_c)):
+    HOST_TARGETS.register(_t.name, _t)
+
+
+def _board_target(board_id: str) -> Target:
+    from . import board as board_bench
+    from ..boards import load_board
+
+    b = load_board(board_id)
+
+    def run(variant, model, x, y, opt):
+        from ..quant_io import quantize_inputs
+        r = board_bench.run(board_id, variant.tflite_path, quantize_inputs(model, x), y,
+                            opt.workdir, port=opt.port)
+        return {**r, "variant": variant.name}
+
+    return Target(board_id, b.kind, True, True, 500, run)
+
+
+def board_ids() -> list[str]:
+    try:
+        from ..boards import list_boards
+    except ImportError:
+        return []
+    return [b["id"] if isinstance(b, dict) else b.id for b in list_boards()]
+
+
+def get(name: str) -> Target:
+    if name in HOST_TARGETS:
+        return HOST_TARGETS.get(name)
+    if name in board_ids():
+        return _board_target(name)
+    raise UnknownName("target", name, [*HOST_TARGETS.names(), *board_ids()])
+
+
+def select_samples(target: Target, opt: Options, x: np.ndarray, y: np.ndarray):
+    n = opt.samples if opt.samples is not None else target.default_samples
+    return (x, y) if n is None or n >= len(x) else (x[:n], y[:n])

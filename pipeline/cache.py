@@ -1,0 +1,82 @@
+"""Content-addressed stage outputs with atomic commits.
+
+A stage's output lives in `runs/<model>/<stage>-<key>/`, where `key` hashes the stage's config and
+its inputs' hashes. The directory is built under a temporary name and renamed into place only when
+complete, with `manifest.json` written last inside it: a directory without a manifest, or a
+temporary one left by an interrupted run, is never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import EdgepipeError
+
+MANIFEST = "manifest.json"
+
+
+def key(config: dict) -> str:
+    """Short stable hash of a JSON-able config (sorted keys)."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file via a temp name + rename, so readers never see half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def stage(root: Path, name: str, config: dict, produce: Callable[[Path], dict],
+          force: bool = False) -> tuple[Path, dict]:
+    """Return (dir, manifest) of stage `name` for `config`, running `produce(tmp_dir)` if not cached.
+
+    `produce` writes its files into the directory it is given and returns the manifest (JSON-able).
+    """
+    final = Path(root) / f"{name}-{key(config)}"
+    manifest_path = final / MANIFEST
+    if manifest_path.exists() and not force:
+        return final, json.loads(manifest_path.read_text())
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise EdgepipeError(f"{final.parent}: cannot write there ({exc.strerror}); "
+                            "choose another --out folder") from None
+    try:
+        manifest = produce(tmp)
+        manifest = {"stage": name, "config": config, **manifest}
+        write_json(tmp / MANIFEST, manifest)
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final, manifest

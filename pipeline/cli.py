@@ -1,0 +1,142 @@
+"""edgepipe command line: parses arguments and calls the driver; no logic lives here.
+
+Errors a user can cause (EdgepipeError) end in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import EdgepipeError
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def cmd_run(a) -> int:
+    from . import report
+    from .run import RunConfig, run
+    opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
+                              "port": a.port}.items() if v is not None}
+    cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
+                    dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts)
+    doc, paths = run(cfg)
+    print()
+    print(report.render(doc))
+    print(f"\nreport: {paths['md']}  (also {paths['json'].name}, {paths['csv'].name}, {paths['html'].name})")
+    failed = [r for r in doc["results"] if r.get("error")]
+    if failed:
+        print(f"edgepipe: {len(failed)} measurement(s) failed: "
+              + "; ".join(f"{r['variant']} on {r['target']}: {r['error']}" for r in failed), file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_models(a) -> int:
+    from . import datasets, recipes
+    from .artifacts import keras_params
+    rows = []
+    for name in recipes.available():
+        r = recipes.load(name)
+        spec = datasets.DATASETS.get(r.dataset)
+        teacher = keras_params(r.build(spec.input_shape, spec.num_classes))
+        student = keras_params(r.build(spec.input_shape, spec.num_classes, **r.student)) if r.student else None
+        rows.append((name, r.dataset, f"{teacher:,}", f"{student:,}" if student else "–",
+                     r.doc.splitlines()[0] if r.doc else ""))
+    _print_rows(("model", "dataset", "params", "student params", "description"), rows)
+    return 0
+
+
+def cmd_boards(a) -> int:
+    from .boards import list_boards
+    rows = [(b["id"], b["kind"], b["core"], f"{b['clock_hz'] / 1e6:g} MHz", f"{b['flash_bytes'] // 1024} KiB",
+             f"{b['ram_bytes'] // 1024} KiB", "yes" if b["verified"] else "no", b["name"])
+            for b in list_boards()]
+    _print_rows(("board", "kind", "core", "clock", "flash", "RAM", "verified on silicon", "name"), rows)
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from . import report
+    from .run import RunConfig, run
+    opts = {k: v for k, v in {"samples": a.samples, "port": a.port}.items() if v is not None}
+    doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
+                               options=opts))
+    print(report.render(doc))
+    return 3 if any(r.get("error") for r in doc["results"]) else 0
+
+
+def cmd_report(a) -> int:
+    from . import report
+    doc = report.load(a.run_dir)
+    paths = report.write(doc, a.run_dir)
+    print(report.render(doc))
+    print(f"\nreport: {paths['md']}")
+    return 0
+
+
+def _print_rows(head, rows) -> None:
+    from .report import terminal
+    print(terminal(list(head), [list(r) for r in rows]))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgepipe", description="Keras model -> microcontrollers: compress, "
+                                "convert, export C, benchmark on host, emulated and real boards, report.")
+    p.add_argument("--version", action="version", version=f"edgepipe {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="train, compress, convert, check and benchmark a model; write the report")
+    r.add_argument("model", help="model recipe name (see `edgepipe models`), or a .keras/.h5/.tflite file")
+    r.add_argument("--variants", type=_csv, help="comma-separated variants (default: all), e.g. int8,qat,prune75")
+    r.add_argument("--targets", type=_csv, default=("host-litert", "host-tflm"),
+                   help="comma-separated targets: host-litert, host-tflm, host-c, or a board id "
+                        "(default: host-litert,host-tflm)")
+    r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
+    r.add_argument("--force", metavar="STAGE", help="redo from this stage: train, compress, convert, preflight, bench")
+    r.add_argument("--dataset", help="dataset when MODEL is a file")
+    r.add_argument("--calibration-samples", type=int, default=500, help="PTQ calibration samples (default 500)")
+    r.add_argument("--samples", type=int, help="test samples per target (default: all on host, 500 on boards)")
+    r.add_argument("--threads", type=int, help="LiteRT threads (default 1)")
+    r.add_argument("--latency-runs", type=int, help="timed single-sample invocations (default 200)")
+    r.add_argument("--port", help="serial port of a real board, e.g. /dev/ttyACM0")
+    r.set_defaults(fn=cmd_run)
+
+    m = sub.add_parser("models", help="list model recipes with parameter counts")
+    m.set_defaults(fn=cmd_models)
+    b = sub.add_parser("boards", help="list boards (emulated and real)")
+    b.set_defaults(fn=cmd_boards)
+
+    be = sub.add_parser("bench", help="benchmark an existing .tflite on one target")
+    be.add_argument("file", type=Path, help="the .tflite file")
+    be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c or a board id")
+    be.add_argument("--dataset", required=True, help="test data to measure accuracy on")
+    be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
+    be.add_argument("--samples", type=int)
+    be.add_argument("--port")
+    be.set_defaults(fn=cmd_bench)
+
+    rep = sub.add_parser("report", help="re-render the tables of a finished run from its results.json")
+    rep.add_argument("run_dir", type=Path)
+    rep.set_defaults(fn=cmd_report)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdgepipeError as exc:
+        print(f"edgepipe: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgepipe: interrupted; run again to resume (finished stages are cached)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

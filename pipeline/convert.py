@@ -1,0 +1,101 @@
+"""Post-training quantization and conversion of Keras models to .tflite, cached per variant."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import cache, tflite_file
+from .artifacts import KerasModel, TFLiteVariant, load_keras
+from .datasets import Dataset
+from .errors import EdgepipeError
+from .op_types import io_types, model_types, weight_sparsity
+from .registry import Registry
+
+STAGE_VERSION = 1
+DEFAULT_CALIBRATION_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class Quantization:
+    name: str
+    kind: str
+    expect: str          # what the ops should compute in; anything else is flagged in the table
+
+
+QUANTIZATIONS: Registry[Quantization] = Registry("quantization")
+for _q in (Quantization("fp32", "float32", "float"),
+           Quantization("fp16", "PTQ float16 weights", "float"),
+           Quantization("dynamic", "PTQ dynamic range", "hybrid"),
+           Quantization("int8", "PTQ int8 (calibrated)", "int8"),
+           Quantization("int16x8", "PTQ int16x8", "int16x8")):
+    QUANTIZATIONS.register(_q.name, _q)
+
+
+def _converter(model, quantization: str, calibration: np.ndarray):
+    from .keras_env import tf
+    t = tf()
+    conv = t.lite.TFLiteConverter.from_keras_model(model)
+    if quantization == "fp32":
+        return conv
+    conv.optimizations = [t.lite.Optimize.DEFAULT]
+    if quantization == "fp16":
+        conv.target_spec.supported_types = [t.float16]
+    elif quantization in ("int8", "int16x8"):
+        def representative():
+            for x in calibration:
+                yield [x[None, ...].astype(np.float32)]
+        conv.representative_dataset = representative
+        if quantization == "int8":
+            conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = conv.inference_output_type = t.int8
+        else:
+            conv.target_spec.supported_ops = [
+                t.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            conv.inference_input_type = conv.inference_output_type = t.int16
+    return conv
+
+
+def convert(source: KerasModel, name: str, kind: str, quantization: str, data: Dataset, root: Path,
+            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, force: bool = False) -> TFLiteVariant:
+    """Convert one Keras model to one .tflite variant (cached by model hash + settings)."""
+    q = QUANTIZATIONS.get(quantization)
+    config = {"stage_version": STAGE_VERSION, "source_sha256": source.sha256, "quantization": q.name,
+              "calibration_samples": calibration_samples if q.name in ("int8", "int16x8") else 0,
+              "data": data.fingerprint}
+
+    def produce(out: Path) -> dict:
+        model = load_keras(source.path)
+        try:
+            blob = _converter(model, q.name, data.calibration(calibration_samples)).convert()
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise EdgepipeError(f"variant {name}: the TFLite converter failed ({first})") from None
+        cache.write_atomic(out / "model.tflite", blob)
+        return {"file": "model.tflite"}
+
+    folder, m = cache.stage(root, f"convert-{name}", config, produce, force=force)
+    path = folder / m["file"]
+    blob = path.read_bytes()
+    parsed = tflite_file.read(path, blob)
+    return TFLiteVariant(
+        name=name, kind=kind, source=source.name, quantization=q.name, tflite_path=path,
+        sha256=parsed.sha256, tflite_bytes=len(blob), gzip_bytes=len(gzip.compress(blob, 9, mtime=0)),
+        params=source.params, sparsity=weight_sparsity(parsed), tensor_types=model_types(parsed),
+        io_types=io_types(parsed), meta={**source.meta, "expected_types": q.expect,
+                                         "float_test_accuracy": source.test_accuracy})
+
+
+def from_tflite(path: Path) -> TFLiteVariant:
+    """A user's own .tflite as the one variant of a run."""
+    parsed = tflite_file.read(path)
+    types = model_types(parsed)
+    return TFLiteVariant(
+        name=Path(path).stem, kind="given .tflite", source="file",
+        quantization={"int8": "int8", "int16x8": "int16x8"}.get(types, "fp32"), tflite_path=Path(path),
+        sha256=parsed.sha256, tflite_bytes=len(parsed.data),
+        gzip_bytes=len(gzip.compress(parsed.data, 9, mtime=0)), params=0,
+        sparsity=weight_sparsity(parsed), tensor_types=types, io_types=io_types(parsed))

@@ -1,0 +1,76 @@
+"""What a converted model really computes in, op by op.
+
+The converter does not always honour the requested types (STACK.md: a larq model kept float SIGN
+ops under TFLITE_BUILTINS_INT8 without an error), so every variant is labelled from its tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .tflite_file import Operator, Subgraph, TFLiteModel
+
+INTEGER_ACTIVATIONS = {"INT8": "int8", "INT16": "int16x8"}
+BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}          # convert types at the model's edges
+WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+
+
+@dataclass(frozen=True)
+class OpType:
+    op: str
+    layer: str
+    computes: str       # int8 | int16x8 | float | hybrid | other
+
+
+def classify_op(op: Operator, sg: Subgraph) -> str:
+    tensors = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
+    activations = {t.dtype for t in tensors if not t.is_constant and t.dtype != "INT32"}
+    consts = {t.dtype for t in tensors if t.is_constant}
+    if activations & {"FLOAT32", "FLOAT16"}:
+        return "hybrid" if consts & {"INT8", "UINT8"} and op.opcode not in BOUNDARY_OPS else "float"
+    kinds = {INTEGER_ACTIVATIONS.get(d, "other") for d in activations}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "int8" if not kinds else "other"
+
+
+def op_types(model: TFLiteModel) -> list[OpType]:
+    return [OpType(op.opcode, op.layer_name(sg.tensors), classify_op(op, sg))
+            for sg in model.subgraphs for op in sg.operators]
+
+
+def model_types(model: TFLiteModel) -> str:
+    """One label for the whole model: int8 | int16x8 | float | hybrid | mixed."""
+    core = {t.computes for t in op_types(model)
+            if not (t.op in BOUNDARY_OPS and t.computes == "float")}
+    if not core:
+        return "float"
+    if "hybrid" in core:
+        return "hybrid"
+    return core.pop() if len(core) == 1 else "mixed"
+
+
+def io_types(model: TFLiteModel) -> tuple[str, str]:
+    sg = model.main
+    return (sg.tensors[sg.inputs[0]].dtype.lower(), sg.tensors[sg.outputs[0]].dtype.lower())
+
+
+def weight_sparsity(model: TFLiteModel) -> float:
+    """Fraction of exactly-zero values among the weight tensors of conv / depthwise / dense ops."""
+    import numpy as np
+    zeros = total = 0
+    for sg in model.subgraphs:
+        producers = {o: op for op in sg.operators for o in op.outputs}
+        for op in sg.operators:
+            if op.opcode not in WEIGHT_OPS or len(op.inputs) < 2:
+                continue
+            w = sg.tensors[op.inputs[1]]
+            if not w.is_constant and w.index in producers:     # fp16: weights behind a DEQUANTIZE
+                src = producers[w.index]
+                w = sg.tensors[src.inputs[0]] if src.opcode == "DEQUANTIZE" else w
+            if not w.is_constant:
+                continue
+            values = model.constant(w)
+            zeros += int(np.count_nonzero(values == 0))
+            total += values.size
+    return zeros / total if total else 0.0

@@ -1,0 +1,159 @@
+"""Deployability rules for microcontrollers, as named checks.
+
+Each rule is a small function whose docstring is the message the user reads ({details} is filled
+in); it returns None when the rule holds and the details otherwise. docs/SUPPORTED.md is generated
+from these docstrings (`edgepipe docs`), so the doc and the messages cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import tflm
+from .artifacts import TFLiteVariant
+from .op_types import BOUNDARY_OPS as BOUNDARY, op_types
+from .tflite_file import TFLiteModel
+from .tflite_types import numpy_dtype
+
+
+@dataclass
+class Context:
+    variant: TFLiteVariant
+    model: TFLiteModel
+    tflm_error: str | None = None     # TFLM's own reason for refusing the model
+    tflm_arena_bytes: int | None = None
+    board: object | None = None       # pipeline.boards.Board (flash_bytes, ram_bytes, id)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    details: str
+    message: str
+
+
+@dataclass
+class Preflight:
+    variant: str
+    tflm_runs: bool
+    tflm_arena_bytes: int | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def deployable(self) -> bool:
+        return not self.findings
+
+    def reason(self) -> str:
+        """Short form for a table cell: which checks failed, with their details."""
+        return "; ".join(f"{f.check}: {f.details}" for f in self.findings)
+
+    def to_json(self) -> dict:
+        return {"variant": self.variant, "deployable": self.deployable, "tflm_runs": self.tflm_runs,
+                "tflm_arena_bytes": self.tflm_arena_bytes,
+                "findings": [{"check": f.check, "details": f.details, "message": f.message}
+                             for f in self.findings]}
+
+
+RULES: list[Callable[[Context], str | None]] = []
+
+
+def rule(fn):
+    RULES.append(fn)
+    return fn
+
+
+def message(fn, details: str) -> str:
+    return " ".join(fn.__doc__.split()).format(details=details)
+
+
+@rule
+def tflm_can_run(ctx: Context) -> str | None:
+    """TFLM cannot run it: {details}. Use a full-integer int8 variant, or replace those layers."""
+    if ctx.tflm_error is None:
+        return None
+    sg = ctx.model.main
+    missing = [w for w in ctx.tflm_error.replace(",", " ").split() if w.isupper() and len(w) > 2]
+    layers = list(dict.fromkeys(op.layer_name(sg.tensors) for op in sg.operators if op.opcode in missing))
+    return ctx.tflm_error + (f" (layers {', '.join(layers[:4])})" if layers else "")
+
+
+@rule
+def integer_ops_only(ctx: Context) -> str | None:
+    """Float or hybrid ops: {details}. An MCU build needs every op in int8 (or int16x8); quantize with
+    a representative dataset and TFLITE_BUILTINS_INT8."""
+    bad: dict[str, list[str]] = {}
+    for t in op_types(ctx.model):
+        if t.computes not in ("int8", "int16x8") and not (t.op in BOUNDARY and t.computes == "float"):
+            bad.setdefault(t.computes, []).append(f"{t.op}({t.layer})")
+    if not bad:
+        return None
+    return "; ".join(f"{len(ops)} in {kind}: {', '.join(ops[:3])}{', ...' if len(ops) > 3 else ''}"
+                     for kind, ops in bad.items())
+
+
+@rule
+def integer_io(ctx: Context) -> str | None:
+    """Float input or output ({details}): firmware feeds and reads integer tensors; convert with
+    inference_input_type and inference_output_type set to tf.int8."""
+    i, o = ctx.variant.io_types
+    return None if i.startswith("int") and o.startswith("int") else f"input {i}, output {o}"
+
+
+@rule
+def single_subgraph(ctx: Context) -> str | None:
+    """More than one subgraph ({details}): control flow (IF/WHILE) is not supported by the C engine;
+    unroll it in the model."""
+    n = len(ctx.model.subgraphs)
+    return None if n == 1 else f"{n} subgraphs"
+
+
+@rule
+def fits_flash(ctx: Context) -> str | None:
+    """Model larger than the board's flash ({details}): prune, distill or quantize it further,
+    or pick a board with more flash."""
+    b = ctx.board
+    if b is None or ctx.variant.tflite_bytes <= b.flash_bytes:
+        return None
+    return f"{ctx.variant.tflite_bytes:,} B model vs {b.flash_bytes:,} B flash on {b.id}"
+
+
+@rule
+def fits_ram(ctx: Context) -> str | None:
+    """Tensor arena larger than the board's RAM ({details}): use a smaller model or a board with
+    more RAM."""
+    b, arena = ctx.board, ctx.tflm_arena_bytes
+    if b is None or arena is None or arena <= b.ram_bytes:
+        return None
+    return f"{arena:,} B TFLM arena vs {b.ram_bytes:,} B RAM on {b.id}"
+
+
+def zero_input(model: TFLiteModel) -> np.ndarray:
+    t = model.main.tensors[model.main.inputs[0]]
+    return np.zeros((1, *t.shape[1:]), dtype=numpy_dtype(t.dtype))
+
+
+def run(variant: TFLiteVariant, model: TFLiteModel, board=None) -> Preflight:
+    """All rules on one variant. TFLM itself is asked whether it can run the model."""
+    ctx = Context(variant=variant, model=model, board=board)
+    try:
+        ctx.tflm_arena_bytes = tflm.run(model.data, zero_input(model), where=variant.name).arena_bytes
+    except tflm.TFLMError as exc:
+        ctx.tflm_error = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+    findings = []
+    for fn in RULES:
+        details = fn(ctx)
+        if details is not None:
+            findings.append(Finding(fn.__name__, details, message(fn, details)))
+    return Preflight(variant=variant.name, tflm_runs=ctx.tflm_error is None,
+                     tflm_arena_bytes=ctx.tflm_arena_bytes, findings=findings)
+
+
+def rules_markdown() -> str:
+    """The rules as a Markdown list, for docs/SUPPORTED.md."""
+    lines = []
+    for fn in RULES:
+        lines.append(f"- **{fn.__name__}**: {message(fn, '...')}")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""results.json -> table.md, table.csv, report.html and the terminal table.
+
+results.json is the one source: every table here is drawn from it, so `edgepipe report RUN_DIR`
+re-renders a finished run without touching a model.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from .cache import write_atomic, write_json
+
+NA = "–"
+
+
+def _fmt(v, spec: str = "", suffix: str = "") -> str:
+    return NA if v is None else f"{v:{spec}}{suffix}"
+
+
+def _kb(n) -> str:
+    return NA if n is None else f"{n / 1024:.1f}"
+
+
+def _index(results: dict) -> dict[tuple[str, str], dict]:
+    return {(r["variant"], r["target"]): r for r in results["results"]}
+
+
+def _reference_accuracy(results: dict) -> float | None:
+    """Δ accuracy is against the float32 variant on LiteRT, else the float Keras model."""
+    idx = _index(results)
+    if ("fp32", "host-litert") in idx and idx[("fp32", "host-litert")]["accuracy"] is not None:
+        return idx[("fp32", "host-litert")]["accuracy"]
+    return results.get("float_test_accuracy")
+
+
+def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """One row per variant: what it is, how accurate, how big, how fast on the host, MCU-ready?"""
+    idx = _index(results)
+    ref_acc = _reference_accuracy(results)
+    fp32 = next((v for v in results["variants"] if v["name"] == "fp32"), None)
+    head = ["variant", "kind", "computes", "acc %", "Δ fp32 pts", ".tflite KiB", "× fp32", "gzip KiB",
+            "sparsity", "LiteRT µs (p50)", "TFLM acc %", "TFLM arena KiB", "MCU deployable"]
+    rows = []
+    for v in results["variants"]:
+        lite = idx.get((v["name"], "host-litert"), {})
+        micro = idx.get((v["name"], "host-tflm"), {})
+        acc = lite.get("accuracy")
+        pre = v.get("preflight", {})
+        rows.append([
+            v["name"], v["kind"], v["tensor_types"],
+            _fmt(None if acc is None else 100 * acc, ".2f"),
+            _fmt(None if acc is None or ref_acc is None else 100 * (acc - ref_acc), "+.2f"),
+            _kb(v["tflite_bytes"]),
+            _fmt(v["tflite_bytes"] / fp32["tflite_bytes"] if fp32 else None, ".2f"),
+            _kb(v["gzip_bytes"]), _fmt(v["sparsity"], ".2f"),
+            _fmt(None if not lite.get("latency_ms") else 1e3 * lite["latency_ms"]["median"], ".1f"),
+            _fmt(None if micro.get("accuracy") is None else 100 * micro["accuracy"], ".2f"),
+            _kb(micro.get("arena_bytes")),
+            "yes" if pre.get("deployable") else f"no: {pre.get('reason') or 'not checked'}",
+        ])
+    return head, rows
+
+
+def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """One row per (variant, target) for the C engine and the boards."""
+    head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
+            "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
+    rows = []
+    for r in results["results"]:
+        if r["target"] in ("host-litert", "host-tflm"):
+            continue
+        instr, cyc = r.get("instructions"), r.get("cycles")
+        lat = r.get("latency_ms") or {}
+        rows.append([
+            r["variant"], r["target"], _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
+            _fmt(r["samples"]), _fmt(r["mismatches"]),
+            _fmt(instr["median"] if isinstance(instr, dict) else instr, ",.0f"),
+            _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
+            _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
+            _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
+            r.get("error") or "",
+        ])
+    return head, rows
+
+
+def markdown(head, rows) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def terminal(head, rows, max_cell: int = 48) -> str:
+    cells = [[c if len(c) <= max_cell else c[:max_cell - 1] + "…" for c in r] for r in [head, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
+
+
+def csv_text(results: dict) -> str:
+    """Long form: one line per (variant, target), variant facts repeated; for spreadsheets."""
+    variants = {v["name"]: v for v in results["variants"]}
+    cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
+            "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
+            "latency_ms_p90", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
+            "ram_bytes", "bit_exact", "mismatches", "error"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in results["results"]:
+        v = variants.get(r["variant"], {})
+        lat = r.get("latency_ms") or {}
+        med = lambda x: x["median"] if isinstance(x, dict) else x
+        vals = {**{k: v.get(k) for k in cols}, **{k: r.get(k) for k in cols if k in r},
+                "deployable": v.get("preflight", {}).get("deployable"),
+                "latency_ms_median": lat.get("median"), "latency_ms_p90": lat.get("p90"),
+                "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles"))}
+        w.writerow(["" if vals[c] is None else vals[c] for c in cols])
+    return buf.getvalue()
+
+
+def html_text(results: dict, tables) -> str:
+    parts = [f"<!doctype html><meta charset=utf-8><title>edgepipe: {html.escape(results['model'])}</title>",
+             "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>",
+             f"<h1>{html.escape(results['model'])} on {html.escape(results['dataset'])}</h1>",
+             f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>"]
+    for title, (head, rows) in tables:
+        if not rows:
+            continue
+        parts.append(f"<h2>{html.escape(title)}</h2><table><tr>"
+                     + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+    return "\n".join(parts) + "\n"
+
+
+def render(results: dict) -> str:
+    """The terminal form of the report."""
+    out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on {results.get('test_samples', '?')} "
+           "test samples; Δ against float32 on LiteRT)", terminal(*variant_table(results))]
+    head, rows = target_table(results)
+    if rows:
+        out += ["", "Targets (instructions are emulated instruction counts, not cycles; "
+                "ms at the board clock are estimates)", terminal(head, rows)]
+    return "\n".join(out)
+
+
+def write(results: dict, out_dir: Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    tables = [("Variants", variant_table(results)), ("Targets", target_table(results))]
+    paths = {"json": out_dir / "results.json", "md": out_dir / "table.md", "csv": out_dir / "table.csv",
+             "html": out_dir / "report.html"}
+    write_json(paths["json"], results)
+    md = [f"# {results['model']} on {results['dataset']}\n"]
+    for title, (head, rows) in tables:
+        if rows:
+            md += [f"## {title}\n", markdown(head, rows)]
+    write_atomic(paths["md"], "\n".join(md))
+    write_atomic(paths["csv"], csv_text(results))
+    write_atomic(paths["html"], html_text(results, tables))
+    return paths
+
+
+def load(run_dir: Path) -> dict:
+    from .errors import EdgepipeError
+    path = Path(run_dir) / "results.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EdgepipeError(f"{path}: cannot read results ({exc}); run `edgepipe run` first") from None

@@ -1,0 +1,216 @@
+"""The driver: one run of train -> compress -> convert -> preflight -> benchmark -> report.
+
+`run()` reads as the table of contents of a run; each stage takes and returns typed artifacts and
+is followed by a cheap invariant check. Stages cache by content under `<out>/`; `force` names the
+first stage to redo (it and every later stage are recomputed).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, cache, convert, datasets, preflight, recipes, report, tflite_file
+from .artifacts import KerasModel, TFLiteVariant
+from .bench import targets as target_registry
+from .errors import EdgepipeError, UnknownName
+
+STAGES = ("train", "compress", "convert", "preflight", "bench")
+PTQ_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+HOST_TARGETS = ("host-litert", "host-tflm")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str                                  # recipe name, or a .keras/.h5/.tflite file
+    variants: tuple[str, ...] | None = None     # None: every registered variant
+    targets: tuple[str, ...] = HOST_TARGETS
+    out: Path | None = None                     # default runs/<model>
+    force: str | None = None                    # first stage to redo
+    dataset: str | None = None                  # needed when starting from a file
+    calibration_samples: int = convert.DEFAULT_CALIBRATION_SAMPLES
+    options: dict = field(default_factory=dict)  # samples, threads, latency_runs, port
+
+
+def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
+    _check_force(cfg.force)
+    targets = [target_registry.get(t) for t in cfg.targets]
+    recipe, source = _source(cfg)
+    data = datasets.load(cfg.dataset or recipe.dataset)
+    out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
+    _check_writable(out)
+    if source == "tflite":
+        tflites = [convert.from_tflite(Path(cfg.model))]
+        base = None
+    else:
+        base = (train_stage(recipe, data, out, cfg) if source == "recipe"
+                else _from_keras_file(cfg, data))
+        keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
+        tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg)
+    checks = preflight_stage(tflites)
+    results = bench_stage(tflites, checks, targets, data, out, cfg)
+    doc = results_document(recipe, cfg, data, base, tflites, checks, results)
+    return doc, report.write(doc, out)
+
+
+# ---- stages ---------------------------------------------------------------------------------
+
+def train_stage(recipe, data, out: Path, cfg: RunConfig) -> KerasModel:
+    from .train import train
+    base = train(recipe, data, out, force=_forced(cfg, "train"))
+    assert base.path.exists() and base.params > 0, "train stage produced no model"
+    return base
+
+
+def compress_stage(names: list[str], base: KerasModel, recipe, data, out: Path,
+                   cfg: RunConfig) -> dict[str, KerasModel]:
+    if not names:
+        return {}
+    if recipe is None:
+        raise EdgepipeError(f"variants {', '.join(names)} need a recipe (they retrain the model); "
+                            "start from a model name, not a file")
+    from .compress import compress
+    models = compress(names, base, recipe, data, out, force=_forced(cfg, "compress"))
+    missing = set(names) - set(models)
+    assert not missing, f"compress stage did not produce {missing}"
+    return models
+
+
+def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, KerasModel], data,
+                  out: Path, cfg: RunConfig) -> list[TFLiteVariant]:
+    variants = []
+    for name in names:
+        if name in PTQ_VARIANTS:
+            q = convert.QUANTIZATIONS.get(name)
+            source, kind, quant = base, q.kind, name
+        else:
+            from .compress import COMPRESSIONS
+            source, kind, quant = compressed[name], COMPRESSIONS.get(name).kind, "int8"
+        print(f"convert {name}: {kind}", flush=True)
+        v = convert.convert(source, name, kind, quant, data, out,
+                            calibration_samples=cfg.calibration_samples, force=_forced(cfg, "convert"))
+        assert v.tflite_bytes > 0 and v.tensor_types, f"variant {name} has no model"
+        variants.append(v)
+    return variants
+
+
+def preflight_stage(tflites: list[TFLiteVariant]) -> dict[str, preflight.Preflight]:
+    checks = {v.name: preflight.run(v, tflite_file.read(v.tflite_path)) for v in tflites}
+    assert set(checks) == {v.name for v in tflites}
+    return checks
+
+
+def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> list[dict]:
+    from .results import row
+    opts = target_registry.Options(workdir=out / "work", **cfg.options)
+    rows = []
+    for target in targets:
+        x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+        for v in tflites:
+            pre = checks[v.name]
+            if target.needs_deployable and not pre.deployable:
+                rows.append(row(v.name, target.name, skipped=f"not deployable: {pre.reason()}"))
+                continue
+            if target.needs_tflm and not pre.tflm_runs:
+                rows.append(row(v.name, target.name, skipped="TFLM cannot run it"))
+                continue
+            rows.append(_bench_one(target, v, x, y, opts, out, cfg))
+    assert all(r["variant"] and r["target"] for r in rows)
+    return rows
+
+
+def _bench_one(target, v: TFLiteVariant, x, y, opts, out: Path, cfg: RunConfig) -> dict:
+    from .results import row
+    config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x),
+              "threads": opts.threads, "latency_runs": opts.latency_runs, "port": opts.port,
+              "version": __version__}
+    print(f"bench {v.name} on {target.name} ({len(x)} samples)", flush=True)
+    model = tflite_file.read(v.tflite_path)
+    try:
+        _, m = cache.stage(out, f"bench-{target.name}-{v.name}", config,
+                           lambda _dir: {"row": target.run(v, model, x, y, opts)},
+                           force=_forced(cfg, "bench"))
+    except EdgepipeError as exc:      # recorded, shown in the table, not cached: retried next run
+        print(f"  failed: {exc}", flush=True)
+        return row(v.name, target.name, samples=len(x), error=str(exc))
+    return m["row"]
+
+
+# ---- results --------------------------------------------------------------------------------
+
+def results_document(recipe, cfg, data, base, tflites, checks, results) -> dict:
+    variants = []
+    for v in tflites:
+        d = v.to_json()
+        d["preflight"] = {**checks[v.name].to_json(), "reason": checks[v.name].reason()}
+        variants.append(d)
+    return {
+        "model": recipe.name if recipe else Path(cfg.model).name,
+        "dataset": data.name,
+        "edgepipe_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "test_samples": len(data.x_test),
+        "float_test_accuracy": base.test_accuracy if base else None,
+        "labels": list(data.labels),
+        "preprocessing": data.preprocessing.to_dict(),
+        "variants": variants,
+        "results": results,
+    }
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+def _source(cfg: RunConfig):
+    p = Path(cfg.model)
+    if p.suffix in (".keras", ".h5", ".tflite"):
+        if not p.exists():
+            raise EdgepipeError(f"{p}: no such file")
+        if cfg.dataset is None:
+            raise EdgepipeError(f"{p}: starting from a file needs --dataset "
+                                f"({', '.join(datasets.DATASETS.names())})")
+        return None, "tflite" if p.suffix == ".tflite" else "keras"
+    return recipes.load(cfg.model), "recipe"
+
+
+def _from_keras_file(cfg: RunConfig, data) -> KerasModel:
+    from .train import from_file
+    return from_file(Path(cfg.model), data)
+
+
+def all_variant_names() -> list[str]:
+    from .compress import COMPRESSIONS
+    return [*PTQ_VARIANTS, *COMPRESSIONS.names()]
+
+
+def _variant_names(cfg: RunConfig, recipe) -> list[str]:
+    valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
+    names = list(cfg.variants) if cfg.variants else valid
+    for n in names:
+        if n not in valid:
+            raise UnknownName("variant", n, valid)
+    return names
+
+
+def _compressions(cfg: RunConfig, recipe) -> list[str]:
+    return [n for n in _variant_names(cfg, recipe) if n not in PTQ_VARIANTS]
+
+
+def _forced(cfg: RunConfig, stage: str) -> bool:
+    return cfg.force is not None and STAGES.index(stage) >= STAGES.index(cfg.force)
+
+
+def _check_force(force):
+    if force is not None and force not in STAGES:
+        raise UnknownName("stage", force, STAGES)
+
+
+def _check_writable(out: Path):
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise EdgepipeError(f"{out}: output folder is not writable ({exc.strerror}); "
+                            "pass --out with a folder you can write") from None

@@ -1,0 +1,82 @@
+"""Train the float base model from a recipe (tf-keras), cached by content."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import cache
+from .artifacts import KerasModel, keras_params, load_keras
+from .datasets import Dataset
+from .keras_env import keras, set_seed, tf
+from .recipes import Recipe
+
+STAGE_VERSION = 1
+
+
+def optimizer(name: str, learning_rate: float):
+    k = keras()
+    table = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
+    if name not in table:
+        from .errors import UnknownName
+        raise UnknownName("optimizer", name, table)
+    return table[name](learning_rate=learning_rate)
+
+
+def fit(model, data: Dataset, train: dict, loss="sparse_categorical_crossentropy", epochs=None,
+        callbacks=(), x=None, y=None):
+    """Compile and fit with early stopping on validation loss (best weights restored)."""
+    k = keras()
+    set_seed(train["seed"])
+    model.compile(optimizer=optimizer(train["optimizer"], train["learning_rate"]), loss=loss,
+                  metrics=["accuracy"])
+    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=train["patience"],
+                                     restore_best_weights=True)
+    hist = model.fit(data.x_train if x is None else x, data.y_train if y is None else y,
+                     validation_data=(data.x_val, data.y_val), epochs=epochs or train["epochs"],
+                     batch_size=train["batch_size"], callbacks=[stop, *callbacks],
+                     verbose=1 if sys.stdout.isatty() else 2, shuffle=True)
+    return {k_: [float(v) for v in vals] for k_, vals in hist.history.items()}
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    pred = model.predict(x, batch_size=1024, verbose=0)
+    return float(np.mean(np.argmax(pred, axis=-1) == y))
+
+
+def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> KerasModel:
+    config = {"stage_version": STAGE_VERSION, "recipe": recipe.name, "recipe_sha256": recipe.source_sha256,
+              "train": recipe.train, "arch": recipe.arch, "data": data.fingerprint,
+              "tensorflow": tf().__version__}
+
+    def produce(out: Path) -> dict:
+        model = recipe.build(data.input_shape, data.num_classes)
+        print(f"training {recipe.name}: {keras_params(model):,} parameters on {data.name} "
+              f"({len(data.x_train):,} train / {len(data.x_val):,} val)", flush=True)
+        history = fit(model, data, recipe.train)
+        model.save(out / "model.keras")
+        return {"file": "model.keras", "params": keras_params(model),
+                "test_accuracy": accuracy(model, data.x_test, data.y_test),
+                "epochs_run": len(history["loss"]), "history": history}
+
+    folder, m = cache.stage(root, "train", config, produce, force=force)
+    path = folder / m["file"]
+    return KerasModel(name="base", path=path, sha256=cache.file_sha256(path), params=m["params"],
+                      test_accuracy=m["test_accuracy"], meta={"epochs_run": m["epochs_run"]})
+
+
+def from_file(path: Path, data: Dataset) -> KerasModel:
+    """Start from a user's own .keras/.h5 model instead of training one."""
+    from .errors import EdgepipeError
+    try:
+        model = load_keras(path)
+    except Exception as exc:
+        raise EdgepipeError(f"{path}: cannot load as a Keras model ({type(exc).__name__}); "
+                            "pass a .keras or .h5 file saved by tf-keras") from None
+    if tuple(model.input_shape[1:]) != data.input_shape:
+        raise EdgepipeError(f"{path}: model input {tuple(model.input_shape[1:])} does not match "
+                            f"dataset {data.name} input {data.input_shape}")
+    return KerasModel(name="base", path=Path(path), sha256=cache.file_sha256(path),
+                      params=keras_params(model), test_accuracy=accuracy(model, data.x_test, data.y_test))
