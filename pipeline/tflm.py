@@ -101,7 +101,12 @@ def all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str = "model
             interp = _interpreter(model, DEFAULT_ARENA, preserve=True)
             interp.set_input(np.ascontiguousarray(x[None, ...]), 0)
             interp.invoke()
-            return {i: np.array(interp.GetTensor(i, 0)) for i in tensor_indices}
+            out = {}
+            for i in tensor_indices:
+                # GetTensor returns {"dtype", "shape", "tensor_data"}, not an array
+                t = interp.GetTensor(i, 0)
+                out[i] = np.asarray(t["tensor_data"]).reshape(tuple(int(d) for d in t["shape"]))
+            return out
         except Exception:
             pass
     raise TFLMError(f"{where}: TFLM failed to run it ({_why(err[0])})")

@@ -1,0 +1,228 @@
+"""Render a .tflite into `<prefix>_model.c/.h`: constant tables, parameter structs, arena, invoke.
+
+Generated code is data plus calls; the arithmetic lives in runtime/. The steps are linear:
+graph.load -> plan the arena from buffer lifetimes -> build one kernel call per op -> render.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from pipeline.errors import EdgepipeError
+
+from . import graph as graph_mod
+from . import kernels, planner
+from .kernels import CExpr, Shape4
+
+RUNTIME_DIR = Path(__file__).parent / "runtime"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class GeneratedEngine:
+    c_path: Path
+    h_path: Path
+    runtime_sources: list[Path]
+    include_dirs: list[Path]
+    prefix: str
+    arena_bytes: int
+    macs: int
+    input_shape: tuple[int, ...]
+    input_scale: float
+    input_zero_point: int
+    output_shape: tuple[int, ...]
+    output_scale: float
+    output_zero_point: int
+    sha256: str
+    layers: list = field(default_factory=list)   # (layer index, opcode, name, output tensor index)
+
+    @property
+    def sources(self) -> list[Path]:
+        return [self.c_path, *self.runtime_sources]
+
+
+@dataclass
+class _Table:
+    name: str
+    ctype: str
+    values: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return max(len(self.values), 1)
+
+    @property
+    def body(self) -> str:
+        per_line = 16 if self.ctype == "int8_t" else 8
+        vals = [str(int(v)) for v in self.values] or ["0"]
+        return "\n".join("    " + ", ".join(vals[i:i + per_line]) + ","
+                         for i in range(0, len(vals), per_line))
+
+
+def c_float(x: float) -> str:
+    """A float literal that round-trips through float32 and is valid C (`1.0f`, not `1f`)."""
+    s = f"{float(np.float32(x)):.9g}"
+    if not any(ch in s for ch in ".eEn"):
+        s += ".0"
+    return s + "f"
+
+
+def c_value(v) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, CExpr):
+        return v.text
+    if isinstance(v, Shape4):
+        return f"{{.n = {v.n}, .h = {v.h}, .w = {v.w}, .c = {v.c}}}"
+    if isinstance(v, (tuple, list)):
+        return "{" + ", ".join(c_value(x) for x in v) + "}"
+    return str(int(v))
+
+
+class _BuildContext:
+    """What a kernel builder sees: tensors, C pointers to them, and a table registry."""
+
+    def __init__(self, g, prefix, offsets, tables):
+        self.g, self.prefix, self.offsets, self.tables = g, prefix, offsets, tables
+        self.layer = 0
+
+    def tensor(self, i):
+        return self.g.tensors[i]
+
+    def ptr(self, i) -> CExpr:
+        t = self.g.tensors[i]
+        if t.is_constant:
+            data = t.data
+            if data.dtype != np.int8:
+                raise EdgepipeError(f"constant tensor '{t.name}' is {t.dtype}; expected int8 data")
+            return self.table(f"t{i}", "int8_t", data)
+        if self.offsets[i] == INPUT:
+            return CExpr("input")
+        return CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
+
+    def table(self, suffix, ctype, values) -> CExpr:
+        name = f"{self.prefix}_l{self.layer}_{suffix}"
+        if not any(t.name == name for t in self.tables):
+            self.tables.append(_Table(name, ctype, np.asarray(values).reshape(-1)))
+        return CExpr(name)
+
+
+# Elementwise kernels that read element i before writing element i: the output may reuse an
+# input's bytes when that input dies at this op (saves one activation in every residual block).
+IN_PLACE_OPS = frozenset({"ADD", "MUL", "QUANTIZE", "LOGISTIC", "TANH"})
+INPUT = -1      # root of the caller's input buffer: read in place, never copied into the arena
+
+
+def buffers(g) -> tuple[list[planner.Buffer], dict[int, int]]:
+    """Arena buffers with lifetimes. Returns (buffers, root): root maps every activation tensor to
+    the tensor whose buffer holds it (views and in-place outputs share), INPUT for the caller's
+    input buffer."""
+    n = len(g.nodes)
+    tlast = {o: n for o in g.outputs}
+    for node in g.nodes:
+        for i in node.inputs:
+            if i >= 0 and not g.tensors[i].is_constant:
+                tlast[i] = max(tlast.get(i, node.index), node.index)
+    root = {g.inputs[0]: INPUT}
+
+    def r(t):
+        while t in root:
+            if root[t] == INPUT:
+                return INPUT
+            t = root[t]
+        return t
+
+    first = {}
+    for node in g.nodes:
+        out = node.outputs[0]
+        if node.view:
+            root[out] = r(node.inputs[0])
+            continue
+        if node.opcode in IN_PLACE_OPS:
+            for i in node.inputs:
+                ri = r(i) if i >= 0 and not g.tensors[i].is_constant else None
+                if (ri is None or ri == INPUT or g.tensors[ri].nbytes != g.tensors[out].nbytes):
+                    continue
+                members = [t for t in tlast if r(t) == ri]
+                if max(tlast[t] for t in members) == node.index:
+                    root[out] = ri
+                    break
+        for o in node.outputs:
+            if o not in root:
+                first[o] = node.index
+    last = {}
+    for t, end in tlast.items():
+        last[r(t)] = max(last.get(r(t), -1), end)
+    bufs = [planner.Buffer(name=str(t), size=g.tensors[t].nbytes, first=f, last=max(last.get(t, f), f))
+            for t, f in sorted(first.items())]
+    every = set(tlast) | set(first) | set(root)
+    return bufs, {t: r(t) for t in every}
+
+
+def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
+    """Write `<prefix>_model.c/.h` into out_dir for the int8 model at tflite_path."""
+    if not _PREFIX_RE.match(prefix):
+        raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
+    g = graph_mod.load(tflite_path)
+    bufs, root = buffers(g)
+    plan = planner.plan(bufs)
+    offsets = {t: (INPUT if r == INPUT else plan.offsets[str(r)]) for t, r in root.items()}
+
+    tables: list[_Table] = []
+    ctx = _BuildContext(g, prefix, offsets, tables)
+    layers, used_sources, macs = [], set(), 0
+    for node in g.nodes:
+        spec = kernels.KERNELS[node.opcode]
+        ctx.layer = node.index
+        call = spec.build(node, ctx)
+        if call is None:
+            continue
+        used_sources.add(spec.source)
+        macs += call.macs
+        out = g.tensors[node.outputs[0]]
+        layers.append(dict(
+            index=node.index, opcode=node.opcode, name=node.name.replace("*/", "* /"),
+            struct_type=call.struct_type, params=f"{prefix}_l{node.index}", function=call.function,
+            field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
+            inputs=[p.text for p in call.inputs], output=ctx.ptr(node.outputs[0]).text,
+            array_inputs=call.array_inputs, tensor=out.index, out_bytes=out.nbytes,
+            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index]))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x, y = g.input, g.output
+    banner = (f"/* {prefix}_model: generated by edgepipe; do not edit.\n"
+              f" * source: {Path(g.path).name} sha256={g.sha256}\n"
+              f" * engine runtime: firmware_gen/runtime (EP_ENGINE_VERSION) */")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    values = dict(
+        banner=banner, prefix=prefix, PREFIX=prefix.upper(), tables=tables, layers=layers,
+        input_bytes=x.nbytes, output_bytes=y.nbytes, arena_bytes=plan.arena_bytes,
+        arena_alloc=max(plan.arena_bytes, 16), macs=macs, sha256=g.sha256,
+        input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),
+        output_zero_point=y.zp, input_shape=list(x.shape), output_shape=list(y.shape),
+        output_src=ctx.ptr(y.index).text, layer_count=len(layers))
+    c_path, h_path = out_dir / f"{prefix}_model.c", out_dir / f"{prefix}_model.h"
+    _write(h_path, env.get_template("model.h.j2").render(**values))
+    _write(c_path, env.get_template("model.c.j2").render(**values))
+    return GeneratedEngine(
+        c_path=c_path, h_path=h_path,
+        runtime_sources=[RUNTIME_DIR / s for s in sorted(used_sources)],
+        include_dirs=[out_dir, RUNTIME_DIR], prefix=prefix, arena_bytes=plan.arena_bytes, macs=macs,
+        input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
+        output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
+        layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers])
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,161 @@
+"""The engine's intermediate representation, read from a .tflite with pipeline.tflite_file.
+
+The IR is deliberately small: tensors (shape, int8 quantization, constant data) and nodes (opcode,
+tensor ids, the schema's builtin options). Checks and rewrites are transforms `f(node, ctx) -> node`
+applied in order by `load`, so adding one is adding a function to TRANSFORMS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline import tflite_file
+from pipeline.errors import EdgepipeError
+from pipeline.tflite_types import FLOAT_TYPES
+
+from . import kernels
+
+# Ops whose output is the input's bytes under another shape: they alias their input in the arena.
+VIEW_OPS = frozenset({"RESHAPE"})
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    quantized_dimension: int
+    data: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def elements(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.elements * np.dtype(self.data.dtype if self.data is not None else np.int8).itemsize
+
+    @property
+    def s(self) -> float:
+        return self.scale[0] if self.scale else 0.0
+
+    @property
+    def zp(self) -> int:
+        return self.zero_point[0] if self.zero_point else 0
+
+
+@dataclass(frozen=True)
+class Node:
+    index: int
+    opcode: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    name: str
+    options: object = field(default=None, compare=False, repr=False)
+    view: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    path: str
+    sha256: str
+    tensors: tuple[TensorInfo, ...]
+    nodes: tuple[Node, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def input(self) -> TensorInfo:
+        return self.tensors[self.inputs[0]]
+
+    @property
+    def output(self) -> TensorInfo:
+        return self.tensors[self.outputs[0]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a transform may look at besides the node itself."""
+    path: str
+    tensors: tuple[TensorInfo, ...]
+
+
+def check_supported(node: Node, ctx: Context) -> Node:
+    if node.opcode not in kernels.KERNELS:
+        raise EdgepipeError(
+            f"{ctx.path}: op {node.opcode} (layer '{node.name}') is not supported by the edgepipe C "
+            f"engine; supported ops: {', '.join(sorted(kernels.KERNELS))}")
+    return node
+
+
+def check_int8(node: Node, ctx: Context) -> Node:
+    for i in node.inputs + node.outputs:
+        if i < 0:
+            continue
+        t = ctx.tensors[i]
+        if t.is_constant:
+            continue
+        if t.dtype != "INT8":
+            raise EdgepipeError(
+                f"{ctx.path}: layer '{node.name}' ({node.opcode}) has a {t.dtype} tensor '{t.name}'; "
+                "the C engine runs full-integer int8 models only - convert with int8 ops and int8 I/O")
+    return node
+
+
+def mark_views(node: Node, ctx: Context) -> Node:
+    if node.opcode in VIEW_OPS:
+        if ctx.tensors[node.inputs[0]].is_constant:
+            raise EdgepipeError(f"{ctx.path}: layer '{node.name}' reshapes a constant; "
+                                "fold it in the converter (the engine aliases reshapes in the arena)")
+        return dataclasses.replace(node, view=True)
+    return node
+
+
+TRANSFORMS = (check_supported, check_int8, mark_views)
+
+
+def load(path) -> Graph:
+    """Read a .tflite into the IR, rejecting what the engine cannot run with one clear line."""
+    model = tflite_file.read(path)
+    if len(model.subgraphs) != 1:
+        raise EdgepipeError(f"{path}: has {len(model.subgraphs)} subgraphs; the C engine runs "
+                            "single-subgraph models only")
+    sg = model.main
+    if len(sg.inputs) != 1 or len(sg.outputs) != 1:
+        raise EdgepipeError(f"{path}: has {len(sg.inputs)} inputs and {len(sg.outputs)} outputs; "
+                            "the C engine supports one input and one output")
+    for i in (sg.inputs[0], sg.outputs[0]):
+        t = sg.tensors[i]
+        if t.dtype in FLOAT_TYPES:
+            raise EdgepipeError(
+                f"{path}: is a float model ({'input' if i == sg.inputs[0] else 'output'} '{t.name}' is "
+                f"{t.dtype}); the C engine runs full-integer int8 models only - quantize with "
+                "inference_input_type=tf.int8 and inference_output_type=tf.int8")
+    tensors = tuple(
+        TensorInfo(index=t.index, name=t.name, dtype=t.dtype, shape=t.shape, scale=t.scale,
+                   zero_point=t.zero_point, quantized_dimension=t.quantized_dimension,
+                   data=model.constant(t) if t.is_constant else None)
+        for t in sg.tensors)
+    ctx = Context(path=str(path), tensors=tensors)
+    nodes = []
+    for op in sg.operators:
+        if op.custom:
+            raise EdgepipeError(f"{path}: custom op {op.opcode} (layer '{op.layer_name(sg.tensors)}') "
+                                f"is not supported; supported ops: {', '.join(sorted(kernels.KERNELS))}")
+        node = Node(index=op.index, opcode=op.opcode, inputs=op.inputs, outputs=op.outputs,
+                    name=op.layer_name(sg.tensors), options=op.builtin_options)
+        for transform in TRANSFORMS:
+            node = transform(node, ctx)
+        nodes.append(node)
+    return Graph(path=str(path), sha256=model.sha256, tensors=tensors, nodes=tuple(nodes),
+                 inputs=sg.inputs, outputs=sg.outputs)

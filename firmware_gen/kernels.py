@@ -1,0 +1,309 @@
+"""Op registry: every TFLite op the C engine runs, the runtime kernel it maps to, and how its
+parameter struct is filled at generation time (the arithmetic is TFLM's Prepare, see qmath).
+
+docs/SUPPORTED.md is generated from this table (`python -m firmware_gen.kernels`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from pipeline.errors import EdgepipeError
+
+from . import qmath
+
+SAME = 0          # schema Padding enum
+_FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+
+
+@dataclass(frozen=True)
+class CExpr:
+    """A C expression printed verbatim (a table name, a pointer into the arena)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Shape4:
+    n: int
+    h: int
+    w: int
+    c: int
+
+
+@dataclass
+class Call:
+    function: str
+    struct_type: str | None
+    fields: dict
+    inputs: list            # CExpr data pointers, in kernel argument order
+    macs: int = 0
+    array_inputs: bool = False   # pass inputs as one `const int8_t *const []` (CONCATENATION)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    opcode: str
+    function: str | None    # None: a view, no code (RESHAPE)
+    source: str | None      # runtime .c file holding the function
+    doc: str
+    build: Callable = field(repr=False, compare=False)
+
+
+def shape4(shape) -> Shape4:
+    s = (1,) * (4 - len(shape)) + tuple(int(d) for d in shape)
+    if len(s) != 4:
+        raise EdgepipeError(f"tensor of rank {len(shape)}: the C engine handles rank <= 4")
+    return Shape4(*s)
+
+
+def _fused(node) -> int:
+    f = int(getattr(node.options, "fusedActivationFunction", 0) or 0)
+    if f not in _FUSED:
+        raise EdgepipeError(f"layer '{node.name}' ({node.opcode}) has fused activation {f}; the C engine "
+                            f"supports {', '.join(_FUSED.values())}")
+    return f
+
+
+def _io(node, ctx):
+    return ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+
+
+def _bias(node, ctx):
+    if len(node.inputs) > 2 and node.inputs[2] >= 0:
+        b = ctx.tensor(node.inputs[2])
+        if b.dtype != "INT32":
+            raise EdgepipeError(f"layer '{node.name}': {b.dtype} bias; the C engine needs int32 bias")
+        return ctx.table("bias", "int32_t", b.data)
+    return None
+
+
+def _conv(node, ctx):
+    x, y = _io(node, ctx)
+    w = ctx.tensor(node.inputs[1])
+    o = node.options
+    depthwise = node.opcode == "DEPTHWISE_CONV_2D"
+    xs, ys = shape4(x.shape), shape4(y.shape)
+    kh, kw = int(w.shape[1]), int(w.shape[2])
+    same = o.padding == SAME
+    _, pad_h = qmath.padding(o.strideH, o.dilationHFactor, xs.h, kh, same)
+    _, pad_w = qmath.padding(o.strideW, o.dilationWFactor, xs.w, kw, same)
+    per_channel = len(w.scale) > 1
+    mult, shift = [], []
+    for ch in range(ys.c):
+        real = x.s * w.scale[ch if per_channel else 0] / y.s
+        m, s = qmath.quantize_multiplier(real)
+        mult.append(m)
+        shift.append(s)
+    act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
+    filter_in_c = 1 if depthwise else int(w.shape[3])
+    taps = kh * kw * filter_in_c
+    return Call(
+        function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
+        fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
+                    depth_multiplier=ys.c // xs.c if depthwise else 1,
+                    stride_h=o.strideH, stride_w=o.strideW, dil_h=o.dilationHFactor,
+                    dil_w=o.dilationWFactor, pad_h=pad_h, pad_w=pad_w,
+                    in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
+                    weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
+                    mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift)),
+        inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
+
+
+def _fully_connected(node, ctx):
+    x, y = _io(node, ctx)
+    w = ctx.tensor(node.inputs[1])
+    accum = int(w.shape[-1])
+    out_depth = int(y.shape[-1])
+    batches = x.elements // accum
+    per_channel = len(w.scale) > 1
+    if per_channel:
+        pairs = [qmath.quantize_multiplier(x.s * fs / y.s) for fs in w.scale]
+    else:
+        # GetQuantizedConvolutionMultipler: the scale product is a float32 multiply
+        pairs = [qmath.quantize_multiplier(qmath.float32(np.float32(x.s) * np.float32(w.s)) / y.s)]
+    act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
+    return Call(
+        function="ep_fully_connected", struct_type="ep_fc_params",
+        fields=dict(batches=batches, accum_depth=accum, out_depth=out_depth, per_channel=int(per_channel),
+                    in_offset=-x.zp, weights_offset=-w.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
+                    weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
+                    mult=ctx.table("mult", "int32_t", [m for m, _ in pairs]),
+                    shift=ctx.table("shift", "int32_t", [s for _, s in pairs])),
+        inputs=[ctx.ptr(node.inputs[0])], macs=batches * out_depth * accum)
+
+
+def _pool(node, ctx):
+    x, y = _io(node, ctx)
+    o = node.options
+    xs, ys = shape4(x.shape), shape4(y.shape)
+    same = o.padding == SAME
+    _, pad_h = qmath.padding(o.strideH, 1, xs.h, o.filterHeight, same)
+    _, pad_w = qmath.padding(o.strideW, 1, xs.w, o.filterWidth, same)
+    act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
+    return Call(
+        function="ep_max_pool" if node.opcode == "MAX_POOL_2D" else "ep_avg_pool",
+        struct_type="ep_pool_params",
+        fields=dict(in_=xs, out=ys, kh=o.filterHeight, kw=o.filterWidth, stride_h=o.strideH,
+                    stride_w=o.strideW, pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max),
+        inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _strides(shape, out: Shape4) -> tuple[int, ...]:
+    s = shape4(shape)
+    dims = (s.n, s.h, s.w, s.c)
+    contiguous = (s.h * s.w * s.c, s.w * s.c, s.c, 1)
+    outs = (out.n, out.h, out.w, out.c)
+    for d, o in zip(dims, outs):
+        if d != o and d != 1:
+            raise EdgepipeError(f"cannot broadcast shape {tuple(shape)} to {outs}")
+    return tuple(0 if d == 1 and o != 1 else st for d, o, st in zip(dims, outs, contiguous))
+
+
+def _binary(node, ctx):
+    a, b = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1])
+    y = ctx.tensor(node.outputs[0])
+    ys = shape4(y.shape)
+    act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
+    fields = dict(out=ys, in1_stride=_strides(a.shape, ys), in2_stride=_strides(b.shape, ys),
+                  in1_offset=-a.zp, in2_offset=-b.zp, out_offset=y.zp, left_shift=0,
+                  in1_mult=0, in1_shift=0, in2_mult=0, in2_shift=0, out_mult=0, out_shift=0,
+                  act_min=act_min, act_max=act_max)
+    if node.opcode == "ADD":
+        # TFLM add_common: both inputs rescaled to twice the larger scale, 20 bits of headroom
+        twice_max = 2 * max(qmath.float32(a.s), qmath.float32(b.s))
+        left_shift = 20
+        m1 = qmath.quantize_multiplier(a.s / twice_max)
+        m2 = qmath.quantize_multiplier(b.s / twice_max)
+        mo = qmath.quantize_multiplier(twice_max / qmath.float32((1 << left_shift) * np.float32(y.s)))
+        fields.update(left_shift=left_shift, in1_mult=m1[0], in1_shift=m1[1], in2_mult=m2[0],
+                      in2_shift=m2[1], out_mult=mo[0], out_shift=mo[1])
+        function = "ep_add"
+    else:
+        mo = qmath.quantize_multiplier(a.s * b.s / y.s)
+        fields.update(out_mult=mo[0], out_shift=mo[1])
+        function = "ep_mul"
+    return Call(function=function, struct_type="ep_binary_params", fields=fields,
+                inputs=[ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[1])],
+                macs=y.elements if node.opcode == "MUL" else 0)
+
+
+def _softmax(node, ctx):
+    x, y = _io(node, ctx)
+    depth = int(x.shape[-1])
+    mult, shift, diff_min = qmath.softmax_scaling(qmath.float32(node.options.beta), x.s)
+    return Call(function="ep_softmax", struct_type="ep_softmax_params",
+                fields=dict(outer=x.elements // depth, depth=depth, input_multiplier=mult,
+                            input_left_shift=shift, diff_min=diff_min),
+                inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _sigmoid(node, ctx):
+    x, y = _io(node, ctx)
+    mult, shift = qmath.frexp_multiplier(x.s * float(1 << 27))   # input in Q4.27
+    return Call(function="ep_logistic" if node.opcode == "LOGISTIC" else "ep_tanh",
+                struct_type="ep_sigmoid_params",
+                fields=dict(size=x.elements, input_zero_point=x.zp,
+                            input_range_radius=qmath.input_radius(4, shift), input_multiplier=mult,
+                            input_left_shift=shift),
+                inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _quantize(node, ctx):
+    x, y = _io(node, ctx)
+    mult, shift = qmath.quantize_multiplier(x.s / y.s)
+    return Call(function="ep_requantize", struct_type="ep_requant_params",
+                fields=dict(size=x.elements, in_zero_point=x.zp, out_zero_point=y.zp, mult=mult, shift=shift),
+                inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _pad(node, ctx):
+    x, y = _io(node, ctx)
+    pads = ctx.tensor(node.inputs[1]).data.reshape(-1, 2).astype(int)
+    before = [0] * (4 - len(pads)) + [int(p) for p in pads[:, 0]]
+    value = y.zp
+    if node.opcode == "PADV2" and len(node.inputs) > 2 and node.inputs[2] >= 0:
+        value = int(ctx.tensor(node.inputs[2]).data.reshape(-1)[0])
+    return Call(function="ep_pad", struct_type="ep_pad_params",
+                fields=dict(in_=shape4(x.shape), out=shape4(y.shape), before=tuple(before), pad_value=value),
+                inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _mean(node, ctx):
+    x, y = _io(node, ctx)
+    axes = sorted({int(a) % len(x.shape) for a in ctx.tensor(node.inputs[1]).data.reshape(-1)})
+    if len(x.shape) != 4 or axes != [1, 2]:
+        raise EdgepipeError(f"layer '{node.name}' (MEAN) reduces axes {axes} of a rank-{len(x.shape)} "
+                            "tensor; the C engine supports MEAN over axes (1, 2) of NHWC tensors")
+    mult, shift = qmath.quantize_multiplier(x.s / y.s)
+    count = int(x.shape[1]) * int(x.shape[2])
+    if node.options.keepDims:
+        mode = "EP_MEAN_INTEGER_4D"
+    elif x.zp == y.zp and x.s == y.s:
+        mode = "EP_MEAN_SAME_SCALE"
+    else:
+        # QuantizedMeanOrSum folds 1/count into the multiplier
+        mode = "EP_MEAN_REQUANTIZE"
+        n_shift = min(count.bit_length() - 1, 32, 31 + shift)
+        mult, shift = (mult << n_shift) // count, shift - n_shift
+    return Call(function="ep_mean", struct_type="ep_mean_params",
+                fields=dict(in_=shape4(x.shape), mode=CExpr(mode), in_zero_point=x.zp,
+                            out_zero_point=y.zp, mult=mult, shift=shift),
+                inputs=[ctx.ptr(node.inputs[0])])
+
+
+def _concat(node, ctx):
+    y = ctx.tensor(node.outputs[0])
+    axis = int(node.options.axis) % len(y.shape)
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = [int(np.prod(ctx.tensor(i).shape[axis:], dtype=np.int64)) for i in node.inputs]
+    return Call(function="ep_concat", struct_type="ep_concat_params",
+                fields=dict(outer=outer, num_inputs=len(inner), inner=ctx.table("inner", "int32_t", inner)),
+                inputs=[ctx.ptr(i) for i in node.inputs], array_inputs=True)
+
+
+def _view(node, ctx):
+    return None
+
+
+KERNELS = {k.opcode: k for k in (
+    Kernel("CONV_2D", "ep_conv2d", "ep_conv.c",
+           "int8, per-channel or per-tensor weights, int32 bias, SAME/VALID, stride, dilation, groups", _conv),
+    Kernel("DEPTHWISE_CONV_2D", "ep_depthwise_conv2d", "ep_conv.c",
+           "int8, any depth multiplier, SAME/VALID, stride, dilation", _conv),
+    Kernel("FULLY_CONNECTED", "ep_fully_connected", "ep_conv.c",
+           "int8, per-tensor or per-channel weights, input flattened to [batches, depth]", _fully_connected),
+    Kernel("AVERAGE_POOL_2D", "ep_avg_pool", "ep_pool.c", "int8, SAME/VALID, fused activation", _pool),
+    Kernel("MAX_POOL_2D", "ep_max_pool", "ep_pool.c", "int8, SAME/VALID, fused activation", _pool),
+    Kernel("MEAN", "ep_mean", "ep_pool.c", "int8, over axes (1, 2) of NHWC, keep_dims or not", _mean),
+    Kernel("ADD", "ep_add", "ep_elementwise.c", "int8, broadcasting up to 4-D, fused activation", _binary),
+    Kernel("MUL", "ep_mul", "ep_elementwise.c", "int8, broadcasting up to 4-D, fused activation", _binary),
+    Kernel("QUANTIZE", "ep_requantize", "ep_elementwise.c", "int8 -> int8 requantization only", _quantize),
+    Kernel("PAD", "ep_pad", "ep_elementwise.c", "int8, constant paddings, up to 4-D", _pad),
+    Kernel("PADV2", "ep_pad", "ep_elementwise.c", "int8, constant paddings and pad value", _pad),
+    Kernel("CONCATENATION", "ep_concat", "ep_elementwise.c",
+           "int8, any axis; inputs share the output quantization (as TFLM requires)", _concat),
+    Kernel("SOFTMAX", "ep_softmax", "ep_activation.c", "int8 -> int8, gemmlowp fixed point as TFLM", _softmax),
+    Kernel("LOGISTIC", "ep_logistic", "ep_activation.c", "int8, gemmlowp fixed point as TFLM", _sigmoid),
+    Kernel("TANH", "ep_tanh", "ep_activation.c", "int8, gemmlowp fixed point as TFLM", _sigmoid),
+    Kernel("RESHAPE", None, None, "no code: the output aliases the input in the arena", _view),
+)}
+
+
+def supported_md() -> str:
+    """docs/SUPPORTED.md, generated from KERNELS."""
+    lines = ["# Ops supported by the edgepipe C engine", "",
+             "Generated from `firmware_gen/kernels.py` (`python -m firmware_gen.kernels > docs/SUPPORTED.md`).",
+             "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
+             "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
+    for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
+        lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "
+                     f"{k.source or '-'} | {k.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(supported_md(), end="")

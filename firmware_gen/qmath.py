@@ -1,0 +1,78 @@
+"""TFLite's quantization arithmetic, evaluated at generation time exactly as TFLM's Prepare() does.
+
+Every function mirrors one in tensorflow/lite/kernels/internal/quantization_util.cc or a TFLM
+kernel's Prepare; the precision (float32 vs double) of each intermediate follows the C++ source,
+because a one-ulp difference in a real multiplier can move a rounding boundary and break
+bit-exactness.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def tflite_round(x: float) -> int:
+    """std::round: halves away from zero (Python's round() rounds halves to even)."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """QuantizeMultiplier: real = m * 2^(shift - 31), m in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = tflite_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift, q_fixed = 0, 0
+    return int(q_fixed), int(shift)
+
+
+def frexp_multiplier(real: float) -> tuple[int, int]:
+    """The frexp-only variant TFLM's LOGISTIC and TANH Prepare use (no 2^31 renormalisation)."""
+    q, shift = math.frexp(real)
+    return int(tflite_round(q * (1 << 31))), int(shift)
+
+
+def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
+    """CalculateInputRadius."""
+    max_rescaled = (1.0 * ((1 << integer_bits) - 1) * float(1 << (total_signed_bits - integer_bits))
+                    / float(1 << left_shift))
+    return int(math.floor(max_rescaled))
+
+
+def softmax_scaling(beta: float, input_scale: float, integer_bits: int = 5) -> tuple[int, int, int]:
+    """PreprocessSoftmaxScaling + diff_min, as TFLM's CalculateSoftmaxParams for int8."""
+    real = min(beta * input_scale * float(1 << (31 - integer_bits)), float((1 << 31) - 1))
+    mult, shift = quantize_multiplier(real)
+    return mult, shift, -input_radius(integer_bits, shift)
+
+
+def activation_range(fused: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8; f / scale is a float32 division in TFLM."""
+    def q(f):
+        return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
+    lo, hi = -128, 127
+    if fused == 1:      # RELU
+        return max(lo, q(0.0)), hi
+    if fused == 3:      # RELU6
+        return max(lo, q(0.0)), min(hi, q(6.0))
+    if fused == 2:      # RELU_N1_TO_1
+        return max(lo, q(-1.0)), min(hi, q(1.0))
+    return lo, hi
+
+
+def padding(stride: int, dilation: int, in_size: int, filter_size: int, same: bool) -> tuple[int, int]:
+    """(output size, leading pad) as ComputeOutSize + ComputePaddingWithOffset."""
+    eff = (filter_size - 1) * dilation + 1
+    out = (in_size + stride - 1) // stride if same else (in_size + stride - eff) // stride
+    total = max((out - 1) * stride + eff - in_size, 0)
+    return out, total // 2
+
+
+def float32(x: float) -> float:
+    return float(np.float32(x))
