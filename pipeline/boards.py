@@ -254,3 +254,8 @@ def list_boards(directory: Path = BOARDS_DIR) -> list[dict]:
              "flash_kib": b.flash.size // 1024, "ram_kib": b.ram.size // 1024,
              "verified": b.verified, "name": b.name}
             for b in all_boards(directory).values()]
+
+
+def load_board(board_id: str, directory: Path = BOARDS_DIR) -> Board:
+    """The validated board `board_id`; an unknown id lists the valid ones."""
+    return get(board_id, directory)

@@ -10,7 +10,7 @@
 #include "protocol.h"
 
 #ifndef EP_FRAME_TIMEOUT_SPINS
-#define EP_FRAME_TIMEOUT_SPINS 20000000u
+#define EP_FRAME_TIMEOUT_SPINS 4000000u
 #endif
 
 #define EP_INFO_MAX 256u

@@ -1,0 +1,212 @@
+"""The board benchmark target: one .tflite on one board (emulated in QEMU, or real over serial).
+
+run() reads top to bottom: fit check -> generate engine -> fit check with the real arena -> build ->
+TFLM reference -> start QEMU or flash -> stream every sample -> compare -> numbers. Under QEMU the
+counts are executed instructions (deterministic); on silicon they are DWT cycles. Latency in ms is
+count / clock, labelled an estimate under emulation (an instruction is not a cycle).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import boards as boards_mod
+from ..errors import EdgepipeError
+from . import serial_link
+from .serial_link import LinkError, SerialLink
+
+PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
+SESSIONS = 2            # an interrupted sample stream is resumed once in a fresh session
+
+
+def _default_generate(tflite_path, out_dir, prefix):
+    from firmware_gen import codegen
+    return codegen.generate(tflite_path, out_dir, prefix)
+
+
+def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = None):
+    """Fit check, engine generation, fit check with the real arena, cross build.
+    Returns (board, engine, firmware)."""
+    from firmware_gen import board_build
+
+    board = boards_mod.load_board(board_id)
+    tflite_path = Path(tflite_path)
+    what = f"model {tflite_path.name}"
+    board_build.check_fit(board, board_build.tflite_needs(board, tflite_path), what)
+    workdir = Path(workdir) / board.id
+    engine = (generate or _default_generate)(tflite_path, workdir / "engine", PREFIX)
+    in_bytes = int(np.prod(engine.input_shape))
+    out_bytes = int(np.prod(engine.output_shape))
+    weights = tflite_path.stat().st_size       # the constants are at most the whole file
+    board_build.check_fit(board, board_build.model_needs(board, min(weights, board.flash.size),
+                                                         engine.arena_bytes, in_bytes, out_bytes), what)
+    fw = board_build.build(board, workdir / "build", PREFIX, engine.h_path,
+                           [engine.c_path, *engine.runtime_sources], list(engine.include_dirs))
+    return board, engine, fw
+
+
+class _Session:
+    """One boot of the firmware: QEMU started (emulated) or port opened (real)."""
+
+    def __init__(self, board, fw, port, sha256, timeout_s):
+        self.board, self.qemu = board, None
+        if board.emulated:
+            from .qemu import QemuBoard
+            self.qemu = QemuBoard(board, fw.elf, fw.elf.parent / "qemu.log")
+            self.qemu.wait_listening()
+            port = self.qemu.url
+        try:
+            self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id)
+            self.fields = self.link.wait_announce(10.0, expect_sha256=sha256, expect_board=board.id)
+        except EdgepipeError as e:
+            self.close()
+            raise self._explain(e) from None
+
+    def _explain(self, e: Exception) -> EdgepipeError:
+        if self.qemu is None:
+            return e if isinstance(e, EdgepipeError) else EdgepipeError(str(e))
+        rc = self.qemu.returncode()
+        if rc is not None:
+            return EdgepipeError(f"{e} (QEMU exited with code {rc}: {self.qemu.log_tail(200)})")
+        return e if isinstance(e, EdgepipeError) else EdgepipeError(str(e))
+
+    def finish(self) -> tuple[int, int]:
+        used, size = self.link.stack()
+        self.link.exit(0)
+        if self.qemu is not None:
+            rc = self.qemu.wait_exit(10.0)
+            if rc != 0:
+                raise EdgepipeError(f"{self.board.id}: firmware exited with code {rc}: "
+                                    f"{self.link.last_output()}")
+        return used, size
+
+    def close(self):
+        if getattr(self, "link", None) is not None:
+            self.link.close()
+        if self.qemu is not None:
+            self.qemu.kill()
+
+
+def _flash(board, fw) -> None:
+    cmd = [c.replace("{elf}", str(fw.elf)) for c in board.flash_command]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise EdgepipeError(f"{board.id}: flasher '{cmd[0]}' not found; install it "
+                            f"(flasher.command in {board.path})") from None
+    except subprocess.TimeoutExpired:
+        raise EdgepipeError(f"{board.id}: '{' '.join(cmd)}' did not finish in 120 s") from None
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise EdgepipeError(f"{board.id}: flashing failed ({' '.join(cmd)}): {last[0]}")
+
+
+def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
+           timeout_s: float = 10.0) -> tuple[list[bytes], list[int], int, int, dict]:
+    """Send every sample, resuming in a fresh session if the link breaks; never returns fewer
+    results than samples. Returns (outputs, counts, stack_used, retransmits, announce fields)."""
+    outputs: list[bytes] = []
+    counts: list[int] = []
+    retransmits = 0
+    errors = []
+    for _ in range(SESSIONS):
+        session = _Session(board, fw, port, sha256, timeout_s)
+        try:
+            while len(outputs) < len(x):
+                r = session.link.run(np.ascontiguousarray(x[len(outputs)]).tobytes())
+                outputs.append(r.output)
+                counts.append(r.elapsed)
+            stack_used, _ = session.finish()
+            return outputs, counts, stack_used, retransmits, session.fields
+        except LinkError as e:
+            err = session._explain(e)
+            if "fault" in str(e).lower():
+                raise err from None          # a firmware fault repeats: no point resuming
+            errors.append(str(err))
+        finally:
+            retransmits += session.link.retransmits
+            session.close()
+    raise EdgepipeError(f"{board.id}: sample stream interrupted after {len(outputs)} of {len(x)} "
+                        f"samples, also after resuming: {errors[-1]}")
+
+
+def _count_unit(board, ticks: list[int]) -> list[int]:
+    if board.counter == "systick":
+        tpi = board.ticks_per_instruction()
+        return [int(round(t / tpi)) for t in ticks]
+    return list(ticks)
+
+
+def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir,
+        port: str | None = None, samples: int | None = None, generate: Callable | None = None,
+        timeout_s: float = 10.0) -> dict:
+    """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc."""
+    from .. import tflite_file, tflm
+
+    board = boards_mod.load_board(board_id)
+    if not board.emulated and port is None:
+        raise EdgepipeError(f"board {board.id} is a real board: give its serial port "
+                            f"(e.g. --port /dev/ttyACM0)")
+    x = np.asarray(x_int8)
+    if samples is not None:
+        x = x[:samples]
+    if y is not None:
+        y = np.asarray(y)[:len(x)]
+    if x.dtype != np.int8:
+        raise EdgepipeError(f"board {board.id}: inputs must be int8 (quantized), got {x.dtype}")
+    model = tflite_file.read(tflite_path)
+    board, engine, fw = prepare(board_id, tflite_path, workdir, generate)
+    if int(np.prod(x.shape[1:])) != int(np.prod(engine.input_shape)):
+        raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
+                            f"takes {tuple(engine.input_shape)}")
+    ref = tflm.run(model.data, x.reshape((len(x), *engine.input_shape[1:]))
+                   if len(engine.input_shape) > 1 else x, where=str(tflite_path)).outputs
+
+    if not board.emulated:
+        _flash(board, fw)
+    outs, ticks, stack_used, retransmits, fields = stream(board, fw, x, model.sha256, port, timeout_s)
+
+    out = np.stack([np.frombuffer(o, dtype=np.int8) for o in outs]).reshape(ref.shape)
+    mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
+    counts = _count_unit(board, ticks)
+    median = statistics.median_low(counts)
+    ms = [c / board.clock_hz * 1e3 for c in counts]
+    accuracy = None
+    flat = out.reshape(len(x), -1)
+    if y is not None and flat.shape[1] > 1:
+        accuracy = float(np.mean(np.argmax(flat, axis=1) == y))
+    count_block = {"median": median, "max": max(counts)}
+    macs = int(engine.macs)
+    return {
+        "target": board.id,
+        "board_kind": board.kind,
+        "accuracy": accuracy,
+        "samples": len(x),
+        "mismatches": mismatches,
+        "bit_exact": mismatches == 0,
+        "bit_exact_reference": "tflm",
+        "instructions": count_block if board.emulated else None,
+        "cycles": None if board.emulated else count_block,
+        "latency_ms": {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)),
+                       "estimate": board.emulated},
+        "clock_hz": board.clock_hz,
+        "macs": macs,
+        "macs_per_instruction": macs / median if board.emulated and median else None,
+        "macs_per_cycle": None if board.emulated or not median else macs / median,
+        # under emulation one instruction stands in for one cycle: an estimate, like latency
+        "peak_fraction": macs / (median * board.peak_macs_per_cycle) if median else None,
+        "peak_macs_per_cycle": board.peak_macs_per_cycle,
+        "flash_bytes": fw.flash_bytes,
+        "ram_bytes": fw.ram_static_bytes + stack_used,
+        "stack_bytes": stack_used,
+        "arena_bytes": int(engine.arena_bytes),
+        "engine_version": fields.get("engine"),
+        "retransmits": retransmits,
+        "elf": str(fw.elf),
+    }
+

@@ -1,0 +1,105 @@
+"""Launch and stop QEMU for an emulated board (recipes in shared/QEMU.md).
+
+The UART is a TCP server (`wait=on`: QEMU does not start the guest before we connect, so the boot
+line is never lost; `nodelay=on`: no 44 ms Nagle delay per reply). `-icount shift=N,align=off,
+sleep=off` makes SysTick count executed instructions, deterministically. The firmware ends QEMU
+with a semihosting exit code. A QEMU that hangs is killed; its own output and the board's last
+UART output go into the error message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from ..boards import Board
+from ..errors import EdgepipeError
+
+QEMU = "qemu-system-arm"
+
+
+class QemuError(EdgepipeError):
+    """QEMU could not start, crashed, hung, or the firmware exited with an error code."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command(board: Board, elf: Path, serial: str) -> list[str]:
+    if not board.emulated:
+        raise QemuError(f"board {board.id} is a real board (kind = 'real'); QEMU cannot run it")
+    return [QEMU, "-M", board.qemu_machine, "-nographic", "-monitor", "none",
+            "-serial", serial, "-semihosting-config", "enable=on,target=native",
+            "-icount", f"shift={board.icount_shift},align=off,sleep=off", "-kernel", str(elf)]
+
+
+class QemuBoard:
+    """A running QEMU for `board` with `elf`; `url` is its UART for SerialLink."""
+
+    def __init__(self, board: Board, elf: Path, log_path: Path):
+        if shutil.which(QEMU) is None:
+            raise QemuError(f"{QEMU} not found; install the Debian package qemu-system-arm")
+        self.board = board
+        self.log_path = Path(log_path)
+        self.port = _free_port()
+        self.url = f"socket://127.0.0.1:{self.port}"
+        self.cmd = command(board, elf, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_listening(self, timeout_s: float = 10.0) -> None:
+        """Block until QEMU's UART server accepts connections (QEMU is up, guest not started)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise QemuError(f"{self.board.id}: QEMU exited with code {self.proc.returncode} "
+                                f"before the firmware started: {self.log_tail()}")
+            if b"waiting for connection" in self.log_path.read_bytes():
+                return
+            time.sleep(0.02)
+        self.kill()
+        raise QemuError(f"{self.board.id}: QEMU did not open its UART within {timeout_s:.0f} s: "
+                        f"{self.log_tail()}")
+
+    def log_tail(self, limit: int = 400) -> str:
+        self._log.flush()
+        try:
+            text = self.log_path.read_bytes()[-limit:].decode(errors="replace").strip()
+        except OSError:
+            text = ""
+        return text or "(QEMU printed nothing)"
+
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def wait_exit(self, timeout_s: float = 10.0) -> int:
+        """Wait for the firmware's semihosting exit; kill QEMU if it does not come."""
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise QemuError(f"{self.board.id}: QEMU did not exit within {timeout_s:.0f} s after "
+                            f"EXIT; killed it") from None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
