@@ -64,7 +64,8 @@ def dump_layers(debug_binary, x_one: np.ndarray) -> dict[int, np.ndarray]:
 def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary, x_one) -> str | None:
     """Name the first layer whose output differs from TFLM's for this input (None: all equal)."""
     ours = dump_layers(debug_binary, x_one)
-    ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one),
+    # all_tensors feeds x[None, ...]: pass the per-sample array
+    ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one).reshape(engine.input_shape)[0],
                            [t for _, _, _, t in engine.layers], where=str(tflite_path))
     for index, opcode, name, tensor in engine.layers:
         a, b = ours[tensor], ref[tensor].reshape(-1).astype(np.int8)

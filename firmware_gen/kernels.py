@@ -239,12 +239,11 @@ def _mean(node, ctx):
                             "tensor; the C engine supports MEAN over axes (1, 2) of NHWC tensors")
     mult, shift = qmath.quantize_multiplier(x.s / y.s)
     count = int(x.shape[1]) * int(x.shape[2])
-    if node.options.keepDims:
-        mode = "EP_MEAN_INTEGER_4D"
-    elif x.zp == y.zp and x.s == y.s:
+    # TFLM's EvalIntegerMean (keep_dims or not): plain mean when the quantization is unchanged,
+    # otherwise QuantizedMeanOrSum, which folds 1/count into the multiplier
+    if x.zp == y.zp and x.s == y.s:
         mode = "EP_MEAN_SAME_SCALE"
     else:
-        # QuantizedMeanOrSum folds 1/count into the multiplier
         mode = "EP_MEAN_REQUANTIZE"
         n_shift = min(count.bit_length() - 1, 32, 31 + shift)
         mult, shift = (mult << n_shift) // count, shift - n_shift

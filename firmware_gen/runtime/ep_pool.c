@@ -58,10 +58,9 @@ void ep_max_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
     ep_pool(p, in, out, 1);
 }
 
-/* TFLM's EvalMean takes one of three int8 paths:
- *  EP_MEAN_INTEGER_4D  keep_dims and axes {1,2}: reference_integer_ops::Mean
- *  EP_MEAN_SAME_SCALE  same input/output quantization: sum / count (C division)
- *  EP_MEAN_REQUANTIZE  otherwise: QuantizedMeanOrSum, multiplier pre-divided by count */
+/* TFLM's EvalIntegerMean takes one of two int8 paths (keep_dims or not):
+ *  EP_MEAN_SAME_SCALE  same input/output quantization: reference_ops::Mean, sum / count (C division)
+ *  EP_MEAN_REQUANTIZE  otherwise: QuantizedMeanOrSum, multiplier pre-divided by count at generation */
 void ep_mean(const ep_mean_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t count = p->in.h * p->in.w;
@@ -72,12 +71,9 @@ void ep_mean(const ep_mean_params *p, const int8_t *in, int8_t *out)
             int32_t acc = 0;
             for (i = 0; i < count; ++i) {
                 const int32_t v = in[((size_t)b * count + i) * p->in.c + c];
-                acc += p->mode == EP_MEAN_INTEGER_4D ? v - p->in_zero_point : v;
+                acc += v;
             }
-            if (p->mode == EP_MEAN_INTEGER_4D) {
-                acc = ep_mbqm(acc, p->mult, p->shift);
-                acc = ep_round_div(acc, count) + p->out_zero_point;
-            } else if (p->mode == EP_MEAN_SAME_SCALE) {
+            if (p->mode == EP_MEAN_SAME_SCALE) {
                 acc = acc / count;
             } else {
                 acc = ep_mbqm(acc - p->in_zero_point * count, p->mult, p->shift) + p->out_zero_point;

@@ -92,7 +92,7 @@ typedef struct {
     const int32_t *inner;          /* bytes each input contributes per outer step */
 } ep_concat_params;
 
-enum { EP_MEAN_INTEGER_4D = 0, EP_MEAN_SAME_SCALE = 1, EP_MEAN_REQUANTIZE = 2 };
+enum { EP_MEAN_SAME_SCALE = 1, EP_MEAN_REQUANTIZE = 2 };
 
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out);
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out);
