@@ -61,11 +61,15 @@ class _Session:
             self.qemu.wait_listening()
             port = self.qemu.url
         try:
-            self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id)
-            self.fields = self.link.wait_announce(10.0, expect_sha256=sha256, expect_board=board.id)
+            alive = (lambda: self.qemu.returncode() is None) if self.qemu else None
+            self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id,
+                                   peer_alive=alive)
+            self.fields = self.link.wait_announce(timeout_s, expect_sha256=sha256,
+                                                  expect_board=board.id)
         except EdgepipeError as e:
+            err = self._explain(e)
             self.close()
-            raise self._explain(e) from None
+            raise err from None
 
     def _explain(self, e: Exception) -> EdgepipeError:
         if self.qemu is None:
@@ -73,7 +77,8 @@ class _Session:
         rc = self.qemu.returncode()
         if rc is not None:
             return EdgepipeError(f"{e} (QEMU exited with code {rc}: {self.qemu.log_tail(200)})")
-        return e if isinstance(e, EdgepipeError) else EdgepipeError(str(e))
+        self.qemu.kill()
+        return EdgepipeError(f"{e} (QEMU killed; its output: {self.qemu.log_tail(200)})")
 
     def finish(self) -> tuple[int, int]:
         used, size = self.link.stack()

@@ -69,9 +69,11 @@ class QemuBoard:
                         f"{self.log_tail()}")
 
     def log_tail(self, limit: int = 400) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         try:
-            text = self.log_path.read_bytes()[-limit:].decode(errors="replace").strip()
+            lines = self.log_path.read_bytes().decode(errors="replace").splitlines()
+            text = "\n".join(ln for ln in lines if "waiting for connection" not in ln)[-limit:].strip()
         except OSError:
             text = ""
         return text or "(QEMU printed nothing)"

@@ -120,7 +120,7 @@ class SerialLink:
     """One connection to the benchmark firmware."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 10.0, retries: int = 4,
-                 where: str = "board", max_payload: int = 0xFFFF):
+                 where: str = "board", max_payload: int = 0xFFFF, peer_alive=None):
         import serial
 
         self.where = where
@@ -131,6 +131,7 @@ class SerialLink:
         self.raw_tail = bytearray()      # last bytes received, for error messages
         self.retransmits = 0
         self.info_fields: dict[str, str] = {}
+        self.peer_alive = peer_alive     # e.g. "is QEMU still running?": stop waiting if not
         try:
             if "://" in port:
                 self.ser = serial.serial_for_url(port, baudrate=baud, timeout=0.05)
@@ -148,15 +149,21 @@ class SerialLink:
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"{self.where}: serial link lost ({e}); last output: "
                             f"{self.last_output()!r}") from None
+        if not data and self.peer_alive is not None and not self.peer_alive():
+            raise LinkError(f"{self.where}: the board's process exited; last output: "
+                            f"{self.last_output() or '(nothing)'}")
         if data:
             self.raw_tail += data
             del self.raw_tail[:-2000]
             if b"FAULT " in self.raw_tail:
-                time.sleep(0.1)
-                try:
-                    self.raw_tail += self.ser.read(self.ser.in_waiting or 0)
-                except Exception:
-                    pass
+                # the report is one line: collect the rest of it (at most 1 s)
+                deadline = time.monotonic() + 1.0
+                while (b"\n" not in self.raw_tail[self.raw_tail.rfind(b"FAULT "):]
+                       and time.monotonic() < deadline):
+                    try:
+                        self.raw_tail += self.ser.read(64)
+                    except Exception:
+                        break
                 raise LinkError(f"{self.where}: firmware fault: {self.last_output()}")
         return data
 

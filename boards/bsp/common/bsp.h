@@ -22,6 +22,8 @@ int bsp_uart_getc(uint32_t spins);
 /* Common: the elapsed-count source (SysTick under QEMU -icount, DWT CYCCNT on silicon). */
 void ep_counter_init(void);
 uint64_t ep_counter_now(void);
+/* Restart the count (and its phase) before a measurement: counts then repeat exactly. */
+void ep_counter_restart(void);
 
 /* Common: leave the firmware with `code` (semihosting SYS_EXIT_EXTENDED under emulation; on
  * silicon there is nobody to exit to, so it parks the core). */

@@ -3,7 +3,9 @@
  * Under QEMU -icount, SysTick advances 2^shift ns per executed instruction, so it counts executed
  * instructions (deterministic run to run); the 24-bit counter wraps every 2^24 ticks, so the wraps
  * are counted in the SysTick interrupt. QEMU's SysTick reads 0 until its first reload: wait for a
- * non-zero value before taking readings. On silicon DWT CYCCNT counts core cycles (32 bits; the
+ * non-zero value before taking readings. The app restarts the counter before each measurement so
+ * the SysTick phase, and any wrap interrupt inside the measurement, fall on the same instruction
+ * every run (the time spent polling the UART between requests depends on the host). On silicon DWT CYCCNT counts core cycles (32 bits; the
  * high word counts wraps noticed between readings, enough for one inference under 2^32 cycles).
  */
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define ICSR (*(volatile uint32_t *)0xE000ED04u)
 
 static volatile uint32_t systick_wraps;
 
@@ -25,6 +28,14 @@ void ep_counter_init(void) {
     SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
     while (SYST_CVR == 0) {
     }
+}
+
+void ep_counter_restart(void) {
+    SYST_CVR = 0; /* clears the count; the next tick reloads it */
+    while (SYST_CVR == 0) {
+    }
+    systick_wraps = 0;
+    ICSR = 1u << 25; /* PENDSTCLR: drop a wrap raised by the restart itself */
 }
 
 uint64_t ep_counter_now(void) {
@@ -52,6 +63,12 @@ void ep_counter_init(void) {
     DWT_LAR = 0xC5ACCE55u;   /* unlock where a lock is implemented (M7) */
     DWT_CYCCNT = 0;
     DWT_CTRL |= 1u;          /* CYCCNTENA */
+}
+
+void ep_counter_restart(void) {
+    DWT_CYCCNT = 0;
+    dwt_hi = 0;
+    dwt_last = 0;
 }
 
 uint64_t ep_counter_now(void) {

@@ -1,0 +1,108 @@
+"""The board target end to end: real generated engine, real cross build, real QEMU, real pyserial,
+outputs compared with TFLM. Fixed seeds; instruction counts must repeat exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import boards, tflite_file
+from pipeline.bench import board as board_bench
+from pipeline.bench import serial_link
+from pipeline.errors import EdgepipeError
+
+pytestmark = pytest.mark.slow
+
+
+def _inputs(path, n, seed=0):
+    m = tflite_file.read(path)
+    shape = m.main.tensors[m.main.inputs[0]].shape
+    return np.random.default_rng(seed).integers(-128, 128, size=(n, *shape[1:]), dtype=np.int8)
+
+
+@pytest.fixture(scope="module")
+def hello(testdata):
+    return testdata / "tflm_hello_world_int8.tflite"
+
+
+def test_mps2_an386_hello_world_matches_tflm(tmp_path, hello):
+    x = _inputs(hello, 64)
+    r = board_bench.run("mps2-an386", hello, x, None, tmp_path)
+    assert r["target"] == "mps2-an386" and r["samples"] == 64
+    assert r["mismatches"] == 0 and r["bit_exact"] is True
+    assert r["cycles"] is None and r["latency_ms"]["estimate"] is True
+    med = r["instructions"]["median"]
+    assert 1000 < med <= r["instructions"]["max"] < 100_000
+    assert r["latency_ms"]["median"] == pytest.approx(med / 25e6 * 1e3, rel=0.01)
+    assert r["macs"] == 16 + 16 * 16 + 16 and r["macs_per_instruction"] == pytest.approx(r["macs"] / med)
+    assert r["peak_fraction"] == pytest.approx(r["macs"] / (med * 2.0))
+    assert 0 < r["stack_bytes"] < 8192 and r["ram_bytes"] > r["arena_bytes"] + r["stack_bytes"]
+    assert r["flash_bytes"] > 2000 and r["engine_version"]
+    assert r["accuracy"] is None                          # one output: nothing to argmax
+
+
+def test_instruction_counts_repeat_exactly_and_samples_resume(tmp_path, hello, monkeypatch):
+    board, engine, fw = board_bench.prepare("mps2-an386", hello, tmp_path)
+    sha = tflite_file.read(hello).sha256
+    x = _inputs(hello, 24, seed=1)
+    outs1, counts1, *_ = board_bench.stream(board, fw, x, sha, None)
+    # second run: the link breaks at sample 10; the stream resumes in a fresh QEMU
+    real_run = serial_link.SerialLink.run
+    calls = {"n": 0}
+
+    def flaky(self, data):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise serial_link.LinkError("injected: link lost")
+        return real_run(self, data)
+
+    monkeypatch.setattr(serial_link.SerialLink, "run", flaky)
+    outs2, counts2, *_ = board_bench.stream(board, fw, x, sha, None)
+    assert calls["n"] == 25 and len(counts2) == 24          # resumed, not shortened
+    assert outs1 == outs2 and counts1 == counts2             # deterministic, sample by sample
+
+
+def test_interrupted_stream_that_keeps_failing_is_an_error_not_a_short_result(tmp_path, hello, monkeypatch):
+    board, engine, fw = board_bench.prepare("mps2-an386", hello, tmp_path)
+    sha = tflite_file.read(hello).sha256
+
+    def dead(self, data):
+        raise serial_link.LinkError("injected: link lost")
+
+    monkeypatch.setattr(serial_link.SerialLink, "run", dead)
+    with pytest.raises(EdgepipeError, match=r"interrupted after 0 of 5 samples"):
+        board_bench.stream(board, fw, _inputs(hello, 5), sha, None)
+
+
+def test_netduinoplus2_runs_through_the_stm32f4_usart(tmp_path, hello):
+    assert boards.load_board("netduinoplus2").uart_type == "stm32-usart"
+    r = board_bench.run("netduinoplus2", hello, _inputs(hello, 32, seed=2), None, tmp_path)
+    assert r["mismatches"] == 0 and r["samples"] == 32 and r["instructions"]["median"] > 1000
+
+
+def test_micro_speech_conv_model_on_mps2_an386(tmp_path, testdata):
+    """A model with DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX: still bit-exact with TFLM."""
+    path = testdata / "tflm_micro_speech_int8.tflite"
+    r = board_bench.run("mps2-an386", path, _inputs(path, 3, seed=3), np.array([0, 1, 2]), tmp_path)
+    assert r["mismatches"] == 0 and r["accuracy"] is not None
+    assert r["arena_bytes"] > 1000 and r["macs"] == 336000
+
+
+def test_silent_firmware_is_killed_with_a_clear_error(tmp_path, hello):
+    """microbit firmware on the mps2-an386 machine runs but talks to a UART that is not there:
+    the host gives up after bounded retries and QEMU is killed, not left hanging."""
+    import subprocess
+
+    board, engine, fw = board_bench.prepare("microbit", hello, tmp_path)
+    wrong = boards.load_board("mps2-an386")
+    with pytest.raises(EdgepipeError, match=r"mps2-an386: no valid reply .* last output: \(nothing\)"
+                                            r".*QEMU killed"):
+        board_bench.stream(wrong, fw, _inputs(hello, 2), "x", None, timeout_s=1.0)
+    ps = subprocess.run(["pgrep", "-f", str(fw.elf)], capture_output=True, text=True).stdout
+    assert ps.strip() == ""
+
+
+def test_real_board_without_port_or_flasher_is_a_clear_error(tmp_path, hello):
+    with pytest.raises(EdgepipeError, match=r"nucleo-f446re is a real board: give its serial port"):
+        board_bench.run("nucleo-f446re", hello, _inputs(hello, 2), None, tmp_path)
+    assert not (tmp_path / "nucleo-f446re").exists()
