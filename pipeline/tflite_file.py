@@ -76,7 +76,8 @@ class Operator:
             return f"op#{self.index}"
         first = tensors[self.outputs[0]].name.split(";")[0]
         parts = first.split("/")
-        return parts[1] if len(parts) > 2 else first
+        # model outputs are named after the signature ("StatefulPartitionedCall:0"): give the position
+        return parts[1] if len(parts) > 2 else f"op#{self.index} ({first})"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+# edgepipe: thin wrappers around the `edgepipe` CLI. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+EDGEPIPE := $(VENV)/bin/edgepipe
+STAMP := $(VENV)/.stamp-setup
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind
+
+MODEL ?= fmnist_cnn
+VARIANT ?= int8
+SAMPLES ?= 500
+PORT ?=
+OUT ?=
+BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
+DEMO_TARGETS ?= host-litert,host-tflm,host-c,mps2-an386
+
+.PHONY: help setup system demo test boards models export report clean $(BOARDS)
+
+help: ## list the targets
+	@echo "edgepipe - Keras model to microcontrollers, measured"
+	@echo
+	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  make <board>        run MODEL=$(MODEL) VARIANT=$(VARIANT) on a board [PORT=/dev/ttyACM0] [SAMPLES=N]"
+	@echo "                      boards: $(BOARDS)"
+
+setup: $(STAMP) ## create .venv with the pinned packages and install the Debian packages (once)
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "edgepipe needs Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml requirements.lock | system
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edgepipe needs Python 3.11 (tflite-runtime 2.14 has no wheel for " + sys.version.split()[0] + ")"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[test]'
+	@touch $@
+
+demo: setup ## train fmnist_cnn, make every variant, benchmark on host, C engine and mps2-an386; print the table
+	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) $(if $(OUT),--out $(OUT))
+
+test: setup ## run the test suite (real TF, TFLM, gcc, QEMU)
+	$(VENV)/bin/python -m pytest
+
+boards: setup ## list the boards
+	@$(EDGEPIPE) boards
+
+models: setup ## list the model recipes
+	@$(EDGEPIPE) models
+
+export: setup ## write TFLM C arrays and the generated C engine for MODEL/VARIANT to exports/
+	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --out exports/$(MODEL)-$(VARIANT)
+
+report: setup ## re-render the report of runs/MODEL from its results.json
+	$(EDGEPIPE) report runs/$(MODEL)
+
+$(BOARDS): setup
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT))
+
+clean: ## remove runs/, exports/ and build output (keeps .venv)
+	rm -rf runs exports build .pytest_cache
