@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ class Recipe:
     doc: str
     dataset: str
     path: str
-    source_sha256: str                       # the recipe file: editing it invalidates its caches
+    source_sha256: str                       # build()'s source: editing it invalidates trained models
     train: dict = field(default_factory=dict)
     arch: dict = field(default_factory=dict)
     student: dict = field(default_factory=dict)
@@ -77,8 +78,14 @@ def load(name: str, models_dir: Path = MODELS_DIR) -> Recipe:
     if unknown:
         raise EdgepipeError(f"{path}: RECIPE has unknown keys {sorted(unknown)}; valid keys: "
                             "dataset, train, arch, student, compress")
+    # training depends on build()'s code (plus train/arch, keyed separately), not on the rest of the
+    # file: adding a compression knob must not retrain the base model
+    try:
+        build_source = inspect.getsource(module.build).encode()
+    except (OSError, TypeError):
+        build_source = source
     return Recipe(name=name, doc=(module.__doc__ or "").strip(), dataset=recipe["dataset"],
-                  path=str(path), source_sha256=hashlib.sha256(source).hexdigest(),
+                  path=str(path), source_sha256=hashlib.sha256(build_source).hexdigest(),
                   train={**TRAIN_DEFAULTS, **recipe.get("train", {})}, arch=dict(recipe.get("arch", {})),
                   student=dict(recipe.get("student", {})), compress=dict(recipe.get("compress", {})),
                   module=module)

@@ -82,9 +82,26 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            r.get("error") or "",
+            r.get("error") or r.get("skipped") or "",
         ])
     return head, rows
+
+
+def summary_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """The shape of the TF model-optimization docs: top-1 original / PTQ int8 / QAT int8, size, speed."""
+    idx = _index(results)
+    acc = lambda v: (idx.get((v, "host-litert")) or {}).get("accuracy")
+    size = {v["name"]: v["tflite_bytes"] for v in results["variants"]}
+    lat = lambda v: ((idx.get((v, "host-litert")) or {}).get("latency_ms") or {}).get("median")
+    pct = lambda a: _fmt(None if a is None else 100 * a, ".2f")
+    if "fp32" not in size or "int8" not in size:
+        return [], []
+    head = ["model", "top-1 original %", "top-1 PTQ int8 %", "top-1 QAT int8 %", "size fp32 → int8 KiB",
+            "LiteRT µs fp32 → int8"]
+    return head, [[results["model"], pct(acc("fp32")), pct(acc("int8")), pct(acc("qat")),
+                   f"{_kb(size['fp32'])} → {_kb(size['int8'])}",
+                   f"{_fmt(None if lat('fp32') is None else 1e3 * lat('fp32'), '.1f')} → "
+                   f"{_fmt(None if lat('int8') is None else 1e3 * lat('int8'), '.1f')}"]]
 
 
 def markdown(head, rows) -> str:
@@ -142,6 +159,9 @@ def render(results: dict) -> str:
     """The terminal form of the report."""
     out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on {results.get('test_samples', '?')} "
            "test samples; Δ against float32 on LiteRT)", terminal(*variant_table(results))]
+    head, rows = summary_table(results)
+    if rows:
+        out[1:1] = [terminal(head, rows), ""]
     head, rows = target_table(results)
     if rows:
         out += ["", "Targets (instructions are emulated instruction counts, not cycles; "
@@ -151,7 +171,8 @@ def render(results: dict) -> str:
 
 def write(results: dict, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
-    tables = [("Variants", variant_table(results)), ("Targets", target_table(results))]
+    tables = [("Summary", summary_table(results)), ("Variants", variant_table(results)),
+              ("Targets", target_table(results))]
     paths = {"json": out_dir / "results.json", "md": out_dir / "table.md", "csv": out_dir / "table.csv",
              "html": out_dir / "report.html"}
     write_json(paths["json"], results)

@@ -1,0 +1,74 @@
+"""Reports are drawn from results.json alone; nulls stay nulls; the Markdown is snapshot-tested."""
+
+import json
+import os
+
+from conftest import REPO
+
+from pipeline import report
+
+GOLDEN = REPO / "tests" / "golden" / "report_table.md"
+
+
+def _doc():
+    def v(name, kind, types, size, gz, deployable, reason=""):
+        return {"name": name, "kind": kind, "tensor_types": types, "tflite_bytes": size, "gzip_bytes": gz,
+                "sparsity": 0.0, "params": 1000, "quantization": name, "tflite_path": f"{name}.tflite",
+                "preflight": {"deployable": deployable, "reason": reason}}
+
+    def r(variant, target, acc, **kw):
+        base = {k: None for k in ("latency_ms", "instructions", "cycles", "arena_bytes", "flash_bytes",
+                                  "ram_bytes", "bit_exact", "mismatches", "error")}
+        return {**base, "variant": variant, "target": target, "accuracy": acc, "metric": "top1",
+                "samples": 100, **kw}
+
+    return {
+        "model": "toy", "dataset": "digits", "edgepipe_version": "0", "created": "2026-01-01T00:00:00+00:00",
+        "test_samples": 100, "float_test_accuracy": 0.9,
+        "variants": [v("fp32", "float32", "float", 20480, 18000, False, "integer_io: input float32"),
+                     v("int8", "PTQ int8", "int8", 5120, 4000, True)],
+        "results": [
+            r("fp32", "host-litert", 0.90, latency_ms={"median": 0.010, "p90": 0.012}),
+            r("int8", "host-litert", 0.89, latency_ms={"median": 0.004, "p90": 0.005}),
+            r("fp32", "host-tflm", 0.90, arena_bytes=4096),
+            r("int8", "host-tflm", 0.89, arena_bytes=2048),
+            r("int8", "mps2-an386", 0.89, instructions={"median": 123456, "max": 123460},
+              latency_ms={"median": 4.94, "p90": 4.94, "estimate": True}, flash_bytes=30720,
+              ram_bytes=8192, arena_bytes=1536, mismatches=0, bit_exact=True),
+            r("int8", "nucleo-f446re", None, error="no answer on /dev/ttyACM0"),
+        ],
+    }
+
+
+def test_markdown_matches_golden(tmp_path):
+    paths = report.write(_doc(), tmp_path)
+    text = paths["md"].read_text()
+    if os.environ.get("EDGEPIPE_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_numbers_come_from_results(tmp_path):
+    head, rows = report.variant_table(_doc())
+    row = dict(zip(head, rows[1]))
+    assert row["acc %"] == "89.00" and row["Δ fp32 pts"] == "-1.00"
+    assert row["× fp32"] == "0.25" and row["LiteRT µs (p50)"] == "4.0" and row["TFLM arena KiB"] == "2.0"
+    assert dict(zip(head, rows[0]))["MCU deployable"] == "no: integer_io: input float32"
+
+
+def test_missing_measurements_are_dashes_not_numbers():
+    head, rows = report.target_table(_doc())
+    failed = dict(zip(head, rows[-1]))
+    assert failed["acc %"] == "–" and failed["cycles/inf (p50)"] == "–" and "no answer" in failed["note"]
+    board = dict(zip(head, rows[0]))
+    assert board["instructions/inf (p50)"] == "123,456" and board["est. ms @clock"] == "4.94 (estimate)"
+
+
+def test_json_and_csv_roundtrip(tmp_path):
+    doc = _doc()
+    paths = report.write(doc, tmp_path)
+    assert json.loads(paths["json"].read_text()) == doc
+    lines = paths["csv"].read_text().splitlines()
+    assert len(lines) == 1 + len(doc["results"])
+    assert lines[-1].startswith("int8,PTQ int8,int8,int8,5120,") and lines[-1].endswith("no answer on /dev/ttyACM0")
+    assert report.load(tmp_path) == doc
