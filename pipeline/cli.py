@@ -70,6 +70,14 @@ def cmd_bench(a) -> int:
     return 3 if any(r.get("error") for r in doc["results"]) else 0
 
 
+def cmd_export(a) -> int:
+    from .export import export
+    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset)
+    for p in paths:
+        print(p)
+    return 0
+
+
 def cmd_report(a) -> int:
     from . import report
     doc = report.load(a.run_dir)
@@ -119,6 +127,14 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--samples", type=int)
     be.add_argument("--port")
     be.set_defaults(fn=cmd_bench)
+
+    ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")
+    ex.add_argument("model", help="model recipe name or an int8 .tflite file")
+    ex.add_argument("--out", type=Path, required=True, help="folder for the C files")
+    ex.add_argument("--prefix", help="C name prefix (default: <model>_<variant>)")
+    ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")
+    ex.add_argument("--dataset", help="labels for a .tflite file's classes")
+    ex.set_defaults(fn=cmd_export)
 
     rep = sub.add_parser("report", help="re-render the tables of a finished run from its results.json")
     rep.add_argument("run_dir", type=Path)

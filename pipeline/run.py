@@ -33,25 +33,37 @@ class RunConfig:
     options: dict = field(default_factory=dict)  # samples, threads, latency_runs, port
 
 
+@dataclass(frozen=True)
+class Prepared:
+    recipe: object | None
+    data: datasets.Dataset
+    out: Path
+    base: KerasModel | None
+    tflites: list[TFLiteVariant]
+
+
 def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
-    _check_force(cfg.force)
     targets = [target_registry.get(t) for t in cfg.targets]
+    p = prepare(cfg)                                   # train -> compress -> convert
+    checks = preflight_stage(p.tflites)
+    results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
+    doc = results_document(p.recipe, cfg, p.data, p.base, p.tflites, checks, results)
+    return doc, report.write(doc, p.out)
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """The model-side stages: the variants as .tflite files (each stage cached)."""
+    _check_force(cfg.force)
     recipe, source = _source(cfg)
     data = datasets.load(cfg.dataset or recipe.dataset)
     out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
     _check_writable(out)
     if source == "tflite":
-        tflites = [convert.from_tflite(Path(cfg.model))]
-        base = None
-    else:
-        base = (train_stage(recipe, data, out, cfg) if source == "recipe"
-                else _from_keras_file(cfg, data))
-        keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
-        tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg)
-    checks = preflight_stage(tflites)
-    results = bench_stage(tflites, checks, targets, data, out, cfg)
-    doc = results_document(recipe, cfg, data, base, tflites, checks, results)
-    return doc, report.write(doc, out)
+        return Prepared(recipe, data, out, None, [convert.from_tflite(Path(cfg.model))])
+    base = train_stage(recipe, data, out, cfg) if source == "recipe" else _from_keras_file(cfg, data)
+    keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
+    tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg)
+    return Prepared(recipe, data, out, base, tflites)
 
 
 # ---- stages ---------------------------------------------------------------------------------

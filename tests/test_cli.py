@@ -79,3 +79,27 @@ def test_help_lists_commands():
     assert rc == 0
     for cmd in ("run", "models", "boards", "bench", "report"):
         assert cmd in out
+
+
+def test_export_writes_tflm_files_and_engine_that_compile(tmp_path, testdata):
+    out = tmp_path / "c"
+    rc, stdout, err = edgepipe("export", testdata / "tflm_micro_speech_int8.tflite", "--out", out,
+                               "--prefix", "kws")
+    assert rc == 0, err
+    names = {p.name for p in out.iterdir()}
+    assert {"kws_model_data.c", "kws_model_data.h", "kws_model_settings.h", "kws_model.c", "kws_model.h"} <= names
+    srcs = [*out.glob("*.c"), *(out / "edgepipe_runtime").glob("*.c")]
+    cc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", f"-I{out / 'edgepipe_runtime'}",
+                         *map(str, srcs)], cwd=tmp_path, capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+
+
+def test_export_refuses_a_float_model(tmp_path):
+    # a float32 .tflite converted here, with the real converter
+    from pipeline.keras_env import keras, tf
+    k = keras()
+    m = k.Sequential([k.Input((4,)), k.layers.Dense(2)])
+    path = tmp_path / "float.tflite"
+    path.write_bytes(tf().lite.TFLiteConverter.from_keras_model(m).convert())
+    rc, _, err = edgepipe("export", path, "--out", tmp_path / "c")
+    assert_one_line_error(rc, err, "computes in float", "int8")
