@@ -59,7 +59,9 @@ def prepare(cfg: RunConfig) -> Prepared:
     out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
     _check_writable(out)
     if source == "tflite":
-        return Prepared(recipe, data, out, None, [convert.from_tflite(Path(cfg.model))])
+        variant = convert.from_tflite(Path(cfg.model))
+        _check_input_shape(variant, data)
+        return Prepared(recipe, data, out, None, [variant])
     base = train_stage(recipe, data, out, cfg) if source == "recipe" else _from_keras_file(cfg, data)
     keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
     tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg)
@@ -215,6 +217,14 @@ def _forced(cfg: RunConfig, stage: str) -> bool:
 def _check_force(force):
     if force is not None and force not in STAGES:
         raise UnknownName("stage", force, STAGES)
+
+
+def _check_input_shape(variant: TFLiteVariant, data) -> None:
+    model = tflite_file.read(variant.tflite_path)
+    shape = tuple(model.main.tensors[model.main.inputs[0]].shape[1:])
+    if shape != data.input_shape:
+        raise EdgepipeError(f"{variant.tflite_path}: model input {shape} does not match dataset "
+                            f"{data.name} samples {data.input_shape}; pick the dataset it was trained on")
 
 
 def _check_writable(out: Path):

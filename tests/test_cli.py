@@ -103,3 +103,9 @@ def test_export_refuses_a_float_model(tmp_path):
     path.write_bytes(tf().lite.TFLiteConverter.from_keras_model(m).convert())
     rc, _, err = edgepipe("export", path, "--out", tmp_path / "c")
     assert_one_line_error(rc, err, "computes in float", "int8")
+
+
+def test_dataset_that_does_not_fit_the_model(testdata, tmp_path):
+    rc, _, err = edgepipe("bench", testdata / "tflm_micro_speech_int8.tflite", "--target", "host-tflm",
+                          "--dataset", "digits", "--out", tmp_path)
+    assert_one_line_error(rc, err, "model input (1960,) does not match dataset digits samples (8, 8, 1)")

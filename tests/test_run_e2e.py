@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,17 @@ def test_second_run_reuses_every_stage(digits_run, capsys):
     assert "training" not in printed and "Epoch" not in printed
     assert [v["sha256"] for v in doc2["variants"]] == [v["sha256"] for v in doc["variants"]]
     assert doc2["results"] == doc["results"]      # benchmark rows come back from the cache too
+
+
+def test_start_from_a_keras_file_and_from_a_tflite(digits_run, tmp_path):
+    _, doc, _ = digits_run
+    keras_file = next(Path(doc["variants"][0]["tflite_path"]).parent.parent.glob("train-*/model.keras"))
+    doc_k, _ = run(RunConfig(model=str(keras_file), variants=("int8",), targets=("host-tflm",),
+                             dataset="digits", out=tmp_path / "k"))
+    assert doc_k["results"][0]["accuracy"] > 0.9
+    int8 = next(v for v in doc["variants"] if v["name"] == "int8")
+    doc_t, _ = run(RunConfig(model=int8["tflite_path"], targets=("host-litert",), dataset="digits",
+                             out=tmp_path / "t"))
+    assert doc_t["variants"][0]["sha256"] == int8["sha256"]
+    assert doc_t["results"][0]["accuracy"] == next(r["accuracy"] for r in doc["results"]
+                                                   if r["variant"] == "int8" and r["target"] == "host-litert")
