@@ -8,6 +8,7 @@ sizes from the ELF (`arm-none-eabi-size -A`), never from estimates.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -37,22 +38,38 @@ class BuildError(EdgepipeError):
 @dataclass(frozen=True)
 class Needs:
     """What a model needs on a board, in bytes, and what each number is made of."""
-    flash_bytes: int
-    ram_bytes: int
-    flash_detail: str
-    ram_detail: str
+    weights_bytes: int
+    arena_bytes: int
+    input_bytes: int
+    output_bytes: int
+    stack_bytes: int
+    arena_is_lower_bound: bool = False
 
+    @property
+    def io_bytes(self) -> int:
+        return 2 * self.input_bytes + 2 * self.output_bytes + 8   # request + reply buffers
 
-def model_needs(board: Board, weights_bytes: int, arena_bytes: int, input_bytes: int,
-                output_bytes: int, arena_is_lower_bound: bool = False) -> Needs:
-    arena_word = "arena >= " if arena_is_lower_bound else "arena "
-    io = 2 * input_bytes + 2 * output_bytes + 8
-    return Needs(
-        flash_bytes=weights_bytes + FIRMWARE_FLASH_BYTES,
-        ram_bytes=arena_bytes + board.stack_bytes + io + FIRMWARE_RAM_BYTES,
-        flash_detail=f"weights {weights_bytes} + firmware ~{FIRMWARE_FLASH_BYTES}",
-        ram_detail=(f"{arena_word}{arena_bytes} + stack {board.stack_bytes} + I/O buffers {io} "
-                    f"+ firmware ~{FIRMWARE_RAM_BYTES}"))
+    @property
+    def flash_bytes(self) -> int:
+        return self.weights_bytes + FIRMWARE_FLASH_BYTES
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.arena_bytes + self.stack_bytes + self.io_bytes + FIRMWARE_RAM_BYTES
+
+    @property
+    def flash_detail(self) -> str:
+        return f"weights {self.weights_bytes} + firmware ~{FIRMWARE_FLASH_BYTES}"
+
+    @property
+    def ram_detail(self) -> str:
+        arena = "arena >= " if self.arena_is_lower_bound else "arena "
+        return (f"{arena}{self.arena_bytes} + stack {self.stack_bytes} + I/O buffers "
+                f"{self.io_bytes} + firmware ~{FIRMWARE_RAM_BYTES}")
+
+    def with_arena(self, arena_bytes: int) -> "Needs":
+        """The same needs with the arena the engine's planner actually allocated."""
+        return dataclasses.replace(self, arena_bytes=arena_bytes, arena_is_lower_bound=False)
 
 
 def tflite_needs(board: Board, tflite_path: Path) -> Needs:
@@ -75,8 +92,9 @@ def tflite_needs(board: Board, tflite_path: Path) -> Needs:
     for op in sg.operators:
         ts = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
         live = max(live, sum(nbytes(t) for t in ts if not t.is_constant))
-    return model_needs(board, weights, live, nbytes(sg.tensors[sg.inputs[0]]),
-                       nbytes(sg.tensors[sg.outputs[0]]), arena_is_lower_bound=True)
+    return Needs(weights_bytes=weights, arena_bytes=live, input_bytes=nbytes(sg.tensors[sg.inputs[0]]),
+                 output_bytes=nbytes(sg.tensors[sg.outputs[0]]), stack_bytes=board.stack_bytes,
+                 arena_is_lower_bound=True)
 
 
 def check_fit(board: Board, needs: Needs, what: str = "model") -> None:

@@ -114,7 +114,7 @@ def _check_table(path: Path, table: dict, where: str) -> None:
     schema = _SCHEMA[where]
     prefix = f"{where}." if where else ""
     for key in table:
-        if key not in schema and where != "bsp":
+        if key not in schema:
             raise BoardFileError(f"{path}: unknown field '{prefix}{key}' "
                                  f"(known: {', '.join(sorted(schema))})")
     for key, (types, required) in schema.items():

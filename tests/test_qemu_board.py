@@ -106,3 +106,12 @@ def test_real_board_without_port_or_flasher_is_a_clear_error(tmp_path, hello):
     with pytest.raises(EdgepipeError, match=r"nucleo-f446re is a real board: give its serial port"):
         board_bench.run("nucleo-f446re", hello, _inputs(hello, 2), None, tmp_path)
     assert not (tmp_path / "nucleo-f446re").exists()
+
+
+def test_pty_backend_opens_like_a_real_tty_and_counts_the_same(tmp_path, hello):
+    """`-serial pty` is opened with serial.Serial('/dev/pts/N'), as /dev/ttyACM0 would be; the
+    boot line may be missed (INFO answers instead) and the counts equal the TCP backend's."""
+    x = _inputs(hello, 8, seed=4)
+    pty = board_bench.run("mps2-an386", hello, x, None, tmp_path / "pty", qemu_serial="pty")
+    tcp = board_bench.run("mps2-an386", hello, x, None, tmp_path / "tcp")
+    assert pty["mismatches"] == 0 and pty["instructions"] == tcp["instructions"]

@@ -9,6 +9,7 @@ UART output go into the error message.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -40,16 +41,27 @@ def command(board: Board, elf: Path, serial: str) -> list[str]:
 
 
 class QemuBoard:
-    """A running QEMU for `board` with `elf`; `url` is its UART for SerialLink."""
+    """A running QEMU for `board` with `elf`; `url` is its UART for SerialLink.
 
-    def __init__(self, board: Board, elf: Path, log_path: Path):
+    backend "tcp" (default): a TCP server that holds the guest until we connect. backend "pty":
+    a pseudo-terminal, opened like a real board's /dev/ttyACM0 (the boot line may be gone by the
+    time we open it, and bytes sent just before the exit can be lost; the link copes with both)."""
+
+    def __init__(self, board: Board, elf: Path, log_path: Path, backend: str = "tcp"):
         if shutil.which(QEMU) is None:
             raise QemuError(f"{QEMU} not found; install the Debian package qemu-system-arm")
+        if backend not in ("tcp", "pty"):
+            raise ValueError(f"backend must be 'tcp' or 'pty', not {backend!r}")
         self.board = board
+        self.backend = backend
         self.log_path = Path(log_path)
-        self.port = _free_port()
-        self.url = f"socket://127.0.0.1:{self.port}"
-        self.cmd = command(board, elf, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on")
+        if backend == "tcp":
+            self.port = _free_port()
+            self.url = f"socket://127.0.0.1:{self.port}"
+            self.cmd = command(board, elf, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on")
+        else:
+            self.port, self.url = None, None          # known once QEMU prints the pty path
+            self.cmd = command(board, elf, "pty")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)
@@ -61,7 +73,12 @@ class QemuBoard:
             if self.proc.poll() is not None:
                 raise QemuError(f"{self.board.id}: QEMU exited with code {self.proc.returncode} "
                                 f"before the firmware started: {self.log_tail()}")
-            if b"waiting for connection" in self.log_path.read_bytes():
+            log = self.log_path.read_bytes()
+            if self.backend == "tcp" and b"waiting for connection" in log:
+                return
+            pty = re.search(rb"char device redirected to (/dev/pts/\d+)", log)
+            if pty:
+                self.url = pty.group(1).decode()
                 return
             time.sleep(0.02)
         self.kill()

@@ -35,6 +35,10 @@ class LinkError(EdgepipeError):
     """The board did not answer, answered garbage, faulted, or runs something else."""
 
 
+class FirmwareFault(LinkError):
+    """The firmware reported a HardFault over the UART (it exits non-zero under emulation)."""
+
+
 # --- codec (pure) -------------------------------------------------------------------------------
 
 def crc32(data: bytes) -> int:
@@ -164,7 +168,7 @@ class SerialLink:
                         self.raw_tail += self.ser.read(64)
                     except Exception:
                         break
-                raise LinkError(f"{self.where}: firmware fault: {self.last_output()}")
+                raise FirmwareFault(f"{self.where}: firmware fault: {self.last_output()}")
         return data
 
     def last_output(self, limit: int = 300) -> str:
