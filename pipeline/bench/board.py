@@ -60,8 +60,10 @@ class _Session:
         try:
             alive = (lambda: self.qemu.returncode() is None) if self.qemu else None
             self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id,
-                                   peer_alive=alive)
-            self.fields = self.link.wait_announce(timeout_s, expect_sha256=sha256,
+                                   peer_alive=alive, open_timeout_s=0.0 if self.qemu else 5.0)
+            # the boot line comes within milliseconds if it comes at all (a real board or a pty
+            # may have printed it before we listened); then INFO asks for the same line
+            self.fields = self.link.wait_announce(min(timeout_s, 3.0), expect_sha256=sha256,
                                                   expect_board=board.id)
         except EdgepipeError as e:
             err = self._explain(e)

@@ -124,7 +124,8 @@ class SerialLink:
     """One connection to the benchmark firmware."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 10.0, retries: int = 4,
-                 where: str = "board", max_payload: int = 0xFFFF, peer_alive=None):
+                 where: str = "board", max_payload: int = 0xFFFF, peer_alive=None,
+                 open_timeout_s: float = 0.0):
         import serial
 
         self.where = where
@@ -136,13 +137,19 @@ class SerialLink:
         self.retransmits = 0
         self.info_fields: dict[str, str] = {}
         self.peer_alive = peer_alive     # e.g. "is QEMU still running?": stop waiting if not
-        try:
-            if "://" in port:
-                self.ser = serial.serial_for_url(port, baudrate=baud, timeout=0.05)
-            else:
-                self.ser = serial.Serial(port, baudrate=baud, timeout=0.05)
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise LinkError(f"{where}: cannot open serial port {port} ({e})") from None
+        # a board that was just flashed may take a moment to (re)appear: keep trying briefly
+        deadline = time.monotonic() + open_timeout_s
+        while True:
+            try:
+                if "://" in port:
+                    self.ser = serial.serial_for_url(port, baudrate=baud, timeout=0.05)
+                else:
+                    self.ser = serial.Serial(port, baudrate=baud, timeout=0.05)
+                break
+            except (serial.SerialException, OSError, ValueError) as e:
+                if time.monotonic() >= deadline:
+                    raise LinkError(f"{where}: cannot open serial port {port} ({e})") from None
+                time.sleep(0.1)
         self.port = port
 
     # low level
