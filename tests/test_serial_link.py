@@ -159,7 +159,7 @@ def test_firmware_rejects_corrupt_truncated_and_oversized_frames(qemu_link):
 
     def naks(raw, seq):
         link.write(raw)
-        return link._await_reply(seq, 5.0)
+        return link._await_reply(seq, 10.0)   # the firmware gives up mid-frame after ~1 s
 
     good = encode_frame(sl.REQ_RUN, 100, b"\x05")
     bad_crc = bytearray(good)
@@ -213,6 +213,23 @@ def test_wrong_model_is_refused(qemu_link):
 def test_firmware_fault_is_reported_and_exits_nonzero(qemu_link):
     q, link, sha = qemu_link
     link.wait_announce(5)
-    with pytest.raises(LinkError, match=r"firmware fault: FAULT HardFault pc=0x[0-9a-f]{8} .*cfsr="):
+    with pytest.raises(sl.FirmwareFault,
+                       match=r"firmware fault: FAULT HardFault pc=0x[0-9a-f]{8} lr=0x[0-9a-f]{8} "
+                             r"cfsr=0x00010000 hfsr=0x40000000$"):   # UNDEFINSTR, FORCED
         link.fault()
     assert q.wait_exit(5) == 3
+
+
+@pytest.mark.slow
+def test_cortex_m0_fault_path(tmp_path, testdata):
+    """ARMv6-M has no CFSR: the microbit report stops at pc/lr, and still exits 3."""
+    from pipeline.bench import board as board_bench
+    from pipeline.bench.qemu import QemuBoard
+    board, engine, fw = board_bench.prepare("microbit", testdata / "tflm_hello_world_int8.tflite", tmp_path)
+    with QemuBoard(board, fw.elf, tmp_path / "qemu.log") as q:
+        q.wait_listening()
+        with SerialLink(q.url, timeout_s=3, peer_alive=lambda: q.returncode() is None) as link:
+            assert link.wait_announce(3)["board"] == "microbit"
+            with pytest.raises(sl.FirmwareFault, match=r"FAULT HardFault pc=0x[0-9a-f]{8} lr=0x[0-9a-f]{8}$"):
+                link.fault()
+        assert q.wait_exit(5) == 3

@@ -172,7 +172,9 @@ class SerialLink:
                 while (b"\n" not in self.raw_tail[self.raw_tail.rfind(b"FAULT "):]
                        and time.monotonic() < deadline):
                     try:
-                        self.raw_tail += self.ser.read(64)
+                        # byte by byte: pyserial's socket:// drops a partial read when the
+                        # peer (QEMU, exiting after the fault) closes mid-read
+                        self.raw_tail += self.ser.read(1)
                     except Exception:
                         break
                 raise FirmwareFault(f"{self.where}: firmware fault: {self.last_output()}")
