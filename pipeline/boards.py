@@ -67,6 +67,14 @@ class Board:
     path: Path | None = field(default=None, compare=False)
 
     @property
+    def flash_bytes(self) -> int:
+        return self.flash.size
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.ram.size
+
+    @property
     def emulated(self) -> bool:
         return self.kind == "emulated"
 
@@ -249,10 +257,11 @@ def names(directory: Path = BOARDS_DIR) -> list[str]:
 
 
 def list_boards(directory: Path = BOARDS_DIR) -> list[dict]:
-    """Rows for `edgepipe boards`: id, kind, core, clock, flash, RAM, verified."""
-    return [{"id": b.id, "kind": b.kind, "core": b.core, "clock_mhz": b.clock_hz / 1e6,
-             "flash_kib": b.flash.size // 1024, "ram_kib": b.ram.size // 1024,
-             "verified": b.verified, "name": b.name}
+    """Rows for `edgepipe boards`. `verified`: the board file has been run on its target
+    (QEMU for emulated boards, silicon for real ones)."""
+    return [{"id": b.id, "kind": b.kind, "core": b.core, "clock_hz": b.clock_hz,
+             "flash_bytes": b.flash.size, "ram_bytes": b.ram.size, "verified": b.verified,
+             "name": b.name}
             for b in all_boards(directory).values()]
 
 

@@ -21,7 +21,7 @@ def test_every_shipped_board_loads_and_is_listed():
     assert EMULATED | REAL <= ids
     assert any(i.endswith("-fpga") for i in ids)
     for r in rows:
-        assert set(r) >= {"id", "kind", "core", "clock_mhz", "flash_kib", "ram_kib", "verified"}
+        assert set(r) >= {"id", "kind", "core", "clock_hz", "flash_bytes", "ram_bytes", "verified", "name"}
         b = boards.load_board(r["id"])
         assert b.path.name == f"{b.id}.toml"
         assert b.bsp_dir.is_dir()
