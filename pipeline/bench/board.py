@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import boards as boards_mod
 from ..errors import EdgepipeError
-from . import serial_link
 from .serial_link import FirmwareFault, LinkError, SerialLink
 
 PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
@@ -27,6 +26,11 @@ SESSIONS = 2            # an interrupted sample stream is resumed once in a fres
 def _default_generate(tflite_path, out_dir, prefix):
     from firmware_gen import codegen
     return codegen.generate(tflite_path, out_dir, prefix)
+
+
+def tflite_sha256(path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = None):
@@ -39,7 +43,8 @@ def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = Non
     what = f"model {tflite_path.name}"
     needs = board_build.tflite_needs(board, tflite_path)
     board_build.check_fit(board, needs, what)
-    workdir = Path(workdir) / board.id
+    # one folder per (board, model): variants benchmarked in the same run keep their firmware
+    workdir = Path(workdir) / board.id / tflite_sha256(tflite_path)[:12]
     engine = (generate or _default_generate)(tflite_path, workdir / "engine", PREFIX)
     board_build.check_fit(board, needs.with_arena(int(engine.arena_bytes)), what)
     fw = board_build.build(board, workdir / "build", PREFIX, engine.h_path,
