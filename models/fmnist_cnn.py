@@ -14,11 +14,11 @@ RECIPE = {
     # a third of the teacher's parameters or fewer (knowledge distillation's student)
     "student": {"filters": (8, 16), "dense": 16},
     "compress": {
-        "prune": {"sparsity": 0.75, "epochs": 3},
-        "distill": {"temperature": 4.0, "alpha": 0.1, "epochs": 10},
-        "qat": {"epochs": 2},
-        "cluster": {"clusters": 16, "epochs": 2},
-        "binary": {"epochs": 10},
+        "prune": {"sparsity": 0.75, "epochs": 2, "learning_rate": 1e-3},
+        "distill": {"temperature": 4.0, "alpha": 0.1, "epochs": 6},
+        "qat": {"epochs": 1, "learning_rate": 2e-4},
+        "cluster": {"clusters": 16, "epochs": 1, "learning_rate": 2e-4},
+        "binary": {"epochs": 4},
     },
 }
 
@@ -37,3 +37,26 @@ def build(input_shape, num_classes, filters=(16, 32), dense=32):
     x = layers.Dense(dense, activation="relu", name="fc1")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return k.Model(inputs, outputs, name="fmnist_cnn")
+
+
+def build_binary(input_shape, num_classes, filters=(16, 32), dense=32):
+    """Binarized form (larq): full-precision conv1 and classifier; the other conv and fc1 are +-1
+    weights on +-1 inputs (ste_sign), each followed by BatchNorm."""
+    import larq as lq
+    k = keras()
+    layers = k.layers
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
+              "kernel_constraint": "weight_clip", "use_bias": False}
+    x = inputs = k.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv1")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="bn1")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    for i, f in enumerate(filters[1:], start=2):
+        x = lq.layers.QuantConv2D(f, 3, padding="same", name=f"conv{i}", **binary)(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = lq.layers.QuantDense(dense, name="fc1", **binary)(x)
+    x = layers.BatchNormalization(momentum=0.9, name="bn_fc1")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return k.Model(inputs, outputs, name="fmnist_cnn_binary")

@@ -1,0 +1,65 @@
+"""Unit tests of the weight measurements and the compression registry (no training, no TensorFlow)."""
+
+import numpy as np
+import pytest
+
+from pipeline.compress import COMPRESSIONS, order, weights
+from pipeline.errors import EdgepipeError, UnknownName
+
+VARIANTS = ["prune75", "prune24", "distill", "student", "qat", "prune_qat", "distill_qat", "cluster16", "binary"]
+
+
+def test_sparsity_overall_is_weighted_by_size():
+    a = np.zeros((4, 4)); a[0, 0] = 1.0            # 15/16 zeros
+    b = np.ones((2, 2)); b[0, 0] = 0.0              # 1/4 zeros
+    overall, per = weights.sparsity({"a": a, "b": b})
+    assert per == {"a": 15 / 16, "b": 0.25}
+    assert overall == pytest.approx(16 / 20)
+
+
+def test_m_by_n_along_input_axis():
+    k = np.ones((3, 3, 8, 2), dtype=np.float32)     # Conv2D [kh, kw, in, out]
+    k[:, :, 0::4, :] = 0
+    k[:, :, 1::4, :] = 0
+    assert weights.m_by_n_holds(k, 2, 4)
+    k[0, 0, 1, 1] = 0.5                              # one group of 4 input channels keeps 3 values
+    assert not weights.m_by_n_holds(k, 2, 4)
+    dense = np.ones((6, 3))                          # [in, out]: groups {0..3}, {4,5} (partial)
+    dense[[0, 1], :] = 0
+    assert weights.m_by_n_holds(dense, 2, 4)         # partial group of 2 needs max(0, 2-2) = 0 zeros
+    dense[0, 2] = 1
+    assert not weights.m_by_n_holds(dense, 2, 4)
+
+
+def test_m_by_n_groups_run_along_inputs_not_outputs():
+    k = np.ones((4, 4))                              # zeros along the output axis only
+    k[:, :2] = 0
+    assert not weights.m_by_n_holds(k, 2, 4)
+    assert weights.m_by_n_holds(k.T.copy(), 2, 4)
+
+
+def test_unique_values_and_packed_bytes():
+    assert weights.unique_values({"k": np.array([1.0, -1.0, 1.0, 0.5])}) == {"k": 3}
+    assert weights.packed_bits_bytes(4096, 1) == 512
+    assert weights.packed_bits_bytes(4097, 1) == 513
+    assert weights.packed_bits_bytes(10, 4) == 5
+
+
+def test_registry_has_the_cli_names_with_needs():
+    assert COMPRESSIONS.names() == sorted(COMPRESSIONS.names(), key=VARIANTS.index)
+    assert set(COMPRESSIONS.names()) == set(VARIANTS)
+    assert COMPRESSIONS.get("prune_qat").needs == ("prune75",)
+    assert COMPRESSIONS.get("distill_qat").needs == ("distill",)
+    assert all(COMPRESSIONS.get(n).kind for n in VARIANTS)
+
+
+def test_order_puts_needs_first_once():
+    assert order(["prune_qat", "distill_qat", "prune75"]) == ["prune75", "prune_qat", "distill", "distill_qat"]
+    assert order(["qat"]) == ["qat"]
+
+
+def test_unknown_variant_lists_valid_names():
+    with pytest.raises(UnknownName) as err:
+        order(["prune90"])
+    assert isinstance(err.value, EdgepipeError)
+    assert "prune75" in str(err.value) and "binary" in str(err.value)
