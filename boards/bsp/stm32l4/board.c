@@ -21,6 +21,7 @@
 #define GPIO_BASE(port) (0x48000000u + 0x400u * (port))
 
 #define UART_CR1 REG(EP_UART_BASE + 0x00u)
+#define UART_CR3 REG(EP_UART_BASE + 0x08u)
 #define UART_BRR REG(EP_UART_BASE + 0x0Cu)
 #define UART_ISR REG(EP_UART_BASE + 0x1Cu)
 #define UART_RDR REG(EP_UART_BASE + 0x24u)
@@ -60,7 +61,10 @@ static void clock_init(void) {
 static void uart_pins_init(void) {
     uint32_t gpio = GPIO_BASE(EP_UART_GPIO_PORT);
     RCC_AHB2ENR |= 1u << EP_UART_GPIO_PORT;
-    if (EP_UART_GPIO_PORT == 6) PWR_CR2 |= 1u << 9; /* IOSV: port G is powered from VddIO2 */
+    if (EP_UART_GPIO_PORT == 6) {
+        RCC_APB1ENR1 |= 1u << 28;                   /* PWREN */
+        PWR_CR2 |= 1u << 9;                         /* IOSV: port G is powered from VddIO2 */
+    }
     const uint32_t pins[2] = {EP_UART_TX_PIN, EP_UART_RX_PIN};
     for (int i = 0; i < 2; i++) {
         uint32_t p = pins[i];
@@ -80,6 +84,9 @@ void bsp_init(void) {
 #else
     UART_BRR = (EP_UART_PCLK_HZ + EP_UART_BAUD / 2u) / EP_UART_BAUD;
 #endif
+    /* OVRDIS: an overrun must not stop reception (ORE would block RXNE until cleared); a lost
+     * byte is caught by the frame CRC and the host resends */
+    UART_CR3 = 1u << 12;
     UART_CR1 = (1u << 3) | (1u << 2) | 1u;          /* TE RE UE */
 }
 
