@@ -149,3 +149,13 @@ def test_host_c_target(testdata, tmp_path):
     assert r["flash_bytes"] > 4 * 4000 and r["ram_bytes"] >= r["arena_bytes"]
     # 336,000 MACs: at least one instruction each, far fewer than 1000 each
     assert r["instructions"] is None or 336_000 < r["instructions"] < 336_000_000
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_bit_exact_at_O3_without_sanitizers(name, testdata, tmp_path):
+    # host-c and the benchmark build with -O3 (vectorized dot products): same bytes as TFLM there too
+    engine = codegen.generate(testdata / f"{name}.tflite", tmp_path, "o3")
+    x = _inputs(engine, seed=5, n=50)
+    ours = host_run.invoke(host_run.build(engine, tmp_path, opt="-O3"), engine, x)
+    ref = tflm.run((testdata / f"{name}.tflite").read_bytes(), x).outputs
+    assert np.array_equal(ours.reshape(50, -1), ref.reshape(50, -1))

@@ -5,46 +5,127 @@
 
 #include <stddef.h>
 
+/* sum_i w[i] * (x[i] + in_offset), written as sum(w * x) + in_offset * sum(w): the same integer
+ * (two's complement sums are associative), but a plain int8 dot product the compiler vectorizes. */
+static int32_t ep_dot(const int8_t *w, const int8_t *x, int32_t n, int32_t in_offset)
+{
+    int32_t acc = 0, wsum = 0, i;
+    for (i = 0; i < n; ++i) {
+        acc += (int32_t)w[i] * (int32_t)x[i];
+        wsum += w[i];
+    }
+    return acc + wsum * in_offset;
+}
+
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
+    /* parameters copied to locals: stores through int8_t *out may alias *p otherwise */
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, fic = p->filter_in_c;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     /* grouped convolution: TFLM derives groups from input depth / filter input depth */
-    const int32_t groups = p->in.c / p->filter_in_c;
-    const int32_t filters_per_group = p->out.c / groups;
-    int32_t b, oy, ox, oc, fy, fx, ic;
+    const int32_t filters_per_group = out_c / (in_c / fic);
+    int32_t b, oy, ox, oc, fy, fx;
 
     for (b = 0; b < p->out.n; ++b) {
-        for (oy = 0; oy < p->out.h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (ox = 0; ox < p->out.w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                for (oc = 0; oc < p->out.c; ++oc) {
-                    const int32_t group_c0 = (oc / filters_per_group) * p->filter_in_c;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
+                for (oc = 0; oc < out_c; ++oc) {
+                    const int32_t group_c0 = (oc / filters_per_group) * fic;
+                    const int8_t *wo = weights + (size_t)oc * kh * kw * fic;
                     int32_t acc = 0;
-                    for (fy = 0; fy < p->kh; ++fy) {
-                        const int32_t iy = iy0 + p->dil_h * fy;
-                        if (iy < 0 || iy >= p->in.h) {
+                    for (fy = 0; fy < kh; ++fy) {
+                        const int32_t iy = iy0 + dil_h * fy;
+                        if (iy < 0 || iy >= in_h) {
                             continue;
                         }
-                        for (fx = 0; fx < p->kw; ++fx) {
-                            const int32_t ix = ix0 + p->dil_w * fx;
-                            const int8_t *ip;
-                            const int8_t *wp;
-                            if (ix < 0 || ix >= p->in.w) {
+                        for (fx = 0; fx < kw; ++fx) {
+                            const int32_t ix = ix0 + dil_w * fx;
+                            if (ix < 0 || ix >= in_w) {
                                 continue;
                             }
-                            ip = in + ((size_t)(b * p->in.h + iy) * p->in.w + ix) * p->in.c + group_c0;
-                            wp = p->weights + ((size_t)(oc * p->kh + fy) * p->kw + fx) * p->filter_in_c;
-                            for (ic = 0; ic < p->filter_in_c; ++ic) {
-                                acc += (int32_t)wp[ic] * ((int32_t)ip[ic] + p->in_offset);
+                            if (fic == 1) {   /* single-channel input: skip the dot-product loop setup */
+                                acc += (int32_t)wo[fy * kw + fx] *
+                                       ((int32_t)in[((size_t)(b * in_h + iy) * in_w + ix) * in_c + group_c0] + in_offset);
+                            } else {
+                                acc += ep_dot(wo + ((size_t)fy * kw + fx) * fic,
+                                              in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c + group_c0,
+                                              fic, in_offset);
                             }
                         }
                     }
-                    if (p->bias != NULL) {
-                        acc += p->bias[oc];
+                    if (bias != NULL) {
+                        acc += bias[oc];
                     }
-                    acc = ep_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                    out[((size_t)(b * p->out.h + oy) * p->out.w + ox) * p->out.c + oc] =
-                        (int8_t)ep_clamp(acc, p->act_min, p->act_max);
+                    acc = ep_mbqm(acc, mult[oc], shift[oc]) + out_offset;
+                    o[oc] = (int8_t)ep_clamp(acc, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+#define EP_DW_BLOCK 32
+
+/* Depth multiplier 1: the same sums as the generic loop, accumulated tap by tap over a block of
+ * channels so the innermost loop walks contiguous memory (and vectorizes). */
+static void ep_depthwise_conv2d_dm1(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, ch = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w;
+    const int32_t kh = p->kh, kw = p->kw;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    int32_t acc[EP_DW_BLOCK];
+    int32_t b, oy, ox, c0, c, fy, fx;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * ch;
+                for (c0 = 0; c0 < ch; c0 += EP_DW_BLOCK) {
+                    const int32_t nc = ch - c0 < EP_DW_BLOCK ? ch - c0 : EP_DW_BLOCK;
+                    for (c = 0; c < nc; ++c) {
+                        acc[c] = 0;
+                    }
+                    for (fy = 0; fy < kh; ++fy) {
+                        const int32_t iy = iy0 + dil_h * fy;
+                        if (iy < 0 || iy >= in_h) {
+                            continue;
+                        }
+                        for (fx = 0; fx < kw; ++fx) {
+                            const int32_t ix = ix0 + dil_w * fx;
+                            const int8_t *xp;
+                            const int8_t *wp;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            xp = in + ((size_t)(b * in_h + iy) * in_w + ix) * ch + c0;
+                            wp = weights + ((size_t)fy * kw + fx) * ch + c0;
+                            for (c = 0; c < nc; ++c) {
+                                acc[c] += (int32_t)wp[c] * ((int32_t)xp[c] + in_offset);
+                            }
+                        }
+                    }
+                    for (c = 0; c < nc; ++c) {
+                        const int32_t oc = c0 + c;
+                        int32_t v = acc[c] + (bias != NULL ? bias[oc] : 0);
+                        v = ep_mbqm(v, mult[oc], shift[oc]) + out_offset;
+                        o[oc] = (int8_t)ep_clamp(v, act_min, act_max);
+                    }
                 }
             }
         }
@@ -53,39 +134,52 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, dm = p->depth_multiplier;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
+    if (dm == 1) {
+        ep_depthwise_conv2d_dm1(p, in, out);
+        return;
+    }
     for (b = 0; b < p->out.n; ++b) {
-        for (oy = 0; oy < p->out.h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (ox = 0; ox < p->out.w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                for (ic = 0; ic < p->in.c; ++ic) {
-                    for (m = 0; m < p->depth_multiplier; ++m) {
-                        const int32_t oc = m + ic * p->depth_multiplier;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
+                for (ic = 0; ic < in_c; ++ic) {
+                    for (m = 0; m < dm; ++m) {
+                        const int32_t oc = m + ic * dm;
                         int32_t acc = 0;
-                        for (fy = 0; fy < p->kh; ++fy) {
-                            const int32_t iy = iy0 + p->dil_h * fy;
-                            if (iy < 0 || iy >= p->in.h) {
+                        for (fy = 0; fy < kh; ++fy) {
+                            const int32_t iy = iy0 + dil_h * fy;
+                            const int8_t *irow;
+                            const int8_t *wrow;
+                            if (iy < 0 || iy >= in_h) {
                                 continue;
                             }
-                            for (fx = 0; fx < p->kw; ++fx) {
-                                const int32_t ix = ix0 + p->dil_w * fx;
-                                int32_t iv, wv;
-                                if (ix < 0 || ix >= p->in.w) {
+                            irow = in + ((size_t)(b * in_h + iy) * in_w) * in_c + ic;
+                            wrow = weights + (size_t)fy * kw * out_c + oc;
+                            for (fx = 0; fx < kw; ++fx) {
+                                const int32_t ix = ix0 + dil_w * fx;
+                                if (ix < 0 || ix >= in_w) {
                                     continue;
                                 }
-                                iv = in[((size_t)(b * p->in.h + iy) * p->in.w + ix) * p->in.c + ic];
-                                wv = p->weights[((size_t)fy * p->kw + fx) * p->out.c + oc];
-                                acc += wv * (iv + p->in_offset);
+                                acc += (int32_t)wrow[(size_t)fx * out_c] * ((int32_t)irow[(size_t)ix * in_c] + in_offset);
                             }
                         }
-                        if (p->bias != NULL) {
-                            acc += p->bias[oc];
+                        if (bias != NULL) {
+                            acc += bias[oc];
                         }
-                        acc = ep_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                        out[((size_t)(b * p->out.h + oy) * p->out.w + ox) * p->out.c + oc] =
-                            (int8_t)ep_clamp(acc, p->act_min, p->act_max);
+                        acc = ep_mbqm(acc, mult[oc], shift[oc]) + out_offset;
+                        o[oc] = (int8_t)ep_clamp(acc, act_min, act_max);
                     }
                 }
             }
@@ -103,8 +197,12 @@ void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
             const int8_t *wp = p->weights + (size_t)oc * p->accum_depth;
             const int32_t ch = p->per_channel ? oc : 0;
             int32_t acc = 0;
-            for (d = 0; d < p->accum_depth; ++d) {
-                acc += ((int32_t)wp[d] + p->weights_offset) * ((int32_t)ip[d] + p->in_offset);
+            if (p->weights_offset == 0) {
+                acc = ep_dot(wp, ip, p->accum_depth, p->in_offset);
+            } else {
+                for (d = 0; d < p->accum_depth; ++d) {
+                    acc += ((int32_t)wp[d] + p->weights_offset) * ((int32_t)ip[d] + p->in_offset);
+                }
             }
             if (p->bias != NULL) {
                 acc += p->bias[oc];
