@@ -54,10 +54,17 @@ def cmd_models(a) -> int:
 def cmd_boards(a) -> int:
     from .boards import list_boards
     rows = [(b["id"], b["kind"], b["core"], f"{b['clock_hz'] / 1e6:g} MHz", f"{b['flash_bytes'] // 1024} KiB",
-             f"{b['ram_bytes'] // 1024} KiB", "yes" if b["verified"] else "no", b["name"])
+             f"{b['ram_bytes'] // 1024} KiB", _verified(b), b["name"])
             for b in list_boards()]
-    _print_rows(("board", "kind", "core", "clock", "flash", "RAM", "verified on silicon", "name"), rows)
+    _print_rows(("board", "kind", "core", "clock", "flash", "RAM", "verified", "name"), rows)
     return 0
+
+
+def _verified(board: dict) -> str:
+    """Emulated boards are verified by running in QEMU; real ones only once run on silicon."""
+    if not board["verified"]:
+        return "no (not yet run on silicon)" if board["kind"] == "real" else "no"
+    return "yes (in QEMU)" if board["kind"] == "emulated" else "yes (on silicon)"
 
 
 def cmd_bench(a) -> int:
