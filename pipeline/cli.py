@@ -96,7 +96,7 @@ def cmd_report(a) -> int:
 
 def _print_rows(head, rows) -> None:
     from .report import terminal
-    print(terminal(list(head), [list(r) for r in rows]))
+    print(terminal(list(head), [list(r) for r in rows], max_cell=90))
 
 
 def parser() -> argparse.ArgumentParser:
