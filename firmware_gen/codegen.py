@@ -16,7 +16,7 @@ import numpy as np
 from pipeline.errors import EdgepipeError
 
 from . import graph as graph_mod
-from . import kernels, planner
+from . import kernels, planner, qmath
 from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
@@ -116,53 +116,94 @@ class _BuildContext:
 # Elementwise kernels that read element i before writing element i: the output may reuse an
 # input's bytes when that input dies at this op (saves one activation in every residual block).
 IN_PLACE_OPS = frozenset({"ADD", "MUL", "QUANTIZE", "LOGISTIC", "TANH"})
+# Sliding-window kernels write output rows in order; once output row y is done, input rows above
+# y*stride - pad are never read again. The output may therefore start `lag_bytes` below a dying
+# input and overlap the rest of it (one input plus a few rows instead of two whole tensors).
+LAG_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 INPUT = -1      # root of the caller's input buffer: read in place, never copied into the arena
 
 
-def buffers(g) -> tuple[list[planner.Buffer], dict[int, int]]:
-    """Arena buffers with lifetimes. Returns (buffers, root): root maps every activation tensor to
-    the tensor whose buffer holds it (views and in-place outputs share), INPUT for the caller's
-    input buffer."""
+def lag_bytes(node, g) -> int | None:
+    """Smallest distance (16-byte aligned) the output may start below a dying input of node, or
+    None when the op's row order does not allow overlapping (batch > 1)."""
+    x, y = g.tensors[node.inputs[0]], g.tensors[node.outputs[0]]
+    if len(x.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
+        return None
+    o = node.options
+    kh = o.filterHeight if node.opcode.endswith("POOL_2D") else int(g.tensors[node.inputs[1]].shape[1])
+    dil = 1 if node.opcode.endswith("POOL_2D") else o.dilationHFactor
+    _, pad = qmath.padding(o.strideH, dil, x.shape[1], kh, o.padding == kernels.SAME)
+    in_row, out_row = x.shape[2] * x.shape[3], y.shape[2] * y.shape[3]
+    # after writing output rows 0..yy the first input row still needed is (yy+1)*stride - pad;
+    # while computing row yy the rows from yy*stride - pad on are read
+    need = max((yy + 1) * out_row - max(0, yy * o.strideH - pad) * in_row for yy in range(y.shape[1]))
+    return planner.align(max(need, 0))
+
+
+def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tuple[int, int]]]:
+    """Arena buffers with lifetimes. Returns (buffers, place): place maps every activation tensor to
+    (group, byte offset inside the group's buffer); group is INPUT for the caller's input buffer.
+    Views and in-place outputs share their input's bytes; with overlap, LAG_OPS outputs overlap a
+    dying input (which ties the tensors into one buffer: not always a smaller arena)."""
     n = len(g.nodes)
     tlast = {o: n for o in g.outputs}
     for node in g.nodes:
         for i in node.inputs:
             if i >= 0 and not g.tensors[i].is_constant:
                 tlast[i] = max(tlast.get(i, node.index), node.index)
-    root = {g.inputs[0]: INPUT}
+    parent = {g.inputs[0]: (INPUT, 0)}       # tensor -> (tensor it lives in, offset relative to it)
 
     def r(t):
-        while t in root:
-            if root[t] == INPUT:
-                return INPUT
-            t = root[t]
-        return t
+        """(group, offset of t relative to the group's own tensor)."""
+        rel = 0
+        while t in parent:
+            t, d = parent[t]
+            rel += d
+            if t == INPUT:
+                return INPUT, rel
+        return t, rel
+
+    def dies_here(group, node):
+        return max(tlast.get(t, -1) for t in set(tlast) | set(parent) if r(t)[0] == group) == node.index
 
     first = {}
     for node in g.nodes:
         out = node.outputs[0]
         if node.view:
-            root[out] = r(node.inputs[0])
+            parent[out] = (node.inputs[0], 0)
             continue
+        candidates = []
         if node.opcode in IN_PLACE_OPS:
-            for i in node.inputs:
-                ri = r(i) if i >= 0 and not g.tensors[i].is_constant else None
-                if (ri is None or ri == INPUT or g.tensors[ri].nbytes != g.tensors[out].nbytes):
-                    continue
-                members = [t for t in tlast if r(t) == ri]
-                if max(tlast[t] for t in members) == node.index:
-                    root[out] = ri
-                    break
+            candidates = [(i, 0) for i in node.inputs
+                          if i >= 0 and not g.tensors[i].is_constant
+                          and g.tensors[i].nbytes == g.tensors[out].nbytes]
+        elif overlap and node.opcode in LAG_OPS and not g.tensors[node.inputs[0]].is_constant:
+            lag = lag_bytes(node, g)
+            if lag is not None:
+                candidates = [(node.inputs[0], -lag)]
+        for i, delta in candidates:
+            group = r(i)[0]
+            if group != INPUT and dies_here(group, node):
+                parent[out] = (i, delta)
+                break
         for o in node.outputs:
-            if o not in root:
+            if o not in parent:
                 first[o] = node.index
-    last = {}
-    for t, end in tlast.items():
-        last[r(t)] = max(last.get(r(t), -1), end)
-    bufs = [planner.Buffer(name=str(t), size=g.tensors[t].nbytes, first=f, last=max(last.get(t, f), f))
-            for t, f in sorted(first.items())]
-    every = set(tlast) | set(first) | set(root)
-    return bufs, {t: r(t) for t in every}
+    members: dict[int, list[tuple[int, int]]] = {}
+    for t in set(tlast) | set(parent) | set(first):
+        group, rel = r(t)
+        members.setdefault(group, []).append((t, rel))
+    place, bufs = {}, []
+    for group, ms in members.items():
+        low = min(rel for _, rel in ms)
+        for t, rel in ms:
+            place[t] = (group, rel - low)
+        if group == INPUT:
+            continue
+        size = max(rel - low + g.tensors[t].nbytes for t, rel in ms)
+        last = max(tlast.get(t, first[group]) for t, _ in ms)
+        bufs.append(planner.Buffer(name=str(group), size=size, first=first[group], last=last))
+    return sorted(bufs, key=lambda b: int(b.name)), place
 
 
 def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
@@ -170,9 +211,10 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
     if not _PREFIX_RE.match(prefix):
         raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
     g = graph_mod.load(tflite_path)
-    bufs, root = buffers(g)
-    plan = planner.plan(bufs)
-    offsets = {t: (INPUT if r == INPUT else plan.offsets[str(r)]) for t, r in root.items()}
+    # overlapping sliding-window outputs usually wins, but it fuses lifetimes: keep the smaller plan
+    plan, place = min(((planner.plan(b), p) for b, p in (buffers(g, True), buffers(g, False))),
+                      key=lambda pp: pp[0].arena_bytes)
+    offsets = {t: (INPUT if grp == INPUT else plan.offsets[str(grp)] + rel) for t, (grp, rel) in place.items()}
 
     tables: list[_Table] = []
     ctx = _BuildContext(g, prefix, offsets, tables)

@@ -59,21 +59,40 @@ def test_lower_bound_is_peak_live_bytes():
 def test_reshape_aliases_and_input_is_read_in_place(testdata):
     # micro_speech: RESHAPE(input) -> DEPTHWISE_CONV_2D: the reshape output is the caller's input
     g = graph.load(testdata / "tflm_micro_speech_int8.tflite")
-    bufs, root = codegen.buffers(g)
+    bufs, place = codegen.buffers(g)
     reshape = g.nodes[0]
     assert reshape.opcode == "RESHAPE" and reshape.view
-    assert root[reshape.outputs[0]] == codegen.INPUT == root[g.inputs[0]]
+    assert place[reshape.outputs[0]] == (codegen.INPUT, 0) == place[g.inputs[0]]
     assert str(g.inputs[0]) not in {b.name for b in bufs}
 
 
 def test_residual_add_runs_in_place(testdata):
     g = graph.load(testdata / "mlperf_tiny_ic_resnet8_int8.tflite")
-    bufs, root = codegen.buffers(g)
-    adds = [n for n in g.nodes if n.opcode == "ADD"]
-    assert adds
-    for node in adds:
-        assert root[node.outputs[0]] in {root[i] for i in node.inputs}
-    plan = planner.plan(bufs)
-    # three 32x32x16 activations are live while the residual branch's second conv runs
+    for overlap in (False, True):
+        bufs, place = codegen.buffers(g, overlap=overlap)
+        adds = [n for n in g.nodes if n.opcode == "ADD"]
+        assert adds
+        for node in adds:
+            assert place[node.outputs[0]] in {place[i] for i in node.inputs}
+    bufs, _ = codegen.buffers(g, overlap=False)
+    # without overlapping, three 32x32x16 activations are live in the first residual block
     aligned = [Buffer(b.name, align(b.size), b.first, b.last) for b in bufs]
-    assert plan.arena_bytes == planner.lower_bound(aligned) == 3 * 32 * 32 * 16
+    assert planner.plan(bufs).arena_bytes == planner.lower_bound(aligned) == 3 * 32 * 32 * 16
+
+
+def test_lag_bytes_by_hand(testdata):
+    g = graph.load(testdata / "mlperf_tiny_ic_resnet8_int8.tflite")
+    # 3x3 stride 1 SAME on 32x32x16: output row y may be written once input row y-1 is dead,
+    # so the output starts two rows (2 * 32 * 16 bytes) below the input
+    assert codegen.lag_bytes(g.nodes[2], g) == 2 * 32 * 16
+    # 1x1 stride 2 VALID 32x32x16 -> 16x16x32: one output row (512 B) ahead is enough
+    assert g.nodes[6].opcode == "CONV_2D" and g.nodes[6].options.strideH == 2
+    assert codegen.lag_bytes(g.nodes[6], g) == 16 * 32
+
+
+def test_overlapping_outputs_sit_below_their_dying_input(testdata):
+    g = graph.load(testdata / "mlperf_tiny_ic_resnet8_int8.tflite")
+    _, place = codegen.buffers(g, overlap=True)
+    conv2 = g.nodes[2]
+    (gi, ri), (go, ro) = place[conv2.inputs[0]], place[conv2.outputs[0]]
+    assert gi == go and ri - ro == codegen.lag_bytes(conv2, g)
