@@ -30,6 +30,8 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     /* grouped convolution: TFLM derives groups from input depth / filter input depth */
     const int32_t filters_per_group = out_c / (in_c / fic);
+    /* undilated, ungrouped rows of taps are contiguous (kw * in_c bytes) */
+    const int contiguous = dil_w == 1 && fic == in_c;
     int32_t b, oy, ox, oc, fy, fx;
 
     for (b = 0; b < p->out.n; ++b) {
@@ -37,6 +39,8 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
             const int32_t iy0 = oy * stride_h - p->pad_h;
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
                 int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
                 for (oc = 0; oc < out_c; ++oc) {
                     const int32_t group_c0 = (oc / filters_per_group) * fic;
@@ -44,7 +48,20 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
                     int32_t acc = 0;
                     for (fy = 0; fy < kh; ++fy) {
                         const int32_t iy = iy0 + dil_h * fy;
+                        const int8_t *irow;
+                        const int8_t *wrow;
                         if (iy < 0 || iy >= in_h) {
+                            continue;
+                        }
+                        irow = in + (size_t)(b * in_h + iy) * in_w * in_c + group_c0;
+                        wrow = wo + (size_t)fy * kw * fic;
+                        if (contiguous) {
+                            /* the in-image taps of this filter row are one run of memory in both
+                             * the input and the weights: a single dot product */
+                            if (fx1 > fx0) {
+                                acc += ep_dot(wrow + (size_t)fx0 * fic, irow + (size_t)(ix0 + fx0) * in_c,
+                                              (fx1 - fx0) * fic, in_offset);
+                            }
                             continue;
                         }
                         for (fx = 0; fx < kw; ++fx) {
@@ -52,14 +69,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
                             if (ix < 0 || ix >= in_w) {
                                 continue;
                             }
-                            if (fic == 1) {   /* single-channel input: skip the dot-product loop setup */
-                                acc += (int32_t)wo[fy * kw + fx] *
-                                       ((int32_t)in[((size_t)(b * in_h + iy) * in_w + ix) * in_c + group_c0] + in_offset);
-                            } else {
-                                acc += ep_dot(wo + ((size_t)fy * kw + fx) * fic,
-                                              in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c + group_c0,
-                                              fic, in_offset);
-                            }
+                            acc += ep_dot(wrow + (size_t)fx * fic, irow + (size_t)ix * in_c, fic, in_offset);
                         }
                     }
                     if (bias != NULL) {
