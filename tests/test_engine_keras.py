@@ -84,6 +84,12 @@ def _build_all(out):
         # softmax's fixed 1/256 output scale forces a QUANTIZE (int8 -> int8) before the concat
         return keras.Model(x, L.Concatenate()([L.Softmax()(L.Dense(3)(y)), L.Dense(2)(y)]))
 
+    def big_multiplier_model():
+        # depth multiplier above the runtime's 32-channel block: the generic depthwise loop
+        x = L.Input((6, 6, 2))
+        y = L.DepthwiseConv2D(3, depth_multiplier=40, padding="same", activation="relu")(x)
+        return keras.Model(x, L.Dense(4)(L.Flatten()(y)))
+
     def dilated_keras_model():
         x = L.Input((8, 8, 2))
         return keras.Model(x, L.Conv2D(2, 3, dilation_rate=2, padding="same")(x))
@@ -109,6 +115,7 @@ def _build_all(out):
     models = {}
     for name, fn, kw in [("conv", conv_model, {}), ("conv_per_tensor", conv_model, {"per_channel": False}),
                          ("pool", pool_model, {}), ("elementwise", elementwise_model, {}),
+                         ("big_multiplier", big_multiplier_model, {}),
                          ("float", pool_model, {"int8": False}), ("dilated_keras", dilated_keras_model, {})]:
         keras.utils.set_random_seed(7)
         path = out / f"{name}.tflite"
@@ -152,7 +159,7 @@ def test_models_cover_every_supported_op_and_variant(models):
     assert per_channel >= {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
 
-@pytest.mark.parametrize("name", ["conv", "conv_per_tensor", "pool", "elementwise"])
+@pytest.mark.parametrize("name", ["conv", "conv_per_tensor", "pool", "elementwise", "big_multiplier"])
 def test_bit_exact_with_tflm(name, models, tmp_path):
     path = models[name]
     engine = codegen.generate(path, tmp_path, f"k_{name}")

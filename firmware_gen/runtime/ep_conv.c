@@ -85,29 +85,31 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 
 #define EP_DW_BLOCK 32
 
-/* Depth multiplier 1: the same sums as the generic loop, accumulated tap by tap over a block of
- * channels so the innermost loop walks contiguous memory (and vectorizes). */
-static void ep_depthwise_conv2d_dm1(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* The same sums as the generic loop, accumulated tap by tap over a block of output channels
+ * (whole depth-multiplier groups) so the innermost loop walks contiguous memory. */
+static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
-    const int32_t in_h = p->in.h, in_w = p->in.w, ch = p->in.c;
-    const int32_t out_h = p->out.h, out_w = p->out.w;
-    const int32_t kh = p->kh, kw = p->kw;
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, dm = p->depth_multiplier;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
     const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int32_t ic_per_block = EP_DW_BLOCK / dm;
     int32_t acc[EP_DW_BLOCK];
-    int32_t b, oy, ox, c0, c, fy, fx;
+    int32_t b, oy, ox, ic0, c, m, fy, fx;
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
-                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * ch;
-                for (c0 = 0; c0 < ch; c0 += EP_DW_BLOCK) {
-                    const int32_t nc = ch - c0 < EP_DW_BLOCK ? ch - c0 : EP_DW_BLOCK;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
+                for (ic0 = 0; ic0 < in_c; ic0 += ic_per_block) {
+                    const int32_t nic = in_c - ic0 < ic_per_block ? in_c - ic0 : ic_per_block;
+                    const int32_t nc = nic * dm, oc0 = ic0 * dm;
                     for (c = 0; c < nc; ++c) {
                         acc[c] = 0;
                     }
@@ -123,15 +125,24 @@ static void ep_depthwise_conv2d_dm1(const ep_conv_params *p, const int8_t *in, i
                             if (ix < 0 || ix >= in_w) {
                                 continue;
                             }
-                            xp = in + ((size_t)(b * in_h + iy) * in_w + ix) * ch + c0;
-                            wp = weights + ((size_t)fy * kw + fx) * ch + c0;
-                            for (c = 0; c < nc; ++c) {
-                                acc[c] += (int32_t)wp[c] * ((int32_t)xp[c] + in_offset);
+                            xp = in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c + ic0;
+                            wp = weights + ((size_t)fy * kw + fx) * out_c + oc0;
+                            if (dm == 1) {
+                                for (c = 0; c < nc; ++c) {
+                                    acc[c] += (int32_t)wp[c] * ((int32_t)xp[c] + in_offset);
+                                }
+                            } else {
+                                for (c = 0; c < nic; ++c) {
+                                    const int32_t xv = (int32_t)xp[c] + in_offset;
+                                    for (m = 0; m < dm; ++m) {
+                                        acc[c * dm + m] += (int32_t)wp[c * dm + m] * xv;
+                                    }
+                                }
                             }
                         }
                     }
                     for (c = 0; c < nc; ++c) {
-                        const int32_t oc = c0 + c;
+                        const int32_t oc = oc0 + c;
                         int32_t v = acc[c] + (bias != NULL ? bias[oc] : 0);
                         v = ep_mbqm(v, mult[oc], shift[oc]) + out_offset;
                         o[oc] = (int8_t)ep_clamp(v, act_min, act_max);
@@ -154,10 +165,11 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
-    if (dm == 1) {
-        ep_depthwise_conv2d_dm1(p, in, out);
+    if (dm <= EP_DW_BLOCK) {
+        ep_depthwise_conv2d_blocked(p, in, out);
         return;
     }
+    /* generic loop, kept for depth multipliers above the block size */
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
