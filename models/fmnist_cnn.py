@@ -14,11 +14,11 @@ RECIPE = {
     # a third of the teacher's parameters or fewer (knowledge distillation's student)
     "student": {"filters": (8, 16), "dense": 16},
     "compress": {
-        "prune": {"sparsity": 0.75, "epochs": 2, "learning_rate": 1e-3},
-        "distill": {"temperature": 4.0, "alpha": 0.1, "epochs": 6},
+        "prune": {"sparsity": 0.75, "epochs": 3, "learning_rate": 1e-3},
+        "distill": {"temperature": 2.0, "alpha": 0.5, "epochs": 8},
         "qat": {"epochs": 1, "learning_rate": 2e-4},
         "cluster": {"clusters": 16, "epochs": 1, "learning_rate": 2e-4},
-        "binary": {"epochs": 4},
+        "binary": {"epochs": 3},
     },
 }
 

@@ -63,3 +63,14 @@ def test_unknown_variant_lists_valid_names():
         order(["prune90"])
     assert isinstance(err.value, EdgepipeError)
     assert "prune75" in str(err.value) and "binary" in str(err.value)
+
+
+def test_prune_layer_targets_keep_small_layers_dense_and_reach_the_overall_target():
+    from pipeline.compress.prune import layer_targets
+    sizes = {"conv1": 144, "conv2": 4608, "fc1": 50176, "classifier": 320}
+    per_layer, dense = layer_targets(sizes, 0.75)
+    assert sorted(dense) == ["classifier", "conv1"]
+    pruned = sum(c for n, c in sizes.items() if n not in dense)
+    assert per_layer * pruned / sum(sizes.values()) >= 0.75
+    assert layer_targets({"a": 100, "b": 100}, 0.75) == (0.75, {})          # nothing small
+    assert layer_targets({"a": 5, "b": 200}, 0.94)[1] == {}                  # rest would need > 0.95

@@ -14,6 +14,7 @@ recipe's parameters for it, the sha256 of the models it starts from and the data
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ class Compression:
 COMPRESSIONS: Registry[Compression] = Registry("variant")
 
 
-def register(name: str, kind: str, section: str, needs: tuple[str, ...] = (), version: int = 1):
+def register(name: str, kind: str, section: str, needs: tuple[str, ...] = (), version: int = 2):
     """Decorator: register `run` as compression `name`."""
     def deco(run: Callable) -> Callable:
         COMPRESSIONS.register(name, Compression(name=name, kind=kind, needs=needs, run=run,
@@ -80,7 +81,7 @@ def compress(names: list[str], base: KerasModel, recipe, data, root: Path,
         def produce(out: Path, comp=comp, inputs=inputs) -> dict:
             start = time.perf_counter()
             model = comp.run(base, recipe, data, out, inputs)
-            meta = {**model.meta, "train_seconds": round(time.perf_counter() - start, 1)}
+            meta = {**model.meta, "stage_seconds": round(time.perf_counter() - start, 1)}
             json.dumps(meta)                               # the manifest must hold it as JSON
             return {"file": Path(model.path).name, "kind": comp.kind, "params": model.params,
                     "test_accuracy": model.test_accuracy, "meta": meta}
@@ -116,8 +117,16 @@ def fine_tune_config(train: dict, params: dict, default_epochs: int) -> tuple[di
     return cfg, epochs
 
 
+def cosine_decay(cfg: dict, n_train: int, epochs: int) -> dict:
+    """`cfg` with its learning rate decaying to 0 along a cosine over `epochs` (short budgets gain
+    most from ending at a small learning rate)."""
+    from ..keras_env import keras
+    steps = max(1, math.ceil(n_train / cfg["batch_size"]) * epochs)
+    return {**cfg, "learning_rate": keras().optimizers.schedules.CosineDecay(cfg["learning_rate"], steps)}
+
+
 def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
-    """Fit for exactly `epochs`, keeping the last weights.
+    """Fit for exactly `epochs` with a cosine-decayed learning rate, keeping the last weights.
 
     Not `train.fit`: its EarlyStopping(restore_best_weights=True) restores the best epoch's weights at
     the end of training even when it never stops early (tf-keras 2.21), which for pruning means the
@@ -127,6 +136,7 @@ def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
     from ..keras_env import set_seed
     from ..train import optimizer
     set_seed(cfg["seed"])
+    cfg = cosine_decay(cfg, len(data.x_train), epochs)
     model.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
@@ -138,4 +148,5 @@ def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
 # The compressions register themselves on import, in the order `edgepipe` lists them.
 from . import prune, distill, qat, cluster, binary  # noqa: E402,F401,I001
 
-__all__ = ["COMPRESSIONS", "Compression", "compress", "order", "register", "save_variant", "fine_tune_config", "fine_tune"]
+__all__ = ["COMPRESSIONS", "Compression", "compress", "order", "register", "save_variant", "fine_tune_config", "fine_tune",
+           "cosine_decay"]

@@ -21,12 +21,13 @@ import numpy as np
 from ..artifacts import keras_params
 from ..errors import EdgepipeError
 from ..keras_env import keras, set_seed
-from . import fine_tune_config, register, save_variant, weights
+from . import cosine_decay, fine_tune_config, register, save_variant, weights
 
 SIGN_GAIN = 1024.0     # inputs within 1/1024 of zero are not mapped to +-1 by the exported sign
 SIGN_QUANTIZERS = {"SteSign", "ApproxSign", "SwishSign"}   # forward pass is sign(x), sign(0) = +1
 PASSES_SIGN = {"MaxPooling1D", "MaxPooling2D", "Flatten", "Reshape", "Dropout"}
 STANDARD = {"QuantConv2D": "Conv2D", "QuantDense": "Dense", "QuantConv1D": "Conv1D"}
+LARQ_ONLY = ("input_quantizer", "kernel_quantizer", "kernel_constraint", "metrics", "pad_values")
 
 
 # A real `lambda` with no globals: Keras stores its bytecode in the .h5 (a named function would be
@@ -66,6 +67,9 @@ def export(larq_model):
         if kq not in SIGN_QUANTIZERS or iq not in SIGN_QUANTIZERS | {None}:
             raise EdgepipeError(f"binary export: layer '{layer.name}' quantizes with {kq}/{iq}; only "
                                 f"sign quantizers ({', '.join(sorted(SIGN_QUANTIZERS))}) are exported")
+        if getattr(layer, "pad_values", 0.0) != 0.0:
+            raise EdgepipeError(f"binary export: layer '{layer.name}' pads with {layer.pad_values}; only "
+                                "pad_values=0 (what a standard convolution does) is exported")
         binarized.append(layer.name)
         if iq is not None:
             j = i - 1
@@ -81,8 +85,7 @@ def export(larq_model):
     for i, layer in enumerate(layers):
         kind = layer.__class__.__name__
         if kind in STANDARD:
-            cfg = {key: v for key, v in layer.get_config().items()
-                   if key not in ("input_quantizer", "kernel_quantizer", "kernel_constraint", "metrics")}
+            cfg = {key: v for key, v in layer.get_config().items() if key not in LARQ_ONLY}
             new = getattr(k.layers, STANDARD[kind]).from_config(cfg)
         else:
             new = layer.__class__.from_config(layer.get_config())
@@ -108,6 +111,7 @@ def binary(base, recipe, data, out: Path, inputs: dict):
                             "(larq QuantConv2D/QuantDense with ste_sign) or leave 'binary' out of --variants")
     params = recipe.params("binary")
     cfg, epochs = fine_tune_config(recipe.train, params, default_epochs=5)
+    cfg = cosine_decay(cfg, len(data.x_train), epochs)
     set_seed(cfg["seed"])
     larq_model = build(data.input_shape, data.num_classes, **recipe.arch)
     fit(larq_model, data, cfg, epochs=epochs)

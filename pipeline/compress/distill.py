@@ -17,7 +17,7 @@ import numpy as np
 from ..artifacts import keras_params, load_keras
 from ..errors import EdgepipeError
 from ..keras_env import keras, set_seed, tf
-from . import fine_tune_config, register, save_variant
+from . import cosine_decay, fine_tune_config, register, save_variant
 
 
 def with_last_activation(model, activation: str):
@@ -77,6 +77,7 @@ def distill(base, recipe, data, out: Path, inputs: dict):
     params = recipe.params("distill")
     temperature, alpha = float(params.get("temperature", 4.0)), float(params.get("alpha", 0.1))
     cfg, epochs = fine_tune_config(recipe.train, params, default_epochs=5)
+    cfg = cosine_decay(cfg, len(data.x_train), epochs)
     teacher = load_keras(base.path)
     teacher_logits, _ = with_last_activation(teacher, "linear")
 
@@ -105,6 +106,7 @@ def student(base, recipe, data, out: Path, inputs: dict):
     from ..train import fit
     params = recipe.params("distill")
     cfg, epochs = fine_tune_config(recipe.train, params, default_epochs=5)
+    cfg = cosine_decay(cfg, len(data.x_train), epochs)       # the same schedule as `distill`
     set_seed(cfg["seed"])
     model = _student(recipe, data)
     fit(model, data, cfg, epochs=epochs)
