@@ -16,7 +16,7 @@ OUT ?=
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
 DEMO_TARGETS ?= host-litert,host-tflm,host-c,mps2-an386
 
-.PHONY: help setup system demo test boards models export report clean $(BOARDS)
+.PHONY: help setup system demo test boards models export docs report clean $(BOARDS)
 
 help: ## list the targets
 	@echo "edgepipe - Keras model to microcontrollers, measured"
@@ -61,6 +61,9 @@ models: setup ## list the model recipes
 
 export: setup ## write TFLM C arrays and the generated C engine for MODEL/VARIANT to exports/
 	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --out exports/$(MODEL)-$(VARIANT)
+
+docs: setup ## regenerate docs/SUPPORTED.md from the kernel registry and the preflight rules
+	$(EDGEPIPE) docs
 
 report: setup ## re-render the report of runs/MODEL from its results.json
 	$(EDGEPIPE) report runs/$(MODEL)

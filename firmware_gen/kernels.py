@@ -1,7 +1,7 @@
 """Op registry: every TFLite op the C engine runs, the runtime kernel it maps to, and how its
 parameter struct is filled at generation time (the arithmetic is TFLM's Prepare, see qmath).
 
-docs/SUPPORTED.md is generated from this table (`python -m firmware_gen.kernels`).
+docs/SUPPORTED.md is generated from this table and the preflight rules (`edgepipe docs`).
 """
 
 from __future__ import annotations
@@ -292,9 +292,9 @@ KERNELS = {k.opcode: k for k in (
 
 
 def supported_md() -> str:
-    """docs/SUPPORTED.md, generated from KERNELS."""
+    """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""
     lines = ["# Ops supported by the edgepipe C engine", "",
-             "Generated from `firmware_gen/kernels.py` (`python -m firmware_gen.kernels > docs/SUPPORTED.md`).",
+             "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
              "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
              "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
@@ -304,5 +304,3 @@ def supported_md() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    print(supported_md(), end="")

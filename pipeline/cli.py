@@ -85,6 +85,12 @@ def cmd_export(a) -> int:
     return 0
 
 
+def cmd_docs(a) -> int:
+    from . import docs
+    print(docs.write())
+    return 0
+
+
 def cmd_report(a) -> int:
     from . import report
     doc = report.load(a.run_dir)
@@ -142,6 +148,9 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")
     ex.add_argument("--dataset", help="labels for a .tflite file's classes")
     ex.set_defaults(fn=cmd_export)
+
+    d = sub.add_parser("docs", help="regenerate docs/SUPPORTED.md (ops and preflight rules)")
+    d.set_defaults(fn=cmd_docs)
 
     rep = sub.add_parser("report", help="re-render the tables of a finished run from its results.json")
     rep.add_argument("run_dir", type=Path)

@@ -25,7 +25,7 @@ class Context:
     model: TFLiteModel
     tflm_error: str | None = None     # TFLM's own reason for refusing the model
     tflm_arena_bytes: int | None = None
-    board: object | None = None       # pipeline.boards.Board (flash_bytes, ram_bytes, id)
+    board: object | None = None       # pipeline.boards.Board: the fit rules apply when given
 
 
 @dataclass(frozen=True)
@@ -115,19 +115,31 @@ def fits_flash(ctx: Context) -> str | None:
     """Model larger than the board's flash ({details}): prune, distill or quantize it further,
     or pick a board with more flash."""
     b = ctx.board
-    if b is None or ctx.variant.tflite_bytes <= b.flash_bytes:
+    if b is None:
         return None
-    return f"{ctx.variant.tflite_bytes:,} B model vs {b.flash_bytes:,} B flash on {b.id}"
+    needs = _needs(ctx)
+    if needs.flash_bytes <= b.flash_bytes:
+        return None
+    return f"needs {needs.flash_bytes:,} B = {needs.flash_detail}; {b.id} has {b.flash_bytes:,} B"
 
 
 @rule
 def fits_ram(ctx: Context) -> str | None:
-    """Tensor arena larger than the board's RAM ({details}): use a smaller model or a board with
+    """Model needs more RAM than the board has ({details}): use a smaller model or a board with
     more RAM."""
-    b, arena = ctx.board, ctx.tflm_arena_bytes
-    if b is None or arena is None or arena <= b.ram_bytes:
+    b = ctx.board
+    if b is None:
         return None
-    return f"{arena:,} B TFLM arena vs {b.ram_bytes:,} B RAM on {b.id}"
+    needs = _needs(ctx)
+    if needs.ram_bytes <= b.ram_bytes:
+        return None
+    return f"needs {needs.ram_bytes:,} B = {needs.ram_detail}; {b.id} has {b.ram_bytes:,} B"
+
+
+def _needs(ctx: Context):
+    """What the model needs on the board: the same numbers the firmware build checks."""
+    from firmware_gen.board_build import tflite_needs
+    return tflite_needs(ctx.board, ctx.variant.tflite_path)
 
 
 def zero_input(model: TFLiteModel) -> np.ndarray:

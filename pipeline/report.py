@@ -71,8 +71,8 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
     rows = []
     for r in results["results"]:
-        if r["target"] in ("host-litert", "host-tflm"):
-            continue
+        if r["target"] in ("host-litert", "host-tflm") or r.get("skipped"):
+            continue                  # skipped rows: the variant table already says why
         instr, cyc = r.get("instructions"), r.get("cycles")
         lat = r.get("latency_ms") or {}
         rows.append([
@@ -164,8 +164,9 @@ def render(results: dict) -> str:
         out[1:1] = [terminal(head, rows), ""]
     head, rows = target_table(results)
     if rows:
-        out += ["", "Targets (instructions are emulated instruction counts, not cycles; "
-                "ms at the board clock are estimates)", terminal(head, rows)]
+        out += ["", "Targets (instructions: executed instructions, counted by QEMU -icount on emulated "
+                "boards and by callgrind (x86) for host-c, not cycles; ms at the board clock are estimates)",
+                terminal(head, rows)]
     return "\n".join(out)
 
 

@@ -45,7 +45,7 @@ class Prepared:
 def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
     targets = [target_registry.get(t) for t in cfg.targets]
     p = prepare(cfg)                                   # train -> compress -> convert
-    checks = preflight_stage(p.tflites)
+    checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind != "host"])
     results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
     doc = results_document(p.recipe, cfg, p.data, p.base, p.tflites, checks, results)
     return doc, report.write(doc, p.out)
@@ -109,9 +109,16 @@ def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, Kera
     return variants
 
 
-def preflight_stage(tflites: list[TFLiteVariant]) -> dict[str, preflight.Preflight]:
-    checks = {v.name: preflight.run(v, tflite_file.read(v.tflite_path)) for v in tflites}
-    assert set(checks) == {v.name for v in tflites}
+def preflight_stage(tflites: list[TFLiteVariant], board_ids: list[str]) -> dict:
+    """Checks per variant (key: name) and, for each board target, per (name, board id)."""
+    from .boards import load_board
+    checks: dict = {}
+    for v in tflites:
+        model = tflite_file.read(v.tflite_path)
+        checks[v.name] = preflight.run(v, model)
+        for b in board_ids:
+            checks[(v.name, b)] = preflight.run(v, model, board=load_board(b))
+    assert all(v.name in checks for v in tflites)
     return checks
 
 
@@ -128,6 +135,14 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
                 continue
             if target.needs_tflm and not pre.tflm_runs:
                 rows.append(row(v.name, target.name, skipped="TFLM cannot run it"))
+                continue
+            if target.needs_int8 and v.tensor_types != "int8":
+                rows.append(row(v.name, target.name,
+                                skipped=f"the C engine runs int8 models; this one computes in {v.tensor_types}"))
+                continue
+            fit = checks.get((v.name, target.name))
+            if fit is not None and not fit.deployable:     # fails before building, says why
+                rows.append(row(v.name, target.name, error=f"does not fit: {fit.reason()}"))
                 continue
             rows.append(_bench_one(target, v, x, y, opts, out, cfg))
     assert all(r["variant"] and r["target"] for r in rows)
@@ -157,7 +172,9 @@ def results_document(recipe, cfg, data, base, tflites, checks, results) -> dict:
     variants = []
     for v in tflites:
         d = v.to_json()
-        d["preflight"] = {**checks[v.name].to_json(), "reason": checks[v.name].reason()}
+        d["preflight"] = {**checks[v.name].to_json(), "reason": checks[v.name].reason(),
+                          "boards": {k[1]: {"deployable": c.deployable, "reason": c.reason()}
+                                     for k, c in checks.items() if isinstance(k, tuple) and k[0] == v.name}}
         variants.append(d)
     return {
         "model": recipe.name if recipe else Path(cfg.model).name,

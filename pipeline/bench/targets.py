@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UnknownName
 from ..registry import Registry
+from ..results import row
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Target:
     kind: str                         # host | emulated | real
     needs_deployable: bool            # only variants that pass preflight run here
     needs_tflm: bool                  # only variants TFLM can run
+    needs_int8: bool                  # runs edgepipe's C engine, which is int8-only
     default_samples: int | None
     run: Callable                     # run(variant, model, x, y, options) -> row dict
 
@@ -48,14 +50,14 @@ def _tflm(variant, model, x, y, opt):
 def _host_c(variant, model, x, y, opt):
     from ..quant_io import quantize_inputs
     from . import host_c
-    r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir)
-    return {**r, "variant": variant.name}
+    r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir / "host-c")
+    return row(variant.name, "host-c", **{k: v for k, v in r.items() if k != "target"})
 
 
 HOST_TARGETS: Registry[Target] = Registry("target")
-for _t in (Target("host-litert", "host", False, False, None, _litert),
-           Target("host-tflm", "host", False, True, None, _tflm),
-           Target("host-c", "host", True, True, None, _host_c)):
+for _t in (Target("host-litert", "host", False, False, False, None, _litert),
+           Target("host-tflm", "host", False, True, False, None, _tflm),
+           Target("host-c", "host", True, True, True, None, _host_c)):
     HOST_TARGETS.register(_t.name, _t)
 
 
@@ -69,17 +71,14 @@ def _board_target(board_id: str) -> Target:
         from ..quant_io import quantize_inputs
         r = board_bench.run(board_id, variant.tflite_path, quantize_inputs(model, x), y,
                             opt.workdir, port=opt.port)
-        return {**r, "variant": variant.name}
+        return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
-    return Target(board_id, b.kind, True, True, 500, run)
+    return Target(board_id, b.kind, True, True, True, 500, run)
 
 
 def board_ids() -> list[str]:
-    try:
-        from ..boards import list_boards
-    except ImportError:
-        return []
-    return [b["id"] if isinstance(b, dict) else b.id for b in list_boards()]
+    from ..boards import names
+    return names()
 
 
 def get(name: str) -> Target:
