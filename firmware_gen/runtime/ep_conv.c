@@ -2,19 +2,15 @@
  * (int32 accumulation of filter * (input + input_offset), bias, per-channel requantization). */
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
+#include "ep_simd.h"
 
 #include <stddef.h>
 
-/* sum_i w[i] * (x[i] + in_offset), written as sum(w * x) + in_offset * sum(w): the same integer
- * (two's complement sums are associative), but a plain int8 dot product the compiler vectorizes. */
-static int32_t ep_dot(const int8_t *w, const int8_t *x, int32_t n, int32_t in_offset)
+/* per-channel requantization, output offset, activation clamp (after the bias is added) */
+static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset,
+                                    int32_t act_min, int32_t act_max)
 {
-    int32_t acc = 0, wsum = 0, i;
-    for (i = 0; i < n; ++i) {
-        acc += (int32_t)w[i] * (int32_t)x[i];
-        wsum += w[i];
-    }
-    return acc + wsum * in_offset;
+    return (int8_t)ep_clamp(ep_mbqm(acc, mult, shift) + out_offset, act_min, act_max);
 }
 
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
@@ -32,7 +28,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t filters_per_group = out_c / (in_c / fic);
     /* undilated, ungrouped rows of taps are contiguous (kw * in_c bytes) */
     const int contiguous = dil_w == 1 && fic == in_c;
-    int32_t b, oy, ox, oc, fy, fx;
+    int32_t b, oy, ox, oc, fy, fx, pair = 0;
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
@@ -42,41 +38,60 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
                 const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
                 const int32_t fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
                 int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
-                for (oc = 0; oc < out_c; ++oc) {
+                /* output channels in pairs of one group: both filters see the same input runs,
+                 * which the optimized dot products load once */
+                for (oc = 0; oc < out_c; oc += pair ? 2 : 1) {
                     const int32_t group_c0 = (oc / filters_per_group) * fic;
                     const int8_t *wo = weights + (size_t)oc * kh * kw * fic;
-                    int32_t acc = 0;
+                    const int8_t *wo1 = wo + (size_t)kh * kw * fic;
+                    int32_t acc = 0, acc1 = 0;
+                    pair = oc + 1 < out_c && (oc + 1) % filters_per_group != 0;
                     for (fy = 0; fy < kh; ++fy) {
                         const int32_t iy = iy0 + dil_h * fy;
                         const int8_t *irow;
-                        const int8_t *wrow;
+                        const size_t wrow = (size_t)fy * kw * fic;
                         if (iy < 0 || iy >= in_h) {
                             continue;
                         }
                         irow = in + (size_t)(b * in_h + iy) * in_w * in_c + group_c0;
-                        wrow = wo + (size_t)fy * kw * fic;
                         if (contiguous) {
                             /* the in-image taps of this filter row are one run of memory in both
                              * the input and the weights: a single dot product */
-                            if (fx1 > fx0) {
-                                acc += ep_dot(wrow + (size_t)fx0 * fic, irow + (size_t)(ix0 + fx0) * in_c,
-                                              (fx1 - fx0) * fic, in_offset);
+                            const size_t wx = wrow + (size_t)fx0 * fic;
+                            const int8_t *x = irow + (size_t)(ix0 + fx0) * in_c;
+                            if (fx1 <= fx0) {
+                                continue;
+                            }
+                            if (pair) {
+                                ep_dot2(wo + wx, wo1 + wx, x, (fx1 - fx0) * fic, in_offset, &acc, &acc1);
+                            } else {
+                                acc += ep_dot(wo + wx, x, (fx1 - fx0) * fic, in_offset);
                             }
                             continue;
                         }
                         for (fx = 0; fx < kw; ++fx) {
                             const int32_t ix = ix0 + dil_w * fx;
+                            const size_t wx = wrow + (size_t)fx * fic;
+                            const int8_t *x = irow + (size_t)ix * in_c;
                             if (ix < 0 || ix >= in_w) {
                                 continue;
                             }
-                            acc += ep_dot(wrow + (size_t)fx * fic, irow + (size_t)ix * in_c, fic, in_offset);
+                            if (pair) {
+                                ep_dot2(wo + wx, wo1 + wx, x, fic, in_offset, &acc, &acc1);
+                            } else {
+                                acc += ep_dot(wo + wx, x, fic, in_offset);
+                            }
                         }
                     }
                     if (bias != NULL) {
                         acc += bias[oc];
+                        acc1 += pair ? bias[oc + 1] : 0;
                     }
-                    acc = ep_mbqm(acc, mult[oc], shift[oc]) + out_offset;
-                    o[oc] = (int8_t)ep_clamp(acc, act_min, act_max);
+                    o[oc] = ep_requant_out(acc, mult[oc], shift[oc], out_offset, act_min, act_max);
+                    if (pair) {
+                        o[oc + 1] = ep_requant_out(acc1, mult[oc + 1], shift[oc + 1], out_offset,
+                                                   act_min, act_max);
+                    }
                 }
             }
         }
@@ -153,6 +168,60 @@ static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *i
     }
 }
 
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+/* Undilated depthwise with depth multiplier 1 or a multiple of 4 (every depthwise layer of the
+ * usual KWS / MobileNet / micro_speech models): per output pixel the in-image taps form one
+ * rows x cols window, walked once per block of EP_DW_LANES output channels with the accumulators
+ * in registers (ep_simd.h). Padding taps are skipped, as in the reference. */
+static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    ep_dw_window win;
+    int32_t acc[EP_DW_LANES];
+    int32_t b, oy, ox, oc0, c;
+
+    win.x_col = in_c;
+    win.x_row = in_w * in_c;
+    win.w_col = out_c;
+    win.w_row = kw * out_c;
+    win.dm = p->depth_multiplier;
+    win.in_offset = p->in_offset;
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            const int32_t fy0 = iy0 < 0 ? -iy0 : 0;
+            const int32_t fy1 = in_h - iy0 < kh ? in_h - iy0 : kh;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * in_c;
+                const int8_t *w = weights + ((size_t)fy0 * kw + fx0) * out_c;
+                /* a window entirely in the padding has no taps: the sums are 0 */
+                win.rows = fy1 > fy0 ? fy1 - fy0 : 0;
+                win.cols = fx1 > fx0 ? fx1 - fx0 : 0;
+                for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
+                    const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
+                    ep_dw_accumulate(acc, x, w, &win, oc0, nc);
+                    for (c = 0; c < nc; ++c) {
+                        const int32_t oc = oc0 + c;
+                        o[oc] = ep_requant_out(acc[c] + (bias != NULL ? bias[oc] : 0), mult[oc], shift[oc],
+                                               out_offset, act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
@@ -165,6 +234,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+    if (dil_h == 1 && dil_w == 1 && (dm == 1 || dm % 4 == 0)) {
+        ep_depthwise_conv2d_simd(p, in, out);
+        return;
+    }
+#endif
     if (dm <= EP_DW_BLOCK) {
         ep_depthwise_conv2d_blocked(p, in, out);
         return;
@@ -211,26 +286,37 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 
 void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
 {
+    const int32_t depth = p->accum_depth, out_depth = p->out_depth, in_offset = p->in_offset;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int8_t *const weights = p->weights;
     int32_t b, oc, d;
 
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *ip = in + (size_t)b * p->accum_depth;
-        for (oc = 0; oc < p->out_depth; ++oc) {
-            const int8_t *wp = p->weights + (size_t)oc * p->accum_depth;
-            const int32_t ch = p->per_channel ? oc : 0;
-            int32_t acc = 0;
-            if (p->weights_offset == 0) {
-                acc = ep_dot(wp, ip, p->accum_depth, p->in_offset);
-            } else {
-                for (d = 0; d < p->accum_depth; ++d) {
-                    acc += ((int32_t)wp[d] + p->weights_offset) * ((int32_t)ip[d] + p->in_offset);
+        const int8_t *ip = in + (size_t)b * depth;
+        int8_t *o = out + (size_t)b * out_depth;
+        /* two output neurons at a time share the input loads (see ep_dot2) */
+        for (oc = 0; oc < out_depth; oc += 2) {
+            const int32_t n = out_depth - oc < 2 ? 1 : 2;
+            const int8_t *wp = weights + (size_t)oc * depth;
+            int32_t acc[2] = {0, 0}, k;
+            if (p->weights_offset != 0) {
+                for (k = 0; k < n; ++k) {
+                    for (d = 0; d < depth; ++d) {
+                        acc[k] += ((int32_t)wp[(size_t)k * depth + d] + p->weights_offset) *
+                                  ((int32_t)ip[d] + in_offset);
+                    }
                 }
+            } else if (n == 2) {
+                ep_dot2(wp, wp + depth, ip, depth, in_offset, &acc[0], &acc[1]);
+            } else {
+                acc[0] = ep_dot(wp, ip, depth, in_offset);
             }
-            if (p->bias != NULL) {
-                acc += p->bias[oc];
+            for (k = 0; k < n; ++k) {
+                const int32_t ch = p->per_channel ? oc + k : 0;
+                o[oc + k] = ep_requant_out(acc[k] + (bias != NULL ? bias[oc + k] : 0), mult[ch], shift[ch],
+                                           out_offset, act_min, act_max);
             }
-            acc = ep_mbqm(acc, p->mult[ch], p->shift[ch]) + p->out_offset;
-            out[(size_t)b * p->out_depth + oc] = (int8_t)ep_clamp(acc, p->act_min, p->act_max);
         }
     }
 }
