@@ -5,6 +5,7 @@
 #include "ep_simd.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* per-channel requantization, output offset, activation clamp (after the bias is added) */
 static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset,
@@ -12,6 +13,84 @@ static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, in
 {
     return (int8_t)ep_clamp(ep_mbqm(acc, mult, shift) + out_offset, act_min, act_max);
 }
+
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+/* Largest filter (kh * kw * in_c bytes) the im2col path takes; its patch buffer is on the stack. */
+#define EP_COL_MAX 1024
+
+/* Ungrouped convolution as one dot product per output channel: the input patch of an output
+ * pixel is gathered into one contiguous run (im2col, as CMSIS-NN's arm_convolve_s8 does), so each
+ * filter, [kh][kw][in_c] contiguous in memory, meets it in a single SIMD dot product instead of
+ * one short product per filter row. Padding taps are filled with -in_offset (an int8: in_offset is
+ * minus an int8 zero point), which makes their terms w * (x + in_offset) exactly 0, the same as
+ * skipping them like the reference does. */
+static void ep_conv2d_col(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, k = kh * kw * in_c;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int8_t pad = (int8_t)-in_offset;
+    /* a 1x1 unpadded filter reads its patch straight from the input */
+    const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int8_t col[EP_COL_MAX];
+    int32_t b, oy, ox, oc, fy, fx;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
+                const int8_t *x = col;
+                if (direct) {
+                    x = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+                } else {
+                    int8_t *c = col;
+                    for (fy = 0; fy < kh; ++fy) {
+                        const int32_t iy = iy0 + dil_h * fy;
+                        if (dil_w == 1 && iy >= 0 && iy < in_h) {
+                            /* undilated row: padding, one run of in-image taps, padding */
+                            const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+                            const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+                            memset(c, pad, (size_t)(fx0 * in_c));
+                            memcpy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c,
+                                   (size_t)((fx1 - fx0) * in_c));
+                            memset(c + fx1 * in_c, pad, (size_t)((kw - fx1) * in_c));
+                            c += kw * in_c;
+                            continue;
+                        }
+                        for (fx = 0; fx < kw; ++fx, c += in_c) {
+                            const int32_t ix = ix0 + dil_w * fx;
+                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                                memset(c, pad, (size_t)in_c);
+                            } else {
+                                memcpy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, (size_t)in_c);
+                            }
+                        }
+                    }
+                }
+                for (oc = 0; oc + 1 < out_c; oc += 2) {
+                    const int8_t *w = weights + (size_t)oc * k;
+                    int32_t acc0 = bias != NULL ? bias[oc] : 0, acc1 = bias != NULL ? bias[oc + 1] : 0;
+                    ep_dot2(w, w + k, x, k, in_offset, &acc0, &acc1);
+                    o[oc] = ep_requant_out(acc0, mult[oc], shift[oc], out_offset, act_min, act_max);
+                    o[oc + 1] = ep_requant_out(acc1, mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
+                }
+                if (oc < out_c) {
+                    const int32_t acc = ep_dot(weights + (size_t)oc * k, x, k, in_offset) +
+                                        (bias != NULL ? bias[oc] : 0);
+                    o[oc] = ep_requant_out(acc, mult[oc], shift[oc], out_offset, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
 
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
@@ -29,6 +108,13 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* undilated, ungrouped rows of taps are contiguous (kw * in_c bytes) */
     const int contiguous = dil_w == 1 && fic == in_c;
     int32_t b, oy, ox, oc, fy, fx, pair = 0;
+
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX) {
+        ep_conv2d_col(p, in, out);
+        return;
+    }
+#endif
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {

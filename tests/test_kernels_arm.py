@@ -1,0 +1,148 @@
+"""The optimized kernels (ep_simd.h: Arm DSP SMLAD on Cortex-M4/M7, Helium MVE on Cortex-M55) on
+their emulated boards, bit-exact with TFLM like the portable path the host tests run.
+
+The host build always takes the portable path, so these tests are the only ones that execute the
+DSP and MVE inner loops: the testdata models plus a small model whose odd shapes reach every tail
+(channel counts that are not multiples of the SIMD width, dot products shorter than a vector,
+padding borders, stride 2, dilation, depth multipliers 1/4/8, a filter too big for the im2col
+buffer). Fixed seeds; few samples, since emulated MVE
+instructions are slow."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from firmware_gen import build, codegen
+from pipeline import boards, tflite_file
+from pipeline.bench import board as board_bench
+
+pytestmark = pytest.mark.slow
+
+DSP_BOARDS = ("mps2-an386", "mps2-an500")       # Cortex-M4F, Cortex-M7: SMLAD path
+MVE_BOARDS = ("mps3-an547",)                     # Cortex-M55: Helium path
+SAMPLES = {"tflm_hello_world_int8": 50, "tflm_micro_speech_int8": 20,
+           "mlperf_tiny_kws_ref_model": 12, "mlperf_tiny_ic_resnet8_int8": 8}
+
+
+def _inputs(path, n, seed=0):
+    m = tflite_file.read(path)
+    shape = m.main.tensors[m.main.inputs[0]].shape
+    return np.random.default_rng(seed).integers(-128, 128, size=(n, *shape[1:]), dtype=np.int8)
+
+
+def _core_flags():
+    """Compiler flags of every distinct core among the board files."""
+    flags = {}
+    for board in boards.all_boards().values():
+        flags.setdefault(" ".join(board.cflags()), board.cflags())
+    return flags
+
+
+def test_every_core_has_a_board_flag_set():
+    cpus = {f[0] for f in _core_flags().values()}
+    assert {"-mcpu=cortex-m0", "-mcpu=cortex-m3", "-mcpu=cortex-m4", "-mcpu=cortex-m7",
+            "-mcpu=cortex-m55"} <= cpus
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["optimized", "portable"])
+def test_runtime_compiles_warning_free_for_every_core(portable, tmp_path):
+    """-std=c99 -Wall -Wextra -Werror, every runtime file, host gcc and every board's core."""
+    sources = sorted(codegen.RUNTIME_DIR.glob("ep_*.c"))
+    defines = ["-DEP_PORTABLE_KERNELS"] if portable else []
+    build.compile_objects(sources, tmp_path / "host", include_dirs=[codegen.RUNTIME_DIR], flags=defines)
+    for i, flags in enumerate(_core_flags().values()):
+        build.compile_objects(sources, tmp_path / f"arm{i}", include_dirs=[codegen.RUNTIME_DIR],
+                              flags=[*flags, *defines], cc="arm-none-eabi-gcc")
+
+
+def _asm(tmp_path, flags, cc="arm-none-eabi-gcc"):
+    out = tmp_path / "ep_conv.s"
+    subprocess.run([cc, "-std=c99", "-O2", *flags, f"-I{codegen.RUNTIME_DIR}", "-S",
+                    str(codegen.RUNTIME_DIR / "ep_conv.c"), "-o", str(out)], check=True)
+    return out.read_text()
+
+
+@pytest.mark.parametrize("board_id, expect", [("mps2-an385", "portable"), ("mps2-an386", "dsp"),
+                                              ("mps2-an500", "dsp"), ("mps3-an547", "mve"),
+                                              ("microbit", "portable")])
+def test_kernel_variant_follows_the_core_and_the_switch(board_id, expect, tmp_path):
+    flags = boards.load_board(board_id).cflags()
+    asm = _asm(tmp_path, flags)
+    assert bool(re.search(r"\bsmlad\b", asm)) == (expect == "dsp")
+    assert bool(re.search(r"\bvmladava\.s8\b", asm)) == (expect == "mve")
+    forced = _asm(tmp_path, [*flags, "-DEP_PORTABLE_KERNELS"])
+    assert not re.search(r"\b(smlad|vmladava\.s8)\b", forced)
+
+
+@pytest.mark.parametrize("model", sorted(SAMPLES))
+@pytest.mark.parametrize("board_id", [*DSP_BOARDS, *MVE_BOARDS])
+def test_testdata_models_bit_exact_with_tflm(board_id, model, testdata, tmp_path):
+    path = testdata / f"{model}.tflite"
+    r = board_bench.run(board_id, path, _inputs(path, SAMPLES[model], seed=11), None, tmp_path)
+    assert r["samples"] == SAMPLES[model]
+    assert r["mismatches"] == 0, f"{model} on {board_id}: {r['mismatches']} samples differ from TFLM"
+
+
+@pytest.fixture(scope="module")
+def edge_model(tmp_path_factory):
+    """Odd shapes for the SIMD tails; converted by the real TFLite converter (int8, per channel)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras as keras
+    L = keras.layers
+
+    keras.utils.set_random_seed(3)
+    x = L.Input((9, 7, 5))
+    a = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)                 # dm 1, 5 channels
+    b = L.DepthwiseConv2D(3, depth_multiplier=4, strides=2, padding="same")(a)     # dm 4, 20 channels
+    c = L.Conv2D(7, 3, padding="same", activation="relu")(b)        # runs of 60/40 bytes, 7 filters
+    d = L.Conv2D(6, 3, padding="valid")(x)                           # runs of 15 bytes
+    e = L.DepthwiseConv2D((3, 2), depth_multiplier=8, padding="same")(L.Conv2D(2, 1)(d))  # dm 8
+    f = L.Dense(9, activation="relu")(L.Flatten()(c))                # depth 140
+    g = L.Conv2D(3, (5, 11), padding="same")(b)     # 1100-byte filters: above the im2col buffer
+    kernel = tf.constant(np.random.default_rng(1).normal(0, 0.3, size=(3, 3, 5, 4)), tf.float32)
+    h = L.Lambda(lambda v: tf.nn.conv2d(v, kernel, strides=1, padding="SAME", dilations=2))(x)
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h)]
+    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4
+    model = keras.Model(x, y)
+
+    rng = np.random.default_rng(0)
+
+    def rep():
+        for _ in range(32):
+            yield [rng.normal(0, 1, size=(1, 9, 7, 5)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path = tmp_path_factory.mktemp("edge") / "simd_edges.tflite"
+    path.write_bytes(conv.convert())
+    return path
+
+
+def test_edge_model_reaches_the_tails(edge_model):
+    m = tflite_file.read(edge_model)
+    sg = m.main
+    multipliers = set()
+    for op in sg.operators:
+        if op.opcode == "DEPTHWISE_CONV_2D":
+            multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
+    assert multipliers == {1, 4, 8}
+    convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
+    assert len(convs) == 5
+    assert max(op.builtin_options.dilationWFactor for op in convs) == 2          # per-tap im2col
+    assert max(int(np.prod(sg.tensors[op.inputs[1]].shape[1:])) for op in convs) > 1024   # fallback
+
+
+@pytest.mark.parametrize("board_id", [*DSP_BOARDS, *MVE_BOARDS, "mps2-an385"])
+def test_edge_model_bit_exact_with_tflm(board_id, edge_model, tmp_path):
+    r = board_bench.run(board_id, edge_model, _inputs(edge_model, 30, seed=12), None, tmp_path)
+    assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 30 samples differ from TFLM"
