@@ -146,3 +146,68 @@ def test_edge_model_reaches_the_tails(edge_model):
 def test_edge_model_bit_exact_with_tflm(board_id, edge_model, tmp_path):
     r = board_bench.run(board_id, edge_model, _inputs(edge_model, 30, seed=12), None, tmp_path)
     assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 30 samples differ from TFLM"
+
+
+SRDHM_CHECK = r"""
+#include <stdio.h>
+#include "ep_fixedpoint.h"
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul as written there (and in this runtime before) */
+static int32_t gemmlowp_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+int main(void)
+{
+    static const int32_t edge[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30) - 1, -(1 << 30), -(1 << 30) + 1,
+                                   -65537, -65536, -3, -2, -1, 0, 1, 2, 3, 65536, 65537,
+                                   (1 << 30) - 1, 1 << 30, (1 << 30) + 1, INT32_MAX - 1, INT32_MAX};
+    const int n = (int)(sizeof edge / sizeof edge[0]);
+    uint32_t s = 2463534242u;
+    long i;
+    int j, k;
+    for (j = 0; j < n; ++j) {
+        for (k = 0; k < n; ++k) {
+            if (ep_srdhm(edge[j], edge[k]) != gemmlowp_srdhm(edge[j], edge[k])) {
+                printf("differs at %ld %ld\n", (long)edge[j], (long)edge[k]);
+                return 1;
+            }
+        }
+    }
+    for (i = 0; i < 20000000L; ++i) {
+        int32_t a, b;
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        a = (int32_t)s;
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        /* every other pair: small accumulators against a multiplier in [2^30, 2^31), as in requantization */
+        b = (i & 1) ? (int32_t)(s | 0x40000000u) & INT32_MAX : (int32_t)s;
+        if (i & 2) {
+            a >>= (int)(s & 31u);
+        }
+        if (ep_srdhm(a, b) != gemmlowp_srdhm(a, b)) {
+            printf("differs at %ld %ld\n", (long)a, (long)b);
+            return 1;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_srdhm_shortcut_equals_gemmlowp(tmp_path):
+    """ep_srdhm's floor((ab + 2^30) / 2^31) against gemmlowp's nudge-and-truncate form: edge values
+    and 20M pseudo-random pairs, under UBSan (the host path's arithmetic is the reference)."""
+    src = tmp_path / "srdhm_check.c"
+    src.write_text(SRDHM_CHECK)
+    exe = build.compile_host([src], tmp_path / "srdhm_check", include_dirs=[codegen.RUNTIME_DIR],
+                             opt="-O2", extra=["-fsanitize=undefined", "-fno-sanitize-recover=all"])
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,8 +15,9 @@ static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, in
 }
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
-/* Largest filter (kh * kw * in_c bytes) the im2col path takes; its patch buffer is on the stack. */
-#define EP_COL_MAX 1024
+/* Largest filter (kh * kw * in_c bytes) the im2col path takes; its patch buffer (and the DSP
+ * path's widened copy, ep_vec) are on the stack. */
+#define EP_COL_MAX EP_VEC_MAX
 
 /* Ungrouped convolution as one dot product per output channel: the input patch of an output
  * pixel is gathered into one contiguous run (im2col, as CMSIS-NN's arm_convolve_s8 does), so each
@@ -38,6 +39,7 @@ static void ep_conv2d_col(const ep_conv_params *p, const int8_t *in, int8_t *out
     /* a 1x1 unpadded filter reads its patch straight from the input */
     const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
     int8_t col[EP_COL_MAX];
+    ep_vec xv;
     int32_t b, oy, ox, oc, fy, fx;
 
     for (b = 0; b < p->out.n; ++b) {
@@ -74,16 +76,16 @@ static void ep_conv2d_col(const ep_conv_params *p, const int8_t *in, int8_t *out
                         }
                     }
                 }
+                ep_vec_prepare(&xv, x, k, in_offset);
                 for (oc = 0; oc + 1 < out_c; oc += 2) {
                     const int8_t *w = weights + (size_t)oc * k;
                     int32_t acc0 = bias != NULL ? bias[oc] : 0, acc1 = bias != NULL ? bias[oc + 1] : 0;
-                    ep_dot2(w, w + k, x, k, in_offset, &acc0, &acc1);
+                    ep_vec_dot2(&xv, w, w + k, &acc0, &acc1);
                     o[oc] = ep_requant_out(acc0, mult[oc], shift[oc], out_offset, act_min, act_max);
                     o[oc + 1] = ep_requant_out(acc1, mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
                 }
                 if (oc < out_c) {
-                    const int32_t acc = ep_dot(weights + (size_t)oc * k, x, k, in_offset) +
-                                        (bias != NULL ? bias[oc] : 0);
+                    const int32_t acc = ep_vec_dot(&xv, weights + (size_t)oc * k) + (bias != NULL ? bias[oc] : 0);
                     o[oc] = ep_requant_out(acc, mult[oc], shift[oc], out_offset, act_min, act_max);
                 }
             }
@@ -376,6 +378,9 @@ void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
     const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     const int8_t *const weights = p->weights;
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+    ep_vec xv;      /* the batch's input, prepared once for all output neurons */
+#endif
     int32_t b, oc, d;
 
     for (b = 0; b < p->batches; ++b) {
@@ -393,10 +398,24 @@ void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
                                   ((int32_t)ip[d] + in_offset);
                     }
                 }
-            } else if (n == 2) {
-                ep_dot2(wp, wp + depth, ip, depth, in_offset, &acc[0], &acc[1]);
             } else {
-                acc[0] = ep_dot(wp, ip, depth, in_offset);
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+                if (depth <= EP_VEC_MAX) {
+                    if (oc == 0) {
+                        ep_vec_prepare(&xv, ip, depth, in_offset);
+                    }
+                    if (n == 2) {
+                        ep_vec_dot2(&xv, wp, wp + depth, &acc[0], &acc[1]);
+                    } else {
+                        acc[0] = ep_vec_dot(&xv, wp);
+                    }
+                } else
+#endif
+                if (n == 2) {
+                    ep_dot2(wp, wp + depth, ip, depth, in_offset, &acc[0], &acc[1]);
+                } else {
+                    acc[0] = ep_dot(wp, ip, depth, in_offset);
+                }
             }
             for (k = 0; k < n; ++k) {
                 const int32_t ch = p->per_channel ? oc + k : 0;

@@ -146,6 +146,69 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
     *acc1 = a1;
 }
 
+/* An input vector met by many filters (an im2col patch, a fully-connected input): widened once to
+ * x + in_offset in int16 pairs, in the lane order SXTB16 gives the weights ((x0, x2), (x1, x3) per
+ * group of four), so each filter word costs one load, two SXTB16 and two SMLAD and the input side
+ * costs only loads (CMSIS-NN's q7 -> q15 "reordered with offset" buffer). */
+#define EP_VEC_MAX 1024
+typedef struct {
+    const int8_t *x;                    /* the int8 vector; its n % 4 tail is used from here */
+    int32_t n, in_offset;
+    int32_t wide[EP_VEC_MAX / 2];
+} ep_vec;
+
+static inline void ep_vec_prepare(ep_vec *v, const int8_t *x, int32_t n, int32_t in_offset)
+{
+    const int32_t off2 = ep_offset_x2(in_offset);
+    int32_t i;
+    v->x = x;
+    v->n = n;
+    v->in_offset = in_offset;
+    for (i = 0; i + 4 <= n; i += 4) {
+        const int32_t xv = ep_read_s8x4(x + i);
+        EP_DSP_WIDEN_X(xv, off2, v->wide[i / 2], v->wide[i / 2 + 1]);
+    }
+}
+
+static inline void ep_vec_dot2(const ep_vec *v, const int8_t *w0, const int8_t *w1,
+                               int32_t *acc0, int32_t *acc1)
+{
+    const int32_t *xw = v->wide;
+    const int32_t n4 = v->n & ~3;
+    int32_t a0 = *acc0, a1 = *acc1, i;
+    for (i = 0; i < n4; i += 4, xw += 2) {
+        const int32_t wv0 = ep_read_s8x4(w0 + i), wv1 = ep_read_s8x4(w1 + i);
+        const int32_t x02 = xw[0], x13 = xw[1];
+        a0 = __smlad(__sxtb16(wv0), x02, a0);
+        a0 = __smlad(ep_sxtb16_ror8(wv0), x13, a0);
+        a1 = __smlad(__sxtb16(wv1), x02, a1);
+        a1 = __smlad(ep_sxtb16_ror8(wv1), x13, a1);
+    }
+    for (; i < v->n; ++i) {
+        const int32_t xo = (int32_t)v->x[i] + v->in_offset;
+        a0 += (int32_t)w0[i] * xo;
+        a1 += (int32_t)w1[i] * xo;
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
+{
+    const int32_t *xw = v->wide;
+    const int32_t n4 = v->n & ~3;
+    int32_t a = 0, i;
+    for (i = 0; i < n4; i += 4, xw += 2) {
+        const int32_t wv = ep_read_s8x4(w + i);
+        a = __smlad(__sxtb16(wv), xw[0], a);
+        a = __smlad(ep_sxtb16_ror8(wv), xw[1], a);
+    }
+    for (; i < v->n; ++i) {
+        a += (int32_t)w[i] * ((int32_t)v->x[i] + v->in_offset);
+    }
+    return a;
+}
+
 /* acc[c] = sum over the window's taps of w[oc0 + c] * (x[(oc0 + c) / dm] + in_offset), c < nc,
  * four output channels per pass with the accumulators in registers: one word of weights is two
  * SXTB16 and four SMLAxy (16x16 MACs into separate accumulators). x and w point at the first
@@ -255,6 +318,31 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
     }
     *acc0 += a0 + s0 * in_offset;
     *acc1 += a1 + s1 * in_offset;
+}
+
+/* An input vector met by many filters: VMLADAVA takes int8 directly, so nothing to prepare. */
+#define EP_VEC_MAX 1024
+typedef struct {
+    const int8_t *x;
+    int32_t n, in_offset;
+} ep_vec;
+
+static inline void ep_vec_prepare(ep_vec *v, const int8_t *x, int32_t n, int32_t in_offset)
+{
+    v->x = x;
+    v->n = n;
+    v->in_offset = in_offset;
+}
+
+static inline void ep_vec_dot2(const ep_vec *v, const int8_t *w0, const int8_t *w1,
+                               int32_t *acc0, int32_t *acc1)
+{
+    ep_dot2(w0, w1, v->x, v->n, v->in_offset, acc0, acc1);
+}
+
+static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
+{
+    return ep_dot(w, v->x, v->n, v->in_offset);
 }
 
 /* acc[c] = sum over the window's taps of w[oc0 + c] * (x[(oc0 + c) / dm] + in_offset), c < nc,
