@@ -12,7 +12,7 @@ RECIPE = {
               "patience": 3, "seed": 42},
     "arch": {"filters": (16, 32), "dense": 32},
     # a third of the teacher's parameters or fewer (knowledge distillation's student)
-    "student": {"filters": (8, 16), "dense": 16},
+    "student": {"filters": (16, 16), "dense": 16},
     "compress": {
         "prune": {"sparsity": 0.75, "epochs": 3, "learning_rate": 1e-3},
         "distill": {"temperature": 2.0, "alpha": 0.5, "epochs": 8},

@@ -17,6 +17,14 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
+def _samples(text: str) -> dict:
+    from .bench.targets import parse_samples
+    try:
+        return parse_samples(text)
+    except EdgepipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_run(a) -> int:
     from . import report
     from .run import RunConfig, run
@@ -121,7 +129,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--force", metavar="STAGE", help="redo from this stage: train, compress, convert, preflight, bench")
     r.add_argument("--dataset", help="dataset when MODEL is a file")
     r.add_argument("--calibration-samples", type=int, default=500, help="PTQ calibration samples (default 500)")
-    r.add_argument("--samples", type=int, help="test samples per target (default: all on host, 500 on boards)")
+    r.add_argument("--samples", type=_samples, metavar="N|TARGET=N,...",
+                   help="test samples: N for every target, or per target, e.g. host-c=1000,mps2-an386=100 "
+                        "(default: the whole test set on host targets, 500 on boards)")
     r.add_argument("--threads", type=int, help="LiteRT threads (default 1)")
     r.add_argument("--latency-runs", type=int, help="timed single-sample invocations (default 200)")
     r.add_argument("--port", help="serial port of a real board, e.g. /dev/ttyACM0")
@@ -137,7 +147,7 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c or a board id")
     be.add_argument("--dataset", required=True, help="test data to measure accuracy on")
     be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
-    be.add_argument("--samples", type=int)
+    be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
     be.set_defaults(fn=cmd_bench)
 

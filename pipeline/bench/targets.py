@@ -20,7 +20,7 @@ from ..results import row
 @dataclass(frozen=True)
 class Options:
     workdir: Path
-    samples: int | None = None        # None: the whole test set (boards default to 500)
+    samples: dict | None = None       # {target or "*": N}; unset: the target's default
     threads: int = 1
     latency_runs: int = 200
     port: str | None = None           # serial port of a real board
@@ -89,6 +89,22 @@ def get(name: str) -> Target:
     raise UnknownName("target", name, [*HOST_TARGETS.names(), *board_ids()])
 
 
+def parse_samples(text: str) -> dict:
+    """`--samples`: "N" for every target, or "target=N,..." (e.g. "host-c=1000,mps2-an386=100")."""
+    from ..errors import EdgepipeError
+    out = {}
+    for part in text.split(","):
+        name, _, n = part.rpartition("=")
+        try:
+            out[name.strip() or "*"] = int(n)
+        except ValueError:
+            raise EdgepipeError(f"--samples {text!r}: expected N or TARGET=N[,TARGET=N...]") from None
+        if out[name.strip() or "*"] <= 0:
+            raise EdgepipeError(f"--samples {text!r}: sample counts must be positive")
+    return out
+
+
 def select_samples(target: Target, opt: Options, x: np.ndarray, y: np.ndarray):
-    n = opt.samples if opt.samples is not None else target.default_samples
+    chosen = opt.samples or {}
+    n = chosen.get(target.name, chosen.get("*", target.default_samples))
     return (x, y) if n is None or n >= len(x) else (x[:n], y[:n])
