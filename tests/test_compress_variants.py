@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import datasets, recipes, tflite_file, tflm
+from pipeline import convert, datasets, recipes, tflite_file, tflm
 from pipeline.artifacts import load_keras
+from pipeline.quant_io import quantize_inputs
 from pipeline.compress import COMPRESSIONS, compress, weights
 from pipeline.train import train
 
@@ -26,29 +27,15 @@ def setup(tmp_path_factory):
     return recipe, data, root, base, variants, time.perf_counter() - start
 
 
-def to_int8(path, data) -> bytes:
-    from pipeline.keras_env import tf
-    t = tf()
-    cal = data.calibration(300)
-    conv = t.lite.TFLiteConverter.from_keras_model(load_keras(path))
-    conv.optimizations = [t.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[None]] for x in cal)
-    conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = t.int8
-    return conv.convert()
-
-
 @pytest.fixture(scope="module")
 def converted(setup):
     """name -> (tflite model, TFLM outputs on the test split, TFLM accuracy)."""
-    _, data, _, _, variants, _ = setup
+    _, data, root, _, variants, _ = setup
     out = {}
-    for name, km in variants.items():
-        blob = to_int8(km.path, data)
-        model = tflite_file.read(f"{name}.tflite", blob)
-        inp = model.main.tensors[model.main.inputs[0]]
-        q = np.clip(np.round(data.x_test / inp.scale[0] + inp.zero_point[0]), -128, 127).astype(np.int8)
-        outputs = tflm.run(blob, q, where=name).outputs
+    for name, km in variants.items():       # the pipeline's own int8 conversion, as `edgepipe run` does
+        v = convert.convert(km, name, name, "int8", data, root, calibration_samples=300)
+        model = tflite_file.read(v.tflite_path)
+        outputs = tflm.run(model.data, quantize_inputs(model, data.x_test), where=name).outputs
         out[name] = (model, outputs, float(np.mean(np.argmax(outputs, -1) == data.y_test)))
     return out
 
