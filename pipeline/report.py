@@ -37,13 +37,35 @@ def _reference_accuracy(results: dict) -> float | None:
     return results.get("float_test_accuracy")
 
 
+def compression_facts(meta: dict) -> str:
+    """What a compression did, measured from the weights (meta written by pipeline/compress)."""
+    facts = []
+    if "student_params" in meta:
+        facts.append(f"student {meta['student_params']:,} params ({meta['student_params'] / meta['teacher_params']:.2f}× "
+                     "teacher)" + (f", T={meta['temperature']:g} α={meta['alpha']:g}" if "temperature" in meta else ""))
+    if "m_by_n" in meta:
+        holds = all(meta.get("m_by_n_holds", {}).values())
+        facts.append(f"{meta['m_by_n'][0]}:{meta['m_by_n'][1]} sparsity {'holds' if holds else 'BROKEN'}")
+    if meta.get("not_pruned"):
+        facts.append("kept dense: " + ", ".join(n.split(":")[0] for n in meta["not_pruned"]))
+    if "sparsity_before_qat" in meta:
+        facts.append(f"sparsity {meta['sparsity_before_qat']:.2f} → {meta['sparsity']:.2f} through QAT")
+    if "clusters" in meta:
+        most = max(meta.get("unique_weights_per_layer", {}).values(), default=None)
+        facts.append(f"{meta['clusters']} clusters" + (f", ≤{most} distinct weights/layer" if most else ""))
+    if meta.get("binary_weights"):
+        facts.append(f"weights packed 1-bit {meta['packed_total_weight_bytes'] / 1024:.1f} KiB vs float32 "
+                     f"{meta['float32_total_weight_bytes'] / 1024:.1f} KiB")
+    return "; ".join(facts)
+
+
 def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """One row per variant: what it is, how accurate, how big, how fast on the host, MCU-ready?"""
     idx = _index(results)
     ref_acc = _reference_accuracy(results)
     fp32 = next((v for v in results["variants"] if v["name"] == "fp32"), None)
     head = ["variant", "kind", "computes", "acc %", "Δ fp32 pts", ".tflite KiB", "× fp32", "gzip KiB",
-            "sparsity", "LiteRT µs (p50)", "TFLM acc %", "TFLM arena KiB", "MCU deployable"]
+            "sparsity", "LiteRT µs (p50)", "TFLM acc %", "TFLM arena KiB", "MCU deployable", "compression"]
     rows = []
     for v in results["variants"]:
         lite = idx.get((v["name"], "host-litert"), {})
@@ -61,6 +83,7 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(None if micro.get("accuracy") is None else 100 * micro["accuracy"], ".2f"),
             _kb(micro.get("arena_bytes")),
             "yes" if pre.get("deployable") else f"no: {pre.get('reason') or 'not checked'}",
+            compression_facts(v.get("meta") or {}),
         ])
     return head, rows
 

@@ -72,3 +72,16 @@ def test_json_and_csv_roundtrip(tmp_path):
     assert len(lines) == 1 + len(doc["results"])
     assert lines[-1].startswith("int8,PTQ int8,int8,int8,5120,") and lines[-1].endswith("no answer on /dev/ttyACM0")
     assert report.load(tmp_path) == doc
+
+
+def test_compression_facts_say_what_was_measured():
+    f = report.compression_facts
+    assert f({"sparsity": 0.75, "not_pruned": ["conv1: 144 weights", "classifier: output layer"]}) \
+        == "kept dense: conv1, classifier"
+    assert f({"m_by_n": [2, 4], "m_by_n_holds": {"a": True, "b": False}}) == "2:4 sparsity BROKEN"
+    assert f({"teacher_params": 1000, "student_params": 250, "temperature": 2.0, "alpha": 0.5}) \
+        == "student 250 params (0.25× teacher), T=2 α=0.5"
+    assert f({"clusters": 16, "unique_weights_per_layer": {"a": 16, "b": 12}}) == "16 clusters, ≤16 distinct weights/layer"
+    assert f({"binary_weights": True, "packed_total_weight_bytes": 2048, "float32_total_weight_bytes": 65536}) \
+        == "weights packed 1-bit 2.0 KiB vs float32 64.0 KiB"
+    assert f({}) == ""
