@@ -346,11 +346,11 @@ static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
 }
 
 /* acc[c] = sum over the window's taps of w[oc0 + c] * (x[(oc0 + c) / dm] + in_offset), c < nc,
- * eight output channels per pass in two int32x4 accumulators (MVE has no int8 vector-by-vector
+ * up to eight output channels per pass in two int32x4 accumulators (MVE has no int8 vector-by-vector
  * multiply-accumulate into int32 lanes; widening loads + VMUL + VADD is what CMSIS-NN's
  * depthwise kernel does too). Tail lanes are predicated off: their loads read nothing and give 0. */
-#define EP_DW_LANES 8
-static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
+/* not inlined: keeps the 16-lane loop's registers free of this pass's predicates */
+__attribute__((noinline)) static void ep_dw_accumulate8(int32_t *acc, const int8_t *x, const int8_t *w,
                                     const ep_dw_window *win, int32_t oc0, int32_t nc)
 {
     const int32_t off = win->in_offset, dm = win->dm;
@@ -382,6 +382,53 @@ static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t 
     }
     vstrwq_s32(acc, a0);
     vstrwq_s32(acc + 4, a1);
+}
+
+/* As ep_dw_accumulate8 for up to 16 channels: a full block of 16 takes unpredicated loads into
+ * four accumulators (half the passes over the window, no VPST per load); partial blocks take
+ * the predicated 8-lane pass. */
+#define EP_DW_LANES 16
+static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
+                                    const ep_dw_window *win, int32_t oc0, int32_t nc)
+{
+    const int32_t off = win->in_offset, dm = win->dm;
+    int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0), a2 = vdupq_n_s32(0), a3 = vdupq_n_s32(0);
+    int32_t r, c;
+    if (nc < 16) {
+        ep_dw_accumulate8(acc, x, w, win, oc0, nc < 8 ? nc : 8);
+        if (nc > 8) {
+            ep_dw_accumulate8(acc + 8, x, w, win, oc0 + 8, nc - 8);
+        }
+        return;
+    }
+    w += oc0;
+    if (dm == 1) {
+        x += oc0;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vaddq_s32(a0, vmulq_s32(vaddq_n_s32(vldrbq_s32(xp), off), vldrbq_s32(wp)));
+                a1 = vaddq_s32(a1, vmulq_s32(vaddq_n_s32(vldrbq_s32(xp + 4), off), vldrbq_s32(wp + 4)));
+                a2 = vaddq_s32(a2, vmulq_s32(vaddq_n_s32(vldrbq_s32(xp + 8), off), vldrbq_s32(wp + 8)));
+                a3 = vaddq_s32(a3, vmulq_s32(vaddq_n_s32(vldrbq_s32(xp + 12), off), vldrbq_s32(wp + 12)));
+            }
+        }
+    } else {
+        const int32_t i0 = oc0 / dm, i1 = (oc0 + 4) / dm, i2 = (oc0 + 8) / dm, i3 = (oc0 + 12) / dm;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vmlaq_n_s32(a0, vldrbq_s32(wp), (int32_t)xp[i0] + off);
+                a1 = vmlaq_n_s32(a1, vldrbq_s32(wp + 4), (int32_t)xp[i1] + off);
+                a2 = vmlaq_n_s32(a2, vldrbq_s32(wp + 8), (int32_t)xp[i2] + off);
+                a3 = vmlaq_n_s32(a3, vldrbq_s32(wp + 12), (int32_t)xp[i3] + off);
+            }
+        }
+    }
+    vstrwq_s32(acc, a0);
+    vstrwq_s32(acc + 4, a1);
+    vstrwq_s32(acc + 8, a2);
+    vstrwq_s32(acc + 12, a3);
 }
 
 #endif
