@@ -214,7 +214,9 @@ static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
  * SXTB16 and four SMLAxy (16x16 MACs into separate accumulators). x and w point at the first
  * in-image tap. */
 #define EP_DW_LANES 4
-static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
+/* not inlined: on its own the loop keeps its 4 accumulators and 2 input lanes in registers;
+ * inlined into the depthwise driver, gcc 12 spills them inside the tap loop */
+__attribute__((noinline)) static void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
                                     const ep_dw_window *win, int32_t oc0, int32_t nc)
 {
     const int32_t off = win->in_offset, dm = win->dm;
