@@ -174,9 +174,24 @@ static inline void ep_vec_dot2(const ep_vec *v, const int8_t *w0, const int8_t *
                                int32_t *acc0, int32_t *acc1)
 {
     const int32_t *xw = v->wide;
-    const int32_t n4 = v->n & ~3;
+    const int32_t n4 = v->n & ~3, n8 = v->n & ~7;
     int32_t a0 = *acc0, a1 = *acc1, i;
-    for (i = 0; i < n4; i += 4, xw += 2) {
+    /* eight bytes per iteration: the loop's compare, branch and pointer update are then a sixth
+     * of the work instead of a quarter */
+    for (i = 0; i < n8; i += 8, xw += 4) {
+        int32_t wv0 = ep_read_s8x4(w0 + i), wv1 = ep_read_s8x4(w1 + i);
+        a0 = __smlad(__sxtb16(wv0), xw[0], a0);
+        a0 = __smlad(ep_sxtb16_ror8(wv0), xw[1], a0);
+        a1 = __smlad(__sxtb16(wv1), xw[0], a1);
+        a1 = __smlad(ep_sxtb16_ror8(wv1), xw[1], a1);
+        wv0 = ep_read_s8x4(w0 + i + 4);
+        wv1 = ep_read_s8x4(w1 + i + 4);
+        a0 = __smlad(__sxtb16(wv0), xw[2], a0);
+        a0 = __smlad(ep_sxtb16_ror8(wv0), xw[3], a0);
+        a1 = __smlad(__sxtb16(wv1), xw[2], a1);
+        a1 = __smlad(ep_sxtb16_ror8(wv1), xw[3], a1);
+    }
+    for (; i < n4; i += 4, xw += 2) {
         const int32_t wv0 = ep_read_s8x4(w0 + i), wv1 = ep_read_s8x4(w1 + i);
         const int32_t x02 = xw[0], x13 = xw[1];
         a0 = __smlad(__sxtb16(wv0), x02, a0);
