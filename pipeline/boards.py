@@ -159,9 +159,13 @@ def parse_board(path: Path, text: str | None = None) -> Board:
     """Parse and validate one board file; errors name the file and the field."""
     path = Path(path)
     try:
-        data = tomllib.loads(text if text is not None else path.read_text())
+        data = tomllib.loads(text if text is not None else path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise BoardFileError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise BoardFileError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise BoardFileError(f"{path}: cannot read the board file ({e.strerror or e})") from None
     _check_table(path, data, "")
     if data["id"] != path.stem:
         raise BoardFileError(f"{path}: field 'id' is '{data['id']}' but the file is named "

@@ -110,6 +110,17 @@ def test_missing_table_and_id_mismatch(tmp_path):
         boards.parse_board(r)
 
 
+def test_unreadable_or_binary_board_file_names_the_file(tmp_path):
+    p = tmp_path / "mps2-an386.toml"
+    p.write_bytes(b"id = \"\xff\xfe\"\n")
+    with pytest.raises(BoardFileError, match=r"mps2-an386\.toml: not a UTF-8 text file"):
+        boards.parse_board(p)
+    d = tmp_path / "dir.toml"
+    d.mkdir()
+    with pytest.raises(BoardFileError, match=r"dir\.toml: cannot read the board file"):
+        boards.parse_board(d)
+
+
 def test_real_board_needs_a_flasher(tmp_path):
     text = (Path(boards.BOARDS_DIR) / "nucleo-f446re.toml").read_text()
     p = tmp_path / "nucleo-f446re.toml"
