@@ -122,6 +122,40 @@ def test_garbage_talking_board_is_a_clear_error():
             link.info()
 
 
+def _answering(reply_type_payload):
+    """A peer that answers every request with one CRC-valid frame of its own choosing."""
+    def behaviour(conn):
+        dec = FrameDecoder()
+        while True:
+            data = conn.recv(4096)
+            if not data:
+                return
+            for f in dec.feed(data):
+                rtype, payload = reply_type_payload(f)
+                conn.sendall(encode_frame(rtype, f.seq, payload))
+    return _server(behaviour)
+
+
+@pytest.mark.parametrize("reply, call, message", [
+    (lambda f: (sl.ERROR, b"\x01"), lambda link: link.run(b"\0"), r"ERROR reply of 1 bytes"),
+    (lambda f: (sl.REQ_STACK | sl.REPLY_BIT, b"\0" * 5), lambda link: link.stack(),
+     r"STACK reply of 5 bytes, expected 8"),
+    (lambda f: (sl.REQ_RUN | sl.REPLY_BIT, b"\0" * 3), lambda link: link.run(b"\0"),
+     r"RUN reply of 3 bytes is too short"),
+    (lambda f: (sl.REQ_RUN | sl.REPLY_BIT, b"\0" * 8 + b"\1" * 3),
+     lambda link: link.run(b"\0", output_bytes=4), r"RUN reply carries 3 output bytes, the model has 4"),
+], ids=["short-error", "short-stack", "short-run", "run-wrong-output-length"])
+def test_malformed_but_crc_valid_replies_are_link_errors(reply, call, message):
+    with SerialLink(_answering(reply), timeout_s=2, retries=0, where="b") as link:
+        with pytest.raises(LinkError, match=message):
+            call(link)
+
+
+def test_oversized_payload_is_a_link_error():
+    with pytest.raises(LinkError, match=r"70000 bytes does not fit a frame .* at most 65535"):
+        encode_frame(sl.REQ_RUN, 1, bytes(70000))
+
+
 def test_unopenable_port_is_a_clear_error():
     with pytest.raises(LinkError, match=r"cannot open serial port /dev/nonexistent-tty"):
         SerialLink("/dev/nonexistent-tty")

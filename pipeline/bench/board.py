@@ -16,7 +16,9 @@ from typing import Callable
 import numpy as np
 
 from .. import boards as boards_mod
+from ..cache import file_sha256
 from ..errors import EdgepipeError
+from ..results import latency_summary, top1
 from .serial_link import FirmwareFault, LinkError, SerialLink
 
 PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
@@ -26,11 +28,6 @@ SESSIONS = 2            # an interrupted sample stream is resumed once in a fres
 def _default_generate(tflite_path, out_dir, prefix):
     from firmware_gen import codegen
     return codegen.generate(tflite_path, out_dir, prefix)
-
-
-def tflite_sha256(path) -> str:
-    import hashlib
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = None):
@@ -44,7 +41,7 @@ def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = Non
     needs = board_build.tflite_needs(board, tflite_path)
     board_build.check_fit(board, needs, what)
     # one folder per (board, model): variants benchmarked in the same run keep their firmware
-    workdir = Path(workdir) / board.id / tflite_sha256(tflite_path)[:12]
+    workdir = Path(workdir) / board.id / file_sha256(tflite_path)[:12]
     engine = (generate or _default_generate)(tflite_path, workdir / "engine", PREFIX)
     board_build.check_fit(board, needs.with_arena(int(engine.arena_bytes)), what)
     fw = board_build.build(board, workdir / "build", PREFIX, engine.h_path,
@@ -56,24 +53,28 @@ class _Session:
     """One boot of the firmware: QEMU started (emulated) or port opened (real)."""
 
     def __init__(self, board, fw, port, sha256, timeout_s, qemu_serial="tcp"):
-        self.board, self.qemu = board, None
+        self.board, self.qemu, self.link = board, None, None
         if board.emulated:
             from .qemu import QemuBoard
             self.qemu = QemuBoard(board, fw.elf, fw.elf.parent / "qemu.log", backend=qemu_serial)
-            self.qemu.wait_listening()
-            port = self.qemu.url
+        # from here on QEMU runs: whatever stops the start (a link error, Ctrl-C, a bug) kills it
         try:
-            alive = (lambda: self.qemu.returncode() is None) if self.qemu else None
-            self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id,
-                                   peer_alive=alive, open_timeout_s=0.0 if self.qemu else 5.0)
-            # the boot line comes within milliseconds if it comes at all (a real board or a pty
-            # may have printed it before we listened); then INFO asks for the same line
-            self.fields = self.link.wait_announce(min(timeout_s, 3.0), expect_sha256=sha256,
-                                                  expect_board=board.id)
-        except EdgepipeError as e:
-            err = self._explain(e)
+            if self.qemu is not None:
+                self.qemu.wait_listening()      # its QemuError already carries QEMU's output
+                port = self.qemu.url
+            try:
+                alive = (lambda: self.qemu.returncode() is None) if self.qemu else None
+                self.link = SerialLink(port, baud=board.baud, timeout_s=timeout_s, where=board.id,
+                                       peer_alive=alive, open_timeout_s=0.0 if self.qemu else 5.0)
+                # the boot line comes within milliseconds if it comes at all (a real board or a
+                # pty may have printed it before we listened); then INFO asks for the same line
+                self.fields = self.link.wait_announce(min(timeout_s, 3.0), expect_sha256=sha256,
+                                                      expect_board=board.id)
+            except EdgepipeError as e:
+                raise self._explain(e) from None
+        except BaseException:
             self.close()
-            raise err from None
+            raise
 
     def _explain(self, e: Exception) -> EdgepipeError:
         if self.qemu is None:
@@ -101,7 +102,7 @@ class _Session:
         return used, size
 
     def close(self):
-        if getattr(self, "link", None) is not None:
+        if self.link is not None:
             self.link.close()
         if self.qemu is not None:
             self.qemu.kill()
@@ -122,10 +123,11 @@ def _flash(board, fw) -> None:
 
 
 def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
-           timeout_s: float = 10.0, qemu_serial: str = "tcp"
+           timeout_s: float = 10.0, qemu_serial: str = "tcp", output_bytes: int | None = None
            ) -> tuple[list[bytes], list[int], int, int, dict]:
     """Send every sample, resuming in a fresh session if the link breaks; never returns fewer
-    results than samples. Returns (outputs, counts, stack_used, retransmits, announce fields)."""
+    results than samples. `output_bytes`: the model's output size, checked on every reply.
+    Returns (outputs, counts, stack_used, retransmits, announce fields)."""
     outputs: list[bytes] = []
     counts: list[int] = []
     retransmits = 0
@@ -134,7 +136,7 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
         session = _Session(board, fw, port, sha256, timeout_s, qemu_serial)
         try:
             while len(outputs) < len(x):
-                r = session.link.run(np.ascontiguousarray(x[len(outputs)]).tobytes())
+                r = session.link.run(np.ascontiguousarray(x[len(outputs)]).tobytes(), output_bytes)
                 outputs.append(r.output)
                 counts.append(r.elapsed)
             stack_used, _ = session.finish()
@@ -185,20 +187,28 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
 
     if not board.emulated:
         _flash(board, fw)
-    outs, ticks, stack_used, retransmits, fields = stream(board, fw, x, model.sha256, port, timeout_s,
-                                                          qemu_serial)
+    outs, ticks, stack_used, retransmits, fields = stream(
+        board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes))
 
     out = np.stack([np.frombuffer(o, dtype=np.int8) for o in outs]).reshape(ref.shape)
     mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
     counts = _count_unit(board, ticks)
+    if not any(counts):
+        counter = "DWT cycle counter" if board.counter == "dwt" else "SysTick counter"
+        hint = ("DWT not running? (enable TRCENA in DEMCR and CYCCNTENA in DWT_CTRL; some cores "
+                "have no DWT)" if board.counter == "dwt" else "SysTick not running?")
+        raise EdgepipeError(
+            f"cycle counter reads 0 on {board.id}: {hint}; the {counter} gave 0 for all "
+            f"{len(counts)} samples, so there is no latency to report ({mismatches} of "
+            f"{len(x)} outputs differed from TFLM)")
     median = statistics.median_low(counts)
-    ms = [c / board.clock_hz * 1e3 for c in counts]
-    accuracy = None
     flat = out.reshape(len(x), -1)
-    if y is not None and flat.shape[1] > 1:
-        accuracy = float(np.mean(np.argmax(flat, axis=1) == y))
+    accuracy = top1(flat, y) if y is not None and flat.shape[1] > 1 else None
     count_block = {"median": median, "max": max(counts)}
     macs = int(engine.macs)
+    # under emulation a count is an instruction, not a cycle: the fraction of the core's peak
+    # MAC rate is then an estimate and is named so
+    peak_fraction = macs / (median * board.peak_macs_per_cycle) if median else None
     return {
         "target": board.id,
         "board_kind": board.kind,
@@ -209,14 +219,14 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "bit_exact_reference": "tflm",
         "instructions": count_block if board.emulated else None,
         "cycles": None if board.emulated else count_block,
-        "latency_ms": {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90)),
+        "latency_ms": {**latency_summary([c / board.clock_hz for c in counts]),
                        "estimate": board.emulated},
         "clock_hz": board.clock_hz,
         "macs": macs,
         "macs_per_instruction": macs / median if board.emulated and median else None,
         "macs_per_cycle": None if board.emulated or not median else macs / median,
-        # under emulation one instruction stands in for one cycle: an estimate, like latency
-        "peak_fraction": macs / (median * board.peak_macs_per_cycle) if median else None,
+        "peak_fraction": None if board.emulated else peak_fraction,
+        "peak_fraction_estimate": peak_fraction if board.emulated else None,
         "peak_macs_per_cycle": board.peak_macs_per_cycle,
         "flash_bytes": fw.flash_bytes,
         "ram_bytes": fw.ram_static_bytes + stack_used,
@@ -226,4 +236,3 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "retransmits": retransmits,
         "elf": str(fw.elf),
     }
-

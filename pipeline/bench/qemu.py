@@ -63,8 +63,14 @@ class QemuBoard:
             self.port, self.url = None, None          # known once QEMU prints the pty path
             self.cmd = command(board, elf, "pty")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+        try:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=subprocess.STDOUT)
+        except BaseException as e:
+            self._log.close()
+            if isinstance(e, OSError):
+                raise QemuError(f"{board.id}: cannot start {QEMU} ({e.strerror or e})") from None
+            raise
 
     def wait_listening(self, timeout_s: float = 10.0) -> None:
         """Block until QEMU's UART server accepts connections (QEMU is up, guest not started)."""

@@ -22,6 +22,7 @@ MAGIC = b"\xA5\x5E"
 HEADER = struct.Struct("<2sBHH")          # magic, type, seq, len
 HEADER_BYTES = HEADER.size                 # 7
 CRC_BYTES = 4
+MAX_PAYLOAD = 0xFFFF                       # the 16-bit length field
 
 REQ_INFO, REQ_RUN, REQ_STACK, REQ_EXIT, REQ_FAULT = 0x01, 0x02, 0x03, 0x04, 0x7E
 REPLY_BIT = 0x80
@@ -46,8 +47,9 @@ def crc32(data: bytes) -> int:
 
 
 def encode_frame(ftype: int, seq: int, payload: bytes = b"") -> bytes:
-    if len(payload) > 0xFFFF:
-        raise ValueError(f"payload of {len(payload)} bytes does not fit a frame (max 65535)")
+    if len(payload) > MAX_PAYLOAD:
+        raise LinkError(f"a payload of {len(payload)} bytes does not fit a frame (the length "
+                        f"field is 16 bits: at most {MAX_PAYLOAD} bytes)")
     head = HEADER.pack(MAGIC, ftype, seq & 0xFFFF, len(payload))
     return head + payload + struct.pack("<I", crc32(head[2:] + payload))
 
@@ -63,7 +65,7 @@ class FrameDecoder:
     """Incremental decoder: feed bytes, collect frames. Bytes that are not part of a valid frame
     (text, corrupted frames) go to `noise` so errors can show them; `bad_crc` counts rejects."""
 
-    def __init__(self, max_payload: int = 0xFFFF):
+    def __init__(self, max_payload: int = MAX_PAYLOAD):
         self.buf = bytearray()
         self.noise = bytearray()
         self.bad_crc = 0
@@ -124,7 +126,7 @@ class SerialLink:
     """One connection to the benchmark firmware."""
 
     def __init__(self, port: str, baud: int = 115200, timeout_s: float = 10.0, retries: int = 4,
-                 where: str = "board", max_payload: int = 0xFFFF, peer_alive=None,
+                 where: str = "board", max_payload: int = MAX_PAYLOAD, peer_alive=None,
                  open_timeout_s: float = 0.0):
         import serial
 
@@ -242,7 +244,10 @@ class SerialLink:
                 problems.append(f"NAK ({NAK_REASONS.get(reason, reason)})")
                 continue
             if reply.type == ERROR:
-                (code,) = struct.unpack("<i", reply.payload[:4])
+                if len(reply.payload) < 4:
+                    raise LinkError(f"{self.where}: ERROR reply of {len(reply.payload)} bytes, "
+                                    f"expected at least 4 (an int32 code): garbage on the link")
+                (code,) = struct.unpack_from("<i", reply.payload)
                 raise LinkError(f"{self.where}: the firmware's invoke failed with code {code}")
             if reply.type != (ftype | REPLY_BIT):
                 raise LinkError(f"{self.where}: answered type {reply.type:#x} to request "
@@ -275,15 +280,25 @@ class SerialLink:
             raise LinkError(f"{self.where}: INFO reply is not an edgepipe firmware: {text!r}")
         return parse_announce(text[len("EDGEPIPE "):])
 
-    def run(self, input_bytes: bytes) -> RunReply:
+    def run(self, input_bytes: bytes, output_bytes: int | None = None) -> RunReply:
+        """One inference; `output_bytes`, when given, is the output size the model has."""
         reply = self.request(REQ_RUN, bytes(input_bytes))
         if len(reply.payload) < 8:
-            raise LinkError(f"{self.where}: RUN reply of {len(reply.payload)} bytes is too short")
+            raise LinkError(f"{self.where}: RUN reply of {len(reply.payload)} bytes is too short "
+                            f"(at least 8: the elapsed count)")
         (elapsed,) = struct.unpack_from("<Q", reply.payload)
-        return RunReply(output=reply.payload[8:], elapsed=elapsed)
+        output = reply.payload[8:]
+        if output_bytes is not None and len(output) != output_bytes:
+            raise LinkError(f"{self.where}: RUN reply carries {len(output)} output bytes, the model "
+                            f"has {output_bytes}; is the firmware built for this model?")
+        return RunReply(output=output, elapsed=elapsed)
 
     def stack(self) -> tuple[int, int]:
-        used, size = struct.unpack("<II", self.request(REQ_STACK).payload[:8])
+        payload = self.request(REQ_STACK).payload
+        if len(payload) < 8:
+            raise LinkError(f"{self.where}: STACK reply of {len(payload)} bytes, expected 8 "
+                            f"(used, size)")
+        used, size = struct.unpack_from("<II", payload)
         return used, size
 
     def exit(self, code: int = 0) -> None:
