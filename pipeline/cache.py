@@ -38,14 +38,21 @@ def file_sha256(path: str | Path) -> str:
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file via a temp name + rename, so readers never see half of it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise EdgepipeError(f"{path}: cannot write ({exc.strerror}); free some space or choose "
+                            "another output folder") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -73,9 +80,19 @@ def stage(root: Path, name: str, config: dict, produce: Callable[[Path], dict],
         manifest = produce(tmp)
         manifest = {"stage": name, "config": config, **manifest}
         write_json(tmp / MANIFEST, manifest)
-        if final.exists():
+        if final.exists() and force:
             shutil.rmtree(final)
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not manifest_path.exists():        # not another run's finished copy: a real failure
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent run finished first: use its copy
+            return final, json.loads(manifest_path.read_text())
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EdgepipeError(f"{final}: cannot write stage output ({exc.strerror}); free some space "
+                            "or choose another --out folder") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

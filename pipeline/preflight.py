@@ -3,6 +3,10 @@
 Each rule is a small function whose docstring is the message the user reads ({details} is filled
 in); it returns None when the rule holds and the details otherwise. docs/SUPPORTED.md is generated
 from these docstrings (`edgepipe docs`), so the doc and the messages cannot drift apart.
+
+Rules have a scope: "mcu" rules decide whether a variant can run on a microcontroller at all (with
+TFLM), "engine" rules whether edgepipe's generated C engine runs it, "board" rules whether it fits
+one board's flash and RAM.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Context:
 @dataclass(frozen=True)
 class Finding:
     check: str
+    scope: str          # mcu | engine | board
     details: str
     message: str
 
@@ -44,32 +49,40 @@ class Preflight:
 
     @property
     def deployable(self) -> bool:
-        return not self.findings
+        """Runs on a microcontroller (with TFLM) and fits the board, when one was checked."""
+        return not [f for f in self.findings if f.scope != "engine"]
 
-    def reason(self) -> str:
+    @property
+    def engine_runs(self) -> bool:
+        """edgepipe's generated C engine can run it (what host-c and every board target use)."""
+        return self.deployable and not [f for f in self.findings if f.scope == "engine"]
+
+    def reason(self, scopes=("mcu", "engine", "board")) -> str:
         """Short form for a table cell: which checks failed, with their details."""
-        return "; ".join(f"{f.check}: {f.details}" for f in self.findings)
+        return "; ".join(f"{f.check}: {f.details}" for f in self.findings if f.scope in scopes)
 
     def to_json(self) -> dict:
-        return {"variant": self.variant, "deployable": self.deployable, "tflm_runs": self.tflm_runs,
-                "tflm_arena_bytes": self.tflm_arena_bytes,
-                "findings": [{"check": f.check, "details": f.details, "message": f.message}
+        return {"variant": self.variant, "deployable": self.deployable, "engine_runs": self.engine_runs,
+                "tflm_runs": self.tflm_runs, "tflm_arena_bytes": self.tflm_arena_bytes,
+                "findings": [{"check": f.check, "scope": f.scope, "details": f.details, "message": f.message}
                              for f in self.findings]}
 
 
-RULES: list[Callable[[Context], str | None]] = []
+RULES: list[tuple[Callable[[Context], str | None], str]] = []
 
 
-def rule(fn):
-    RULES.append(fn)
-    return fn
+def rule(scope: str):
+    def register(fn):
+        RULES.append((fn, scope))
+        return fn
+    return register
 
 
 def message(fn, details: str) -> str:
     return " ".join(fn.__doc__.split()).format(details=details)
 
 
-@rule
+@rule("mcu")
 def tflm_can_run(ctx: Context) -> str | None:
     """TFLM cannot run it: {details}. Use a full-integer int8 variant, or replace those layers."""
     if ctx.tflm_error is None:
@@ -80,7 +93,7 @@ def tflm_can_run(ctx: Context) -> str | None:
     return ctx.tflm_error + (f" (layers {', '.join(layers[:4])})" if layers else "")
 
 
-@rule
+@rule("mcu")
 def integer_ops_only(ctx: Context) -> str | None:
     """Float or hybrid ops: {details}. An MCU build needs every op in int8 (or int16x8); quantize with
     a representative dataset and TFLITE_BUILTINS_INT8."""
@@ -94,7 +107,7 @@ def integer_ops_only(ctx: Context) -> str | None:
                      for kind, ops in bad.items())
 
 
-@rule
+@rule("mcu")
 def integer_io(ctx: Context) -> str | None:
     """Float input or output ({details}): firmware feeds and reads integer tensors; convert with
     inference_input_type and inference_output_type set to tf.int8."""
@@ -102,7 +115,7 @@ def integer_io(ctx: Context) -> str | None:
     return None if i.startswith("int") and o.startswith("int") else f"input {i}, output {o}"
 
 
-@rule
+@rule("mcu")
 def single_subgraph(ctx: Context) -> str | None:
     """More than one subgraph ({details}): control flow (IF/WHILE) is not supported by the C engine;
     unroll it in the model."""
@@ -110,7 +123,19 @@ def single_subgraph(ctx: Context) -> str | None:
     return None if n == 1 else f"{n} subgraphs"
 
 
-@rule
+@rule("engine")
+def c_engine_can_run(ctx: Context) -> str | None:
+    """edgepipe's C engine cannot run it ({details}); TFLM can still run it on a microcontroller."""
+    from firmware_gen import graph
+    from .errors import EdgepipeError
+    try:
+        graph.load(ctx.variant.tflite_path)
+    except EdgepipeError as exc:
+        return str(exc).removeprefix(f"{ctx.variant.tflite_path}: ")
+    return None
+
+
+@rule("board")
 def fits_flash(ctx: Context) -> str | None:
     """Model larger than the board's flash ({details}): prune, distill or quantize it further,
     or pick a board with more flash."""
@@ -123,7 +148,7 @@ def fits_flash(ctx: Context) -> str | None:
     return f"needs {needs.flash_bytes:,} B = {needs.flash_detail}; {b.id} has {b.flash_bytes:,} B"
 
 
-@rule
+@rule("board")
 def fits_ram(ctx: Context) -> str | None:
     """Model needs more RAM than the board has ({details}): use a smaller model or a board with
     more RAM."""
@@ -148,24 +173,37 @@ def zero_input(model: TFLiteModel) -> np.ndarray:
 
 
 def run(variant: TFLiteVariant, model: TFLiteModel, board=None) -> Preflight:
-    """All rules on one variant. TFLM itself is asked whether it can run the model."""
-    ctx = Context(variant=variant, model=model, board=board)
+    """The mcu and engine rules on one variant (and the board rules when a board is given).
+
+    TFLM itself is asked whether it can run the model."""
+    ctx = Context(variant=variant, model=model)
     try:
         ctx.tflm_arena_bytes = tflm.run(model.data, zero_input(model), where=variant.name).arena_bytes
     except tflm.TFLMError as exc:
         ctx.tflm_error = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+    pre = Preflight(variant=variant.name, tflm_runs=ctx.tflm_error is None,
+                    tflm_arena_bytes=ctx.tflm_arena_bytes, findings=_evaluate(ctx, ("mcu", "engine")))
+    return pre if board is None else for_board(pre, variant, model, board)
+
+
+def for_board(pre: Preflight, variant: TFLiteVariant, model: TFLiteModel, board) -> Preflight:
+    """`pre` plus the board rules for `board` (TFLM is not asked again)."""
+    ctx = Context(variant=variant, model=model, tflm_error=None if pre.tflm_runs else "refused",
+                  tflm_arena_bytes=pre.tflm_arena_bytes, board=board)
+    return Preflight(variant=pre.variant, tflm_runs=pre.tflm_runs, tflm_arena_bytes=pre.tflm_arena_bytes,
+                     findings=[*pre.findings, *_evaluate(ctx, ("board",))])
+
+
+def _evaluate(ctx: Context, scopes) -> list[Finding]:
     findings = []
-    for fn in RULES:
-        details = fn(ctx)
-        if details is not None:
-            findings.append(Finding(fn.__name__, details, message(fn, details)))
-    return Preflight(variant=variant.name, tflm_runs=ctx.tflm_error is None,
-                     tflm_arena_bytes=ctx.tflm_arena_bytes, findings=findings)
+    for fn, scope in RULES:
+        if scope in scopes:
+            details = fn(ctx)
+            if details is not None:
+                findings.append(Finding(fn.__name__, scope, details, message(fn, details)))
+    return findings
 
 
 def rules_markdown() -> str:
     """The rules as a Markdown list, for docs/SUPPORTED.md."""
-    lines = []
-    for fn in RULES:
-        lines.append(f"- **{fn.__name__}**: {message(fn, '...')}")
-    return "\n".join(lines)
+    return "\n".join(f"- **{fn.__name__}** ({scope}): {message(fn, '...')}" for fn, scope in RULES)

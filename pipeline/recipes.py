@@ -31,7 +31,7 @@ class Recipe:
     doc: str
     dataset: str
     path: str
-    source_sha256: str                       # build()'s source: editing it invalidates trained models
+    source_sha256: str                       # the recipe's functions: editing them invalidates models
     train: dict = field(default_factory=dict)
     arch: dict = field(default_factory=dict)
     student: dict = field(default_factory=dict)
@@ -78,10 +78,12 @@ def load(name: str, models_dir: Path = MODELS_DIR) -> Recipe:
     if unknown:
         raise EdgepipeError(f"{path}: RECIPE has unknown keys {sorted(unknown)}; valid keys: "
                             "dataset, train, arch, student, compress")
-    # training depends on build()'s code (plus train/arch, keyed separately), not on the rest of the
-    # file: adding a compression knob must not retrain the base model
+    # models depend on the recipe's code (build, build_binary, helpers); the RECIPE dict's sections are
+    # keyed by the stages that read them, so tuning a compression knob does not retrain the base model
     try:
-        build_source = inspect.getsource(module.build).encode()
+        funcs = sorted((n, f) for n, f in vars(module).items()
+                       if inspect.isfunction(f) and f.__module__ == module.__name__)
+        build_source = b"".join(inspect.getsource(f).encode() for _, f in funcs)
     except (OSError, TypeError):
         build_source = source
     return Recipe(name=name, doc=(module.__doc__ or "").strip(), dataset=recipe["dataset"],

@@ -59,6 +59,16 @@ def compression_facts(meta: dict) -> str:
     return "; ".join(facts)
 
 
+def _deployable(pre: dict) -> str:
+    if not pre:
+        return "not checked"
+    if not pre.get("deployable"):
+        return f"no: {pre.get('reason')}"
+    if pre.get("engine_runs") is False:
+        return f"TFLM only: {pre.get('reason')}"
+    return "yes"
+
+
 def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """One row per variant: what it is, how accurate, how big, how fast on the host, MCU-ready?"""
     idx = _index(results)
@@ -82,7 +92,7 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(None if not lite.get("latency_ms") else 1e3 * lite["latency_ms"]["median"], ".1f"),
             _fmt(None if micro.get("accuracy") is None else 100 * micro["accuracy"], ".2f"),
             _kb(micro.get("arena_bytes")),
-            "yes" if pre.get("deployable") else f"no: {pre.get('reason') or 'not checked'}",
+            _deployable(pre),
             compression_facts(v.get("meta") or {}),
         ])
     return head, rows

@@ -11,6 +11,8 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, cache, convert, datasets, preflight, recipes, report, tflite_file
 from .artifacts import KerasModel, TFLiteVariant
 from .bench import targets as target_registry
@@ -44,6 +46,7 @@ class Prepared:
 
 def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
     targets = [target_registry.get(t) for t in cfg.targets]
+    _check_samples(cfg)
     p = prepare(cfg)                                   # train -> compress -> convert
     checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind != "host"])
     results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
@@ -117,7 +120,7 @@ def preflight_stage(tflites: list[TFLiteVariant], board_ids: list[str]) -> dict:
         model = tflite_file.read(v.tflite_path)
         checks[v.name] = preflight.run(v, model)
         for b in board_ids:
-            checks[(v.name, b)] = preflight.run(v, model, board=load_board(b))
+            checks[(v.name, b)] = preflight.for_board(checks[v.name], v, model, load_board(b))
     assert all(v.name in checks for v in tflites)
     return checks
 
@@ -128,6 +131,7 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     rows = []
     for target in targets:
         x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+        deps = target.depends(opts)
         for v in tflites:
             pre = checks[v.name]
             if target.needs_deployable and not pre.deployable:
@@ -136,24 +140,24 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
             if target.needs_tflm and not pre.tflm_runs:
                 rows.append(row(v.name, target.name, skipped="TFLM cannot run it"))
                 continue
-            if target.needs_int8 and v.tensor_types != "int8":
-                rows.append(row(v.name, target.name,
-                                skipped=f"the C engine runs int8 models; this one computes in {v.tensor_types}"))
+            if target.needs_engine and not pre.engine_runs:
+                rows.append(row(v.name, target.name, skipped=f"not for the C engine: {pre.reason(('engine',))}"))
                 continue
             fit = checks.get((v.name, target.name))
             if fit is not None and not fit.deployable:     # fails before building, says why
-                rows.append(row(v.name, target.name, error=f"does not fit: {fit.reason()}"))
+                rows.append(row(v.name, target.name, error=f"does not fit: {fit.reason(('board',))}"))
                 continue
-            rows.append(_bench_one(target, v, x, y, opts, out, cfg))
+            rows.append(_bench_one(target, v, x, y, opts, out, cfg, data.fingerprint, deps))
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 
 
-def _bench_one(target, v: TFLiteVariant, x, y, opts, out: Path, cfg: RunConfig) -> dict:
+def _bench_one(target, v: TFLiteVariant, x, y, opts, out: Path, cfg: RunConfig, data_fp: str,
+               deps: dict) -> dict:
+    """One (variant, target) measurement, cached on everything the target's result depends on."""
     from .results import row
-    config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x),
-              "threads": opts.threads, "latency_runs": opts.latency_runs, "port": opts.port,
-              "version": __version__}
+    config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x), "data": data_fp,
+              "version": __version__, **deps}
     print(f"bench {v.name} on {target.name} ({len(x)} samples)", flush=True)
     model = tflite_file.read(v.tflite_path)
     try:
@@ -239,9 +243,27 @@ def _check_force(force):
 def _check_input_shape(variant: TFLiteVariant, data) -> None:
     model = tflite_file.read(variant.tflite_path)
     shape = tuple(model.main.tensors[model.main.inputs[0]].shape[1:])
-    if shape != data.input_shape:
-        raise EdgepipeError(f"{variant.tflite_path}: model input {shape} does not match dataset "
+    classes = int(np.prod(model.main.tensors[model.main.outputs[0]].shape[1:]))
+    check_io(str(variant.tflite_path), shape, classes, data)
+
+
+def check_io(where: str, input_shape: tuple, classes: int, data) -> None:
+    """A model from a file must take the dataset's samples and score its classes."""
+    if tuple(input_shape) != data.input_shape:
+        raise EdgepipeError(f"{where}: model input {tuple(input_shape)} does not match dataset "
                             f"{data.name} samples {data.input_shape}; pick the dataset it was trained on")
+    if classes != data.num_classes:
+        raise EdgepipeError(f"{where}: model has {classes} outputs but dataset {data.name} has "
+                            f"{data.num_classes} classes; pick the dataset it was trained on")
+
+
+def _check_samples(cfg: RunConfig) -> None:
+    for name, n in (cfg.options.get("samples") or {}).items():
+        if name != "*" and name not in cfg.targets:
+            raise EdgepipeError(f"--samples names target '{name}', which is not among --targets "
+                                f"({', '.join(cfg.targets)})")
+    if cfg.calibration_samples <= 0:
+        raise EdgepipeError(f"--calibration-samples {cfg.calibration_samples}: must be positive")
 
 
 def _check_writable(out: Path):

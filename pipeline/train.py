@@ -75,8 +75,7 @@ def from_file(path: Path, data: Dataset) -> KerasModel:
     except Exception as exc:
         raise EdgepipeError(f"{path}: cannot load as a Keras model ({type(exc).__name__}); "
                             "pass a .keras or .h5 file saved by tf-keras") from None
-    if tuple(model.input_shape[1:]) != data.input_shape:
-        raise EdgepipeError(f"{path}: model input {tuple(model.input_shape[1:])} does not match "
-                            f"dataset {data.name} input {data.input_shape}")
+    from .run import check_io
+    check_io(str(path), tuple(model.input_shape[1:]), int(model.output_shape[-1]), data)
     return KerasModel(name="base", path=Path(path), sha256=cache.file_sha256(path),
                       params=keras_params(model), test_accuracy=accuracy(model, data.x_test, data.y_test))

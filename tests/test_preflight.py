@@ -46,9 +46,16 @@ def test_unsupported_op_is_caught_with_its_layer(atan2_variant):
 
 def test_float_and_hybrid_variants_are_not_deployable(digits_ptq):
     fp32 = {x.check for x in _check(digits_ptq["fp32"]).findings}
-    assert fp32 == {"integer_ops_only", "integer_io"}          # TFLM runs float32, but not our MCU build
+    # TFLM runs float32, but an integer MCU build does not; the C engine refuses it too
+    assert fp32 == {"integer_ops_only", "integer_io", "c_engine_can_run"}
     dyn = _check(digits_ptq["dynamic"])
     assert not dyn.tflm_runs and "hybrid" in dyn.reason()
+
+
+def test_int16x8_runs_in_tflm_but_not_in_the_c_engine(digits_ptq):
+    p = _check(digits_ptq["int16x8"])
+    assert p.deployable and p.tflm_runs and not p.engine_runs
+    assert [f.check for f in p.findings] == ["c_engine_can_run"] and "int8" in p.findings[0].details
 
 
 def test_board_fit_rules_state_needed_and_available(digits_ptq):
@@ -64,6 +71,6 @@ def test_board_fit_rules_state_needed_and_available(digits_ptq):
 
 def test_rules_docs_are_the_messages():
     md = preflight.rules_markdown()
-    for fn in preflight.RULES:
+    for fn, _scope in preflight.RULES:
         assert f"**{fn.__name__}**" in md
         assert preflight.message(fn, "X").split("X")[0].strip() in md

@@ -32,9 +32,10 @@ class Target:
     kind: str                         # host | emulated | real
     needs_deployable: bool            # only variants that pass preflight run here
     needs_tflm: bool                  # only variants TFLM can run
-    needs_int8: bool                  # runs edgepipe's C engine, which is int8-only
+    needs_engine: bool                # runs edgepipe's generated C engine
     default_samples: int | None
     run: Callable                     # run(variant, model, x, y, options) -> row dict
+    depends: Callable                 # depends(options) -> what a cached result is valid for
 
 
 def _litert(variant, model, x, y, opt):
@@ -54,10 +55,47 @@ def _host_c(variant, model, x, y, opt):
     return row(variant.name, "host-c", **{k: v for k, v in r.items() if k != "target"})
 
 
+def _package_version(name: str) -> str:
+    from importlib.metadata import version
+    return version(name)
+
+
+def tree_hash(*roots: Path, patterns=("*.py", "*.c", "*.h", "*.j2", "*.ld", "*.toml", "*.S")) -> str:
+    """Hash of the source files under `roots`: a result measured with other code is not reused."""
+    import hashlib
+    h = hashlib.sha256()
+    for root in roots:
+        files = [root] if root.is_file() else sorted(f for p in patterns for f in root.rglob(p))
+        for f in files:
+            h.update(str(f.relative_to(root.parent)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+FIRMWARE_GEN = Path(__file__).resolve().parent.parent.parent / "firmware_gen"
+
+
+def _engine_depends(opt: Options) -> dict:
+    return {"firmware_gen": tree_hash(FIRMWARE_GEN), "cc": _tool_version("gcc")}
+
+
+def _tool_version(tool: str) -> str:
+    import subprocess
+    try:
+        return subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    except OSError:
+        return "missing"
+
+
 HOST_TARGETS: Registry[Target] = Registry("target")
-for _t in (Target("host-litert", "host", False, False, False, None, _litert),
-           Target("host-tflm", "host", False, True, False, None, _tflm),
-           Target("host-c", "host", True, True, True, None, _host_c)):
+for _t in (Target("host-litert", "host", False, False, False, None, _litert,
+                  lambda o: {"litert": _package_version("ai-edge-litert"), "threads": o.threads,
+                             "latency_runs": o.latency_runs}),
+           Target("host-tflm", "host", False, True, False, None, _tflm,
+                  lambda o: {"tflite_micro": _package_version("tflite-micro")}),
+           Target("host-c", "host", True, True, True, None, _host_c,
+                  lambda o: {**_engine_depends(o), "valgrind": _tool_version("valgrind"),
+                             "tflite_micro": _package_version("tflite-micro")})):
     HOST_TARGETS.register(_t.name, _t)
 
 
@@ -73,7 +111,13 @@ def _board_target(board_id: str) -> Target:
                             opt.workdir, port=opt.port)
         return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
-    return Target(board_id, b.kind, True, True, True, 500, run)
+    def depends(opt: Options) -> dict:
+        from ..boards import BOARDS_DIR
+        return {**_engine_depends(opt), "board": tree_hash(b.path), "bsp": tree_hash(BOARDS_DIR / "bsp"),
+                "cross": _tool_version("arm-none-eabi-gcc"), "qemu": _tool_version("qemu-system-arm"),
+                "port": opt.port, "tflite_micro": _package_version("tflite-micro")}
+
+    return Target(board_id, b.kind, True, True, True, 500, run, depends)
 
 
 def board_ids() -> list[str]:
