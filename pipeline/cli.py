@@ -6,6 +6,7 @@ Errors a user can cause (EdgepipeError) end in one line on stderr and exit code 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -77,6 +78,9 @@ def _verified(board: dict) -> str:
 
 def cmd_bench(a) -> int:
     from . import report
+    if a.file.suffix != ".tflite":
+        raise EdgepipeError(f"{a.file}: `edgepipe bench` takes a .tflite file; for a Keras model use "
+                            "`edgepipe run MODEL --dataset ...`")
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "port": a.port}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
@@ -126,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated targets: host-litert, host-tflm, host-c, or a board id "
                         "(default: host-litert,host-tflm)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
-    r.add_argument("--force", metavar="STAGE", help="redo from this stage: train, compress, convert, preflight, bench")
+    r.add_argument("--force", metavar="STAGE", help="redo from this stage on: train, compress, convert or bench")
     r.add_argument("--dataset", help="dataset when MODEL is a file")
     r.add_argument("--calibration-samples", type=int, default=500, help="PTQ calibration samples (default 500)")
     r.add_argument("--samples", type=_samples, metavar="N|TARGET=N,...",
@@ -173,6 +177,8 @@ def main(argv=None) -> int:
     try:
         return args.fn(args)
     except EdgepipeError as exc:
+        if os.environ.get("EDGEPIPE_DEBUG"):
+            raise
         print(f"edgepipe: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -18,3 +18,12 @@ class UnknownName(EdgepipeError):
         valid = sorted(valid)
         super().__init__(f"unknown {kind} '{name}'; valid {kind}s: {', '.join(valid) or '(none)'}")
         self.kind, self.name, self.valid = kind, name, valid
+
+
+def wrap_stage_failure(where: str, what: str, exc: BaseException) -> EdgepipeError:
+    """A third-party library (TensorFlow, tfmot, larq) failing inside a stage, as one line.
+
+    Set EDGEPIPE_DEBUG=1 to see the original traceback instead."""
+    first = (str(exc).strip().splitlines() or [""])[0][:240]
+    return EdgepipeError(f"{where}: {what} failed with {type(exc).__name__}: {first}; "
+                         "check the recipe (or rerun with EDGEPIPE_DEBUG=1 for the traceback)")

@@ -54,8 +54,8 @@ def compression_facts(meta: dict) -> str:
         most = max(meta.get("unique_weights_per_layer", {}).values(), default=None)
         facts.append(f"{meta['clusters']} clusters" + (f", ≤{most} distinct weights/layer" if most else ""))
     if meta.get("binary_weights"):
-        facts.append(f"weights packed 1-bit {meta['packed_total_weight_bytes'] / 1024:.1f} KiB vs float32 "
-                     f"{meta['float32_total_weight_bytes'] / 1024:.1f} KiB")
+        facts.append(f"weights would pack to {meta['packed_total_weight_bytes'] / 1024:.1f} KiB at 1 bit "
+                     f"(float32 {meta['float32_total_weight_bytes'] / 1024:.1f} KiB); shipped as int8")
     return "; ".join(facts)
 
 
@@ -155,7 +155,7 @@ def csv_text(results: dict) -> str:
     variants = {v["name"]: v for v in results["variants"]}
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
-            "latency_ms_p90", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
+            "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
             "ram_bytes", "bit_exact", "mismatches", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -167,6 +167,7 @@ def csv_text(results: dict) -> str:
         vals = {**{k: v.get(k) for k in cols}, **{k: r.get(k) for k in cols if k in r},
                 "deployable": v.get("preflight", {}).get("deployable"),
                 "latency_ms_median": lat.get("median"), "latency_ms_p90": lat.get("p90"),
+                "latency_is_estimate": bool(lat.get("estimate")) if lat else None,
                 "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles"))}
         w.writerow(["" if vals[c] is None else vals[c] for c in cols])
     return buf.getvalue()
@@ -190,8 +191,9 @@ def html_text(results: dict, tables) -> str:
 
 def render(results: dict) -> str:
     """The terminal form of the report."""
-    out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on {results.get('test_samples', '?')} "
-           "test samples; Δ against float32 on LiteRT)", terminal(*variant_table(results))]
+    out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on the {results.get('test_samples', '?')}-sample "
+           "test split with LiteRT and TFLM; Δ against float32 on LiteRT; other targets list their samples)",
+           terminal(*variant_table(results))]
     head, rows = summary_table(results)
     if rows:
         out[1:1] = [terminal(head, rows), ""]
@@ -224,6 +226,11 @@ def load(run_dir: Path) -> dict:
     from .errors import EdgepipeError
     path = Path(run_dir) / "results.json"
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise EdgepipeError(f"{path}: cannot read results ({exc}); run `edgepipe run` first") from None
+    missing = [k for k in ("model", "dataset", "edgepipe_version", "created", "variants", "results")
+               if not isinstance(doc, dict) or k not in doc]
+    if missing:
+        raise EdgepipeError(f"{path}: not an edgepipe results file (no {', '.join(missing)})")
+    return doc

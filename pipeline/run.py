@@ -18,7 +18,7 @@ from .artifacts import KerasModel, TFLiteVariant
 from .bench import targets as target_registry
 from .errors import EdgepipeError, UnknownName
 
-STAGES = ("train", "compress", "convert", "preflight", "bench")
+STAGES = ("train", "compress", "convert", "bench")      # preflight is cheap and always runs
 PTQ_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 HOST_TARGETS = ("host-litert", "host-tflm")
 

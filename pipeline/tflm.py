@@ -18,7 +18,7 @@ from .errors import EdgepipeError
 
 _ARENA_RE = re.compile(r"Arena allocation total (\d+) bytes")
 _MISSING_OP_RE = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
-DEFAULT_ARENA = 4 * 1024 * 1024
+DEFAULT_ARENA = 64 * 1024 * 1024     # host memory is cheap; the real need is measured, not this
 
 
 @contextlib.contextmanager

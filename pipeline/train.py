@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from . import cache
 from .artifacts import KerasModel, keras_params, load_keras
 from .datasets import Dataset
+from .errors import EdgepipeError, wrap_stage_failure
 from .keras_env import keras, set_seed, tf
 from .recipes import Recipe
 
@@ -55,7 +57,12 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
         model = recipe.build(data.input_shape, data.num_classes)
         print(f"training {recipe.name}: {keras_params(model):,} parameters on {data.name} "
               f"({len(data.x_train):,} train / {len(data.x_val):,} val)", flush=True)
-        history = fit(model, data, recipe.train)
+        try:
+            history = fit(model, data, recipe.train)
+        except Exception as exc:
+            if os.environ.get("EDGEPIPE_DEBUG"):
+                raise
+            raise wrap_stage_failure(recipe.path, "training", exc) from None
         model.save(out / "model.keras")
         return {"file": "model.keras", "params": keras_params(model),
                 "test_accuracy": accuracy(model, data.x_test, data.y_test),
@@ -69,7 +76,6 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
 
 def from_file(path: Path, data: Dataset) -> KerasModel:
     """Start from a user's own .keras/.h5 model instead of training one."""
-    from .errors import EdgepipeError
     try:
         model = load_keras(path)
     except Exception as exc:

@@ -109,3 +109,15 @@ def test_dataset_that_does_not_fit_the_model(testdata, tmp_path):
     rc, _, err = edgepipe("bench", testdata / "tflm_micro_speech_int8.tflite", "--target", "host-tflm",
                           "--dataset", "digits", "--out", tmp_path)
     assert_one_line_error(rc, err, "model input (1960,) does not match dataset digits samples (8, 8, 1)")
+
+
+def test_training_failure_inside_tensorflow_is_one_line(tmp_path):
+    # the model has 3 outputs for 10 classes: TensorFlow fails deep inside fit()
+    (tmp_path / "three.py").write_text(
+        '"""Wrong head on purpose."""\nfrom pipeline.keras_env import keras\n'
+        'RECIPE = {"dataset": "digits", "train": {"epochs": 1}}\n'
+        "def build(input_shape, num_classes):\n    k = keras()\n"
+        "    return k.Sequential([k.Input(input_shape), k.layers.Flatten(), k.layers.Dense(3)])\n")
+    rc, _, err = edgepipe("run", "three", "--variants", "int8", "--out", tmp_path / "o",
+                          env={"EDGEPIPE_MODELS": str(tmp_path)})
+    assert_one_line_error(rc, err, "three.py: training failed with", "EDGEPIPE_DEBUG=1")

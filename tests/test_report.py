@@ -5,7 +5,10 @@ import os
 
 from conftest import REPO
 
+import pytest
+
 from pipeline import report
+from pipeline.errors import EdgepipeError
 
 GOLDEN = REPO / "tests" / "golden" / "report_table.md"
 
@@ -71,7 +74,12 @@ def test_json_and_csv_roundtrip(tmp_path):
     lines = paths["csv"].read_text().splitlines()
     assert len(lines) == 1 + len(doc["results"])
     assert lines[-1].startswith("int8,PTQ int8,int8,int8,5120,") and lines[-1].endswith("no answer on /dev/ttyACM0")
+    board = next(ln for ln in lines if ",mps2-an386," in ln).split(",")
+    assert board[lines[0].split(",").index("latency_is_estimate")] == "True"
     assert report.load(tmp_path) == doc
+    (tmp_path / "results.json").write_text('{"something": "else"}')
+    with pytest.raises(EdgepipeError, match="not an edgepipe results file"):
+        report.load(tmp_path)
 
 
 def test_compression_facts_say_what_was_measured():
@@ -83,5 +91,5 @@ def test_compression_facts_say_what_was_measured():
         == "student 250 params (0.25× teacher), T=2 α=0.5"
     assert f({"clusters": 16, "unique_weights_per_layer": {"a": 16, "b": 12}}) == "16 clusters, ≤16 distinct weights/layer"
     assert f({"binary_weights": True, "packed_total_weight_bytes": 2048, "float32_total_weight_bytes": 65536}) \
-        == "weights packed 1-bit 2.0 KiB vs float32 64.0 KiB"
+        == "weights would pack to 2.0 KiB at 1 bit (float32 64.0 KiB); shipped as int8"
     assert f({}) == ""

@@ -43,7 +43,8 @@ def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = Non
     # one folder per (board, model): variants benchmarked in the same run keep their firmware
     workdir = Path(workdir) / board.id / file_sha256(tflite_path)[:12]
     engine = (generate or _default_generate)(tflite_path, workdir / "engine", PREFIX)
-    board_build.check_fit(board, needs.with_arena(int(engine.arena_bytes)), what)
+    board_build.check_fit(board, needs.with_engine(
+        int(engine.arena_bytes), board_build.engine_flash_bytes(board, engine, workdir / "size")), what)
     fw = board_build.build(board, workdir / "build", PREFIX, engine.h_path,
                            [engine.c_path, *engine.runtime_sources], list(engine.include_dirs))
     return board, engine, fw

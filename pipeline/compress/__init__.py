@@ -14,6 +14,7 @@ recipe's parameters for it, the sha256 of the models it starts from and the data
 from __future__ import annotations
 
 import json
+import os
 import math
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Callable
 
 from .. import cache
 from ..artifacts import KerasModel, keras_params, load_keras
-from ..errors import EdgepipeError
+from ..errors import EdgepipeError, wrap_stage_failure
 from ..registry import Registry
 
 
@@ -80,7 +81,14 @@ def compress(names: list[str], base: KerasModel, recipe, data, root: Path,
 
         def produce(out: Path, comp=comp, inputs=inputs) -> dict:
             start = time.perf_counter()
-            model = comp.run(base, recipe, data, out, inputs)
+            try:
+                model = comp.run(base, recipe, data, out, inputs)
+            except EdgepipeError:
+                raise
+            except Exception as exc:
+                if os.environ.get("EDGEPIPE_DEBUG"):
+                    raise
+                raise wrap_stage_failure(recipe.path, f"compression '{name}'", exc) from None
             meta = {**model.meta, "stage_seconds": round(time.perf_counter() - start, 1)}
             json.dumps(meta)                               # the manifest must hold it as JSON
             return {"file": Path(model.path).name, "kind": comp.kind, "params": model.params,
