@@ -1,17 +1,21 @@
 """Build the benchmark firmware for one board: fit check, linker script, cross-compile, sizes.
 
-Order matters: `check_fit` runs before anything is compiled, so a model that cannot fit a board
-fails in a second with "needs N bytes, board has M" instead of after a build or in a linker error.
-The linker script comes from the board file's memory regions; the compiler flags from its core; the
-sizes from the ELF (`arm-none-eabi-size -A`), never from estimates.
+Order matters: `check_fit` runs before the model's code is generated or compiled, so a model that
+cannot fit a board fails in seconds with "needs N bytes, board has M" instead of after a build or in
+a linker error. Its flash figure adds the .tflite's weights (a lower bound for the engine's tables),
+the runtime kernels compiled for the board's core (measured) and an upper bound for app + BSP + libc;
+after generation the engine's own compiled size replaces the weights. The linker script comes from
+the board file's memory regions; the compiler flags from its core; the firmware's sizes from the
+ELF (`arm-none-eabi-size -A`), never from estimates.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
+import functools
+import hashlib
 import shutil
-import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +24,26 @@ import jinja2
 from pipeline.boards import BSP_DIR, Board
 from pipeline.errors import EdgepipeError
 
+from . import build as build_mod
+from .build import BuildError  # noqa: F401  (callers catch board_build.BuildError)
+
 APP_DIR = Path(__file__).resolve().parent / "runtime" / "app"
 COMMON_DIR = BSP_DIR / "common"
 CC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
 
-# What the app + BSP + newlib-nano pieces take beyond the model, measured from the ELF of a
-# hello-world build (see tests/test_linker.py, which keeps these numbers honest).
-FIRMWARE_FLASH_BYTES = 6 * 1024
-FIRMWARE_RAM_BYTES = 512 + 256     # protocol state, reply buffer, info line
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 
-
-class BuildError(EdgepipeError):
-    """The cross build failed; the message has the compiler's first error."""
+# Upper bounds for what the app + BSP + newlib-nano/libgcc pieces take beyond the engine: measured
+# from the ELFs of real builds on every core (4.0-4.4 KiB of flash); tests/test_linker.py builds
+# the real generated engine and checks that the fit check's total stays an upper bound. The
+# runtime kernels are not in here: their size is measured for each core (runtime_flash_bytes).
+APP_BSP_FLASH_BYTES = 6 * 1024
+APP_BSP_RAM_BYTES = 512 + 256      # protocol state, reply buffer, info line
+# The frame length field is 16 bits (pipeline/bench/serial_link.py): a RUN request carries the
+# input, its reply 8 count bytes + the output.
+FRAME_PAYLOAD_LIMIT = 0xFFFF
+RUN_REPLY_HEADER_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,9 @@ class Needs:
     input_bytes: int
     output_bytes: int
     stack_bytes: int
+    runtime_bytes: int = 0              # every runtime kernel compiled for the board's core
     arena_is_lower_bound: bool = False
+    weights_are_lower_bound: bool = False   # .tflite buffers only, before the engine's tables
 
     @property
     def io_bytes(self) -> int:
@@ -51,25 +64,69 @@ class Needs:
 
     @property
     def flash_bytes(self) -> int:
-        return self.weights_bytes + FIRMWARE_FLASH_BYTES
+        return self.weights_bytes + self.runtime_bytes + APP_BSP_FLASH_BYTES
 
     @property
     def ram_bytes(self) -> int:
-        return self.arena_bytes + self.stack_bytes + self.io_bytes + FIRMWARE_RAM_BYTES
+        return self.arena_bytes + self.stack_bytes + self.io_bytes + APP_BSP_RAM_BYTES
 
     @property
     def flash_detail(self) -> str:
-        return f"weights {self.weights_bytes} + firmware ~{FIRMWARE_FLASH_BYTES}"
+        weights = "weights >= " if self.weights_are_lower_bound else "engine tables and code "
+        return (f"{weights}{self.weights_bytes} + runtime kernels {self.runtime_bytes} (measured "
+                f"for this core) + app/BSP/libc <= {APP_BSP_FLASH_BYTES}")
 
     @property
     def ram_detail(self) -> str:
         arena = "arena >= " if self.arena_is_lower_bound else "arena "
         return (f"{arena}{self.arena_bytes} + stack {self.stack_bytes} + I/O buffers "
-                f"{self.io_bytes} + firmware ~{FIRMWARE_RAM_BYTES}")
+                f"{self.io_bytes} + app/BSP <= {APP_BSP_RAM_BYTES}")
 
     def with_arena(self, arena_bytes: int) -> "Needs":
         """The same needs with the arena the engine's planner actually allocated."""
         return dataclasses.replace(self, arena_bytes=arena_bytes, arena_is_lower_bound=False)
+
+    def with_engine(self, arena_bytes: int, engine_flash_bytes: int) -> "Needs":
+        """The same needs with the generated engine's arena and its measured tables and code."""
+        return dataclasses.replace(self.with_arena(arena_bytes), weights_bytes=engine_flash_bytes,
+                                   weights_are_lower_bound=False)
+
+
+def _compile_for(board: Board, sources, include_dirs, out_dir, std=build_mod.STD, flags=()):
+    return build_mod.compile_objects(sources, out_dir, include_dirs=include_dirs,
+                                     flags=[*board.cflags(), *flags], cc=CC, std=std, where=board.id)
+
+
+def _flash_of(objs) -> int:
+    sizes = build_mod.sum_sizes(objs, size_tool=SIZE)
+    return sizes["text"] + sizes["rodata"] + sizes["data"]
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime_flash_bytes(cflags: tuple, sources_digest: str) -> int:
+    sources = sorted(RUNTIME_DIR.glob("ep_*.c"))
+    with tempfile.TemporaryDirectory(prefix="ep-runtime-size-") as tmp:
+        objs = build_mod.compile_objects(sources, tmp, include_dirs=[RUNTIME_DIR], flags=list(cflags),
+                                         cc=CC, where=" ".join(cflags))
+        return _flash_of(objs)
+
+
+def runtime_flash_bytes(board: Board) -> int:
+    """Flash taken by the runtime kernels on this board's core: every ep_*.c compiled with the
+    board's flags, text + rodata + data summed (an upper bound: the link drops unused kernels).
+    Measured once per core and runtime version in a process (a second or two)."""
+    if shutil.which(CC) is None:
+        raise BuildError(f"{CC} not found; install the Debian package gcc-arm-none-eabi "
+                         f"(`make setup`)")
+    digest = hashlib.sha256()
+    for f in sorted([*RUNTIME_DIR.glob("ep_*.c"), *RUNTIME_DIR.glob("ep_*.h")]):
+        digest.update(f.name.encode() + f.read_bytes())
+    return _runtime_flash_bytes(tuple(board.cflags()), digest.hexdigest())
+
+
+def engine_flash_bytes(board: Board, engine, out_dir: Path) -> int:
+    """Flash taken by a generated engine's tables and code (its .c compiled for the board)."""
+    return _flash_of(_compile_for(board, [engine.c_path], engine.include_dirs, out_dir))
 
 
 def tflite_needs(board: Board, tflite_path: Path) -> Needs:
@@ -94,11 +151,20 @@ def tflite_needs(board: Board, tflite_path: Path) -> Needs:
         live = max(live, sum(nbytes(t) for t in ts if not t.is_constant))
     return Needs(weights_bytes=weights, arena_bytes=live, input_bytes=nbytes(sg.tensors[sg.inputs[0]]),
                  output_bytes=nbytes(sg.tensors[sg.outputs[0]]), stack_bytes=board.stack_bytes,
-                 arena_is_lower_bound=True)
+                 runtime_bytes=runtime_flash_bytes(board), arena_is_lower_bound=True,
+                 weights_are_lower_bound=True)
 
 
 def check_fit(board: Board, needs: Needs, what: str = "model") -> None:
-    """Raise EdgepipeError if `needs` exceeds the board's flash or RAM (needed vs available)."""
+    """Raise EdgepipeError if `needs` exceeds the board's flash or RAM, or a frame of the serial
+    protocol (needed vs available)."""
+    for part, payload in (("input", needs.input_bytes),
+                          ("output", RUN_REPLY_HEADER_BYTES + needs.output_bytes)):
+        if payload > FRAME_PAYLOAD_LIMIT:
+            raise EdgepipeError(
+                f"{what} cannot be benchmarked on board {board.id}: its {part} needs a frame "
+                f"payload of {payload} bytes, the benchmark protocol's limit is "
+                f"{FRAME_PAYLOAD_LIMIT} (16-bit length field); use a smaller input/output")
     if needs.flash_bytes > board.flash.size:
         raise EdgepipeError(
             f"{what} does not fit board {board.id}: needs {needs.flash_bytes} bytes of flash "
@@ -176,29 +242,6 @@ class Firmware:
     sources: list[Path] = field(default_factory=list)
 
 
-def _run(cmd: list, what: str) -> str:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    if proc.returncode != 0:
-        out = (proc.stderr or proc.stdout).strip()
-        overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", out)
-        if overflow:
-            raise BuildError(f"{what}: does not fit: region {overflow.group(1)} overflowed by "
-                             f"{overflow.group(2)} bytes")
-        first = next((ln for ln in out.splitlines() if "error" in ln), out.splitlines()[0] if out else "")
-        raise BuildError(f"{what}: {Path(str(cmd[0])).name} failed: {first.strip()}")
-    return proc.stdout
-
-
-def elf_sizes(elf: Path) -> dict[str, tuple[int, int]]:
-    out = _run([SIZE, "-A", elf], f"sizes of {elf}")
-    sections = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\.\S+)\s+(\d+)\s+(\d+)\s*$", line)
-        if m:
-            sections[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-    return sections
-
-
 _NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".stack")
 
 
@@ -220,7 +263,9 @@ def flash_and_ram(board: Board, sections: dict[str, tuple[int, int]]) -> tuple[i
 def build(board: Board, out_dir: Path, prefix: str, model_header: Path,
           engine_sources: list[Path], engine_include_dirs: list[Path],
           opt: str = "-O2", extra_defines: dict | None = None) -> Firmware:
-    """Cross-compile app + BSP + engine for `board` into out_dir/firmware.elf."""
+    """Cross-compile app + BSP + engine for `board` into out_dir/firmware.elf. Everything compiles
+    with -Wall -Wextra -Werror; the engine (generated C + runtime) as -std=c99, the app and BSP
+    as gnu11 (inline asm)."""
     if shutil.which(CC) is None:
         raise BuildError(f"{CC} not found; install the Debian package gcc-arm-none-eabi")
     out_dir = Path(out_dir)
@@ -236,21 +281,19 @@ def build(board: Board, out_dir: Path, prefix: str, model_header: Path,
     (out_dir / "link.ld").write_text(linker_script(board))
 
     includes = [gen, COMMON_DIR, board.bsp_dir, APP_DIR, *dict.fromkeys(engine_dirs)]
-    base = [CC, *board.cflags(), opt, "-g", "-std=gnu11", "-ffunction-sections",
-            "-fdata-sections", "-Wall", "-Wextra", *[f"-I{d}" for d in includes]]
-    base += [f"-D{k}={v}" for k, v in (extra_defines or {}).items()]
+    common = ["-g", "-ffunction-sections", "-fdata-sections"]
+    common += [f"-D{k}={v}" for k, v in (extra_defines or {}).items()]
     ours = sorted(COMMON_DIR.glob("*.c")) + sorted(board.bsp_dir.glob("*.c")) + sorted(APP_DIR.glob("*.c"))
-    objects = []
-    for i, src in enumerate([*ours, *engine_sources]):
-        obj = obj_dir / f"{i:02d}_{Path(src).stem}.o"
-        werror = ["-Werror"] if src in ours else []
-        _run([*base, *werror, "-c", src, "-o", obj], f"compiling {Path(src).name} for {board.id}")
-        objects.append(obj)
+    objects = [*build_mod.compile_objects(ours, obj_dir / "app", includes, [*board.cflags(), *common],
+                                          cc=CC, opt=opt, std="gnu11", where=board.id),
+               *build_mod.compile_objects(engine_sources, obj_dir / "engine", includes,
+                                          [*board.cflags(), *common], cc=CC, opt=opt, where=board.id)]
     elf = out_dir / "firmware.elf"
-    _run([CC, *board.cflags(), "-nostartfiles", "-specs=nano.specs", "-specs=nosys.specs",
-          "-Wl,--gc-sections", f"-T{out_dir / 'link.ld'}", f"-Wl,-Map={out_dir / 'firmware.map'}",
-          *objects, "-o", elf], f"linking firmware for {board.id}")
-    sections = elf_sizes(elf)
+    build_mod.run_tool([CC, *board.cflags(), "-nostartfiles", "-specs=nano.specs",
+                        "-specs=nosys.specs", "-Wl,--gc-sections", f"-T{out_dir / 'link.ld'}",
+                        f"-Wl,-Map={out_dir / 'firmware.map'}", *objects, "-o", elf],
+                       f"linking firmware for {board.id}")
+    sections = build_mod.sections(elf, size_tool=SIZE)
     flash, ram = flash_and_ram(board, sections)
     return Firmware(elf=elf, board=board, sections=sections, flash_bytes=flash,
                     ram_static_bytes=ram, sources=[*ours, *engine_sources])

@@ -1,80 +1,118 @@
-"""Compile helpers: the host C compiler with warnings as errors (sanitizers in tests), and ELF
-section sizes read with `size -A` (the cross toolchain's for boards)."""
+"""The one C compile helper, for the host and for boards, and the one reader of ELF section sizes.
+
+Generated C and the runtime always compile with `-std=c99 -Wall -Wextra -Werror` (plus sanitizers
+in tests on the host); a board build adds the core flags from its board file (`Board.cflags()`).
+Sizes come from `size -A` (the cross toolchain's `arm-none-eabi-size` for boards). A failed tool
+run is one line: what was being done, and the compiler's first error with its file and line.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from pipeline.errors import EdgepipeError
 
-WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+STD = "c99"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-CORTEX_M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 
 
-def _run(cmd: list[str]) -> None:
+class BuildError(EdgepipeError):
+    """A compile, link or size run failed; the message has the tool's first error."""
+
+
+def run_tool(cmd: list, what: str) -> str:
+    """Run a compiler/linker/binutils command; return its stdout, or raise BuildError in one line."""
+    cmd = [str(c) for c in cmd]
     if shutil.which(cmd[0]) is None:
-        raise EdgepipeError(f"compiler '{cmd[0]}' not found; install it (see STACK.md)")
+        raise BuildError(f"{what}: '{cmd[0]}' not found; install it with `make setup` "
+                         f"(see README.md)")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise EdgepipeError(f"{cmd[0]} failed: {' '.join(map(str, cmd))}\n{proc.stderr.strip()}")
+        out = (proc.stderr or proc.stdout).strip()
+        overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", out)
+        if overflow:
+            raise BuildError(f"{what}: does not fit: region {overflow.group(1)} overflowed by "
+                             f"{overflow.group(2)} bytes")
+        lines = out.splitlines()
+        first = next((ln for ln in lines if re.search(r"\berror\b", ln)), lines[0] if lines else "")
+        raise BuildError(f"{what}: {Path(cmd[0]).name} failed: {first.strip() or 'no output'}")
+    return proc.stdout
+
+
+def _cflags(std: str, opt: str, include_dirs, defines, flags) -> list[str]:
+    return [f"-std={std}", *WARNINGS, opt, *flags, *[f"-I{d}" for d in include_dirs],
+            *[f"-D{d}" for d in defines]]
+
+
+def compile_objects(sources, out_dir, include_dirs=(), flags=(), cc="gcc", opt="-O2",
+                    std: str = STD, defines=(), where: str = "") -> list[Path]:
+    """Compile each source to an object file in out_dir, warnings as errors. `flags` carries the
+    core flags for a board (Board.cflags()) and anything else; `std` is c99 for generated code and
+    the runtime (board support code with inline asm may ask for gnu11)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objs, seen = [], set()
+    for src in sources:
+        src = Path(src)
+        name = src.stem if src.stem not in seen else f"{src.stem}_{len(seen)}"
+        seen.add(name)
+        obj = out_dir / f"{name}.o"
+        run_tool([cc, *_cflags(std, opt, include_dirs, defines, flags), "-c", src, "-o", obj],
+                 f"compiling {src.name}{' for ' + where if where else ''}")
+        objs.append(obj)
+    return objs
 
 
 def compile_host(sources, output, include_dirs=(), defines=(), sanitize=False, opt="-O2",
                  cc="gcc", extra=()) -> Path:
     """Compile and link C sources into a host executable."""
-    cmd = [cc, *WARNINGS, opt, *(SANITIZE + ["-g"] if sanitize else [])]
-    cmd += [f"-I{d}" for d in include_dirs] + [f"-D{d}" for d in defines] + list(extra)
-    cmd += [str(s) for s in sources] + ["-o", str(output)]
-    _run(cmd)
+    flags = [*(SANITIZE + ["-g"] if sanitize else []), *extra]
+    run_tool([cc, *_cflags(STD, opt, include_dirs, defines, flags), *sources, "-o", output],
+             f"building {Path(output).name}")
     return Path(output)
 
 
-def compile_objects(sources, out_dir, include_dirs=(), flags=(), cc="gcc", opt="-O2") -> list[Path]:
-    """Compile each source to an object file (for size measurements and cross builds)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    objs = []
-    for src in sources:
-        obj = out_dir / (Path(src).stem + ".o")
-        _run([cc, *WARNINGS, opt, *flags, *[f"-I{d}" for d in include_dirs], "-c", str(src), "-o", str(obj)])
-        objs.append(obj)
-    return objs
+# --- sizes --------------------------------------------------------------------------------------
+
+def sections(elf, size_tool: str = "size") -> dict[str, tuple[int, int]]:
+    """Section name -> (size, address) of an ELF (executable or object), from `size -A`."""
+    out = run_tool([size_tool, "-A", elf], f"reading section sizes of {elf}")
+    table = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\.\S+)\s+(\d+)\s+(\d+)\s*$", line)
+        if m:
+            table[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return table
+
+
+def kind_of(section: str) -> str | None:
+    """text / rodata / data / bss for a loaded section; None for debug and metadata sections."""
+    if section.startswith((".text", ".init", ".fini", ".plt", ".vectors", ".ARM.exidx")) \
+            and not section.startswith((".init_array", ".fini_array")):
+        return "text"
+    if section.startswith(".rodata"):
+        return "rodata"
+    if section.startswith((".data", ".init_array", ".fini_array", ".got")):
+        return "data"
+    if section.startswith((".bss", ".tbss")):
+        return "bss"
+    return None
 
 
 def elf_sizes(elf, size_tool: str = "size") -> dict[str, int]:
-    """text/rodata/data/bss bytes of an ELF (executable or object) from `size -A`.
-
-    Sections are grouped by name: .text* (and .init/.fini/.plt code) -> text, .rodata* -> rodata,
-    .data* / .init_array / .got -> data, .bss* / COMMON -> bss; debug and metadata sections are
-    ignored."""
-    if shutil.which(size_tool) is None:
-        raise EdgepipeError(f"'{size_tool}' not found; install binutils for this target")
-    proc = subprocess.run([size_tool, "-A", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise EdgepipeError(f"{size_tool} -A {elf} failed: {proc.stderr.strip()}")
-    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].startswith(".") or not parts[1].isdigit():
-            continue
-        name, size = parts[0], int(parts[1])
-        if name.startswith((".text", ".init", ".fini", ".plt")) and not name.startswith(".init_array"):
-            sizes["text"] += size
-        elif name.startswith(".rodata"):
-            sizes["rodata"] += size
-        elif name.startswith((".data", ".init_array", ".fini_array", ".got")):
-            sizes["data"] += size
-        elif name.startswith((".bss", ".tbss")):
-            sizes["bss"] += size
-    return sizes
+    """text/rodata/data/bss bytes of an ELF, grouped by section name (see kind_of)."""
+    return sum_sizes([elf], size_tool)
 
 
 def sum_sizes(objs, size_tool: str = "size") -> dict[str, int]:
     total = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     for o in objs:
-        for k, v in elf_sizes(o, size_tool).items():
-            total[k] += v
+        for name, (size, _) in sections(o, size_tool).items():
+            kind = kind_of(name)
+            if kind:
+                total[kind] += size
     return total

@@ -13,8 +13,6 @@ from pipeline import boards
 from pipeline.boards import Region
 from pipeline.errors import EdgepipeError
 
-import standin_engine
-
 
 def test_linker_script_comes_from_the_board_regions():
     for b in boards.all_boards().values():
@@ -38,10 +36,10 @@ def test_board_config_header_carries_board_data():
 
 
 @pytest.fixture(scope="module")
-def standin(tmp_path_factory, testdata):
-    """A hand-written engine with the codegen contract: the glue must not depend on codegen."""
-    out = tmp_path_factory.mktemp("standin")
-    return standin_engine.generate(testdata / "tflm_hello_world_int8.tflite", out, "hw")
+def engine(tmp_path_factory, testdata):
+    """The real generated engine (firmware_gen.codegen) for the hello-world model."""
+    from firmware_gen import codegen
+    return codegen.generate(testdata / "tflm_hello_world_int8.tflite", tmp_path_factory.mktemp("hw"), "hw")
 
 
 def _symbols(elf):
@@ -56,32 +54,48 @@ def _symbols(elf):
 
 @pytest.mark.parametrize("board_id", ["mps2-an386", "mps3-an547", "netduinoplus2", "microbit",
                                       "nucleo-f446re", "nucleo-l4r5zi"])
-def test_firmware_builds_and_lands_in_the_right_regions(tmp_path, standin, board_id):
+def test_firmware_builds_and_lands_in_the_right_regions(tmp_path, engine, testdata, board_id):
     b = boards.load_board(board_id)
-    fw = board_build.build(b, tmp_path, "hw", standin.h_path,
-                           [standin.c_path, *standin.runtime_sources], standin.include_dirs)
+    fw = board_build.build(b, tmp_path, "hw", engine.h_path,
+                           [engine.c_path, *engine.runtime_sources], engine.include_dirs)
     syms = _symbols(fw.elf)
     in_flash = lambda a: b.flash.origin <= a < b.flash.end  # noqa: E731
     in_ram = lambda a: b.ram.origin <= a < b.ram.end        # noqa: E731
     assert in_flash(syms["ep_vectors"]) and syms["ep_vectors"] == b.flash.origin
-    assert in_flash(syms["hw_w1"]) and in_flash(syms["hw_invoke"])     # weights and code
+    weights = [n for n in syms if n.startswith("hw_") and n.endswith("_weights")]
+    assert weights and all(in_flash(syms[n]) for n in weights) and in_flash(syms["hw_invoke"])
     assert in_ram(syms["hw_arena"]) and in_ram(syms["rx_payload"])     # arena and buffers
     assert in_ram(syms["__stack_limit"]) and syms["__stack_top"] - syms["__stack_limit"] == b.stack_bytes
     # sizes are read from the ELF, and agree with the section table
     text_size = fw.sections[".text"][0]
     assert fw.flash_bytes >= text_size > 0
     assert fw.ram_static_bytes == fw.sections[".bss"][0] + fw.sections.get(".data", (0, 0))[0]
-    # the firmware-overhead constants used by the fit check stay upper bounds
-    assert fw.flash_bytes <= board_build.FIRMWARE_FLASH_BYTES   # the stand-in's tables are tiny
-    assert fw.ram_static_bytes - standin.arena_bytes <= board_build.FIRMWARE_RAM_BYTES
+    # the fit check's figures stay upper bounds of what the real build takes, and not wildly so
+    needs = board_build.tflite_needs(b, testdata / "tflm_hello_world_int8.tflite")
+    needs = needs.with_engine(engine.arena_bytes,
+                              board_build.engine_flash_bytes(b, engine, tmp_path / "size"))
+    assert fw.flash_bytes <= needs.flash_bytes <= fw.flash_bytes + needs.runtime_bytes + 8 * 1024
+    assert fw.ram_static_bytes + b.stack_bytes <= needs.ram_bytes
+    assert needs.runtime_bytes > 1000                      # the kernels are counted
 
 
-def test_ram_overflow_is_a_clear_build_error(tmp_path, standin):
+def test_ram_overflow_is_a_clear_build_error(tmp_path, engine):
     b = boards.load_board("mps2-an386")
     tiny = dataclasses.replace(b, ram=Region(b.ram.origin, 4096), stack_bytes=4096)
     with pytest.raises(board_build.BuildError, match=r"region RAM overflowed by \d+ bytes"):
-        board_build.build(tiny, tmp_path, "hw", standin.h_path,
-                          [standin.c_path, *standin.runtime_sources], standin.include_dirs)
+        board_build.build(tiny, tmp_path, "hw", engine.h_path,
+                          [engine.c_path, *engine.runtime_sources], engine.include_dirs)
+
+
+def test_engine_and_runtime_build_with_werror_and_errors_are_one_line(tmp_path, engine):
+    """A warning in engine code fails the board build; the error names the file and line."""
+    bad = tmp_path / "hw_extra.c"
+    bad.write_text("int hw_extra(int a) { int unused; return a; }\n")
+    with pytest.raises(board_build.BuildError) as e:
+        board_build.build(boards.load_board("mps2-an386"), tmp_path / "b", "hw", engine.h_path,
+                          [engine.c_path, *engine.runtime_sources, bad], engine.include_dirs)
+    msg = str(e.value)
+    assert "\n" not in msg and re.search(r"hw_extra\.c:1:\d+: error: unused variable", msg), msg
 
 
 def test_microbit_fit_check_fails_before_building(tmp_path, testdata):
@@ -105,5 +119,15 @@ def test_microbit_fit_check_fails_before_building(tmp_path, testdata):
 
 def test_flash_fit_check_states_needed_and_available(testdata):
     mb = dataclasses.replace(boards.load_board("microbit"), flash=Region(0, 16 * 1024))
-    with pytest.raises(EdgepipeError, match=r"needs \d+ bytes of flash \(weights \d+ .*the board has 16384"):
+    with pytest.raises(EdgepipeError, match=r"needs \d+ bytes of flash \(weights >= \d+ \+ runtime "
+                                            r"kernels \d+ .*the board has 16384"):
         board_build.check_fit(mb, board_build.tflite_needs(mb, testdata / "tflm_micro_speech_int8.tflite"))
+
+
+def test_input_larger_than_a_frame_fails_the_fit_check(testdata):
+    b = boards.load_board("mps2-an386")
+    needs = dataclasses.replace(board_build.tflite_needs(b, testdata / "tflm_hello_world_int8.tflite"),
+                                input_bytes=70_000)
+    with pytest.raises(EdgepipeError, match=r"its input needs a frame payload of 70000 bytes, the "
+                                            r"benchmark protocol's limit is 65535"):
+        board_build.check_fit(b, needs)
