@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from pipeline.cache import write_atomic
 from pipeline.errors import EdgepipeError
 
 from . import graph as graph_mod
@@ -253,8 +254,8 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         output_zero_point=y.zp, input_shape=list(x.shape), output_shape=list(y.shape),
         output_src=ctx.ptr(y.index).text, layer_count=len(layers))
     c_path, h_path = out_dir / f"{prefix}_model.c", out_dir / f"{prefix}_model.h"
-    _write(h_path, env.get_template("model.h.j2").render(**values))
-    _write(c_path, env.get_template("model.c.j2").render(**values))
+    write_atomic(h_path, env.get_template("model.h.j2").render(**values))
+    write_atomic(c_path, env.get_template("model.c.j2").render(**values))
     return GeneratedEngine(
         c_path=c_path, h_path=h_path,
         runtime_sources=[RUNTIME_DIR / s for s in sorted(used_sources)],
@@ -262,9 +263,3 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
         layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers])
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -16,6 +16,7 @@ import jinja2
 import numpy as np
 
 from pipeline import tflite_file, tflm
+from pipeline.cache import write_atomic
 from pipeline.errors import EdgepipeError
 from pipeline.tflite_types import numpy_dtype
 
@@ -100,8 +101,6 @@ def export(tflite_path, out_dir, name: str, labels=None, arena_margin: float = 0
     for template, suffix in (("tflm_model_data.c.j2", "_model_data.c"), ("tflm_model_data.h.j2", "_model_data.h"),
                              ("tflm_model_settings.h.j2", "_model_settings.h")):
         path = out_dir / f"{name}{suffix}"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(env.get_template(template).render(**values))
-        tmp.replace(path)
+        write_atomic(path, env.get_template(template).render(**values))
         paths.append(path)
     return paths
