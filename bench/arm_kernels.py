@@ -55,18 +55,20 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
     optimized = board_bench.run(board_id, model, x, None, work / "optimized")
     return {"board": board_id, "model": model.stem, "macs": optimized["macs"],
             "portable": portable["instructions"]["median"], "optimized": optimized["instructions"]["median"],
-            "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x)}
+            "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x),
+            "stack": (portable["stack_bytes"], optimized["stack_bytes"])}
 
 
 def table(rows: list[dict]) -> str:
     head = ("| board (core) | model | MACs | portable instr/inf | optimized instr/inf | speed-up "
-            "| MACs/instr (opt) | mismatches vs TFLM |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|"]
+            "| MACs/instr (opt) | stack bytes (portable/opt) | mismatches vs TFLM |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         core = boards.load_board(r["board"]).core
         lines.append(f"| {r['board']} ({core}) | {r['model']} | {r['macs']:,} | {r['portable']:,} "
                      f"| {r['optimized']:,} | {r['portable'] / r['optimized']:.2f}x "
-                     f"| {r['macs'] / r['optimized']:.3f} | {r['mismatches']} / {2 * r['samples']} |")
+                     f"| {r['macs'] / r['optimized']:.3f} | {r['stack'][0]} / {r['stack'][1]} "
+                     f"| {r['mismatches']} / {2 * r['samples']} |")
     return "\n".join(lines)
 
 
