@@ -1,8 +1,10 @@
 """host-c: the generated C engine compiled for this machine.
 
 Measures what the board targets measure, on the host: outputs compared with TFLM byte for byte,
-arena from the planner, flash/RAM from the compiled objects (`size -A`), and executed instructions
-per inference from valgrind's callgrind (N inferences minus a 0-inference baseline run).
+arena from the planner, and executed instructions per inference from valgrind's callgrind
+(N inferences minus a 0-inference baseline run). Code and data sizes of the x86 objects are
+reported as host_code_bytes / host_data_bytes: unlinked x86 objects without a stack are not a
+board's flash and RAM, so flash_bytes / ram_bytes stay null here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from firmware_gen import build, codegen, host_run
 from pipeline import tflm
+from pipeline.results import top1
 
 PREFIX = "ep"
 CALLGRIND_SAMPLES = 10
@@ -23,20 +26,41 @@ CALLGRIND_SAMPLES = 10
 HOST_OPT = "-O3"
 
 
-def callgrind_instructions(binary, record: bytes, runs: int) -> int | None:
-    """Instructions executed per inference: (Ir with `runs` records - Ir with none) / runs."""
-    if shutil.which("valgrind") is None or runs <= 0:
-        return None
+class _NoCount(Exception):
+    """callgrind did not give a count; the message says why."""
+
+
+def callgrind_instructions(binary, record: bytes, runs: int) -> tuple[int | None, str | None]:
+    """Instructions executed per inference: (Ir with `runs` records - Ir with none) / runs.
+    Returns (count, None), or (None, why there is no count)."""
+    if shutil.which("valgrind") is None:
+        return None, "valgrind not installed"
+    if runs <= 0:
+        return None, "no samples"
 
     def total(stdin: bytes) -> int:
         out = Path(str(binary) + ".callgrind.out")
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)],
-                       input=stdin, capture_output=True, check=True)
-        match = re.search(r"^(?:summary|totals):\s*(\d+)", out.read_text(), re.MULTILINE)
-        out.unlink()
-        return int(match.group(1))
+        try:
+            proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                                   str(binary)], input=stdin, capture_output=True)
+            if proc.returncode != 0:
+                last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise _NoCount(f"callgrind exited with code {proc.returncode}: {last[0]}")
+            try:
+                text = out.read_text()
+            except OSError as e:
+                raise _NoCount(f"callgrind wrote no profile ({e.strerror})") from None
+            match = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
+            if match is None:
+                raise _NoCount(f"no 'summary:' line in callgrind's profile {out.name}")
+            return int(match.group(1))
+        finally:
+            out.unlink(missing_ok=True)
 
-    return (total(record * runs) - total(b"")) // runs
+    try:
+        return (total(record * runs) - total(b"")) // runs, None
+    except _NoCount as e:
+        return None, str(e)
 
 
 def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
@@ -49,14 +73,10 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     ref = tflm.run(Path(tflite_path).read_bytes(), x, where=str(tflite_path)).outputs
     n = len(x)
     differs = (ours.reshape(n, -1) != ref.reshape(n, -1)).any(axis=1)
-    accuracy = None
-    if y is not None and n:
-        accuracy = float(np.mean(ours.reshape(n, -1).argmax(axis=1) == np.asarray(y).reshape(-1)))
+    accuracy = top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None
     sizes = build.sum_sizes(build.compile_objects(engine.sources, workdir / "obj",
                                                   include_dirs=engine.include_dirs, opt=HOST_OPT))
-    instructions = None
-    if n:
-        instructions = callgrind_instructions(binary, x[0].tobytes(), min(n, CALLGRIND_SAMPLES))
+    instructions, note = callgrind_instructions(binary, x[0].tobytes(), min(n, CALLGRIND_SAMPLES))
     return {
         "target": "host-c",
         "accuracy": accuracy,
@@ -64,8 +84,11 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
         "mismatches": int(differs.sum()),          # samples whose output differs from TFLM's
         "bit_exact": bool(not differs.any()),
         "arena_bytes": engine.arena_bytes,
-        "flash_bytes": sizes["text"] + sizes["rodata"] + sizes["data"],
-        "ram_bytes": sizes["data"] + sizes["bss"],
+        "flash_bytes": None,                       # not a board: see host_code/data_bytes
+        "ram_bytes": None,
+        "host_code_bytes": sizes["text"] + sizes["rodata"],
+        "host_data_bytes": sizes["data"] + sizes["bss"],
         "instructions": instructions,
+        "instructions_note": note,
         "latency_ms": None,
     }
