@@ -4,8 +4,8 @@
 
 Both sides are counted with valgrind's callgrind as (run with N inferences - run with 0) / N, so
 process start-up, model loading and (for TFLM) the Python interpreter cancel out. The engine is
-built with gcc -O3 like host-c; TFLM is the tflite_micro wheel (its reference kernels). Without
-arguments the four testdata models are measured.
+built with gcc -O3 like host-c; TFLM is the tflite_micro wheel (its reference kernels), loaded
+through pipeline.tflm as everywhere else. Without arguments the four testdata models are measured.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ def runs_for(macs: int) -> int:
     """Enough inferences that the interpreter's run-to-run noise (~1e5 instructions) stays < 1 %."""
     return int(min(MAX_RUNS, max(MIN_RUNS, 2e8 // max(macs * 20, 1))))
 
+# run under callgrind in its own process: only invoke() differs between the N and the 0 run
 TFLM_DRIVER = """
 import sys
 import numpy as np
-from tflite_micro.python.tflite_micro import runtime
+from pipeline import tflm
 model = open(sys.argv[1], "rb").read()
-interp = runtime.Interpreter.from_bytes(model, arena_size=4 * 1024 * 1024)
+interp = tflm.interpreter(model, arena_size=4 * 1024 * 1024, where=sys.argv[1])
 x = np.frombuffer(open(sys.argv[3], "rb").read(), dtype=np.int8).reshape(interp.get_input_details(0)["shape"])
 interp.set_input(x, 0)
 for _ in range(int(sys.argv[2])):
@@ -54,7 +55,8 @@ def tflm_instructions(model: Path, x: np.ndarray, runs: int, work: Path) -> int:
 
     def total(n: int) -> int:
         out = work / f"tflm.{n}.callgrind"
-        env = {**os.environ, "PYTHONHASHSEED": "0"}   # same dict layouts in both runs
+        env = {**os.environ, "PYTHONHASHSEED": "0",   # same dict layouts in both runs
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
                         str(driver), str(model), str(n), str(inp)], capture_output=True, check=True, env=env)
         return int(re.search(r"^(?:summary|totals):\s*(\d+)", out.read_text(), re.MULTILINE).group(1))
@@ -71,7 +73,9 @@ def main(paths: list[Path]) -> None:
             binary = host_run.build(engine, work, opt=HOST_OPT)
             x = np.random.default_rng(0).integers(-128, 128, size=engine.input_shape, dtype=np.int8)
             runs = runs_for(engine.macs)
-            ours = callgrind_instructions(binary, x.tobytes(), runs)
+            ours, why = callgrind_instructions(binary, x.tobytes(), runs)
+            if ours is None:
+                sys.exit(f"{path.name}: no instruction count for the engine: {why}")
             ref = tflm_instructions(path, x, runs, work)
             rows.append((path.stem, engine.macs, ours, ref))
             print(f"measured {path.stem}", file=sys.stderr)

@@ -62,6 +62,16 @@ def _why(stderr: str) -> str:
     return lines[-1] if lines else "no reason printed"
 
 
+def interpreter(model: bytes, arena_size: int = DEFAULT_ARENA, where: str = "model"):
+    """A loaded TFLM interpreter, for callers that time invoke() themselves (bench/)."""
+    with _capture_fd2() as err:
+        try:
+            return _interpreter(model, arena_size)
+        except Exception:
+            pass
+    raise TFLMError(f"{where}: TFLM cannot load it ({_why(err[0])})")
+
+
 def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model") -> TFLMRun:
     """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs."""
     with _capture_fd2() as err:
