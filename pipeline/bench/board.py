@@ -1,6 +1,6 @@
 """The board benchmark target: one .tflite on one board (emulated in QEMU, or real over serial).
 
-run() reads top to bottom: fit check -> generate engine -> fit check with the real arena -> build ->
+run() reads top to bottom: fit check -> generate engine -> fit check with its arena and size -> build ->
 TFLM reference -> start QEMU or flash -> stream every sample -> compare -> numbers. Under QEMU the
 counts are executed instructions (deterministic); on silicon they are DWT cycles. Latency in ms is
 count / clock, labelled an estimate under emulation (an instruction is not a cycle).
