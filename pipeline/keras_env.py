@@ -1,6 +1,6 @@
 """The one place TensorFlow is imported: tf-keras (Keras 2) must be selected before TF first loads.
 
-tensorflow-model-optimization and larq only accept tf-keras models (STACK.md), so
+tensorflow-model-optimization and larq only accept tf-keras models (with Keras 3 they raise, or return None), so
 `TF_USE_LEGACY_KERAS=1` is set here and every module gets TensorFlow and Keras from here, lazily,
 so that CLI paths that do not need TensorFlow (listing boards, reading a .tflite) stay fast.
 """

@@ -1,6 +1,6 @@
 """What a converted model really computes in, op by op.
 
-The converter does not always honour the requested types (STACK.md: a larq model kept float SIGN
+The converter does not always honour the requested types (measured: a larq model kept float SIGN
 ops under TFLITE_BUILTINS_INT8 without an error), so every variant is labelled from its tensors.
 """
 

@@ -1,4 +1,4 @@
-"""Launch and stop QEMU for an emulated board (recipes in shared/QEMU.md).
+"""Launch and stop QEMU for an emulated board (machine, UART and -icount settings come from the board file).
 
 The UART is a TCP server (`wait=on`: QEMU does not start the guest before we connect, so the boot
 line is never lost; `nodelay=on`: no 44 ms Nagle delay per reply). `-icount shift=N,align=off,

@@ -1,7 +1,7 @@
 """Binarized network (larq): `binary`, trained from the recipe's `build_binary` architecture.
 
 larq's `ste_sign` converts to float SIGN ops that TFLM cannot run and that leave the "int8" model
-partly float (STACK.md). So the trained larq model is exported as a standard tf-keras model:
+partly float (measured with TF 2.21). So the trained larq model is exported as a standard tf-keras model:
 - every binarized kernel becomes a plain Conv2D/Dense kernel of exactly +-1 (sign of the latent
   weight, sign(0) = +1 as in larq);
 - every binarized input becomes `clip(x * 1024, -1, 1)`, which the converter fuses into the layer
