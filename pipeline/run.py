@@ -126,30 +126,35 @@ def preflight_stage(tflites: list[TFLiteVariant], board_ids: list[str]) -> dict:
 
 
 def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> list[dict]:
-    from .results import row
+    """Every variant on every target; variant by variant, so TFLM's reference outputs for one
+    variant are computed once (host-tflm) and reused by host-c and the boards."""
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
+    deps = {t.name: t.depends(opts) for t in targets}
     rows = []
-    for target in targets:
-        x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
-        deps = target.depends(opts)
-        for v in tflites:
-            pre = checks[v.name]
-            if target.needs_deployable and not pre.deployable:
-                rows.append(row(v.name, target.name, skipped=f"not deployable: {pre.reason()}"))
-                continue
-            if target.needs_tflm and not pre.tflm_runs:
-                rows.append(row(v.name, target.name, skipped="TFLM cannot run it"))
-                continue
-            if target.needs_engine and not pre.engine_runs:
-                rows.append(row(v.name, target.name, skipped=f"not for the C engine: {pre.reason(('engine',))}"))
-                continue
-            fit = checks.get((v.name, target.name))
-            if fit is not None and not fit.deployable:     # fails before building, says why
-                rows.append(row(v.name, target.name, error=f"does not fit: {fit.reason(('board',))}"))
-                continue
-            rows.append(_bench_one(target, v, x, y, opts, out, cfg, data.fingerprint, deps))
+    for v in tflites:
+        for target in targets:
+            x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+            why_not = _not_for(target, checks, v)
+            rows.append(why_not if why_not is not None else
+                        _bench_one(target, v, x, y, opts, out, cfg, data.fingerprint, deps[target.name]))
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
+
+
+def _not_for(target, checks, v: TFLiteVariant) -> dict | None:
+    """The row for a variant that this target cannot run, saying why; None if it can."""
+    from .results import row
+    pre = checks[v.name]
+    if target.needs_deployable and not pre.deployable:
+        return row(v.name, target.name, skipped=f"not deployable: {pre.reason()}")
+    if target.needs_tflm and not pre.tflm_runs:
+        return row(v.name, target.name, skipped="TFLM cannot run it")
+    if target.needs_engine and not pre.engine_runs:
+        return row(v.name, target.name, skipped=f"not for the C engine: {pre.reason(('engine',))}")
+    fit = checks.get((v.name, target.name))
+    if fit is not None and not fit.deployable:     # fails before building, says why
+        return row(v.name, target.name, error=f"does not fit: {fit.reason(('board',))}")
+    return None
 
 
 def _bench_one(target, v: TFLiteVariant, x, y, opts, out: Path, cfg: RunConfig, data_fp: str,

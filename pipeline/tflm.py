@@ -72,8 +72,56 @@ def interpreter(model: bytes, arena_size: int = DEFAULT_ARENA, where: str = "mod
     raise TFLMError(f"{where}: TFLM cannot load it ({_why(err[0])})")
 
 
+# The reference outputs of the last run per model, so that host-c and the boards compare against
+# the outputs host-tflm already computed instead of running TFLM over the same samples again.
+_REFERENCE: dict[str, tuple[np.ndarray, TFLMRun]] = {}
+
+
 def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model") -> TFLMRun:
-    """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs."""
+    """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs.
+
+    Samples that an earlier call already ran through the same model (a prefix of its inputs) are
+    not run again: TFLM is deterministic, so its outputs are reused."""
+    import hashlib
+    key = hashlib.sha256(model).hexdigest() + f"/{arena_size}"
+    seen = _REFERENCE.get(key)
+    if seen is not None and len(inputs) <= len(seen[0]) and np.array_equal(seen[0][:len(inputs)], inputs):
+        return TFLMRun(outputs=seen[1].outputs[:len(inputs)], arena_bytes=seen[1].arena_bytes)
+    result = _run_parallel(model, inputs, arena_size, where)
+    if len(inputs) > 1:
+        _REFERENCE.clear()                       # keep one model's reference: bounded memory
+        _REFERENCE[key] = (np.array(inputs, copy=True), result)
+    return result
+
+
+PARALLEL_MIN_SAMPLES = 1000
+
+
+def _run_parallel(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMRun:
+    """Large sample sets are split over the machine's cores (TFLM itself is single-threaded).
+
+    Each worker is a fresh interpreter in a spawned process; outputs are concatenated in order, so
+    the result is the same as one sequential run (TFLM keeps no state between invocations of these
+    feed-forward models)."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or len(inputs) < PARALLEL_MIN_SAMPLES:
+        return _run(model, inputs, arena_size, where)
+    import concurrent.futures
+    import multiprocessing
+    first = _run(model, inputs[:1], arena_size, where)           # diagnostics + arena, in-process
+    chunks = np.array_split(inputs[1:], workers)
+    ctx = multiprocessing.get_context("spawn")                    # no fork of a TensorFlow process
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        parts = list(pool.map(_outputs_only, [model] * workers, chunks, [arena_size] * workers,
+                              [where] * workers))
+    return TFLMRun(outputs=np.concatenate([first.outputs, *parts]), arena_bytes=first.arena_bytes)
+
+
+def _outputs_only(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> np.ndarray:
+    return _run(model, inputs, arena_size, where).outputs
+
+
+def _run(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMRun:
     with _capture_fd2() as err:
         try:
             interp = _interpreter(model, arena_size)
