@@ -16,7 +16,7 @@ RECIPE = {
     "compress": {
         # fine-tune budgets sized so that `make demo` trains every variant in minutes on 2 cores
         "prune": {"sparsity": 0.75, "epochs": 2, "learning_rate": 1e-3},
-        "distill": {"temperature": 2.0, "alpha": 0.5, "epochs": 6},
+        "distill": {"temperature": 2.0, "alpha": 0.5, "epochs": 5},
         "qat": {"epochs": 1, "learning_rate": 2e-4},
         "cluster": {"clusters": 16, "epochs": 1, "learning_rate": 2e-4},
         "binary": {"epochs": 3},
