@@ -12,7 +12,7 @@ from . import cache, tflite_file
 from .artifacts import KerasModel, TFLiteVariant, load_keras
 from .datasets import Dataset
 from .errors import EdgepipeError
-from .op_types import io_types, model_types, weight_sparsity
+from .op_types import bitmap_sparse_weight_bytes, io_types, model_types, weight_sparsity
 from .registry import Registry
 
 STAGE_VERSION = 1
@@ -86,7 +86,13 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
         sha256=parsed.sha256, tflite_bytes=len(blob), gzip_bytes=len(gzip.compress(blob, 9, mtime=0)),
         params=source.params, sparsity=weight_sparsity(parsed), tensor_types=model_types(parsed),
         io_types=io_types(parsed), meta={**source.meta, "expected_types": q.expect,
-                                         "float_test_accuracy": source.test_accuracy})
+                                         "float_test_accuracy": source.test_accuracy,
+                                         **_sparse_sizes(parsed)})
+
+
+def _sparse_sizes(parsed) -> dict:
+    dense, sparse = bitmap_sparse_weight_bytes(parsed)
+    return {"weight_bytes": dense, "bitmap_sparse_weight_bytes_computed": sparse}
 
 
 def from_tflite(path: Path) -> TFLiteVariant:

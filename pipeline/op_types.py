@@ -59,6 +59,26 @@ def weight_sparsity(model: TFLiteModel) -> float:
     """Fraction of exactly-zero values among the weight tensors of conv / depthwise / dense ops."""
     import numpy as np
     zeros = total = 0
+    for values in _weights(model):
+        zeros += int(np.count_nonzero(values == 0))
+        total += values.size
+    return zeros / total if total else 0.0
+
+
+def bitmap_sparse_weight_bytes(model: TFLiteModel) -> tuple[int, int]:
+    """(dense, bitmap-sparse) bytes of the conv / depthwise / dense weights.
+
+    Bitmap-sparse = one bit per weight saying whether it is non-zero, plus the non-zero values.
+    A computed size: edgepipe's C engine stores weights dense today."""
+    import numpy as np
+    dense = sparse = 0
+    for values in _weights(model):
+        dense += values.nbytes
+        sparse += int(np.count_nonzero(values)) * values.itemsize + (values.size + 7) // 8
+    return dense, sparse
+
+
+def _weights(model: TFLiteModel):
     for sg in model.subgraphs:
         producers = {o: op for op in sg.operators for o in op.outputs}
         for op in sg.operators:
@@ -68,9 +88,5 @@ def weight_sparsity(model: TFLiteModel) -> float:
             if not w.is_constant and w.index in producers:     # fp16: weights behind a DEQUANTIZE
                 src = producers[w.index]
                 w = sg.tensors[src.inputs[0]] if src.opcode == "DEQUANTIZE" else w
-            if not w.is_constant:
-                continue
-            values = model.constant(w)
-            zeros += int(np.count_nonzero(values == 0))
-            total += values.size
-    return zeros / total if total else 0.0
+            if w.is_constant:
+                yield model.constant(w)

@@ -46,6 +46,9 @@ def compression_facts(meta: dict) -> str:
     if "m_by_n" in meta:
         holds = all(meta.get("m_by_n_holds", {}).values())
         facts.append(f"{meta['m_by_n'][0]}:{meta['m_by_n'][1]} sparsity {'holds' if holds else 'BROKEN'}")
+    if meta.get("sparsity", 0) >= 0.25 and "bitmap_sparse_weight_bytes_computed" in meta:
+        facts.append(f"weights {meta['weight_bytes'] / 1024:.1f} KiB dense, "
+                     f"{meta['bitmap_sparse_weight_bytes_computed'] / 1024:.1f} KiB bitmap-sparse (computed)")
     if meta.get("not_pruned"):
         facts.append("kept dense: " + ", ".join(n.split(":")[0] for n in meta["not_pruned"]))
     if "sparsity_before_qat" in meta:

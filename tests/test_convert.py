@@ -71,3 +71,14 @@ def test_int8_matches_float_accuracy(digits_ptq, digits):
     assert abs(acc["int8"] - acc["fp32"]) <= 0.02
 
 
+
+
+def test_bitmap_sparse_size_is_counted_from_the_weights(digits_ptq):
+    from pipeline.op_types import _weights, bitmap_sparse_weight_bytes
+    m = _model(digits_ptq["int8"])
+    dense, sparse = bitmap_sparse_weight_bytes(m)
+    weights = list(_weights(m))
+    assert dense == sum(w.size for w in weights)                       # int8: one byte per weight
+    nonzero = sum(int(np.count_nonzero(w)) for w in weights)
+    assert sparse == nonzero + sum((w.size + 7) // 8 for w in weights)
+    assert digits_ptq["int8"].meta["bitmap_sparse_weight_bytes_computed"] == sparse

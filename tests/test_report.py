@@ -93,3 +93,5 @@ def test_compression_facts_say_what_was_measured():
     assert f({"binary_weights": True, "packed_total_weight_bytes": 2048, "float32_total_weight_bytes": 65536}) \
         == "weights would pack to 2.0 KiB at 1 bit (float32 64.0 KiB); shipped as int8"
     assert f({}) == ""
+    assert f({"sparsity": 0.75, "weight_bytes": 4096, "bitmap_sparse_weight_bytes_computed": 1536}) \
+        == "weights 4.0 KiB dense, 1.5 KiB bitmap-sparse (computed)"
