@@ -132,11 +132,12 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     deps = {t.name: t.depends(opts) for t in targets}
     rows = []
     for v in tflites:
+        model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
         for target in targets:
             x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
             why_not = _not_for(target, checks, v)
             rows.append(why_not if why_not is not None else
-                        _bench_one(target, v, x, y, opts, out, cfg, data.fingerprint, deps[target.name]))
+                        _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name]))
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 
@@ -157,14 +158,13 @@ def _not_for(target, checks, v: TFLiteVariant) -> dict | None:
     return None
 
 
-def _bench_one(target, v: TFLiteVariant, x, y, opts, out: Path, cfg: RunConfig, data_fp: str,
+def _bench_one(target, v: TFLiteVariant, model, x, y, opts, out: Path, cfg: RunConfig, data_fp: str,
                deps: dict) -> dict:
     """One (variant, target) measurement, cached on everything the target's result depends on."""
     from .results import row
     config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x), "data": data_fp,
               "version": __version__, **deps}
     print(f"bench {v.name} on {target.name} ({len(x)} samples)", flush=True)
-    model = tflite_file.read(v.tflite_path)
     try:
         _, m = cache.stage(out, f"bench-{target.name}-{v.name}", config,
                            lambda _dir: {"row": target.run(v, model, x, y, opts)},
