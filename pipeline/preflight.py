@@ -30,6 +30,7 @@ class Context:
     tflm_error: str | None = None     # TFLM's own reason for refusing the model
     tflm_arena_bytes: int | None = None
     board: object | None = None       # pipeline.boards.Board: the fit rules apply when given
+    needs: object | None = None       # firmware_gen.board_build.Needs, computed once per board
 
 
 @dataclass(frozen=True)
@@ -139,32 +140,28 @@ def c_engine_can_run(ctx: Context) -> str | None:
 def fits_flash(ctx: Context) -> str | None:
     """Model larger than the board's flash ({details}): prune, distill or quantize it further,
     or pick a board with more flash."""
-    b = ctx.board
-    if b is None:
-        return None
-    needs = _needs(ctx)
-    if needs.flash_bytes <= b.flash_bytes:
-        return None
-    return f"needs {needs.flash_bytes:,} B = {needs.flash_detail}; {b.id} has {b.flash_bytes:,} B"
+    return _shortfall(ctx, "flash")
 
 
 @rule("board")
 def fits_ram(ctx: Context) -> str | None:
     """Model needs more RAM than the board has ({details}): use a smaller model or a board with
     more RAM."""
+    return _shortfall(ctx, "ram")
+
+
+def _shortfall(ctx: Context, memory: str) -> str | None:
+    """needed vs available for one memory, from the numbers the firmware build checks."""
     b = ctx.board
     if b is None:
         return None
-    needs = _needs(ctx)
-    if needs.ram_bytes <= b.ram_bytes:
+    if ctx.needs is None:
+        from firmware_gen.board_build import tflite_needs
+        ctx.needs = tflite_needs(b, ctx.variant.tflite_path)
+    needed, has = getattr(ctx.needs, f"{memory}_bytes"), getattr(b, f"{memory}_bytes")
+    if needed <= has:
         return None
-    return f"needs {needs.ram_bytes:,} B = {needs.ram_detail}; {b.id} has {b.ram_bytes:,} B"
-
-
-def _needs(ctx: Context):
-    """What the model needs on the board: the same numbers the firmware build checks."""
-    from firmware_gen.board_build import tflite_needs
-    return tflite_needs(ctx.board, ctx.variant.tflite_path)
+    return f"needs {needed:,} B = {getattr(ctx.needs, f'{memory}_detail')}; {b.id} has {has:,} B"
 
 
 def zero_input(model: TFLiteModel) -> np.ndarray:
