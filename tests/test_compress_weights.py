@@ -74,3 +74,39 @@ def test_prune_layer_targets_keep_small_layers_dense_and_reach_the_overall_targe
     assert per_layer * pruned / sum(sizes.values()) >= 0.75
     assert layer_targets({"a": 100, "b": 100}, 0.75) == (0.75, {})          # nothing small
     assert layer_targets({"a": 5, "b": 200}, 0.94)[1] == {}                  # rest would need > 0.95
+
+
+# ---- training budgets ------------------------------------------------------------------------
+
+def test_budget_is_whole_epochs_or_a_fraction():
+    from pipeline.compress import fine_tune_config
+    train = {"batch_size": 32, "learning_rate": 1e-3}
+    assert fine_tune_config(train, {"epochs": 3}, 1) == (train, 3)
+    cfg, epochs = fine_tune_config(train, {"epochs": 0.25, "learning_rate": 5e-4}, 1)
+    assert (cfg["learning_rate"], epochs) == (5e-4, 0.25)
+    for bad in (1.5, 0, -1, "2"):
+        with pytest.raises(EdgepipeError, match="whole number of epochs, or a fraction"):
+            fine_tune_config(train, {"epochs": bad}, 1)
+
+
+def test_fraction_of_an_epoch_is_one_pass_over_a_fixed_share():
+    from types import SimpleNamespace
+
+    from pipeline.compress import training_subset
+    from pipeline.train import optimizer_steps
+    x = np.arange(1000, dtype=np.float32).reshape(1000, 1)
+    data = SimpleNamespace(x_train=x, y_train=np.arange(1000) % 10)
+    xs, ys, passes = training_subset(data, 0.25, seed=7)
+    assert (len(xs), passes) == (250, 1)
+    assert len(np.unique(xs)) == 250                                   # no sample twice
+    assert np.array_equal(ys, xs[:, 0].astype(int) % 10)               # labels stay with their samples
+    assert np.array_equal(training_subset(data, 0.25, seed=7)[0], xs)  # fixed seed: the same share
+    assert training_subset(data, 2, seed=7)[2] == 2 and training_subset(data, 2, seed=7)[0] is x
+    assert optimizer_steps(1000, 32, 0.25) == 8                        # ceil(250 / 32)
+    assert optimizer_steps(1000, 32, 2) == 64
+
+
+def test_unknown_lr_schedule_lists_the_valid_ones():
+    from pipeline.train import with_schedule
+    with pytest.raises(UnknownName, match="constant, cosine"):
+        with_schedule({"lr_schedule": "step", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3}, 100)

@@ -25,6 +25,7 @@ from .. import cache
 from ..artifacts import KerasModel, keras_params, load_keras
 from ..errors import EdgepipeError, wrap_stage_failure
 from ..registry import Registry
+from ..train import cosine_decay, optimizer_steps
 
 
 @dataclass(frozen=True)
@@ -115,26 +116,35 @@ def save_variant(model, name: str, out: Path, data, meta: dict, filename: str = 
                       test_accuracy=accuracy(loaded, data.x_test, data.y_test), meta=meta)
 
 
-def fine_tune_config(train: dict, params: dict, default_epochs: int) -> tuple[dict, int]:
-    """The recipe's training settings overridden by a compression's own, and its epoch count.
+def fine_tune_config(train: dict, params: dict, default_epochs: float) -> tuple[dict, float]:
+    """The recipe's training settings overridden by a compression's own, and its epoch budget.
 
-    A compression's params may set `epochs`, `learning_rate` and `batch_size`.
+    A compression's params may set `epochs`, `learning_rate` and `batch_size`. `epochs` is a whole
+    number of passes over the training set, or a fraction in (0, 1): one pass over that share of it
+    (fine-tuning a trained model rarely needs a full pass; the tfmot QAT guide uses a subset).
     """
-    epochs = int(params.get("epochs", default_epochs))
+    epochs = params.get("epochs", default_epochs)
+    if not (isinstance(epochs, (int, float)) and (epochs >= 1 and float(epochs).is_integer() or 0 < epochs < 1)):
+        raise EdgepipeError(f"compress epochs {epochs!r}: give a whole number of epochs, or a fraction "
+                            "between 0 and 1 (one pass over that share of the training set)")
     cfg = {**train, **{k: params[k] for k in ("learning_rate", "batch_size") if k in params}}
-    return cfg, epochs
+    return cfg, (int(epochs) if epochs >= 1 else float(epochs))
 
 
-def cosine_decay(cfg: dict, n_train: int, epochs: int) -> dict:
-    """`cfg` with its learning rate decaying to 0 along a cosine over `epochs` (short budgets gain
-    most from ending at a small learning rate)."""
-    from ..keras_env import keras
-    steps = max(1, math.ceil(n_train / cfg["batch_size"]) * epochs)
-    return {**cfg, "learning_rate": keras().optimizers.schedules.CosineDecay(cfg["learning_rate"], steps)}
+def training_subset(data, epochs: float, seed: int):
+    """The training samples one pass of a budget of `epochs` covers, and the number of passes:
+    the whole set `epochs` times, or a fixed-seed random share of it once for a fraction."""
+    import numpy as np
+    if epochs >= 1:
+        return data.x_train, data.y_train, int(epochs)
+    n = max(1, math.ceil(len(data.x_train) * epochs))
+    pick = np.sort(np.random.default_rng(seed).permutation(len(data.x_train))[:n])
+    return data.x_train[pick], data.y_train[pick], 1
 
 
-def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
-    """Fit for exactly `epochs` with a cosine-decayed learning rate, keeping the last weights.
+def fine_tune(model, data, cfg: dict, epochs: float, callbacks=()) -> dict:
+    """Fit for exactly `epochs` (see fine_tune_config) with a cosine-decayed learning rate, keeping
+    the last weights.
 
     Not `train.fit`: its EarlyStopping(restore_best_weights=True) restores the best epoch's weights at
     the end of training even when it never stops early (tf-keras 2.21), which for pruning means the
@@ -145,9 +155,10 @@ def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
     from ..train import optimizer
     set_seed(cfg["seed"])
     cfg = cosine_decay(cfg, len(data.x_train), epochs)
+    x, y, passes = training_subset(data, epochs, cfg["seed"])
     model.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+    hist = model.fit(x, y, validation_data=(data.x_val, data.y_val), epochs=passes,
                      batch_size=cfg["batch_size"], callbacks=list(callbacks), shuffle=True,
                      verbose=1 if sys.stdout.isatty() else 2)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -157,4 +168,4 @@ def fine_tune(model, data, cfg: dict, epochs: int, callbacks=()) -> dict:
 from . import prune, distill, qat, cluster, binary  # noqa: E402,F401,I001
 
 __all__ = ["COMPRESSIONS", "Compression", "compress", "order", "register", "save_variant", "fine_tune_config", "fine_tune",
-           "cosine_decay"]
+           "cosine_decay", "optimizer_steps", "training_subset"]

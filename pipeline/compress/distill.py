@@ -17,7 +17,7 @@ import numpy as np
 from ..artifacts import keras_params, load_keras
 from ..errors import EdgepipeError
 from ..keras_env import keras, set_seed, tf
-from . import cosine_decay, fine_tune_config, register, save_variant
+from . import cosine_decay, fine_tune_config, register, save_variant, training_subset
 
 
 def with_last_activation(model, activation: str):
@@ -85,14 +85,15 @@ def distill(base, recipe, data, out: Path, inputs: dict):
         logits = teacher_logits.predict(x, batch_size=1024, verbose=0)
         return np.concatenate([y[:, None].astype(np.float32), logits.astype(np.float32)], axis=1)
 
-    y_train, y_val = targets(data.x_train, data.y_train), targets(data.x_val, data.y_val)
+    x_train, y_labels, passes = training_subset(data, epochs, cfg["seed"])
+    y_train, y_val = targets(x_train, y_labels), targets(data.x_val, data.y_val)
     set_seed(cfg["seed"])
     student = _student(recipe, data)
     logits_student, softmax = with_last_activation(student, "linear")
     logits_student.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                            loss=distillation_loss(temperature, alpha), metrics=[label_accuracy])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
-    logits_student.fit(data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=epochs,
+    logits_student.fit(x_train, y_train, validation_data=(data.x_val, y_val), epochs=passes,
                        batch_size=cfg["batch_size"], callbacks=[stop], shuffle=True,
                        verbose=1 if sys.stdout.isatty() else 2)
     trained, _ = with_last_activation(logits_student, softmax)
@@ -109,6 +110,7 @@ def student(base, recipe, data, out: Path, inputs: dict):
     cfg = cosine_decay(cfg, len(data.x_train), epochs)       # the same schedule as `distill`
     set_seed(cfg["seed"])
     model = _student(recipe, data)
-    fit(model, data, cfg, epochs=epochs)
+    x, y, passes = training_subset(data, epochs, cfg["seed"])
+    fit(model, data, cfg, epochs=passes, x=x, y=y)
     teacher_params = keras_params(load_keras(base.path))
     return save_variant(model, "student", out, data, _meta(base, model, recipe.student, epochs, teacher_params))

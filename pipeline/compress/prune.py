@@ -8,12 +8,11 @@ input axis cannot remove anything (fewer than 4 input channels), are listed in `
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from ..artifacts import load_keras
 from ..keras_env import keras, set_seed
-from . import fine_tune, fine_tune_config, register, save_variant, weights
+from . import fine_tune, fine_tune_config, optimizer_steps, register, save_variant, weights
 
 DEFAULT_SPARSITY = 0.75
 PRUNE_FRACTION = 0.5      # prune during the first half of the fine-tune steps, recover in the rest
@@ -73,7 +72,7 @@ def prune(base, recipe, data, out: Path, name: str, m_by_n: tuple[int, int] | No
     set_seed(cfg["seed"])
     model = load_keras(base.path)
 
-    total = math.ceil(len(data.x_train) / cfg["batch_size"]) * epochs
+    total = optimizer_steps(len(data.x_train), cfg["batch_size"], epochs)
     end, frequency = schedule_steps(total)
     not_pruned: dict[str, str] = {}     # layer name -> why it keeps its weights
     if m_by_n:
