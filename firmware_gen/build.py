@@ -8,6 +8,8 @@ run is one line: what was being done, and the compiler's first error with its fi
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import re
 import shutil
 import subprocess
@@ -55,21 +57,24 @@ def compile_objects(sources, out_dir, include_dirs=(), flags=(), cc="gcc", opt="
     the runtime (board support code with inline asm may ask for gnu11)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    objs, seen = [], set()
+    jobs, seen = [], set()
     for src in sources:
         src = Path(src)
         name = src.stem if src.stem not in seen else f"{src.stem}_{len(seen)}"
         seen.add(name)
         obj = out_dir / f"{name}.o"
-        run_tool([cc, *_cflags(std, opt, include_dirs, defines, flags), "-c", src, "-o", obj],
-                 f"compiling {src.name}{' for ' + where if where else ''}")
-        objs.append(obj)
-    return objs
+        jobs.append(([cc, *_cflags(std, opt, include_dirs, defines, flags), "-c", src, "-o", obj],
+                     f"compiling {src.name}{' for ' + where if where else ''}", obj))
+    # one compiler per core; the first failing source (in source order) is the error reported
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda job: run_tool(job[0], job[1]), jobs))
+    return [obj for _, _, obj in jobs]
 
 
 def compile_host(sources, output, include_dirs=(), defines=(), sanitize=False, opt="-O2",
                  cc="gcc", extra=()) -> Path:
-    """Compile and link C sources into a host executable."""
+    """Compile and link C sources (and object files compiled with the same flags) into a host
+    executable."""
     flags = [*(SANITIZE + ["-g"] if sanitize else []), *extra]
     run_tool([cc, *_cflags(STD, opt, include_dirs, defines, flags), *sources, "-o", output],
              f"building {Path(output).name}")

@@ -25,15 +25,17 @@ def write_main(engine: codegen.GeneratedEngine, out_dir) -> Path:
     return path
 
 
-def build(engine: codegen.GeneratedEngine, workdir, sanitize=False, debug=False, opt="-O2") -> Path:
-    """Compile engine + runtime + host driver with -Wall -Wextra -Werror (and ASan/UBSan)."""
+def build(engine: codegen.GeneratedEngine, workdir, sanitize=False, debug=False, opt="-O2",
+          objects=None) -> Path:
+    """Compile engine + runtime + host driver with -Wall -Wextra -Werror (and ASan/UBSan).
+    `objects`: the engine's sources already compiled with the same flags (linked, not recompiled)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     main = write_main(engine, workdir)
     name = f"{engine.prefix}_host" + ("_asan" if sanitize else "") + ("_debug" if debug else "")
     defines = [f"{engine.prefix.upper()}_DEBUG_DUMP"] if debug else []
-    return build_mod.compile_host([*engine.sources, main], workdir / name, include_dirs=engine.include_dirs,
-                                  defines=defines, sanitize=sanitize, opt=opt)
+    return build_mod.compile_host([*(objects or engine.sources), main], workdir / name,
+                                  include_dirs=engine.include_dirs, defines=defines, sanitize=sanitize, opt=opt)
 
 
 def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray) -> np.ndarray:

@@ -67,15 +67,16 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     """Run the engine on x_int8 [N, ...]; raises EdgepipeError if the model is not supported."""
     workdir = Path(workdir) / "host-c"
     engine = codegen.generate(tflite_path, workdir / "src", PREFIX)
-    binary = host_run.build(engine, workdir / "bin", opt=HOST_OPT)
+    objects = build.compile_objects(engine.sources, workdir / "obj", include_dirs=engine.include_dirs,
+                                    opt=HOST_OPT)
+    binary = host_run.build(engine, workdir / "bin", opt=HOST_OPT, objects=objects)
     x = np.ascontiguousarray(x_int8, dtype=np.int8).reshape(len(x_int8), *engine.input_shape[1:])
     ours = host_run.invoke(binary, engine, x)
     ref = tflm.run(Path(tflite_path).read_bytes(), x, where=str(tflite_path)).outputs
     n = len(x)
     differs = (ours.reshape(n, -1) != ref.reshape(n, -1)).any(axis=1)
     accuracy = top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None
-    sizes = build.sum_sizes(build.compile_objects(engine.sources, workdir / "obj",
-                                                  include_dirs=engine.include_dirs, opt=HOST_OPT))
+    sizes = build.sum_sizes(objects)
     instructions, note = callgrind_instructions(binary, x[0].tobytes(), min(n, CALLGRIND_SAMPLES))
     return {
         "target": "host-c",
