@@ -106,15 +106,40 @@ def _run_parallel(model: bytes, inputs: np.ndarray, arena_size: int, where: str)
     workers = min(os.cpu_count() or 1, 4)
     if workers < 2 or len(inputs) < PARALLEL_MIN_SAMPLES:
         return _run(model, inputs, arena_size, where)
-    import concurrent.futures
-    import multiprocessing
+    import concurrent.futures.process
     first = _run(model, inputs[:1], arena_size, where)           # diagnostics + arena, in-process
     chunks = np.array_split(inputs[1:], workers)
-    ctx = multiprocessing.get_context("spawn")                    # no fork of a TensorFlow process
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        parts = list(pool.map(_outputs_only, [model] * workers, chunks, [arena_size] * workers,
-                              [where] * workers))
+    try:
+        parts = list(_pool(workers).map(_outputs_only, [model] * workers, chunks, [arena_size] * workers,
+                                        [where] * workers))
+    except concurrent.futures.process.BrokenProcessPool:
+        _close_pool()
+        raise TFLMError(f"{where}: a TFLM worker process died (out of memory, or killed); "
+                        "run again, or with fewer samples (--samples host-tflm=N)") from None
     return TFLMRun(outputs=np.concatenate([first.outputs, *parts]), arena_bytes=first.arena_bytes)
+
+
+_POOL = None
+
+
+def _pool(workers: int):
+    """The worker processes, started once per run and reused by every variant (a spawned worker
+    costs an interpreter start and imports); spawned, not forked, from a TensorFlow process."""
+    global _POOL
+    if _POOL is None:
+        import atexit
+        import concurrent.futures
+        import multiprocessing
+        _POOL = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_close_pool)
+    return _POOL
+
+
+def _close_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(cancel_futures=True)
+        _POOL = None
 
 
 def _outputs_only(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> np.ndarray:
