@@ -121,7 +121,7 @@ def fine_tune_config(train: dict, params: dict, default_epochs: float) -> tuple[
 
     A compression's params may set `epochs`, `learning_rate` and `batch_size`. `epochs` is a whole
     number of passes over the training set, or a fraction in (0, 1): one pass over that share of it
-    (fine-tuning a trained model rarely needs a full pass; the tfmot QAT guide uses a subset).
+    (fine-tuning a trained model may need less than a full pass; measure before cutting one).
     """
     epochs = params.get("epochs", default_epochs)
     if not (isinstance(epochs, (int, float)) and (epochs >= 1 and float(epochs).is_integer() or 0 < epochs < 1)):
@@ -152,15 +152,15 @@ def fine_tune(model, data, cfg: dict, epochs: float, callbacks=()) -> dict:
     """
     import sys
     from ..keras_env import set_seed
-    from ..train import optimizer
+    from ..train import batches, optimizer
     set_seed(cfg["seed"])
     cfg = cosine_decay(cfg, len(data.x_train), epochs)
     x, y, passes = training_subset(data, epochs, cfg["seed"])
     model.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(x, y, validation_data=(data.x_val, data.y_val), epochs=passes,
-                     batch_size=cfg["batch_size"], callbacks=list(callbacks), shuffle=True,
-                     verbose=1 if sys.stdout.isatty() else 2)
+    hist = model.fit(batches(x, y, cfg["batch_size"], shuffle_seed=cfg["seed"]),
+                     validation_data=batches(data.x_val, data.y_val), epochs=passes,
+                     callbacks=list(callbacks), verbose=1 if sys.stdout.isatty() else 2)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 

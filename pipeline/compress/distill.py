@@ -73,7 +73,7 @@ def _meta(base, student, params, epochs, teacher_params):
 @register("distill", kind="distilled student + int8", section="distill")
 def distill(base, recipe, data, out: Path, inputs: dict):
     k = keras()
-    from ..train import optimizer
+    from ..train import batches, optimizer
     params = recipe.params("distill")
     temperature, alpha = float(params.get("temperature", 4.0)), float(params.get("alpha", 0.1))
     cfg, epochs = fine_tune_config(recipe.train, params, default_epochs=5)
@@ -82,7 +82,7 @@ def distill(base, recipe, data, out: Path, inputs: dict):
     teacher_logits, _ = with_last_activation(teacher, "linear")
 
     def targets(x, y):
-        logits = teacher_logits.predict(x, batch_size=1024, verbose=0)
+        logits = teacher_logits.predict(batches(x), verbose=0)
         return np.concatenate([y[:, None].astype(np.float32), logits.astype(np.float32)], axis=1)
 
     x_train, y_labels, passes = training_subset(data, epochs, cfg["seed"])
@@ -93,8 +93,8 @@ def distill(base, recipe, data, out: Path, inputs: dict):
     logits_student.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                            loss=distillation_loss(temperature, alpha), metrics=[label_accuracy])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
-    logits_student.fit(x_train, y_train, validation_data=(data.x_val, y_val), epochs=passes,
-                       batch_size=cfg["batch_size"], callbacks=[stop], shuffle=True,
+    logits_student.fit(batches(x_train, y_train, cfg["batch_size"], shuffle_seed=cfg["seed"]),
+                       validation_data=batches(data.x_val, y_val), epochs=passes, callbacks=[stop],
                        verbose=1 if sys.stdout.isatty() else 2)
     trained, _ = with_last_activation(logits_student, softmax)
     meta = {**_meta(base, trained, recipe.student, epochs, keras_params(teacher)),
