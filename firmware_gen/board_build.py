@@ -195,7 +195,7 @@ def board_config_header(board: Board) -> str:
         f"#define EP_UART_LPUART {int(board.uart_type == 'stm32-lpuart')}",
         f"#define EP_COUNTER_SYSTICK {int(board.counter == 'systick')}",
         f"#define EP_COUNTER_DWT {int(board.counter == 'dwt')}",
-        f"#define EP_EXIT_SEMIHOSTING {int(board.emulated)}",
+        f"#define EP_SEMIHOSTING {int(board.emulated)}",
     ]
     lines += [f"#define EP_{k} {v}u" for k, v in sorted(board.defines.items())]
     lines += ["", "#endif /* EP_BOARD_CONFIG_H */", ""]

@@ -29,10 +29,10 @@ def test_linker_script_comes_from_the_board_regions():
 def test_board_config_header_carries_board_data():
     h = board_build.board_config_header(boards.load_board("nucleo-f446re"))
     assert '#define EP_BOARD_ID "nucleo-f446re"' in h
-    assert "#define EP_COUNTER_DWT 1" in h and "#define EP_EXIT_SEMIHOSTING 0" in h
+    assert "#define EP_COUNTER_DWT 1" in h and "#define EP_SEMIHOSTING 0" in h
     assert "#define EP_PLL_N 180u" in h and "#define EP_UART_BASE 0x40004400u" in h
     h = board_build.board_config_header(boards.load_board("mps2-an386"))
-    assert "#define EP_COUNTER_SYSTICK 1" in h and "#define EP_EXIT_SEMIHOSTING 1" in h
+    assert "#define EP_COUNTER_SYSTICK 1" in h and "#define EP_SEMIHOSTING 1" in h
 
 
 @pytest.fixture(scope="module")

@@ -48,21 +48,48 @@ def test_instruction_counts_repeat_exactly_and_samples_resume(tmp_path, hello, m
     board, engine, fw = board_bench.prepare("mps2-an386", hello, tmp_path)
     sha = tflite_file.read(hello).sha256
     x = _inputs(hello, 24, seed=1)
-    outs1, counts1, *_ = board_bench.stream(board, fw, x, sha, None)
-    # second run: the link breaks at sample 10; the stream resumes in a fresh QEMU
-    real_run = serial_link.SerialLink.run
-    calls = {"n": 0}
+    outs1, counts1, *_ = board_bench.stream(board, fw, x, sha, None, route="uart")
+    # the same samples read from the host file by semihosting: the same outputs and counts
+    outs_file, counts_file, *_ = board_bench.stream(board, fw, x, sha, None, route="host-file")
+    assert outs_file == outs1 and counts_file == counts1
+    # on each route the link breaks at sample 10; the stream resumes in a fresh QEMU
+    for route, method in (("uart", "run"), ("host-file", "run_record")):
+        real = getattr(serial_link.SerialLink, method)
+        calls = {"n": 0}
 
-    def flaky(self, data, *rest):
-        calls["n"] += 1
-        if calls["n"] == 11:
-            raise serial_link.LinkError("injected: link lost")
-        return real_run(self, data, *rest)
+        def flaky(self, data, *rest, real=real, calls=calls):
+            calls["n"] += 1
+            if calls["n"] == 11:
+                raise serial_link.LinkError("injected: link lost")
+            return real(self, data, *rest)
 
-    monkeypatch.setattr(serial_link.SerialLink, "run", flaky)
-    outs2, counts2, *_ = board_bench.stream(board, fw, x, sha, None)
-    assert calls["n"] == 25 and len(counts2) == 24          # resumed, not shortened
-    assert outs1 == outs2 and counts1 == counts2             # deterministic, sample by sample
+        monkeypatch.setattr(serial_link.SerialLink, method, flaky)
+        outs2, counts2, *_ = board_bench.stream(board, fw, x, sha, None, route=route)
+        assert calls["n"] == 25 and len(counts2) == 24          # resumed, not shortened
+        assert outs1 == outs2 and counts1 == counts2             # deterministic, sample by sample
+
+
+def test_a_record_past_the_host_file_is_a_clear_error(tmp_path, hello):
+    """The firmware's semihosting read fails (file too short): an ERROR reply naming the record
+    and the file, not a hang or a wrong output."""
+    board, engine, fw = board_bench.prepare("mps2-an386", hello, tmp_path)
+    sha = tflite_file.read(hello).sha256
+    board_bench._write_host_inputs(fw.elf.parent / serial_link.HOST_INPUTS, _inputs(hello, 3))
+    session = board_bench._Session(board, fw, None, sha, 5.0)
+    try:
+        assert len(session.link.run_record(2).output) == 1
+        with pytest.raises(serial_link.LinkError, match=r"cannot read record 3 of the host file ep_inputs.bin"):
+            session.link.run_record(3)
+    finally:
+        session.close()
+
+
+def test_host_file_route_is_for_emulated_boards_only():
+    assert board_bench.input_route(boards.load_board("mps2-an386")) == "host-file"
+    real = boards.load_board("nucleo-f446re")
+    assert board_bench.input_route(real) == "uart"
+    with pytest.raises(EdgepipeError, match="need semihosting, which only emulated boards have"):
+        board_bench.input_route(real, "host-file")
 
 
 def test_interrupted_stream_that_keeps_failing_is_an_error_not_a_short_result(tmp_path, hello, monkeypatch):
@@ -73,6 +100,7 @@ def test_interrupted_stream_that_keeps_failing_is_an_error_not_a_short_result(tm
         raise serial_link.LinkError("injected: link lost")
 
     monkeypatch.setattr(serial_link.SerialLink, "run", dead)
+    monkeypatch.setattr(serial_link.SerialLink, "run_record", dead)
     with pytest.raises(EdgepipeError, match=r"interrupted after 0 of 5 samples"):
         board_bench.stream(board, fw, _inputs(hello, 5), sha, None)
 

@@ -24,8 +24,12 @@ def test_protocol_constants_match_the_firmware_header():
     text = (APP_DIR / "protocol.h").read_text()
     defs = {m[0]: int(m[1], 16) for m in re.findall(r"#define EP_(\w+) 0x([0-9A-F]+)u", text)}
     assert bytes([defs["MAGIC0"], defs["MAGIC1"]]) == sl.MAGIC
-    assert (defs["REQ_INFO"], defs["REQ_RUN"], defs["REQ_STACK"], defs["REQ_EXIT"], defs["REQ_FAULT"]) == (
-        sl.REQ_INFO, sl.REQ_RUN, sl.REQ_STACK, sl.REQ_EXIT, sl.REQ_FAULT)
+    assert (defs["REQ_INFO"], defs["REQ_RUN"], defs["REQ_STACK"], defs["REQ_EXIT"], defs["REQ_RUN_FILE"],
+            defs["REQ_FAULT"]) == (sl.REQ_INFO, sl.REQ_RUN, sl.REQ_STACK, sl.REQ_EXIT, sl.REQ_RUN_FILE,
+                                   sl.REQ_FAULT)
+    codes = dict(re.findall(r"#define EP_(ERR_\w+) \((-\d+)\)", text))
+    assert (int(codes["ERR_BAD_LENGTH"]), int(codes["ERR_NO_HOST_FILE"])) == (sl.ERR_BAD_LENGTH, sl.ERR_NO_HOST_FILE)
+    assert f'#define EP_HOST_INPUTS "{sl.HOST_INPUTS}"' in text
     assert (defs["REPLY_BIT"], defs["NAK"], defs["ERROR"]) == (sl.REPLY_BIT, sl.NAK, sl.ERROR)
     assert f"#define EP_HEADER_BYTES {sl.HEADER_BYTES}u" in text
 

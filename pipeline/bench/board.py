@@ -1,9 +1,12 @@
 """The board benchmark target: one .tflite on one board (emulated in QEMU, or real over serial).
 
 run() reads top to bottom: fit check -> generate engine -> fit check with its arena and size -> build ->
-TFLM reference -> start QEMU or flash -> stream every sample -> compare -> numbers. Under QEMU the
+TFLM reference -> start QEMU or flash -> run every sample -> compare -> numbers. Under QEMU the
 counts are executed instructions (deterministic); on silicon they are DWT cycles. Latency in ms is
 count / clock, labelled an estimate under emulation (an instruction is not a cycle).
+
+Samples reach a real board inside its RUN requests over the UART; under QEMU they are written to a
+file the firmware reads by semihosting (RUNF), and only the requests and replies cross the UART.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .. import boards as boards_mod
 from ..cache import file_sha256
 from ..errors import EdgepipeError
 from ..results import latency_summary, top1
-from .serial_link import FirmwareFault, LinkError, SerialLink
+from .serial_link import HOST_INPUTS, FirmwareFault, LinkError, SerialLink
 
 PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
 SESSIONS = 2            # an interrupted sample stream is resumed once in a fresh session
@@ -123,12 +126,32 @@ def _flash(board, fw) -> None:
         raise EdgepipeError(f"{board.id}: flashing failed ({' '.join(cmd)}): {last[0]}")
 
 
+INPUT_ROUTES = ("uart", "host-file")
+
+
+def input_route(board, route: str | None = None) -> str:
+    """How samples reach the firmware: "host-file" under QEMU (written next to the ELF, read by
+    semihosting; only requests and replies cross the UART, whose host-to-board direction QEMU
+    limits to ~15-30 KiB/s), "uart" on silicon (every sample is sent in its RUN request)."""
+    route = route or ("host-file" if board.emulated else "uart")
+    if route not in INPUT_ROUTES:
+        raise EdgepipeError(f"input route '{route}': valid routes are {', '.join(INPUT_ROUTES)}")
+    if route == "host-file" and not board.emulated:
+        raise EdgepipeError(f"board {board.id}: samples from a host file need semihosting, which only "
+                            "emulated boards have; use the uart route")
+    return route
+
+
 def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
-           timeout_s: float = 10.0, qemu_serial: str = "tcp", output_bytes: int | None = None
-           ) -> tuple[list[bytes], list[int], int, int, dict]:
-    """Send every sample, resuming in a fresh session if the link breaks; never returns fewer
+           timeout_s: float = 10.0, qemu_serial: str = "tcp", output_bytes: int | None = None,
+           route: str | None = None) -> tuple[list[bytes], list[int], int, int, dict]:
+    """Run every sample, resuming in a fresh session if the link breaks; never returns fewer
     results than samples. `output_bytes`: the model's output size, checked on every reply.
-    Returns (outputs, counts, stack_used, retransmits, announce fields)."""
+    `route`: see input_route. Returns (outputs, counts, stack_used, retransmits, announce fields)."""
+    route = input_route(board, route)
+    samples = np.ascontiguousarray(x)
+    if route == "host-file":
+        _write_host_inputs(fw.elf.parent / HOST_INPUTS, samples)
     outputs: list[bytes] = []
     counts: list[int] = []
     retransmits = 0
@@ -137,7 +160,9 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
         session = _Session(board, fw, port, sha256, timeout_s, qemu_serial)
         try:
             while len(outputs) < len(x):
-                r = session.link.run(np.ascontiguousarray(x[len(outputs)]).tobytes(), output_bytes)
+                i = len(outputs)
+                r = (session.link.run_record(i, output_bytes) if route == "host-file"
+                     else session.link.run(samples[i].tobytes(), output_bytes))
                 outputs.append(r.output)
                 counts.append(r.elapsed)
             stack_used, _ = session.finish()
@@ -154,6 +179,13 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
                         f"samples, also after resuming: {errors[-1]}")
 
 
+def _write_host_inputs(path: Path, samples: np.ndarray) -> None:
+    """The samples as RUNF records (each sample's bytes, back to back), replaced atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(samples.tobytes())
+    tmp.replace(path)
+
+
 def _count_unit(board, ticks: list[int]) -> list[int]:
     if board.counter == "systick":
         tpi = board.ticks_per_instruction()
@@ -163,8 +195,9 @@ def _count_unit(board, ticks: list[int]) -> list[int]:
 
 def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir,
         port: str | None = None, samples: int | None = None, generate: Callable | None = None,
-        timeout_s: float = 10.0, qemu_serial: str = "tcp") -> dict:
-    """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc."""
+        timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None) -> dict:
+    """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
+    `route`: how samples reach the firmware (input_route)."""
     from .. import tflite_file, tflm
 
     board = boards_mod.load_board(board_id)
@@ -178,6 +211,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         y = np.asarray(y)[:len(x)]
     if x.dtype != np.int8:
         raise EdgepipeError(f"board {board.id}: inputs must be int8 (quantized), got {x.dtype}")
+    route = input_route(board, route)
     model = tflite_file.read(tflite_path)
     board, engine, fw = prepare(board_id, tflite_path, workdir, generate)
     if int(np.prod(x.shape[1:])) != int(np.prod(engine.input_shape)):
@@ -189,7 +223,8 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if not board.emulated:
         _flash(board, fw)
     outs, ticks, stack_used, retransmits, fields = stream(
-        board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes))
+        board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
+        route=route)
 
     out = np.stack([np.frombuffer(o, dtype=np.int8) for o in outs]).reshape(ref.shape)
     mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
@@ -235,5 +270,6 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "arena_bytes": int(engine.arena_bytes),
         "engine_version": fields.get("engine"),
         "retransmits": retransmits,
+        "inputs_via": route,
         "elf": str(fw.elf),
     }

@@ -37,7 +37,7 @@ def command(board: Board, elf: Path, serial: str) -> list[str]:
         raise QemuError(f"board {board.id} is a real board (kind = 'real'); QEMU cannot run it")
     return [QEMU, "-M", board.qemu_machine, "-nographic", "-monitor", "none",
             "-serial", serial, "-semihosting-config", "enable=on,target=native",
-            "-icount", f"shift={board.icount_shift},align=off,sleep=off", "-kernel", str(elf)]
+            "-icount", f"shift={board.icount_shift},align=off,sleep=off", "-kernel", str(Path(elf).resolve())]
 
 
 class QemuBoard:
@@ -64,8 +64,9 @@ class QemuBoard:
             self.cmd = command(board, elf, "pty")
         self._log = open(self.log_path, "wb")
         try:
+            # the firmware's semihosting file reads (RUNF) are relative to the ELF's folder
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, cwd=Path(elf).resolve().parent)
         except BaseException as e:
             self._log.close()
             if isinstance(e, OSError):

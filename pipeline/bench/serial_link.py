@@ -24,10 +24,12 @@ HEADER_BYTES = HEADER.size                 # 7
 CRC_BYTES = 4
 MAX_PAYLOAD = 0xFFFF                       # the 16-bit length field
 
-REQ_INFO, REQ_RUN, REQ_STACK, REQ_EXIT, REQ_FAULT = 0x01, 0x02, 0x03, 0x04, 0x7E
+REQ_INFO, REQ_RUN, REQ_STACK, REQ_EXIT, REQ_RUN_FILE, REQ_FAULT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7E
 REPLY_BIT = 0x80
 NAK = 0x15
 ERROR = 0x1F
+ERR_BAD_LENGTH, ERR_NO_HOST_FILE = -1000, -1001
+HOST_INPUTS = "ep_inputs.bin"             # RUNF's file, in QEMU's working directory
 NAK_REASONS = {1: "bad CRC", 2: "bad length", 3: "timeout mid-frame", 4: "unknown type"}
 ANNOUNCE_RE = re.compile(rb"EDGEPIPE ([^\r\n]*)\r?\n")
 
@@ -120,6 +122,17 @@ def parse_announce(line: str) -> dict[str, str]:
 class RunReply:
     output: bytes
     elapsed: int
+
+
+def _error_text(ftype: int, code: int, payload: bytes) -> str:
+    if code == ERR_BAD_LENGTH:
+        return (f"the firmware refused request {ftype:#x} with a {len(payload)}-byte payload (wrong "
+                "size: is it built for this model?)")
+    if code == ERR_NO_HOST_FILE:
+        index = struct.unpack_from("<I", payload)[0] if len(payload) >= 4 else "?"
+        return (f"the firmware cannot read record {index} of the host file {HOST_INPUTS} (missing "
+                "or too short in QEMU's working directory, or a real board without semihosting)")
+    return f"the firmware's invoke failed with code {code}"
 
 
 class SerialLink:
@@ -248,7 +261,7 @@ class SerialLink:
                     raise LinkError(f"{self.where}: ERROR reply of {len(reply.payload)} bytes, "
                                     f"expected at least 4 (an int32 code): garbage on the link")
                 (code,) = struct.unpack_from("<i", reply.payload)
-                raise LinkError(f"{self.where}: the firmware's invoke failed with code {code}")
+                raise LinkError(f"{self.where}: {_error_text(ftype, code, payload)}")
             if reply.type != (ftype | REPLY_BIT):
                 raise LinkError(f"{self.where}: answered type {reply.type:#x} to request "
                                 f"{ftype:#x}: garbage on the link")
@@ -281,8 +294,16 @@ class SerialLink:
         return parse_announce(text[len("EDGEPIPE "):])
 
     def run(self, input_bytes: bytes, output_bytes: int | None = None) -> RunReply:
-        """One inference; `output_bytes`, when given, is the output size the model has."""
-        reply = self.request(REQ_RUN, bytes(input_bytes))
+        """One inference on `input_bytes` sent over the link; `output_bytes`, when given, is the
+        output size the model has."""
+        return self._run_reply(self.request(REQ_RUN, bytes(input_bytes)), output_bytes)
+
+    def run_record(self, index: int, output_bytes: int | None = None) -> RunReply:
+        """One inference on record `index` of the host file HOST_INPUTS, which an emulated board
+        reads by semihosting (the request carries 4 bytes instead of the whole input)."""
+        return self._run_reply(self.request(REQ_RUN_FILE, struct.pack("<I", index)), output_bytes)
+
+    def _run_reply(self, reply: Frame, output_bytes: int | None) -> RunReply:
         if len(reply.payload) < 8:
             raise LinkError(f"{self.where}: RUN reply of {len(reply.payload)} bytes is too short "
                             f"(at least 8: the elapsed count)")

@@ -29,6 +29,12 @@ void ep_counter_restart(void);
  * silicon there is nobody to exit to, so it parks the core). */
 void ep_exit(int code) __attribute__((noreturn));
 
+/* Common: read `len` bytes at `offset` of the host file `path` (relative to QEMU's working
+ * directory) into `dst` by semihosting: 0 on success, -1 if the file is missing or too short. The
+ * file is opened on the first call and stays open. Emulated boards only: on silicon it returns -1
+ * (a semihosting call without a debugger faults). */
+int ep_host_read(const char *path, uint32_t offset, void *dst, uint32_t len);
+
 /* Common: stack painted at reset; bytes of it ever used, and its size. */
 uint32_t ep_stack_used(void);
 uint32_t ep_stack_size(void);

@@ -114,17 +114,50 @@ __attribute__((naked)) void HardFault_Handler(void) {
         "bx r1\n");
 }
 
+#if EP_SEMIHOSTING
+/* One semihosting call (Arm semihosting v2: operation in r0, argument block in r1, result in r0). */
+static int32_t semihost(uint32_t op, const void *args) {
+    register uint32_t r0 __asm("r0") = op;
+    register const void *r1 __asm("r1") = args;
+    __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+    return (int32_t)r0;
+}
+#endif
+
 /* Semihosting SYS_EXIT_EXTENDED (0x20): QEMU exits with `code`. On silicon a BKPT without a debugger
  * faults, so real boards park the core instead. */
 void ep_exit(int code) {
-#if EP_EXIT_SEMIHOSTING
+#if EP_SEMIHOSTING
     uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, (uint32_t)code};
-    register uint32_t r0 __asm("r0") = 0x20u;
-    register uint32_t *r1 __asm("r1") = block;
-    __asm volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
+    (void)semihost(0x20u, block);
 #else
     (void)code;
 #endif
     for (;;) {
     }
+}
+
+/* SYS_OPEN (0x01, mode 1 = "rb") once, then SYS_SEEK (0x0A) and SYS_READ (0x06, which returns the
+ * number of bytes it did NOT read). */
+int ep_host_read(const char *path, uint32_t offset, void *dst, uint32_t len) {
+#if EP_SEMIHOSTING
+    static int32_t handle = -1;
+    if (handle < 0) {
+        uint32_t n = 0;
+        while (path[n]) n++;
+        uint32_t open_args[3] = {(uint32_t)(uintptr_t)path, 1u, n};
+        handle = semihost(0x01u, open_args);
+        if (handle < 0) return -1;
+    }
+    uint32_t seek_args[2] = {(uint32_t)handle, offset};
+    if (semihost(0x0Au, seek_args) != 0) return -1;
+    uint32_t read_args[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)dst, len};
+    return semihost(0x06u, read_args) == 0 ? 0 : -1;
+#else
+    (void)path;
+    (void)offset;
+    (void)dst;
+    (void)len;
+    return -1;
+#endif
 }

@@ -88,37 +88,59 @@ static uint16_t info_line(char *dst) {
     return (uint16_t)n;
 }
 
-/* Run one request; leaves the reply in reply/reply_type/reply_len. */
-static void handle(uint8_t type, const uint8_t *payload, uint16_t len) {
+static void reply_error(int32_t code) {
+    reply_type = EP_ERROR;
+    put_u32(reply, (uint32_t)code);
+    reply_len = 4;
+}
+
+/* One measured inference on `input`; the RUN reply (elapsed count, outputs) or an ERROR. */
+static void run_model(const uint8_t *input) {
+    ep_counter_restart();
+    uint64_t t0 = ep_counter_now();
+    int rc = EP_MODEL_INVOKE((const int8_t *)input, output);
+    uint64_t t1 = ep_counter_now();
+    runs++;
+    if (rc != 0) {
+        reply_error(rc);
+        return;
+    }
+    uint64_t elapsed = t1 - t0 - counter_overhead;
+    put_u32(reply, (uint32_t)elapsed);
+    put_u32(reply + 4, (uint32_t)(elapsed >> 32));
+    memcpy(reply + 8, output, EP_MODEL_OUTPUT_BYTES);
+    reply_len = (uint16_t)(8u + EP_MODEL_OUTPUT_BYTES);
+}
+
+/* Run one request; leaves the reply in reply/reply_type/reply_len. `payload` is rx_payload. */
+static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
     reply_type = (uint8_t)(type | EP_REPLY_BIT);
     reply_len = 0;
     switch (type) {
         case EP_REQ_INFO:
             reply_len = info_line((char *)reply);
             break;
-        case EP_REQ_RUN: {
+        case EP_REQ_RUN:
             if (len != EP_MODEL_INPUT_BYTES) {
-                reply_type = EP_ERROR;
-                put_u32(reply, (uint32_t)-1000);
-                reply_len = 4;
+                reply_error(EP_ERR_BAD_LENGTH);
                 break;
             }
-            ep_counter_restart();
-            uint64_t t0 = ep_counter_now();
-            int rc = EP_MODEL_INVOKE((const int8_t *)payload, output);
-            uint64_t t1 = ep_counter_now();
-            runs++;
-            if (rc != 0) {
-                reply_type = EP_ERROR;
-                put_u32(reply, (uint32_t)rc);
-                reply_len = 4;
+            run_model(payload);
+            break;
+        case EP_REQ_RUN_FILE: {
+            if (len != 4u) {
+                reply_error(EP_ERR_BAD_LENGTH);
                 break;
             }
-            uint64_t elapsed = t1 - t0 - counter_overhead;
-            put_u32(reply, (uint32_t)elapsed);
-            put_u32(reply + 4, (uint32_t)(elapsed >> 32));
-            memcpy(reply + 8, output, EP_MODEL_OUTPUT_BYTES);
-            reply_len = (uint16_t)(8u + EP_MODEL_OUTPUT_BYTES);
+            uint32_t index = payload[0] | (payload[1] << 8) | ((uint32_t)payload[2] << 16) |
+                             ((uint32_t)payload[3] << 24);
+            /* the record replaces the request in rx_payload (EP_MAX_PAYLOAD >= the input size) */
+            if (ep_host_read(EP_HOST_INPUTS, index * EP_MODEL_INPUT_BYTES, payload,
+                             EP_MODEL_INPUT_BYTES) != 0) {
+                reply_error(EP_ERR_NO_HOST_FILE);
+                break;
+            }
+            run_model(payload);
             break;
         }
         case EP_REQ_STACK:
@@ -137,8 +159,8 @@ static void handle(uint8_t type, const uint8_t *payload, uint16_t len) {
 }
 
 static int known_type(uint8_t t) {
-    return t == EP_REQ_INFO || t == EP_REQ_RUN || t == EP_REQ_STACK || t == EP_REQ_EXIT ||
-           t == EP_REQ_FAULT;
+    return t == EP_REQ_INFO || t == EP_REQ_RUN || t == EP_REQ_RUN_FILE || t == EP_REQ_STACK ||
+           t == EP_REQ_EXIT || t == EP_REQ_FAULT;
 }
 
 /* Read one frame into rx_payload. Returns 1 for a valid frame, 0 after a NAK was sent. */

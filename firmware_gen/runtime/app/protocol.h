@@ -7,6 +7,10 @@
  * Host requests and the firmware's replies (reply type = request type | 0x80, same seq):
  *   INFO  ()             -> text, the same line as the boot announcement
  *   RUN   (input bytes)  -> elapsed:u64le, output bytes
+ *   RUNF  (index:u32le)  -> the same as RUN, for record `index` of the host file EP_HOST_INPUTS
+ *                           (EP_MODEL_INPUT_BYTES per record), read by semihosting. Emulated boards
+ *                           only: QEMU's UART takes ~15-30 KiB/s from the host, a semihosting read
+ *                           is ~100x faster. Without the file (or on silicon): ERROR(EP_ERR_NO_HOST_FILE)
  *   STACK ()             -> used:u32le, size:u32le (high-water mark of the painted stack)
  *   EXIT  (code:u8)      -> () then the firmware exits with `code`
  *   FAULT ()             -> (none: executes UDF to test the fault path)
@@ -25,10 +29,15 @@
 #define EP_REQ_RUN 0x02u
 #define EP_REQ_STACK 0x03u
 #define EP_REQ_EXIT 0x04u
+#define EP_REQ_RUN_FILE 0x05u
 #define EP_REQ_FAULT 0x7Eu
 #define EP_REPLY_BIT 0x80u
 #define EP_NAK 0x15u
-#define EP_ERROR 0x1Fu /* payload: code:i32le (the engine's invoke() result) */
+#define EP_ERROR 0x1Fu /* payload: code:i32le (the engine's invoke() result, or one below) */
+#define EP_ERR_BAD_LENGTH (-1000)   /* a RUN/RUNF payload of the wrong size */
+#define EP_ERR_NO_HOST_FILE (-1001) /* RUNF: the host file cannot be read at that record */
+
+#define EP_HOST_INPUTS "ep_inputs.bin"
 
 #define EP_NAK_CRC 1u
 #define EP_NAK_LENGTH 2u
