@@ -127,17 +127,27 @@ def preflight_stage(tflites: list[TFLiteVariant], board_ids: list[str]) -> dict:
 
 def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> list[dict]:
     """Every variant on every target; variant by variant, so TFLM's reference outputs for one
-    variant are computed once (host-tflm) and reused by host-c and the boards."""
+    variant are computed once (host-tflm) and reused by host-c and the boards. Within a variant the
+    targets that time on this machine (host-litert) or use all its cores (host-tflm) run alone, in
+    order; then the `concurrent` ones (host-c, boards: counts, not host time) run side by side."""
+    import concurrent.futures
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
     deps = {t.name: t.depends(opts) for t in targets}
     rows = []
     for v in tflites:
         model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
-        for target in targets:
+
+        def one(target, v=v, model=model) -> dict:
             x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
             why_not = _not_for(target, checks, v)
-            rows.append(why_not if why_not is not None else
-                        _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name]))
+            return why_not if why_not is not None else \
+                _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name])
+
+        done = {t.name: one(t) for t in targets if not t.concurrent}
+        side_by_side = [t for t in targets if t.concurrent]
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
+            done.update(zip([t.name for t in side_by_side], pool.map(one, side_by_side)))
+        rows += [done[t.name] for t in targets]             # the table keeps the --targets order
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 
