@@ -62,8 +62,8 @@ def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1024,
     reshuffled every epoch from `shuffle_seed` (None: in order).
 
     Built here rather than by Keras from the numpy arrays: Keras's pipelines run tf.data's autotuner,
-    and tearing one down when fit() returns blocked for 5-40 s in 5 of 8 fits of one measured run
-    (2 cores; tf 2.21). With the autotuner off none blocked; a batch here is one gather anyway."""
+    and tearing one down when fit() returned blocked for 5-40 s in 7 of 13 measured fits (2 cores;
+    tf 2.21). With the autotuner off none of 13 blocked; a batch here is one gather anyway."""
     t = tf()
     xs = t.constant(x)
     ys = None if y is None else t.constant(y)
