@@ -36,6 +36,16 @@ def optimizer_steps(n_train: int, batch_size: int, epochs: float) -> int:
     return math.ceil(math.ceil(n_train * epochs) / batch_size)
 
 
+def training_subset(data, epochs: float, seed: int):
+    """The training samples one pass of a budget of `epochs` covers, and the number of passes:
+    the whole set `epochs` times, or a fixed-seed random share of it once for a fraction."""
+    if epochs >= 1:
+        return data.x_train, data.y_train, int(epochs)
+    n = max(1, math.ceil(len(data.x_train) * epochs))
+    pick = np.sort(np.random.default_rng(seed).permutation(len(data.x_train))[:n])
+    return data.x_train[pick], data.y_train[pick], 1
+
+
 def cosine_decay(cfg: dict, n_train: int, epochs: float) -> dict:
     """`cfg` with its learning rate decaying to 0 along a cosine over `epochs` (short budgets gain
     most from ending at a small learning rate)."""
@@ -77,17 +87,18 @@ def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1024,
 
 
 def fit(model, data: Dataset, train: dict, loss="sparse_categorical_crossentropy", epochs=None,
-        callbacks=(), x=None, y=None):
-    """Compile and fit with early stopping on validation loss (best weights restored)."""
+        callbacks=()):
+    """Compile and fit with early stopping on validation loss (best weights restored), for a budget
+    of `epochs` (default: the recipe's; a fraction is one pass over that share, training_subset)."""
     k = keras()
     set_seed(train["seed"])
     model.compile(optimizer=optimizer(train["optimizer"], train["learning_rate"]), loss=loss,
                   metrics=["accuracy"])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=train["patience"],
                                      restore_best_weights=True)
-    x, y = (data.x_train, data.y_train) if x is None else (x, y)
+    x, y, passes = training_subset(data, epochs or train["epochs"], train["seed"])
     hist = model.fit(batches(x, y, train["batch_size"], shuffle_seed=train["seed"]),
-                     validation_data=batches(data.x_val, data.y_val), epochs=epochs or train["epochs"],
+                     validation_data=batches(data.x_val, data.y_val), epochs=passes,
                      callbacks=[stop, *callbacks], verbose=1 if sys.stdout.isatty() else 2)
     return {k_: [float(v) for v in vals] for k_, vals in hist.history.items()}
 

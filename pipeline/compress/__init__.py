@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from .. import cache
 from ..artifacts import KerasModel, keras_params, load_keras
 from ..errors import EdgepipeError, wrap_stage_failure
 from ..registry import Registry
-from ..train import cosine_decay, optimizer_steps
+from ..train import cosine_decay, optimizer_steps, training_subset
 
 
 @dataclass(frozen=True)
@@ -124,22 +123,13 @@ def fine_tune_config(train: dict, params: dict, default_epochs: float) -> tuple[
     (fine-tuning a trained model may need less than a full pass; measure before cutting one).
     """
     epochs = params.get("epochs", default_epochs)
-    if not (isinstance(epochs, (int, float)) and (epochs >= 1 and float(epochs).is_integer() or 0 < epochs < 1)):
+    whole = isinstance(epochs, (int, float)) and epochs >= 1 and float(epochs).is_integer()
+    fraction = isinstance(epochs, float) and 0 < epochs < 1
+    if not (whole or fraction):
         raise EdgepipeError(f"compress epochs {epochs!r}: give a whole number of epochs, or a fraction "
                             "between 0 and 1 (one pass over that share of the training set)")
     cfg = {**train, **{k: params[k] for k in ("learning_rate", "batch_size") if k in params}}
     return cfg, (int(epochs) if epochs >= 1 else float(epochs))
-
-
-def training_subset(data, epochs: float, seed: int):
-    """The training samples one pass of a budget of `epochs` covers, and the number of passes:
-    the whole set `epochs` times, or a fixed-seed random share of it once for a fraction."""
-    import numpy as np
-    if epochs >= 1:
-        return data.x_train, data.y_train, int(epochs)
-    n = max(1, math.ceil(len(data.x_train) * epochs))
-    pick = np.sort(np.random.default_rng(seed).permutation(len(data.x_train))[:n])
-    return data.x_train[pick], data.y_train[pick], 1
 
 
 def fine_tune(model, data, cfg: dict, epochs: float, callbacks=()) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 from ..artifacts import keras_params
 from ..errors import EdgepipeError
 from ..keras_env import keras, set_seed
-from . import cosine_decay, fine_tune_config, register, save_variant, training_subset, weights
+from . import cosine_decay, fine_tune_config, register, save_variant, weights
 
 SIGN_GAIN = 1024.0     # inputs within 1/1024 of zero are not mapped to +-1 by the exported sign
 SIGN_QUANTIZERS = {"SteSign", "ApproxSign", "SwishSign"}   # forward pass is sign(x), sign(0) = +1
@@ -114,8 +114,7 @@ def binary(base, recipe, data, out: Path, inputs: dict):
     cfg = cosine_decay(cfg, len(data.x_train), epochs)
     set_seed(cfg["seed"])
     larq_model = build(data.input_shape, data.num_classes, **recipe.arch)
-    x, y, passes = training_subset(data, epochs, cfg["seed"])
-    fit(larq_model, data, cfg, epochs=passes, x=x, y=y)
+    fit(larq_model, data, cfg, epochs=epochs)
     larq_model.save(Path(out) / "binary_larq.h5")
     exported, binarized = export(larq_model)
 

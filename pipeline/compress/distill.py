@@ -110,7 +110,6 @@ def student(base, recipe, data, out: Path, inputs: dict):
     cfg = cosine_decay(cfg, len(data.x_train), epochs)       # the same schedule as `distill`
     set_seed(cfg["seed"])
     model = _student(recipe, data)
-    x, y, passes = training_subset(data, epochs, cfg["seed"])
-    fit(model, data, cfg, epochs=passes, x=x, y=y)
+    fit(model, data, cfg, epochs=epochs)
     teacher_params = keras_params(load_keras(base.path))
     return save_variant(model, "student", out, data, _meta(base, model, recipe.student, epochs, teacher_params))

@@ -134,8 +134,10 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
             }
             uint32_t index = payload[0] | (payload[1] << 8) | ((uint32_t)payload[2] << 16) |
                              ((uint32_t)payload[3] << 24);
-            /* the record replaces the request in rx_payload (EP_MAX_PAYLOAD >= the input size) */
-            if (ep_host_read(EP_HOST_INPUTS, index * EP_MODEL_INPUT_BYTES, payload,
+            /* the record replaces the request in rx_payload (EP_MAX_PAYLOAD >= the input size);
+             * an index whose offset does not fit 32 bits is refused, not wrapped to another record */
+            if (index > UINT32_MAX / EP_MODEL_INPUT_BYTES ||
+                ep_host_read(EP_HOST_INPUTS, index * EP_MODEL_INPUT_BYTES, payload,
                              EP_MODEL_INPUT_BYTES) != 0) {
                 reply_error(EP_ERR_NO_HOST_FILE);
                 break;
