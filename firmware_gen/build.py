@@ -108,11 +108,6 @@ def kind_of(section: str) -> str | None:
     return None
 
 
-def elf_sizes(elf, size_tool: str = "size") -> dict[str, int]:
-    """text/rodata/data/bss bytes of an ELF, grouped by section name (see kind_of)."""
-    return sum_sizes([elf], size_tool)
-
-
 def sum_sizes(objs, size_tool: str = "size") -> dict[str, int]:
     total = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     for o in objs:

@@ -132,7 +132,7 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     order; then the `concurrent` ones (host-c, boards: counts, not host time) run side by side."""
     import concurrent.futures
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
-    deps = {t.name: t.depends(opts) for t in targets}
+    deps = {t.name: target_registry.cache_key(t, opts) for t in targets}
     rows = []
     for v in tflites:
         model = tflite_file.read(v.tflite_path)            # parsed once, used by every target

@@ -77,6 +77,14 @@ def tree_hash(*roots: Path, patterns=("*.py", "*.c", "*.h", "*.j2", "*.ld", "*.t
 
 
 FIRMWARE_GEN = Path(__file__).resolve().parent.parent.parent / "firmware_gen"
+PIPELINE = Path(__file__).resolve().parent.parent
+# the code that takes and shapes every measurement: a row it produced differently is not reused
+MEASURING_CODE = (PIPELINE / "bench", PIPELINE / "tflm.py", PIPELINE / "quant_io.py", PIPELINE / "results.py")
+
+
+def cache_key(target: "Target", opt: Options) -> dict:
+    """What a cached result of `target` is valid for: its own dependencies and the measuring code."""
+    return {**target.depends(opt), "measuring_code": tree_hash(*MEASURING_CODE)}
 
 
 def _engine_depends(opt: Options) -> dict:
