@@ -24,10 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from firmware_gen import codegen  # noqa: E402
-from pipeline import boards, tflite_file  # noqa: E402
+from edgepipe_base import tflite_file
+from firmware_gen import boards  # noqa: E402
 from pipeline.bench import board as board_bench  # noqa: E402
 
-TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"      # third-party models, copied with their NOTICE.md
 BOARDS = ("mps2-an385", "mps2-an386", "mps3-an547")
 
 

@@ -5,7 +5,7 @@
 Both sides are counted with valgrind's callgrind as (run with N inferences - run with 0) / N, so
 process start-up, model loading and (for TFLM) the Python interpreter cancel out. The engine is
 built with gcc -O3 like host-c; TFLM is the tflite_micro wheel (its reference kernels), loaded
-through pipeline.tflm as everywhere else. Without arguments the four testdata models are measured.
+through firmware_gen.tflm as everywhere else. Without arguments the four testdata models are measured.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from firmware_gen import codegen, host_run  # noqa: E402
 from pipeline.bench.host_c import HOST_OPT, callgrind_instructions  # noqa: E402
 
-TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"      # third-party models, copied with their NOTICE.md
 MIN_RUNS, MAX_RUNS = 3, 1000
 
 
@@ -37,7 +37,7 @@ def runs_for(macs: int) -> int:
 TFLM_DRIVER = """
 import sys
 import numpy as np
-from pipeline import tflm
+from firmware_gen import tflm
 model = open(sys.argv[1], "rb").read()
 interp = tflm.interpreter(model, arena_size=4 * 1024 * 1024, where=sys.argv[1])
 x = np.frombuffer(open(sys.argv[3], "rb").read(), dtype=np.int8).reshape(interp.get_input_details(0)["shape"])

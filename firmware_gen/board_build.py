@@ -21,8 +21,8 @@ from pathlib import Path
 
 import jinja2
 
-from pipeline.boards import BSP_DIR, Board
-from pipeline.errors import EdgepipeError
+from firmware_gen.boards import BSP_DIR, Board
+from edgepipe_base.errors import EdgepipeError
 
 from . import build as build_mod
 from .build import BuildError  # noqa: F401  (callers catch board_build.BuildError)
@@ -134,8 +134,8 @@ def tflite_needs(board: Board, tflite_path: Path) -> Needs:
 
     The arena figure is a lower bound no planner can beat: the largest sum of one operator's
     non-constant input and output tensors, which must all be live at once."""
-    from pipeline import tflite_file
-    from pipeline.tflite_types import numpy_dtype
+    from edgepipe_base import tflite_file
+    from edgepipe_base.tflite_types import numpy_dtype
     import numpy as np
 
     model = tflite_file.read(tflite_path)

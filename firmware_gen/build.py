@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipeline.errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 STD = "c99"

@@ -13,8 +13,8 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from pipeline.cache import write_atomic
-from pipeline.errors import EdgepipeError
+from edgepipe_base.atomic import write_atomic
+from edgepipe_base.errors import EdgepipeError
 
 from . import graph as graph_mod
 from . import kernels, planner, qmath

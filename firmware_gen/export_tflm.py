@@ -15,10 +15,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from pipeline import tflite_file, tflm
-from pipeline.cache import write_atomic
-from pipeline.errors import EdgepipeError
-from pipeline.tflite_types import numpy_dtype
+from edgepipe_base import tflite_file
+from firmware_gen import tflm
+from edgepipe_base.atomic import write_atomic
+from edgepipe_base.errors import EdgepipeError
+from edgepipe_base.tflite_types import numpy_dtype
 
 from .codegen import TEMPLATE_DIR, c_float
 

@@ -1,4 +1,4 @@
-"""The engine's intermediate representation, read from a .tflite with pipeline.tflite_file.
+"""The engine's intermediate representation, read from a .tflite with edgepipe_base.tflite_file.
 
 The IR is deliberately small: tensors (shape, int8 quantization, constant data) and nodes (opcode,
 tensor ids, the schema's builtin options). Checks and rewrites are transforms `f(node, ctx) -> node`
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import tflite_file
-from pipeline.errors import EdgepipeError
-from pipeline.tflite_types import FLOAT_TYPES
+from edgepipe_base import tflite_file
+from edgepipe_base.errors import EdgepipeError
+from edgepipe_base.tflite_types import FLOAT_TYPES
 
 from . import kernels
 

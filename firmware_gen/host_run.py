@@ -9,8 +9,8 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from pipeline import tflm
-from pipeline.errors import EdgepipeError
+from firmware_gen import tflm
+from edgepipe_base.errors import EdgepipeError
 
 from . import build as build_mod
 from . import codegen

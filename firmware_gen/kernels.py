@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 from . import qmath
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -61,7 +61,7 @@ def cmd_models(a) -> int:
 
 
 def cmd_boards(a) -> int:
-    from .boards import list_boards
+    from firmware_gen.boards import list_boards
     rows = [(b["id"], b["kind"], b["core"], f"{b['clock_hz'] / 1e6:g} MHz", f"{b['flash_bytes'] // 1024} KiB",
              f"{b['ram_bytes'] // 1024} KiB", _verified(b), b["name"])
             for b in list_boards()]

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, tflite_file
+from edgepipe_base import tflite_file
+from . import cache
 from .artifacts import KerasModel, TFLiteVariant, load_keras
 from .datasets import Dataset
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from .op_types import bitmap_sparse_weight_bytes, io_types, model_types, weight_sparsity
 from .registry import Registry
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from .registry import Registry
 
 SPLIT_SEED = 1234

@@ -23,6 +23,6 @@ def supported_md() -> str:
 
 
 def write(path: Path = SUPPORTED_MD) -> Path:
-    from .cache import write_atomic
+    from edgepipe_base.atomic import write_atomic
     write_atomic(path, supported_md())
     return path

@@ -10,7 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 
 def c_name(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .tflite_file import Operator, Subgraph, TFLiteModel
+from edgepipe_base.tflite_file import Operator, Subgraph, TFLiteModel
 
 INTEGER_ACTIVATIONS = {"INT8": "int8", "INT16": "int16x8"}
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}          # convert types at the model's edges

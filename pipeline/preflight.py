@@ -16,11 +16,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import tflm
+from firmware_gen import tflm
 from .artifacts import TFLiteVariant
 from .op_types import BOUNDARY_OPS as BOUNDARY, op_types
-from .tflite_file import TFLiteModel
-from .tflite_types import numpy_dtype
+from edgepipe_base.tflite_file import TFLiteModel
+from edgepipe_base.tflite_types import numpy_dtype
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Context:
     model: TFLiteModel
     tflm_error: str | None = None     # TFLM's own reason for refusing the model
     tflm_arena_bytes: int | None = None
-    board: object | None = None       # pipeline.boards.Board: the fit rules apply when given
+    board: object | None = None       # firmware_gen.boards.Board: the fit rules apply when given
     needs: object | None = None       # firmware_gen.board_build.Needs, computed once per board
 
 
@@ -128,7 +128,7 @@ def single_subgraph(ctx: Context) -> str | None:
 def c_engine_can_run(ctx: Context) -> str | None:
     """edgepipe's C engine cannot run it ({details}); TFLM can still run it on a microcontroller."""
     from firmware_gen import graph
-    from .errors import EdgepipeError
+    from edgepipe_base.errors import EdgepipeError
     try:
         graph.load(ctx.variant.tflite_path)
     except EdgepipeError as exc:

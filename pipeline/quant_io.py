@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tflite_file import TFLiteModel
-from .tflite_types import numpy_dtype
+from edgepipe_base.tflite_file import TFLiteModel
+from edgepipe_base.tflite_types import numpy_dtype
 
 
 def input_tensor(model: TFLiteModel):

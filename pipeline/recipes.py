@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from .errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 MODELS_DIR = Path(os.environ.get("EDGEPIPE_MODELS", Path(__file__).resolve().parent.parent / "models"))
 

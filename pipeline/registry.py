@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from .errors import UnknownName
+from edgepipe_base.errors import UnknownName
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import io
 import json
 from pathlib import Path
 
-from .cache import write_atomic, write_json
+from edgepipe_base.atomic import write_atomic, write_json
 
 NA = "–"
 
@@ -226,7 +226,7 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def load(run_dir: Path) -> dict:
-    from .errors import EdgepipeError
+    from edgepipe_base.errors import EdgepipeError
     path = Path(run_dir) / "results.json"
     try:
         doc = json.loads(path.read_text())

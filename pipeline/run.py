@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, cache, convert, datasets, preflight, recipes, report, tflite_file
+from edgepipe_base import tflite_file
+from . import __version__, cache, convert, datasets, preflight, recipes, report
 from .artifacts import KerasModel, TFLiteVariant
 from .bench import targets as target_registry
-from .errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 STAGES = ("train", "compress", "convert", "bench")      # preflight is cheap and always runs
 PTQ_VARIANTS = ("fp32", "fp16", "dynamic", "int8", "int16x8")
@@ -114,7 +115,7 @@ def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, Kera
 
 def preflight_stage(tflites: list[TFLiteVariant], board_ids: list[str]) -> dict:
     """Checks per variant (key: name) and, for each board target, per (name, board id)."""
-    from .boards import load_board
+    from firmware_gen.boards import load_board
     checks: dict = {}
     for v in tflites:
         model = tflite_file.read(v.tflite_path)

@@ -12,7 +12,7 @@ import numpy as np
 from . import cache
 from .artifacts import KerasModel, keras_params, load_keras
 from .datasets import Dataset
-from .errors import EdgepipeError, wrap_stage_failure
+from edgepipe_base.errors import EdgepipeError, wrap_stage_failure
 from .keras_env import keras, set_seed, tf
 from .recipes import Recipe
 
@@ -23,7 +23,7 @@ def optimizer(name: str, learning_rate: float):
     k = keras()
     table = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
     if name not in table:
-        from .errors import UnknownName
+        from edgepipe_base.errors import UnknownName
         raise UnknownName("optimizer", name, table)
     return table[name](learning_rate=learning_rate)
 
@@ -61,7 +61,7 @@ def with_schedule(train: dict, n_train: int) -> dict:
     "cosine": the learning rate decays to 0 over the recipe's epochs."""
     name = train.get("lr_schedule", "constant")
     if name not in LR_SCHEDULES:
-        from .errors import UnknownName
+        from edgepipe_base.errors import UnknownName
         raise UnknownName("lr_schedule", name, LR_SCHEDULES)
     return cosine_decay(train, n_train, train["epochs"]) if name == "cosine" else train
 

@@ -10,7 +10,7 @@ import pytest
 import pipeline.keras_env  # noqa: F401  (selects tf-keras before anything imports TensorFlow)
 
 REPO = Path(__file__).resolve().parent.parent
-TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"      # third-party models, copied with their NOTICE.md
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -26,7 +26,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     if not TESTDATA.is_dir():
-        pytest.fail(f"{TESTDATA} missing: the third-party test models live in ../shared/testdata")
+        pytest.fail(f"{TESTDATA} missing: the third-party test models ship in the repo; restore tests/data")
     return TESTDATA
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import boards
-from pipeline.boards import BoardFileError
-from pipeline.errors import UnknownName
+from firmware_gen import boards
+from firmware_gen.boards import BoardFileError
+from edgepipe_base.errors import UnknownName
 
 EMULATED = {"mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547", "netduinoplus2", "microbit"}
 REAL = {"nucleo-f446re", "nucleo-l4r5zi"}

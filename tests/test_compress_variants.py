@@ -8,7 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import convert, datasets, recipes, tflite_file, tflm
+from edgepipe_base import tflite_file
+from firmware_gen import tflm
+from pipeline import convert, datasets, recipes
 from pipeline.artifacts import load_keras
 from pipeline.quant_io import quantize_inputs
 from pipeline.compress import COMPRESSIONS, compress, weights

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.compress import COMPRESSIONS, order, weights
-from pipeline.errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 VARIANTS = ["prune75", "prune24", "distill", "student", "qat", "prune_qat", "distill_qat", "cluster16", "binary"]
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pipeline import tflite_file
+from edgepipe_base import tflite_file
 from pipeline.op_types import BOUNDARY_OPS, op_types
 
 

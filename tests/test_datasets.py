@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline import datasets
-from pipeline.errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 
 def _idx(tmp_path, arr, name="x.gz", truncate=0):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from firmware_gen import build, codegen, host_run
-from pipeline import boards, tflm
+from firmware_gen import boards, tflm
 from pipeline.bench import host_c
 
 MODELS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_gen import codegen, host_run, kernels
-from pipeline import tflm
+from firmware_gen import tflm
 
 GOLDEN = Path(__file__).parent / "golden" / "engine_two_layer"
 MODEL = GOLDEN / "two_layer.tflite"

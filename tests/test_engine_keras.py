@@ -12,8 +12,9 @@ import pytest
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 from firmware_gen import codegen, host_run, kernels  # noqa: E402
-from pipeline import tflite_file, tflm  # noqa: E402
-from pipeline.errors import EdgepipeError  # noqa: E402
+from edgepipe_base import tflite_file
+from firmware_gen import tflm  # noqa: E402
+from edgepipe_base.errors import EdgepipeError  # noqa: E402
 
 SAMPLES = 200
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from firmware_gen import export_tflm
-from pipeline.errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 MICRO_SPEECH = "tflm_micro_speech_int8.tflite"
 KWS = "mlperf_tiny_kws_ref_model.tflite"

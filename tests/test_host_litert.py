@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from pipeline import tflite_file
+from edgepipe_base import tflite_file
 from pipeline.bench import host_litert
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from firmware_gen import build, codegen
-from pipeline import boards, tflite_file
+from edgepipe_base import tflite_file
+from firmware_gen import boards
 from pipeline.bench import board as board_bench
 
 pytestmark = pytest.mark.slow

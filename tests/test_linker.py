@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from firmware_gen import board_build
-from pipeline import boards
-from pipeline.boards import Region
-from pipeline.errors import EdgepipeError
+from firmware_gen import boards
+from firmware_gen.boards import Region
+from edgepipe_base.errors import EdgepipeError
 
 
 def test_linker_script_comes_from_the_board_regions():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline import convert, preflight, tflite_file
+from edgepipe_base import tflite_file
+from pipeline import convert, preflight
 from pipeline.artifacts import TFLiteVariant
 
 
@@ -59,7 +60,7 @@ def test_int16x8_runs_in_tflm_but_not_in_the_c_engine(digits_ptq):
 
 
 def test_board_fit_rules_state_needed_and_available(digits_ptq):
-    from pipeline.boards import load_board, parse_board
+    from firmware_gen.boards import load_board, parse_board
     micro = load_board("microbit")
     tiny = parse_board(micro.path, micro.path.read_text().replace("size = 0x40000", "size = 0x1000")
                        .replace("size = 0x4000", "size = 0xC00"))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import boards, tflite_file
+from edgepipe_base import tflite_file
+from firmware_gen import boards
 from pipeline.bench import board as board_bench
 from pipeline.bench import serial_link
-from pipeline.errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 pytestmark = pytest.mark.slow
 

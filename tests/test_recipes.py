@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline import datasets, recipes
-from pipeline.errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 
 def _params(recipe, **kw):

@@ -8,7 +8,7 @@ from conftest import REPO
 import pytest
 
 from pipeline import report
-from pipeline.errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 GOLDEN = REPO / "tests" / "golden" / "report_table.md"
 

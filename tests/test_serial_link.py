@@ -173,7 +173,7 @@ def hello_fw(tmp_path_factory, testdata):
     from pipeline.bench import board as board_bench
     board, engine, fw = board_bench.prepare("mps2-an386", testdata / "tflm_hello_world_int8.tflite",
                                             tmp_path_factory.mktemp("fw"))
-    from pipeline import tflite_file
+    from edgepipe_base import tflite_file
     return board, fw, tflite_file.read(testdata / "tflm_hello_world_int8.tflite").sha256
 
 

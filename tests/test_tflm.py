@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from pipeline import tflm
+from firmware_gen import tflm
 
-# what TFLM's recording allocator reports for these models (shared/testdata/NOTICE.md)
+# what TFLM's recording allocator reports for these models (tests/data/NOTICE.md)
 ARENAS = {"mlperf_tiny_kws_ref_model": 24272, "mlperf_tiny_ic_resnet8_int8": 55984,
           "tflm_hello_world_int8": 1504, "tflm_micro_speech_int8": 7584}
 
@@ -13,7 +13,7 @@ ARENAS = {"mlperf_tiny_kws_ref_model": 24272, "mlperf_tiny_ic_resnet8_int8": 559
 @pytest.mark.parametrize("name", sorted(ARENAS))
 def test_arena_is_what_tflm_reports(testdata, name):
     model = (testdata / f"{name}.tflite").read_bytes()
-    from pipeline import tflite_file
+    from edgepipe_base import tflite_file
     t = tflite_file.read(name, model).main
     shape = t.tensors[t.inputs[0]].shape[1:]
     assert tflm.arena_bytes(model, shape, np.int8) == ARENAS[name]

@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from .. import boards as boards_mod
-from ..cache import file_sha256
-from ..errors import EdgepipeError
+from firmware_gen import boards as boards_mod
+from edgepipe_base.atomic import file_sha256
+from edgepipe_base.errors import EdgepipeError
 from ..results import latency_summary, top1
 from .serial_link import HOST_INPUTS, FirmwareFault, LinkError, SerialLink
 
@@ -198,7 +198,8 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None) -> dict:
     """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
     `route`: how samples reach the firmware (input_route)."""
-    from .. import tflite_file, tflm
+    from edgepipe_base import tflite_file
+    from firmware_gen import tflm
 
     board = boards_mod.load_board(board_id)
     if not board.emulated and port is None:

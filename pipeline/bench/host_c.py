@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_gen import build, codegen, host_run
-from pipeline import tflm
+from firmware_gen import tflm
 from pipeline.results import top1
 
 PREFIX = "ep"

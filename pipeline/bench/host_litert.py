@@ -8,7 +8,7 @@ import numpy as np
 
 from ..quant_io import quantize_inputs
 from ..results import latency_summary, row, top1
-from ..tflite_file import TFLiteModel
+from edgepipe_base.tflite_file import TFLiteModel
 
 BATCH = 256
 

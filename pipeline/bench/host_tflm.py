@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import tflm
+from firmware_gen import tflm
 from ..quant_io import quantize_inputs
 from ..results import row, top1
-from ..tflite_file import TFLiteModel
+from edgepipe_base.tflite_file import TFLiteModel
 
 
 def run(name: str, model: TFLiteModel, x: np.ndarray, y: np.ndarray) -> dict:

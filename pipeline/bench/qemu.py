@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..boards import Board
-from ..errors import EdgepipeError
+from firmware_gen.boards import Board
+from edgepipe_base.errors import EdgepipeError
 
 QEMU = "qemu-system-arm"
 

@@ -16,7 +16,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from ..errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 MAGIC = b"\xA5\x5E"
 HEADER = struct.Struct("<2sBHH")          # magic, type, seq, len

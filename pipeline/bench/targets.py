@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import UnknownName
+from edgepipe_base.errors import UnknownName
 from ..registry import Registry
 from ..results import row
 
@@ -76,10 +76,12 @@ def tree_hash(*roots: Path, patterns=("*.py", "*.c", "*.h", "*.j2", "*.ld", "*.t
     return h.hexdigest()[:16]
 
 
-FIRMWARE_GEN = Path(__file__).resolve().parent.parent.parent / "firmware_gen"
-PIPELINE = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
+FIRMWARE_GEN = REPO / "firmware_gen"
+PIPELINE = REPO / "pipeline"
 # the code that takes and shapes every measurement: a row it produced differently is not reused
-MEASURING_CODE = (PIPELINE / "bench", PIPELINE / "tflm.py", PIPELINE / "quant_io.py", PIPELINE / "results.py")
+MEASURING_CODE = (PIPELINE / "bench", FIRMWARE_GEN / "tflm.py", PIPELINE / "quant_io.py", PIPELINE / "results.py",
+                  REPO / "edgepipe_base")
 
 
 def cache_key(target: "Target", opt: Options) -> dict:
@@ -113,7 +115,7 @@ for _t in (Target("host-litert", "host", False, False, False, None, _litert,
 
 def _board_target(board_id: str) -> Target:
     from . import board as board_bench
-    from ..boards import load_board
+    from firmware_gen.boards import load_board
 
     b = load_board(board_id)
 
@@ -124,7 +126,7 @@ def _board_target(board_id: str) -> Target:
         return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
     def depends(opt: Options) -> dict:
-        from ..boards import BOARDS_DIR
+        from firmware_gen.boards import BOARDS_DIR
         return {**_engine_depends(opt), "board": tree_hash(b.path), "bsp": tree_hash(BOARDS_DIR / "bsp"),
                 "cross": _tool_version("arm-none-eabi-gcc"), "qemu": _tool_version("qemu-system-arm"),
                 "port": opt.port, "tflite_micro": _package_version("tflite-micro")}
@@ -133,7 +135,7 @@ def _board_target(board_id: str) -> Target:
 
 
 def board_ids() -> list[str]:
-    from ..boards import names
+    from firmware_gen.boards import names
     return names()
 
 
@@ -147,7 +149,7 @@ def get(name: str) -> Target:
 
 def parse_samples(text: str) -> dict:
     """`--samples`: "N" for every target, or "target=N,..." (e.g. "host-c=1000,mps2-an386=100")."""
-    from ..errors import EdgepipeError
+    from edgepipe_base.errors import EdgepipeError
     out = {}
     for part in text.split(","):
         name, _, n = part.rpartition("=")

@@ -22,7 +22,7 @@ from typing import Callable
 
 from .. import cache
 from ..artifacts import KerasModel, keras_params, load_keras
-from ..errors import EdgepipeError, wrap_stage_failure
+from edgepipe_base.errors import EdgepipeError, wrap_stage_failure
 from ..registry import Registry
 from ..train import cosine_decay, optimizer_steps, training_subset
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import keras_params
-from ..errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from ..keras_env import keras, set_seed
 from . import cosine_decay, fine_tune_config, register, save_variant, weights
 

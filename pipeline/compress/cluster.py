@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..artifacts import load_keras
-from ..errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from ..keras_env import keras, set_seed
 from . import fine_tune, fine_tune_config, register, save_variant, weights
 

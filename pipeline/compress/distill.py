@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import keras_params, load_keras
-from ..errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from ..keras_env import keras, set_seed, tf
 from . import cosine_decay, fine_tune_config, register, save_variant, training_subset
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ..artifacts import keras_params, load_keras
-from ..errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 from ..keras_env import set_seed
 from . import fine_tune, fine_tune_config, register, save_variant, weights
 

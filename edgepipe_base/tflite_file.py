@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -103,7 +103,7 @@ class TFLiteModel:
 
     def constant(self, tensor: Tensor) -> np.ndarray:
         """The values of a constant tensor, as a numpy array of its shape."""
-        from .tflite_types import numpy_dtype
+        from edgepipe_base.tflite_types import numpy_dtype
         raw = self.buffers[tensor.buffer]
         return np.frombuffer(raw, dtype=numpy_dtype(tensor.dtype)).reshape(tensor.shape)
 

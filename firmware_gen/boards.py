@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import EdgepipeError, UnknownName
+from edgepipe_base.errors import EdgepipeError, UnknownName
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 BSP_DIR = BOARDS_DIR / "bsp"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import EdgepipeError
+from edgepipe_base.errors import EdgepipeError
 
 _ARENA_RE = re.compile(r"Arena allocation total (\d+) bytes")
 _MISSING_OP_RE = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
