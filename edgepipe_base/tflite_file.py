@@ -112,7 +112,9 @@ class TFLiteModel:
 
 
 def read(path: str | Path, data: bytes | None = None) -> TFLiteModel:
-    """Parse a .tflite file; a file that is not a complete TFLite flatbuffer gives one clear error."""
+    """Parse and validate a .tflite file (edgepipe_base.validate): a file that is not a complete
+    TFLite flatbuffer, or breaks a schema or op rule, gives one clear error."""
+    from . import validate
     path = str(path)
     if data is None:
         try:
@@ -126,27 +128,34 @@ def read(path: str | Path, data: bytes | None = None) -> TFLiteModel:
     s = schema()
     try:
         model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
-        subgraphs, buffers = _convert(model, data)
+        buffers = _buffers(model, data, path)
     except EdgepipeError:
         raise
     except Exception as exc:  # flatbuffers raises assorted IndexError/struct.error on truncation
         raise EdgepipeError(f"{problem} (flatbuffer does not parse: {type(exc).__name__}); "
                             "the file is probably truncated or corrupt - convert it again") from None
+    validate.validate(model, buffers, path, _enum_names("BuiltinOperator"), _enum_names("BuiltinOptions"))
     return TFLiteModel(path=path, data=bytes(data), sha256=hashlib.sha256(data).hexdigest(),
-                       subgraphs=subgraphs, buffers=buffers, raw=model)
+                       subgraphs=_convert(model, buffers), buffers=buffers, raw=model)
 
 
-def _convert(model, data: bytes):
+def _buffers(model, data: bytes, path: str) -> tuple[bytes, ...]:
     buffers = []
-    for b in model.buffers or []:
+    for k, b in enumerate(model.buffers or []):
         if b.data is not None:
             buffers.append(bytes(np.asarray(b.data, dtype=np.uint8)))
         elif getattr(b, "size", 0):       # >2 GB models keep buffers outside the flatbuffer
-            if b.offset + b.size > len(data):
-                raise EdgepipeError("buffer points past the end of the file")
+            if not (0 < b.offset and b.offset + b.size <= len(data)):
+                raise EdgepipeError(f"{path}: not a valid .tflite file (buffer {k} points outside the file: "
+                                    f"offset {b.offset}, {b.size} bytes of {len(data)}); convert it again")
             buffers.append(bytes(data[b.offset:b.offset + b.size]))
         else:
             buffers.append(b"")
+    return tuple(buffers)
+
+
+def _convert(model, buffers: tuple[bytes, ...]):
+    """The validated schema object as edgepipe's small dataclasses."""
     codes = []
     for oc in model.operatorCodes or []:
         code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
@@ -178,8 +187,6 @@ def _convert(model, data: bytes):
                                 outputs=tuple(int(x) for x in (op.outputs if op.outputs is not None else ())),
                                 builtin_options=op.builtinOptions, custom=custom))
         subgraphs.append(Subgraph(tensors=tuple(tensors), operators=tuple(ops),
-                                  inputs=tuple(int(x) for x in sg.inputs),
-                                  outputs=tuple(int(x) for x in sg.outputs)))
-    if not subgraphs:
-        raise EdgepipeError("model has no subgraph")
-    return tuple(subgraphs), tuple(buffers)
+                                  inputs=tuple(int(x) for x in (sg.inputs if sg.inputs is not None else ())),
+                                  outputs=tuple(int(x) for x in (sg.outputs if sg.outputs is not None else ()))))
+    return tuple(subgraphs)
