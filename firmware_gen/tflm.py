@@ -1,4 +1,5 @@
-"""The TFLM reference interpreter (`tflite_micro` package), with its diagnostics made readable.
+"""The TFLM reference interpreter (`tflite_micro` package), isolated in worker processes, with its
+diagnostics made readable.
 
 TFLM prints its reasons (missing op, arena too small) and its arena use to the C-level stderr (fd 2),
 not to Python: `_capture_fd2` collects them so errors and `arena_bytes` are real messages and numbers.
@@ -77,17 +78,19 @@ def interpreter(model: bytes, arena_size: int = DEFAULT_ARENA, where: str = "mod
 _REFERENCE: dict[str, tuple[np.ndarray, TFLMRun]] = {}
 
 
-def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model") -> TFLMRun:
+def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model",
+        doing: str = "computing reference outputs") -> TFLMRun:
     """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs.
 
-    Samples that an earlier call already ran through the same model (a prefix of its inputs) are
-    not run again: TFLM is deterministic, so its outputs are reused."""
+    TFLM runs in worker processes (see _Worker): a model that crashes it ends in a TFLMError naming
+    the signal, never in a dead edgepipe. Samples that an earlier call already ran through the same
+    model (a prefix of its inputs) are not run again: TFLM is deterministic, so its outputs are reused."""
     import hashlib
     key = hashlib.sha256(model).hexdigest() + f"/{arena_size}"
     seen = _REFERENCE.get(key)
     if seen is not None and len(inputs) <= len(seen[0]) and np.array_equal(seen[0][:len(inputs)], inputs):
         return TFLMRun(outputs=seen[1].outputs[:len(inputs)], arena_bytes=seen[1].arena_bytes)
-    result = _run_parallel(model, inputs, arena_size, where)
+    result = _run_isolated(model, inputs, arena_size, where, doing)
     if len(inputs) > 1:
         _REFERENCE.clear()                       # keep one model's reference: bounded memory
         _REFERENCE[key] = (np.array(inputs, copy=True), result)
@@ -95,51 +98,125 @@ def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where
 
 
 PARALLEL_MIN_SAMPLES = 1000
+SECONDS_PER_CALL = 120.0          # generous: what a worker may take before it counts as hung ...
+SECONDS_PER_SAMPLE = 0.5          # ... plus this per sample (ResNet-8 takes ~0.05 s in TFLM here)
 
 
-def _run_parallel(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMRun:
+def _run_isolated(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str) -> TFLMRun:
     """Large sample sets are split over the machine's cores (TFLM itself is single-threaded).
 
-    Each worker is a fresh interpreter in a spawned process; outputs are concatenated in order, so
-    the result is the same as one sequential run (TFLM keeps no state between invocations of these
-    feed-forward models)."""
+    Each part runs in its own worker process; outputs are concatenated in order, so the result is
+    the same as one sequential run (TFLM keeps no state between invocations of these feed-forward
+    models). The first sample runs alone first: its diagnostics and arena use are what we report."""
     workers = min(os.cpu_count() or 1, 4)
     if workers < 2 or len(inputs) < PARALLEL_MIN_SAMPLES:
-        return _run(model, inputs, arena_size, where)
-    import concurrent.futures.process
-    first = _run(model, inputs[:1], arena_size, where)           # diagnostics + arena, in-process
+        return _call(0, "run", (model, inputs, arena_size, where), where, doing, len(inputs))
+    first = _call(0, "run", (model, inputs[:1], arena_size, where), where, doing, 1)
     chunks = np.array_split(inputs[1:], workers)
-    try:
-        parts = list(_pool(workers).map(_outputs_only, [model] * workers, chunks, [arena_size] * workers,
-                                        [where] * workers))
-    except concurrent.futures.process.BrokenProcessPool:
-        _close_pool()
-        raise TFLMError(f"{where}: a TFLM worker process died (out of memory, or killed); "
-                        "run again, or with fewer samples (--samples host-tflm=N)") from None
+    for k, chunk in enumerate(chunks):
+        _worker(k).send("outputs", (model, chunk, arena_size, where))
+    parts = [_worker(k).receive(where, doing, len(chunk)) for k, chunk in enumerate(chunks)]
     return TFLMRun(outputs=np.concatenate([first.outputs, *parts]), arena_bytes=first.arena_bytes)
 
 
-_POOL = None
+def _call(k: int, fn: str, args: tuple, where: str, doing: str, samples: int):
+    w = _worker(k)
+    w.send(fn, args)
+    return w.receive(where, doing, samples)
 
 
-def _pool(workers: int):
-    """The worker processes, started once per run and reused by every variant (a spawned worker
-    costs an interpreter start and imports); spawned, not forked, from a TensorFlow process."""
-    global _POOL
-    if _POOL is None:
-        import atexit
-        import concurrent.futures
+class _Worker:
+    """One spawned process that runs TFLM for the parent and answers over a pipe.
+
+    TFLM is C++ in our process otherwise: a malformed model that passes every check we know can
+    still make it read out of bounds or divide by zero, and a signal would take the CLI down with no
+    message. Here the worker dies instead; the parent sees the pipe close, reads the exit signal and
+    raises a TFLMError that says so. A worker that does not answer in time is killed the same way.
+    Workers start once per process (an interpreter start and the imports cost ~1 s) and are reused."""
+
+    def __init__(self):
         import multiprocessing
-        _POOL = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        atexit.register(_close_pool)
-    return _POOL
+        ctx = multiprocessing.get_context("spawn")       # never fork a TensorFlow process
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def send(self, fn: str, args: tuple):
+        self.conn.send((fn, args))
+
+    def receive(self, where: str, doing: str, samples: int):
+        limit = SECONDS_PER_CALL + SECONDS_PER_SAMPLE * samples
+        try:
+            if not self.conn.poll(limit):
+                self.stop()
+                raise TFLMError(f"{where}: TFLM did not finish within {limit:.0f} s while {doing}: the model "
+                                "is malformed or far too large for a microcontroller")
+            status, value = self.conn.recv()
+        except (EOFError, OSError, ConnectionError):
+            self.proc.join(5)
+            code = self.proc.exitcode
+            self.stop()
+            raise TFLMError(f"{where}: TFLM crashed on this model ({_describe_exit(code)}) while {doing}: "
+                            "the model is malformed; convert it again with the TFLite converter") from None
+        if status == "error":
+            raise TFLMError(value)
+        return value
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def stop(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
 
 
-def _close_pool() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(cancel_futures=True)
-        _POOL = None
+def _describe_exit(code) -> str:
+    import signal
+    if code is not None and code < 0:
+        try:
+            return f"signal {-code}, {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _serve(conn):
+    """The worker's loop: run what the parent asks, reply (status, value)."""
+    handlers = {"run": _run, "outputs": _outputs_only, "all_tensors": _all_tensors}
+    while True:
+        try:
+            fn, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", handlers[fn](*args)))
+        except TFLMError as exc:
+            conn.send(("error", str(exc)))
+
+
+_WORKERS: dict[int, _Worker] = {}
+
+
+def _worker(k: int) -> _Worker:
+    w = _WORKERS.get(k)
+    if w is None or not w.alive():
+        if not _WORKERS:
+            import atexit
+            atexit.register(_close_workers)
+        w = _WORKERS[k] = _Worker()
+    return w
+
+
+def _close_workers() -> None:
+    for w in _WORKERS.values():
+        w.stop()
+    _WORKERS.clear()
 
 
 def _outputs_only(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> np.ndarray:
@@ -174,11 +251,17 @@ def _run(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMR
 
 def arena_bytes(model: bytes, input_shape, input_dtype, where: str = "model") -> int | None:
     """The arena TFLM needs for `model`, measured by running one zero input through it."""
-    return run(model, np.zeros((1, *input_shape), dtype=input_dtype), where=where).arena_bytes
+    return run(model, np.zeros((1, *input_shape), dtype=input_dtype), where=where,
+               doing="measuring its arena").arena_bytes
 
 
 def all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str = "model") -> dict[int, np.ndarray]:
     """Run one sample with every tensor preserved; return the values of `tensor_indices` (debugging)."""
+    return _call(0, "all_tensors", (model, x, list(tensor_indices), where), where,
+                 "reading every layer's output", 1)
+
+
+def _all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str) -> dict[int, np.ndarray]:
     with _capture_fd2() as err:
         try:
             interp = _interpreter(model, DEFAULT_ARENA, preserve=True)

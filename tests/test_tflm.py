@@ -1,5 +1,7 @@
 """The TFLM wrapper: arena read from TFLM's own report, parallel runs equal to sequential ones."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -26,9 +28,34 @@ def test_parallel_run_equals_sequential_and_is_reused(testdata, monkeypatch):
     monkeypatch.setattr(tflm.os, "cpu_count", lambda: 2)   # the split path, whatever this machine has
     parallel = tflm.run(model, x)
     assert np.array_equal(parallel.outputs, sequential) and parallel.arena_bytes == ARENAS["tflm_micro_speech_int8"]
-    real_run, calls = tflm._run, []
-    monkeypatch.setattr(tflm, "_run", lambda *a: calls.append(len(a[1])) or real_run(*a))
+    real_run, calls = tflm._run_isolated, []
+    monkeypatch.setattr(tflm, "_run_isolated", lambda *a: calls.append(len(a[1])) or real_run(*a))
     again = tflm.run(model, x[:100])                       # a prefix: served from the reference
     assert np.array_equal(again.outputs, sequential[:100]) and calls == []
     other = tflm.run(model, x[1:101])                      # not a prefix: really run
     assert np.array_equal(other.outputs, sequential[1:101]) and calls == [100]
+
+
+def test_a_crash_in_tflm_is_an_error_naming_the_signal(testdata):
+    """TFLM runs in a worker process: when it dies (here: SIGSEGV sent while it works, as a malformed
+    model would), the caller gets one TFLMError naming the signal and the next call works again."""
+    import signal
+    import threading
+    model = (testdata / "mlperf_tiny_ic_resnet8_int8.tflite").read_bytes()
+    x = np.zeros((400, 32, 32, 3), dtype=np.int8)
+    tflm.run(model, x[:1])                                  # the worker is up
+    killer = threading.Timer(1.0, lambda: os.kill(tflm._worker(0).proc.pid, signal.SIGSEGV))
+    killer.start()
+    with pytest.raises(tflm.TFLMError, match=r"TFLM crashed on this model \(signal 11, SIGSEGV\) while "
+                                             r"computing reference outputs: the model is malformed"):
+        tflm.run(model, x[1:])
+    killer.join()
+    assert tflm.run(model, x[:2]).outputs.shape == (2, 10)  # a fresh worker serves the next call
+
+
+def test_a_hung_tflm_is_killed(testdata, monkeypatch):
+    model = (testdata / "mlperf_tiny_ic_resnet8_int8.tflite").read_bytes()
+    monkeypatch.setattr(tflm, "SECONDS_PER_CALL", 0.0)
+    monkeypatch.setattr(tflm, "SECONDS_PER_SAMPLE", 0.001)
+    with pytest.raises(tflm.TFLMError, match=r"TFLM did not finish within 0 s while computing reference outputs"):
+        tflm.run(model, np.ones((200, 32, 32, 3), dtype=np.int8))
