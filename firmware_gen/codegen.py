@@ -17,7 +17,7 @@ from edgepipe_base.atomic import write_atomic
 from edgepipe_base.errors import EdgepipeError
 
 from . import graph as graph_mod
-from . import kernels, planner, qmath
+from . import bounds, kernels, planner, qmath
 from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
@@ -48,6 +48,9 @@ class GeneratedEngine:
         return [self.c_path, *self.runtime_sources]
 
 
+C_TYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "uint32_t": 4, "float": 4}
+
+
 @dataclass
 class _Table:
     name: str
@@ -57,6 +60,10 @@ class _Table:
     @property
     def count(self) -> int:
         return max(len(self.values), 1)
+
+    @property
+    def itemsize(self) -> int:
+        return C_TYPE_BYTES[self.ctype]
 
     @property
     def body(self) -> str:
@@ -92,6 +99,7 @@ class _BuildContext:
     def __init__(self, g, prefix, offsets, tables):
         self.g, self.prefix, self.offsets, self.tables = g, prefix, offsets, tables
         self.layer = 0
+        self.itemsize: dict[str, int] = {}      # pointer expression -> element size of its tensor
 
     def tensor(self, i):
         return self.g.tensors[i]
@@ -103,9 +111,9 @@ class _BuildContext:
             if data.dtype != np.int8:
                 raise EdgepipeError(f"constant tensor '{t.name}' is {t.dtype}; expected int8 data")
             return self.table(f"t{i}", "int8_t", data)
-        if self.offsets[i] == INPUT:
-            return CExpr("input")
-        return CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
+        ptr = CExpr("input") if self.offsets[i] == INPUT else CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
+        self.itemsize[ptr.text] = max(self.itemsize.get(ptr.text, 1), t.nbytes // max(t.elements, 1))
+        return ptr
 
     def table(self, suffix, ctype, values) -> CExpr:
         name = f"{self.prefix}_l{self.layer}_{suffix}"
@@ -207,6 +215,47 @@ def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tu
     return sorted(bufs, key=lambda b: int(b.name)), place
 
 
+def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[str]:
+    """Check that the kernel's footprint (bounds.footprint, from its own parameters) stays inside
+    every buffer it is handed; return the same facts as C constant expressions for the generated
+    file's compile-time asserts."""
+    tables = {t.name: t for t in ctx.tables}
+    fp = bounds.footprint(call, {name: t.values for name, t in tables.items()})
+    where = f"{ctx.g.path}: layer '{node.name}' ({node.opcode})"
+    checks = []
+
+    def within(ptr: CExpr, count: int, itemsize: int, what: str):
+        nbytes = count * itemsize
+        if ptr.text == "input":
+            limit, c_limit, c_used = input_bytes, f"{ctx.prefix.upper()}_INPUT_BYTES", str(nbytes)
+        elif ptr.text.startswith(f"{ctx.prefix}_arena + "):
+            offset = int(ptr.text.rsplit("+", 1)[1])
+            limit, c_limit, c_used = arena_bytes - offset, f"sizeof({ctx.prefix}_arena)", f"{offset} + {nbytes}"
+        elif ptr.text in tables:
+            t = tables[ptr.text]
+            limit, c_limit, c_used = t.count * t.itemsize, f"sizeof({t.name})", str(nbytes)
+        else:
+            raise EdgepipeError(f"{where}: internal: pointer {ptr.text} into no known buffer")
+        if nbytes > limit:
+            raise EdgepipeError(f"{where}: the kernel would touch {nbytes} bytes of {what} where "
+                                f"{limit} are placed; the model's shapes disagree with its buffers")
+        checks.append(f"{c_used} <= {c_limit}")
+
+    for k, (ptr, count) in enumerate(zip(call.inputs, fp.inputs)):
+        within(ptr, count, ctx.itemsize.get(ptr.text, 1), f"input {k}")
+    if len(fp.inputs) != len(call.inputs):
+        raise EdgepipeError(f"{where}: internal: {len(call.inputs)} inputs, footprint of {len(fp.inputs)}")
+    out = ctx.ptr(node.outputs[0])
+    within(out, fp.output, ctx.itemsize.get(out.text, 1), "the output")
+    for field_name, count in fp.tables.items():
+        table = call.fields.get(field_name)
+        if table is None:
+            continue
+        t = tables[table.text]
+        within(table, count, t.itemsize, f"table {field_name}")
+    return checks
+
+
 def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
     """Write `<prefix>_model.c/.h` into out_dir for the int8 model at tflite_path."""
     if not _PREFIX_RE.match(prefix):
@@ -228,13 +277,14 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
             continue
         used_sources.add(spec.source)
         macs += call.macs
+        checks = _bounds_checks(node, call, ctx, plan.arena_bytes, g.input.nbytes)
         out = g.tensors[node.outputs[0]]
         layers.append(dict(
             index=node.index, opcode=node.opcode, name=node.name.replace("*/", "* /"),
             struct_type=call.struct_type, params=f"{prefix}_l{node.index}", function=call.function,
             field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
             inputs=[p.text for p in call.inputs], output=ctx.ptr(node.outputs[0]).text,
-            array_inputs=call.array_inputs, tensor=out.index, out_bytes=out.nbytes,
+            array_inputs=call.array_inputs, tensor=out.index, out_bytes=out.nbytes, checks=checks,
             out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index]))
 
     out_dir = Path(out_dir)

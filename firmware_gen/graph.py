@@ -134,6 +134,10 @@ def load(path) -> Graph:
     if len(sg.inputs) != 1 or len(sg.outputs) != 1:
         raise EdgepipeError(f"{path}: has {len(sg.inputs)} inputs and {len(sg.outputs)} outputs; "
                             "the C engine supports one input and one output")
+    written = {o for op in sg.operators for o in op.outputs}
+    if sg.outputs[0] not in written:
+        raise EdgepipeError(f"{path}: the output tensor '{sg.tensors[sg.outputs[0]].name}' is not computed by "
+                            "any operator (a constant or the input itself); the C engine needs a computed output")
     for i in (sg.inputs[0], sg.outputs[0]):
         t = sg.tensors[i]
         if t.dtype in FLOAT_TYPES:

@@ -80,6 +80,19 @@ def _bias(node, ctx):
     return None
 
 
+def _check_accumulator(node, ctx, taps: int, in_offset: int, weights_offset: int):
+    """The int32 accumulator of one output (bias + taps products) must not overflow: C makes that
+    undefined behaviour (TFLM's kernels would overflow too), so such a layer is refused."""
+    bias = 0
+    if len(node.inputs) > 2 and node.inputs[2] >= 0 and ctx.tensor(node.inputs[2]).data is not None:
+        bias = int(np.abs(ctx.tensor(node.inputs[2]).data.astype(np.int64)).max(initial=0))
+    worst = taps * (127 + abs(in_offset)) * (128 + abs(weights_offset)) + bias
+    if worst > (1 << 31) - 1:
+        raise EdgepipeError(f"layer '{node.name}' ({node.opcode}): {taps} products plus a bias of {bias} can "
+                            "overflow the 32-bit accumulator; the model is malformed or its layer too deep "
+                            "for int8 kernels")
+
+
 def _conv(node, ctx):
     x, y = _io(node, ctx)
     w = ctx.tensor(node.inputs[1])
@@ -100,6 +113,7 @@ def _conv(node, ctx):
     act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
     filter_in_c = 1 if depthwise else int(w.shape[3])
     taps = kh * kw * filter_in_c
+    _check_accumulator(node, ctx, taps, -x.zp, 0)
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
@@ -125,6 +139,7 @@ def _fully_connected(node, ctx):
         # GetQuantizedConvolutionMultipler: the scale product is a float32 multiply
         pairs = [qmath.quantize_multiplier(qmath.float32(np.float32(x.s) * np.float32(w.s)) / y.s)]
     act_min, act_max = qmath.activation_range(_fused(node), y.s, y.zp)
+    _check_accumulator(node, ctx, accum, -x.zp, -w.zp)
     return Call(
         function="ep_fully_connected", struct_type="ep_fc_params",
         fields=dict(batches=batches, accum_depth=accum, out_depth=out_depth, per_channel=int(per_channel),

@@ -1,0 +1,116 @@
+"""What each kernel call reads and writes, worked out from its parameter struct alone.
+
+The validator (edgepipe_base.validate) guarantees that a model's shapes are consistent; this module
+is the second, independent line: from the very numbers the C kernel will loop over, it derives how
+many elements the kernel touches in each buffer, and codegen checks them against the buffers it
+placed (arena offsets, the caller's input, constant tables) at generation time and again as C
+compile-time asserts in the generated file. A kernel whose parameters disagree with its buffers, or
+whose index arithmetic could overflow 32 bits, is never generated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgepipe_base.errors import EdgepipeError
+
+INT32_MAX = (1 << 31) - 1
+
+
+@dataclass(frozen=True)
+class Footprint:
+    inputs: tuple[int, ...]            # elements read from each data input, in argument order
+    output: int                        # elements written to the output
+    tables: dict                       # struct field -> elements read from that table
+    products: tuple[int, ...] = ()     # other index products the kernel forms (must fit int32)
+
+
+def _n(s) -> int:
+    return s.n * s.h * s.w * s.c
+
+
+def _conv(f, function, tables) -> Footprint:
+    i, o = f["in_"], f["out"]
+    depthwise = function == "ep_depthwise_conv2d"
+    if depthwise and o.c != i.c * f["depth_multiplier"]:
+        raise EdgepipeError(f"depthwise output of {o.c} channels from {i.c} x {f['depth_multiplier']}")
+    if not depthwise and (f["filter_in_c"] < 1 or i.c % f["filter_in_c"]):
+        raise EdgepipeError(f"conv filter depth {f['filter_in_c']} does not divide {i.c} input channels")
+    per_filter = f["kh"] * f["kw"] * (1 if depthwise else f["filter_in_c"])
+    rows = [o.h * f["stride_h"] + f["kh"] * f["dil_h"], o.w * f["stride_w"] + f["kw"] * f["dil_w"]]
+    return Footprint(inputs=(_n(i),), output=_n(o),
+                     tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c),
+                     products=tuple(rows))
+
+
+def _fc(f, function, tables) -> Footprint:
+    return Footprint(inputs=(f["batches"] * f["accum_depth"],), output=f["batches"] * f["out_depth"],
+                     tables=dict(weights=f["out_depth"] * f["accum_depth"], bias=f["out_depth"],
+                                 mult=f["out_depth"] if f["per_channel"] else 1,
+                                 shift=f["out_depth"] if f["per_channel"] else 1))
+
+
+def _pool(f, function, tables) -> Footprint:
+    o = f["out"]
+    return Footprint(inputs=(_n(f["in_"]),), output=_n(o), tables={},
+                     products=(o.h * f["stride_h"] + f["kh"], o.w * f["stride_w"] + f["kw"]))
+
+
+def _strided_extent(out, strides) -> int:
+    """1 + the largest element index a broadcast input is read at."""
+    return 1 + sum((d - 1) * s for d, s in zip((out.n, out.h, out.w, out.c), strides))
+
+
+def _binary(f, function, tables) -> Footprint:
+    o = f["out"]
+    return Footprint(inputs=(_strided_extent(o, f["in1_stride"]), _strided_extent(o, f["in2_stride"])),
+                     output=_n(o), tables={})
+
+
+def _pad(f, function, tables) -> Footprint:
+    i, o, before = f["in_"], f["out"], f["before"]
+    for b, di, do in zip(before, (i.n, i.h, i.w, i.c), (o.n, o.h, o.w, o.c)):
+        if b < 0 or b + di > do:
+            raise EdgepipeError(f"pad places {di} values at {b} in a dimension of {do}")
+    return Footprint(inputs=(_n(i),), output=_n(o), tables={})
+
+
+def _mean(f, function, tables) -> Footprint:
+    i = f["in_"]
+    return Footprint(inputs=(_n(i),), output=i.n * i.c, tables={})
+
+
+def _concat(f, function, tables) -> Footprint:
+    inner = [int(v) for v in tables[f["inner"].text]]
+    return Footprint(inputs=tuple(f["outer"] * k for k in inner), output=f["outer"] * sum(inner),
+                     tables=dict(inner=f["num_inputs"]))
+
+
+def _flat(size_field: str):
+    return lambda f, function, tables: Footprint(inputs=(f[size_field],), output=f[size_field], tables={})
+
+
+def _softmax(f, function, tables) -> Footprint:
+    return Footprint(inputs=(f["outer"] * f["depth"],), output=f["outer"] * f["depth"], tables={})
+
+
+FOOTPRINTS = {
+    "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
+    "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
+    "ep_softmax_params": _softmax, "ep_sigmoid_params": _flat("size"), "ep_requant_params": _flat("size"),
+}
+
+
+def footprint(call, tables: dict) -> Footprint:
+    """The footprint of a kernels.Call; `tables` maps table names to their values."""
+    struct_type, fields = call.struct_type, call.fields
+    rule = FOOTPRINTS.get(struct_type)
+    if rule is None:
+        raise EdgepipeError(f"internal: no bounds rule for kernel parameters {struct_type}; "
+                            "add one to firmware_gen/bounds.py")
+    fp = rule(fields, call.function, tables)
+    for v in (*fp.inputs, fp.output, *fp.tables.values(), *fp.products):
+        if not 0 <= v <= INT32_MAX:
+            raise EdgepipeError(f"index arithmetic of {struct_type} reaches {v}, outside 32 bits")
+    return fp
+
