@@ -56,12 +56,22 @@ CXXFLAGS = ("-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-stati
             "-fno-unwind-tables", "-ffunction-sections", "-fdata-sections", "-O2",
             "-DTF_LITE_STATIC_MEMORY", "-DTF_LITE_STRIP_ERROR_STRINGS")
 CFLAGS = ("-std=c17", "-ffunction-sections", "-fdata-sections", "-O2")
-# the interpreter and what every model needs; everything else comes when a link asks for it
-FRAMEWORK = ("tensorflow/lite/micro/*.cc", "tensorflow/lite/micro/arena_allocator/*.cc",
-             "tensorflow/lite/micro/memory_planner/*.cc", "tensorflow/lite/micro/tflite_bridge/*.cc",
-             "tensorflow/lite/core/api/*.cc", "tensorflow/lite/core/c/*.cc",
-             "tensorflow/compiler/mlir/lite/core/api/*.cc", "tensorflow/compiler/mlir/lite/schema/*.cc",
-             "tensorflow/lite/kernels/internal/*.cc", "tensorflow/lite/micro/kernels/kernel_util.cc")
+# The interpreter and what every model needs: the TFLM sources a MicroInterpreter-only firmware
+# pulls from the library (read from the link map of a one-op model); the rest comes when a link
+# asks for it (link_with_closure).
+FRAMEWORK = tuple(f"tensorflow/{p}.cc" for p in (
+    "compiler/mlir/lite/schema/schema_utils", "lite/core/api/flatbuffer_conversions", "lite/core/c/common",
+    "lite/kernels/internal/common", "lite/kernels/internal/portable_tensor_utils",
+    "lite/kernels/internal/quantization_util", "lite/kernels/internal/tensor_ctypes", "lite/kernels/kernel_util",
+    "lite/micro/arena_allocator/non_persistent_arena_buffer_allocator",
+    "lite/micro/arena_allocator/persistent_arena_buffer_allocator",
+    "lite/micro/arena_allocator/single_arena_buffer_allocator", "lite/micro/flatbuffer_utils",
+    "lite/micro/kernels/kernel_util", "lite/micro/memory_helpers", "lite/micro/memory_planner/greedy_memory_planner",
+    "lite/micro/memory_planner/linear_memory_planner", "lite/micro/micro_allocation_info",
+    "lite/micro/micro_allocator", "lite/micro/micro_context", "lite/micro/micro_interpreter",
+    "lite/micro/micro_interpreter_context", "lite/micro/micro_interpreter_graph", "lite/micro/micro_op_resolver",
+    "lite/micro/micro_resource_variable", "lite/micro/micro_utils",
+    "lite/micro/tflite_bridge/flatbuffer_conversions_bridge", "lite/micro/tflite_bridge/micro_error_reporter"))
 # test scaffolding and the platform hooks the firmware replaces (debug_log, micro_time)
 EXCLUDE = re.compile(r"(_test\.cc$|test_helper|mock_|fake_|cortex_m_generic/|/testing/|/tools/|/examples/"
                      r"|/benchmarks/|/python/|system_setup\.cc$)")
@@ -194,12 +204,7 @@ class Library:
                       if not EXCLUDE.search("/" + str(p.relative_to(root))))
 
     def framework(self) -> list[str]:
-        root = self.tree.root
-        out = []
-        for pattern in FRAMEWORK:
-            out += [str(p.relative_to(root)) for p in sorted(root.glob(pattern))
-                    if not EXCLUDE.search("/" + str(p.relative_to(root)))]
-        return out
+        return [rel for rel in FRAMEWORK if (self.tree.root / rel).is_file()]
 
     def ensure(self, rels: list[str]) -> bool:
         """Compile the sources in `rels` that are not cached yet (one compiler per core) and
