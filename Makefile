@@ -13,6 +13,7 @@ VARIANT ?= int8
 SAMPLES ?= 500
 PORT ?=
 OUT ?=
+ENGINE ?=
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
 DEMO_TARGETS ?= host-litert,host-tflm,host-c,mps2-an386
 # host targets measure the whole test set; the C engine and the emulated board a fixed prefix of it,
@@ -26,6 +27,7 @@ help: ## list the targets
 	@echo
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  make <board>        run MODEL=$(MODEL) VARIANT=$(VARIANT) on a board [PORT=/dev/ttyACM0] [SAMPLES=N]"
+	@echo "                      [ENGINE=edgepipe|tflm|tflm-cmsis-nn, or a comma list; TFLM needs TFLM_DIR=<tree>]"
 	@echo "                      boards: $(BOARDS)"
 
 setup: $(STAMP) ## create .venv with the pinned packages and install the Debian packages (once)
@@ -72,7 +74,7 @@ report: setup ## re-render the report of runs/MODEL from its results.json
 	$(EDGEPIPE) report runs/$(MODEL)
 
 $(BOARDS): setup
-	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT))
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT)) $(if $(ENGINE),--engines $(ENGINE))
 
 clean: ## remove runs/, exports/ and build output (keeps .venv)
 	rm -rf runs exports build .pytest_cache

@@ -32,7 +32,8 @@ def cmd_run(a) -> int:
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
                               "port": a.port}.items() if v is not None}
     cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
-                    dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts)
+                    dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts,
+                    engines=a.engines)
     doc, paths = run(cfg)
     print()
     print(report.render(doc))
@@ -84,7 +85,7 @@ def cmd_bench(a) -> int:
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "port": a.port}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
-                               options=opts))
+                               options=opts, engines=a.engines))
     print(report.render(doc))
     return 3 if any(r.get("error") for r in doc["results"]) else 0
 
@@ -117,6 +118,12 @@ def _print_rows(head, rows) -> None:
     print(terminal(list(head), [list(r) for r in rows], max_cell=90))
 
 
+ENGINES_HELP = ("engines in the board firmware, each measured side by side: edgepipe (the generated C "
+                "engine), tflm (TensorFlow Lite Micro, reference kernels), tflm-cmsis-nn (TFLM with Arm "
+                "CMSIS-NN kernels); the TFLM engines need a TFLM source tree in TFLM_DIR (README.md). "
+                "Default: edgepipe where it runs the model, else tflm-cmsis-nn")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgepipe", description="Keras model -> microcontrollers: compress, "
                                 "convert, export C, benchmark on host, emulated and real boards, report.")
@@ -139,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="LiteRT threads (default 1)")
     r.add_argument("--latency-runs", type=int, help="timed single-sample invocations (default 200)")
     r.add_argument("--port", help="serial port of a real board, e.g. /dev/ttyACM0")
+    r.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
     r.set_defaults(fn=cmd_run)
 
     m = sub.add_parser("models", help="list model recipes with parameter counts")
@@ -153,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
+    be.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
     be.set_defaults(fn=cmd_bench)
 
     ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")

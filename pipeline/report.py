@@ -105,20 +105,25 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """One row per (variant, target) for the C engine and the boards."""
     head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
             "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
+    # a TFLM engine on a board: an engine column, engines of one board side by side
+    engines = any(r.get("engine") not in (None, "edgepipe") for r in results["results"])
+    if engines:
+        head.insert(2, "engine")
     rows = []
     for r in results["results"]:
-        if r["target"] in ("host-litert", "host-tflm") or r.get("skipped"):
+        if r["target"] in ("host-litert", "host-tflm") or (r.get("skipped") and r.get("engine") in (None, "edgepipe")):
             continue                  # skipped rows: the variant table already says why
         instr, cyc = r.get("instructions"), r.get("cycles")
         lat = r.get("latency_ms") or {}
         rows.append([
-            r["variant"], r["target"], _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
+            r["variant"], r["target"], *([r.get("engine") or NA] if engines else []),
+            _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
             _fmt(r["samples"]), _fmt(r["mismatches"]),
             _fmt(instr["median"] if isinstance(instr, dict) else instr, ",.0f"),
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            r.get("error") or r.get("skipped") or "",
+            "; ".join(n for n in (r.get("error"), r.get("skipped"), r.get("note")) if n),
         ])
     return head, rows
 
@@ -159,7 +164,7 @@ def csv_text(results: dict) -> str:
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
             "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
-            "ram_bytes", "bit_exact", "mismatches", "error"]
+            "ram_bytes", "bit_exact", "mismatches", "engine", "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)

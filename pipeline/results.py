@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 ROW_FIELDS = ("variant", "target", "accuracy", "metric", "samples", "latency_ms", "instructions",
-              "cycles", "arena_bytes", "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "error")
+              "cycles", "arena_bytes", "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "error",
+              "engine", "note")    # engine: edgepipe | tflm | tflm-cmsis-nn on boards and host-c
 
 
 def row(variant: str, target: str, **fields) -> dict:

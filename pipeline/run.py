@@ -34,6 +34,7 @@ class RunConfig:
     dataset: str | None = None                  # needed when starting from a file
     calibration_samples: int = convert.DEFAULT_CALIBRATION_SAMPLES
     options: dict = field(default_factory=dict)  # samples, threads, latency_runs, port
+    engines: tuple[str, ...] | None = None      # board engines; None: edgepipe, else TFLM+CMSIS-NN
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Prepared:
 
 
 def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
-    targets = [target_registry.get(t) for t in cfg.targets]
+    targets = target_registry.with_engines([target_registry.get(t) for t in cfg.targets], cfg.engines)
     _check_samples(cfg)
     p = prepare(cfg)                                   # train -> compress -> convert
     checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind != "host"])
@@ -133,22 +134,30 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     order; then the `concurrent` ones (host-c, boards: counts, not host time) run side by side."""
     import concurrent.futures
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
-    deps = {t.name: target_registry.cache_key(t, opts) for t in targets}
+    deps: dict = {}
     rows = []
     for v in tflites:
         model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
 
         def one(target, v=v, model=model) -> dict:
+            pre = checks[v.name]
+            target, note = target_registry.resolve_engine(target, pre.engine_runs or not pre.deployable,
+                                                         pre.reason(("engine",)))
             x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
             why_not = _not_for(target, checks, v)
-            return why_not if why_not is not None else \
-                _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name])
+            if why_not is None:
+                if target.key not in deps:
+                    deps[target.key] = target_registry.cache_key(target, opts)
+                why_not = _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.key])
+            if target.engine is not None:
+                why_not = {**why_not, "engine": target.engine, **({"note": note} if note else {})}
+            return why_not
 
-        done = {t.name: one(t) for t in targets if not t.concurrent}
+        done = {t.key: one(t) for t in targets if not t.concurrent}
         side_by_side = [t for t in targets if t.concurrent]
         with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
-            done.update(zip([t.name for t in side_by_side], pool.map(one, side_by_side)))
-        rows += [done[t.name] for t in targets]             # the table keeps the --targets order
+            done.update(zip([t.key for t in side_by_side], pool.map(one, side_by_side)))
+        rows += [done[t.key] for t in targets]              # the table keeps the --targets order
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 
@@ -157,6 +166,11 @@ def _not_for(target, checks, v: TFLiteVariant) -> dict | None:
     """The row for a variant that this target cannot run, saying why; None if it can."""
     from .results import row
     pre = checks[v.name]
+    if target.engine not in (None, "edgepipe"):
+        from firmware_gen import tflm_tree
+        why = tflm_tree.unavailable(target.engine)
+        if why is not None:
+            return row(v.name, target.name, skipped=why)
     if target.needs_deployable and not pre.deployable:
         return row(v.name, target.name, skipped=f"not deployable: {pre.reason()}")
     if target.needs_tflm and not pre.tflm_runs:
@@ -175,9 +189,11 @@ def _bench_one(target, v: TFLiteVariant, model, x, y, opts, out: Path, cfg: RunC
     from .results import row
     config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x), "data": data_fp,
               "version": __version__, **deps}
-    print(f"bench {v.name} on {target.name} ({len(x)} samples)", flush=True)
+    engine = f"-{target.engine}" if target.engine not in (None, "edgepipe") else ""
+    print(f"bench {v.name} on {target.name}{' (' + target.engine + ')' if engine else ''} "
+          f"({len(x)} samples)", flush=True)
     try:
-        _, m = cache.stage(out, f"bench-{target.name}-{v.name}", config,
+        _, m = cache.stage(out, f"bench-{target.name}{engine}-{v.name}", config,
                            lambda _dir: {"row": target.run(v, model, x, y, opts)},
                            force=_forced(cfg, "bench"))
     except EdgepipeError as exc:      # recorded, shown in the table, not cached: retried next run

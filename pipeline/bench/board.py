@@ -53,6 +53,18 @@ def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = Non
     return board, engine, fw
 
 
+def prepare_tflm(board_id: str, tflite_path, workdir, engine: str):
+    """Fit check (from the .tflite), then the firmware with TFLM as its engine (engine `tflm` or
+    `tflm-cmsis-nn`; firmware_gen/tflm_firmware.py). Returns (board, TflmBuild)."""
+    from firmware_gen import board_build, tflm_firmware
+
+    board = boards_mod.load_board(board_id)
+    tflite_path = Path(tflite_path)
+    board_build.check_fit(board, board_build.tflite_needs(board, tflite_path), f"model {tflite_path.name}")
+    workdir = Path(workdir) / board.id / f"{file_sha256(tflite_path)[:12]}-{engine}"
+    return board, tflm_firmware.build(board, engine, tflite_path, workdir / "build")
+
+
 class _Session:
     """One boot of the firmware: QEMU started (emulated) or port opened (real)."""
 
@@ -195,9 +207,12 @@ def _count_unit(board, ticks: list[int]) -> list[int]:
 
 def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir,
         port: str | None = None, samples: int | None = None, generate: Callable | None = None,
-        timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None) -> dict:
+        timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None,
+        engine: str = "edgepipe") -> dict:
     """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
-    `route`: how samples reach the firmware (input_route)."""
+    `route`: how samples reach the firmware (input_route). `engine`: edgepipe (the generated C
+    engine), tflm (TFLM, reference kernels) or tflm-cmsis-nn (TFLM with Arm's CMSIS-NN kernels);
+    every engine is compared with the host TFLM interpreter (`mismatches`)."""
     from edgepipe_base import tflite_file
     from firmware_gen import tflm
 
@@ -214,12 +229,21 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         raise EdgepipeError(f"board {board.id}: inputs must be int8 (quantized), got {x.dtype}")
     route = input_route(board, route)
     model = tflite_file.read(tflite_path)
-    board, engine, fw = prepare(board_id, tflite_path, workdir, generate)
-    if int(np.prod(x.shape[1:])) != int(np.prod(engine.input_shape)):
+    extra = {}
+    if engine == "edgepipe":
+        board, gen, fw = prepare(board_id, tflite_path, workdir, generate)
+        input_shape, macs, arena = tuple(gen.input_shape), int(gen.macs), int(gen.arena_bytes)
+    else:
+        board, built = prepare_tflm(board_id, tflite_path, workdir, engine)
+        fw, macs, arena = built.firmware, None, None            # arena: as the board reports it
+        input_shape = tuple(model.main.tensors[model.main.inputs[0]].shape)
+        extra = {"arena_alloc_bytes": built.arena_alloc_bytes, "host_tflm_arena_bytes": built.host_arena_bytes,
+                 "tflm_tree": str(built.tree), "ops": built.ops}
+    if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
-                            f"takes {tuple(engine.input_shape)}")
-    ref = tflm.run(model.data, x.reshape((len(x), *engine.input_shape[1:]))
-                   if len(engine.input_shape) > 1 else x, where=str(tflite_path)).outputs
+                            f"takes {input_shape}")
+    ref = tflm.run(model.data, x.reshape((len(x), *input_shape[1:]))
+                   if len(input_shape) > 1 else x, where=str(tflite_path)).outputs
 
     if not board.emulated:
         _flash(board, fw)
@@ -242,11 +266,13 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     flat = out.reshape(len(x), -1)
     accuracy = top1(flat, y) if y is not None and flat.shape[1] > 1 else None
     count_block = {"median": median, "max": max(counts)}
-    macs = int(engine.macs)
+    if arena is None:
+        arena = int(fields["arena"]) if str(fields.get("arena", "")).isdigit() else None
     # under emulation a count is an instruction, not a cycle: the fraction of the core's peak
     # MAC rate is then an estimate and is named so
-    peak_fraction = macs / (median * board.peak_macs_per_cycle) if median else None
+    peak_fraction = macs / (median * board.peak_macs_per_cycle) if median and macs else None
     return {
+        "engine": engine,
         "target": board.id,
         "board_kind": board.kind,
         "accuracy": accuracy,
@@ -260,17 +286,18 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
                        "estimate": board.emulated},
         "clock_hz": board.clock_hz,
         "macs": macs,
-        "macs_per_instruction": macs / median if board.emulated and median else None,
-        "macs_per_cycle": None if board.emulated or not median else macs / median,
+        "macs_per_instruction": macs / median if board.emulated and median and macs else None,
+        "macs_per_cycle": None if board.emulated or not median or not macs else macs / median,
         "peak_fraction": None if board.emulated else peak_fraction,
         "peak_fraction_estimate": peak_fraction if board.emulated else None,
         "peak_macs_per_cycle": board.peak_macs_per_cycle,
         "flash_bytes": fw.flash_bytes,
         "ram_bytes": fw.ram_static_bytes + stack_used,
         "stack_bytes": stack_used,
-        "arena_bytes": int(engine.arena_bytes),
+        "arena_bytes": arena,
         "engine_version": fields.get("engine"),
         "retransmits": retransmits,
         "inputs_via": route,
         "elf": str(fw.elf),
+        **extra,
     }

@@ -40,6 +40,14 @@ class Target:
     # external process (compiler, valgrind, QEMU, a board): it may run beside the variant's other
     # such targets without changing a number
     concurrent: bool = False
+    # boards: the inference engine in the firmware (edgepipe | tflm | tflm-cmsis-nn); None: the
+    # default, chosen per variant (resolve_engine)
+    engine: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique among one run's targets: the board id, plus the engine when one was chosen."""
+        return self.name if self.engine is None else f"{self.name}/{self.engine}"
 
 
 def _litert(variant, model, x, y, opt):
@@ -56,7 +64,7 @@ def _host_c(variant, model, x, y, opt):
     from ..quant_io import quantize_inputs
     from . import host_c
     r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir / "host-c")
-    return row(variant.name, "host-c", **{k: v for k, v in r.items() if k != "target"})
+    return row(variant.name, "host-c", engine="edgepipe", **{k: v for k, v in r.items() if k != "target"})
 
 
 def _package_version(name: str) -> str:
@@ -113,7 +121,7 @@ for _t in (Target("host-litert", "host", False, False, False, None, _litert,
     HOST_TARGETS.register(_t.name, _t)
 
 
-def _board_target(board_id: str) -> Target:
+def _board_target(board_id: str, engine: str | None = None) -> Target:
     from . import board as board_bench
     from firmware_gen.boards import load_board
 
@@ -122,16 +130,53 @@ def _board_target(board_id: str) -> Target:
     def run(variant, model, x, y, opt):
         from ..quant_io import quantize_inputs
         r = board_bench.run(board_id, variant.tflite_path, quantize_inputs(model, x), y,
-                            opt.workdir, port=opt.port)
+                            opt.workdir, port=opt.port, engine=engine or "edgepipe")
         return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
     def depends(opt: Options) -> dict:
         from firmware_gen.boards import BOARDS_DIR
+        from firmware_gen import tflm_tree
+        tree = tflm_tree.find(engine) if engine in tflm_tree.TFLM_ENGINES else None
+        extra = {"engine": engine} if engine not in (None, "edgepipe") else {}
+        if tree is not None:
+            extra["tflm_tree"] = tflm_tree.tree_hash(tree.root)
         return {**_engine_depends(opt), "board": tree_hash(b.path), "bsp": tree_hash(BOARDS_DIR / "bsp"),
                 "cross": _tool_version("arm-none-eabi-gcc"), "qemu": _tool_version("qemu-system-arm"),
-                "port": opt.port, "tflite_micro": _package_version("tflite-micro")}
+                "port": opt.port, "tflite_micro": _package_version("tflite-micro"), **extra}
 
-    return Target(board_id, b.kind, True, True, True, 500, run, depends, concurrent=True)
+    return Target(board_id, b.kind, True, True, engine in (None, "edgepipe"), 500, run, depends,
+                  concurrent=True, engine=engine)
+
+
+FALLBACK_ENGINE = "tflm-cmsis-nn"
+
+
+def with_engines(targets: list[Target], engines) -> list[Target]:
+    """Each board target once per engine in `engines` (None: once, engine chosen per variant)."""
+    if not engines:
+        return list(targets)
+    from firmware_gen import tflm_tree
+    tflm_tree.check_engines(engines)
+    out = []
+    for t in targets:
+        out += [t] if t.kind == "host" else [_board_target(t.name, e) for e in engines]
+    return out
+
+
+def resolve_engine(target: Target, engine_runs: bool, engine_reason: str) -> tuple[Target, str | None]:
+    """A board target left to its default engine runs edgepipe's generated engine where that can
+    run the variant, otherwise TFLM with CMSIS-NN when a TFLM tree is available. Returns the
+    target with its engine and a note saying why, when it is not edgepipe."""
+    if target.kind == "host" or target.engine is not None:
+        return target, None
+    if engine_runs:
+        return _board_target(target.name, "edgepipe"), None
+    from firmware_gen import tflm_tree
+    why = tflm_tree.unavailable(FALLBACK_ENGINE)
+    if why is not None:
+        return _board_target(target.name, "edgepipe"), f"no TFLM fallback: {why}"
+    return (_board_target(target.name, FALLBACK_ENGINE),
+            f"{FALLBACK_ENGINE} by default: edgepipe's C engine cannot run it ({engine_reason})")
 
 
 def board_ids() -> list[str]:
@@ -139,11 +184,11 @@ def board_ids() -> list[str]:
     return names()
 
 
-def get(name: str) -> Target:
+def get(name: str, engine: str | None = None) -> Target:
     if name in HOST_TARGETS:
         return HOST_TARGETS.get(name)
     if name in board_ids():
-        return _board_target(name)
+        return _board_target(name, engine)
     raise UnknownName("target", name, [*HOST_TARGETS.names(), *board_ids()])
 
 

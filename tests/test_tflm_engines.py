@@ -1,0 +1,127 @@
+"""TFLM as an engine on emulated boards: the real TFLM sources (a create_tflm_tree.py tree),
+arm-none-eabi-g++, QEMU and pyserial; outputs compared with the tflite_micro host interpreter.
+
+The tree comes from TFLM_DIR or, when unset, ../shared/third_party beside the clone (CI always
+has it). Without one these tests are skipped with the reason, and CI fails on any skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgepipe_base import tflite_file
+from firmware_gen import tflm_tree
+from pipeline.bench import board as board_bench
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_TREES = REPO.parent / "shared" / "third_party"
+
+
+@pytest.fixture(scope="module")
+def tflm_dir():
+    """TFLM_DIR for these tests: the user's, else ../shared/third_party (tflm-ref + tflm-cmsis-nn)."""
+    base = os.environ.get("TFLM_DIR") or str(SHARED_TREES)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TFLM_DIR", base)
+    missing = [e for e in tflm_tree.TFLM_ENGINES if tflm_tree.find(e) is None]
+    if missing:
+        mp.undo()
+        pytest.skip(f"needs TensorFlow Lite Micro source trees for {', '.join(missing)}: set TFLM_DIR to a "
+                    f"folder with tflm-ref/ and tflm-cmsis-nn/ made by create_tflm_tree.py (README.md, "
+                    f"\"TFLM engines\"), or lay out ../shared/third_party beside the clone")
+    yield Path(base)
+    mp.undo()
+
+
+def _inputs(path, n, seed=0):
+    m = tflite_file.read(path)
+    shape = m.main.tensors[m.main.inputs[0]].shape
+    return np.random.default_rng(seed).integers(-128, 128, size=(n, *shape[1:]), dtype=np.int8)
+
+
+@pytest.fixture(scope="module")
+def leaky_digits(tmp_path_factory):
+    """A digits CNN with LEAKY_RELU (an op edgepipe's engine lacks), int8 by the real converter."""
+    from pipeline.keras_env import keras, tf
+    from firmware_gen.kernels import KERNELS
+    k, t = keras(), tf()
+    k.utils.set_random_seed(0)
+    x = inputs = k.Input(shape=(8, 8, 1), name="image")
+    x = k.layers.Conv2D(8, 3, padding="same", name="conv1")(x)
+    x = k.layers.LeakyReLU(0.2, name="leaky")(x)
+    x = k.layers.MaxPooling2D(2, name="pool1")(x)
+    x = k.layers.Flatten(name="flatten")(x)
+    outputs = k.layers.Dense(10, activation="softmax", name="classifier")(x)
+    model = k.Model(inputs, outputs)
+    calib = np.random.default_rng(1).uniform(0, 1, size=(64, 8, 8, 1)).astype(np.float32)
+    conv = t.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [t.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([c[None]] for c in calib)
+    conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = t.int8
+    path = tmp_path_factory.mktemp("leaky") / "leaky_digits.tflite"
+    path.write_bytes(conv.convert())
+    ops = {op.opcode for op in tflite_file.read(path).main.operators}
+    assert "LEAKY_RELU" in ops and "LEAKY_RELU" not in KERNELS, ops
+    return path
+
+
+def test_without_a_tree_the_tflm_engines_say_why(monkeypatch, tmp_path):
+    monkeypatch.delenv("TFLM_DIR", raising=False)
+    why = tflm_tree.unavailable("tflm-cmsis-nn")
+    assert "TFLM_DIR is not set" in why and "create_tflm_tree.py" in why
+    monkeypatch.setenv("TFLM_DIR", str(tmp_path))
+    assert f"TFLM_DIR={tmp_path} has none" in tflm_tree.unavailable("tflm")
+    assert tflm_tree.available_engines() == ["edgepipe"]
+
+
+def test_tflm_reference_on_mps2_an386_matches_host_tflm(tflm_dir, tmp_path, leaky_digits):
+    x = _inputs(leaky_digits, 16)
+    r = board_bench.run("mps2-an386", leaky_digits, x, None, tmp_path, engine="tflm")
+    assert r["engine"] == "tflm" and r["engine_version"].startswith("tflm-")
+    assert r["mismatches"] == 0 and r["bit_exact"] is True          # TFLM on the board == TFLM on the host
+    assert r["instructions"]["median"] > 10_000
+    # the arena the board's interpreter reports fits the one compiled in (host measurement + 25%)
+    assert 0 < r["arena_bytes"] <= r["arena_alloc_bytes"]
+    assert r["flash_bytes"] > 20_000 and r["ram_bytes"] > r["arena_alloc_bytes"] + r["stack_bytes"]
+    assert "LEAKY_RELU" in r["ops"]
+
+
+def test_tflm_engines_on_mps3_an547(tflm_dir, tmp_path, testdata):
+    """Cortex-M55: both TFLM engines build and run; the reference one is bit-exact, CMSIS-NN (with
+    Helium kernels) is compared and its differences counted."""
+    model = testdata / "tflm_hello_world_int8.tflite"
+    x = _inputs(model, 8)
+    ref = board_bench.run("mps3-an547", model, x, None, tmp_path, engine="tflm")
+    cmsis = board_bench.run("mps3-an547", model, x, None, tmp_path, engine="tflm-cmsis-nn")
+    assert ref["mismatches"] == 0
+    assert cmsis["engine"] == "tflm-cmsis-nn" and cmsis["mismatches"] is not None
+    assert cmsis["instructions"]["median"] > 0 and cmsis["flash_bytes"] > 20_000
+
+
+def test_model_the_engine_cannot_run_goes_to_tflm_cmsis_nn_by_default(tflm_dir, tmp_path, leaky_digits):
+    """The driver's default engine for a board: edgepipe where it can, else TFLM + CMSIS-NN, and the
+    row says why."""
+    from pipeline.run import RunConfig, run
+    doc, paths = run(RunConfig(model=str(leaky_digits), dataset="digits", targets=("mps2-an386",),
+                               out=tmp_path / "run", options={"samples": {"mps2-an386": 20}}))
+    (r,) = [r for r in doc["results"] if r["target"] == "mps2-an386"]
+    assert r["engine"] == "tflm-cmsis-nn" and r.get("error") is None, r
+    assert "edgepipe's C engine cannot run it" in r["note"] and "LEAKY_RELU" in r["note"]
+    assert r["samples"] == 20 and r["instructions"]["median"] > 0 and r["accuracy"] is not None
+    table = paths["md"].read_text()
+    assert "tflm-cmsis-nn" in table and "engine" in table
+
+
+def test_an_unknown_engine_is_one_clear_line(testdata, capsys, tmp_path):
+    from pipeline import cli
+    rc = cli.main(["bench", str(testdata / "tflm_hello_world_int8.tflite"), "--target", "mps2-an386",
+                   "--dataset", "digits", "--engines", "tflm,cmsis", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "cmsis" in err[0] and "tflm-cmsis-nn" in err[0], err
