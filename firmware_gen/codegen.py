@@ -22,6 +22,7 @@ from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+OUTPUT_CTYPES = {"int8": "int8_t", "float32": "float"}
 _PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -42,6 +43,11 @@ class GeneratedEngine:
     output_zero_point: int
     sha256: str
     layers: list = field(default_factory=list)   # (layer index, opcode, name, output tensor index)
+    output_dtype: str = "int8"                   # numpy name; "float32" after a final DEQUANTIZE
+
+    @property
+    def output_ctype(self) -> str:
+        return OUTPUT_CTYPES[self.output_dtype]
 
     @property
     def sources(self) -> list[Path]:
@@ -302,7 +308,8 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         arena_alloc=max(plan.arena_bytes, 16), macs=macs, sha256=g.sha256,
         input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),
         output_zero_point=y.zp, input_shape=list(x.shape), output_shape=list(y.shape),
-        output_src=ctx.ptr(y.index).text, layer_count=len(layers))
+        output_src=ctx.ptr(y.index).text, layer_count=len(layers),
+        output_ctype=OUTPUT_CTYPES[_output_dtype(y)])
     c_path, h_path = out_dir / f"{prefix}_model.c", out_dir / f"{prefix}_model.h"
     write_atomic(h_path, env.get_template("model.h.j2").render(**values))
     write_atomic(c_path, env.get_template("model.c.j2").render(**values))
@@ -312,4 +319,9 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         include_dirs=[out_dir, RUNTIME_DIR], prefix=prefix, arena_bytes=plan.arena_bytes, macs=macs,
         input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
-        layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers])
+        layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
+        output_dtype=_output_dtype(y))
+
+
+def _output_dtype(t) -> str:
+    return "float32" if t.dtype == "FLOAT32" else "int8"

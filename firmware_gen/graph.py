@@ -19,7 +19,7 @@ from edgepipe_base.tflite_types import FLOAT_TYPES
 from . import kernels
 
 # Ops whose output is the input's bytes under another shape: they alias their input in the arena.
-VIEW_OPS = frozenset({"RESHAPE"})
+VIEW_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        return self.elements * np.dtype(self.data.dtype if self.data is not None else np.int8).itemsize
+        if self.data is not None:
+            return self.elements * self.data.dtype.itemsize
+        return self.elements * (4 if self.dtype == "FLOAT32" else 1)   # float: DEQUANTIZE's output
 
     @property
     def s(self) -> float:
@@ -105,6 +107,8 @@ def check_int8(node: Node, ctx: Context) -> Node:
         t = ctx.tensors[i]
         if t.is_constant:
             continue
+        if node.opcode == "DEQUANTIZE" and i in node.outputs and t.dtype == "FLOAT32":
+            continue        # int8 -> float32 at the output; kernels_mobile checks the rest
         if t.dtype != "INT8":
             raise EdgepipeError(
                 f"{ctx.path}: layer '{node.name}' ({node.opcode}) has a {t.dtype} tensor '{t.name}'; "
@@ -138,9 +142,10 @@ def load(path) -> Graph:
     if sg.outputs[0] not in written:
         raise EdgepipeError(f"{path}: the output tensor '{sg.tensors[sg.outputs[0]].name}' is not computed by "
                             "any operator (a constant or the input itself); the C engine needs a computed output")
+    dequantized = {o for op in sg.operators if op.opcode == "DEQUANTIZE" for o in op.outputs}
     for i in (sg.inputs[0], sg.outputs[0]):
         t = sg.tensors[i]
-        if t.dtype in FLOAT_TYPES:
+        if t.dtype in FLOAT_TYPES and not (i == sg.outputs[0] and i in dequantized):
             raise EdgepipeError(
                 f"{path}: is a float model ({'input' if i == sg.inputs[0] else 'output'} '{t.name}' is "
                 f"{t.dtype}); the C engine runs full-integer int8 models only - quantize with "

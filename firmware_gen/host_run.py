@@ -21,7 +21,8 @@ def write_main(engine: codegen.GeneratedEngine, out_dir) -> Path:
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     path = Path(out_dir) / f"{engine.prefix}_host_main.c"
     path.write_text(env.get_template("host_main.c.j2").render(prefix=engine.prefix,
-                                                               PREFIX=engine.prefix.upper()))
+                                                               PREFIX=engine.prefix.upper(),
+                                                               output_ctype=engine.output_ctype))
     return path
 
 
@@ -45,7 +46,7 @@ def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray) -> np.ndarray
     if proc.returncode != 0:
         raise EdgepipeError(f"{binary} exited with {proc.returncode}: "
                             f"{proc.stderr.decode(errors='replace').strip()[-2000:]}")
-    out = np.frombuffer(proc.stdout, dtype=np.int8)
+    out = np.frombuffer(proc.stdout, dtype=engine.output_dtype)
     return out.reshape(len(x), *engine.output_shape[1:] if engine.output_shape[:1] == (1,)
                        else engine.output_shape)
 
@@ -70,7 +71,8 @@ def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary,
     ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one).reshape(engine.input_shape)[0],
                            [t for _, _, _, t in engine.layers], where=str(tflite_path))
     for index, opcode, name, tensor in engine.layers:
-        a, b = ours[tensor], ref[tensor].reshape(-1).astype(np.int8)
+        r = np.asarray(ref[tensor]).reshape(-1)
+        a, b = ours[tensor], (r.view(np.int8) if r.dtype == np.float32 else r.astype(np.int8))
         if not np.array_equal(a, b):
             diff = np.abs(a.astype(int) - b.astype(int))
             return (f"first differing layer: #{index} {opcode} '{name}' (tensor {tensor}): "

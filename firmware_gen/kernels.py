@@ -305,6 +305,9 @@ KERNELS = {k.opcode: k for k in (
     Kernel("RESHAPE", None, None, "no code: the output aliases the input in the arena", _view),
 )}
 
+from . import kernels_mobile  # noqa: E402  (its builders use the helpers above)
+KERNELS.update({k.opcode: k for k in kernels_mobile.KERNELS})
+
 
 def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""

@@ -157,7 +157,9 @@ def parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="benchmark an existing .tflite on one target")
     be.add_argument("file", type=Path, help="the .tflite file")
     be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c or a board id")
-    be.add_argument("--dataset", required=True, help="test data to measure accuracy on")
+    be.add_argument("--dataset", help="test data to measure accuracy on (default: seeded random inputs "
+                    "of the model's input type and shape: mismatches, arena, instructions, flash/RAM; "
+                    "accuracy null)")
     be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")

@@ -199,8 +199,10 @@ def html_text(results: dict, tables) -> str:
 
 def render(results: dict) -> str:
     """The terminal form of the report."""
-    out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on the {results.get('test_samples', '?')}-sample "
-           "test split with LiteRT and TFLM; Δ against float32 on LiteRT; other targets list their samples)",
+    what = (f"(accuracy: top-1 on the {results.get('test_samples', '?')}-sample test split with LiteRT and "
+            "TFLM; Δ against float32 on LiteRT; other targets list their samples)") if results.get("labels") \
+        else f"({results.get('test_samples', '?')} seeded random inputs; no labels, so no accuracy)"
+    out = [f"{results['model']} on {results['dataset']}  {what}",
            terminal(*variant_table(results))]
     head, rows = summary_table(results)
     if rows:

@@ -60,12 +60,18 @@ def prepare(cfg: RunConfig) -> Prepared:
     """The model-side stages: the variants as .tflite files (each stage cached)."""
     _check_force(cfg.force)
     recipe, source = _source(cfg)
-    data = datasets.load(cfg.dataset or recipe.dataset)
+    if source == "tflite" and cfg.dataset is None:      # no labels: seeded random inputs
+        from . import random_inputs
+        wanted = [n for n in (cfg.options.get("samples") or {}).values()]
+        data = random_inputs.dataset(Path(cfg.model), max(wanted) if wanted else random_inputs.SAMPLES)
+    else:
+        data = datasets.load(cfg.dataset or recipe.dataset)
     out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
     _check_writable(out)
     if source == "tflite":
         variant = convert.from_tflite(Path(cfg.model))
-        _check_input_shape(variant, data)
+        if cfg.dataset is not None:
+            _check_input_shape(variant, data)
         return Prepared(recipe, data, out, None, [variant])
     base = train_stage(recipe, data, out, cfg) if source == "recipe" else _from_keras_file(cfg, data)
     keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
@@ -233,7 +239,7 @@ def _source(cfg: RunConfig):
     if p.suffix in (".keras", ".h5", ".tflite"):
         if not p.exists():
             raise EdgepipeError(f"{p}: no such file")
-        if cfg.dataset is None:
+        if cfg.dataset is None and p.suffix != ".tflite":     # a .tflite alone: random inputs
             raise EdgepipeError(f"{p}: starting from a file needs --dataset "
                                 f"({', '.join(datasets.DATASETS.names())})")
         return None, "tflite" if p.suffix == ".tflite" else "keras"

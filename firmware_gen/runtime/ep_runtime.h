@@ -113,4 +113,6 @@ void ep_tanh(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
 }
 #endif
 
+#include "ep_mobile.h"   /* MobileNet-family and common ops (ep_activation2.c, ep_shape.c, ep_matmul.c) */
+
 #endif /* EP_RUNTIME_H */

@@ -251,7 +251,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
         route=route)
 
-    out = np.stack([np.frombuffer(o, dtype=np.int8) for o in outs]).reshape(ref.shape)
+    out = np.stack([np.frombuffer(o, dtype=ref.dtype) for o in outs]).reshape(ref.shape)
     mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
     counts = _count_unit(board, ticks)
     if not any(counts):

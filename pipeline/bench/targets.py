@@ -210,4 +210,4 @@ def parse_samples(text: str) -> dict:
 def select_samples(target: Target, opt: Options, x: np.ndarray, y: np.ndarray):
     chosen = opt.samples or {}
     n = chosen.get(target.name, chosen.get("*", target.default_samples))
-    return (x, y) if n is None or n >= len(x) else (x[:n], y[:n])
+    return (x, y) if n is None or n >= len(x) else (x[:n], None if y is None else y[:n])

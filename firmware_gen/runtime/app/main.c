@@ -104,7 +104,7 @@ static void run_model(const uint8_t *input) {
     }
     ep_counter_restart();
     uint64_t t0 = ep_counter_now();
-    int rc = EP_MODEL_INVOKE((const int8_t *)input, output);
+    int rc = EP_MODEL_INVOKE((const int8_t *)input, (void *)output);   /* int8_t or float outputs */
     uint64_t t1 = ep_counter_now();
     runs++;
     if (rc != 0) {
