@@ -113,4 +113,6 @@ void ep_tanh(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
 }
 #endif
 
+#include "ep_runtime_s16.h"   /* int16x8 kernels (int16 activations, int8 weights) */
+
 #endif /* EP_RUNTIME_H */

@@ -210,11 +210,14 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         x = x[:samples]
     if y is not None:
         y = np.asarray(y)[:len(x)]
-    if x.dtype != np.int8:
-        raise EdgepipeError(f"board {board.id}: inputs must be int8 (quantized), got {x.dtype}")
+    if x.dtype not in (np.int8, np.int16):
+        raise EdgepipeError(f"board {board.id}: inputs must be quantized (int8, or int16 for int16x8), "
+                            f"got {x.dtype}")
     route = input_route(board, route)
     model = tflite_file.read(tflite_path)
     board, engine, fw = prepare(board_id, tflite_path, workdir, generate)
+    if x.dtype != np.dtype(engine.input_dtype):
+        raise EdgepipeError(f"board {board.id}: samples are {x.dtype}, the model takes {engine.input_dtype}")
     if int(np.prod(x.shape[1:])) != int(np.prod(engine.input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
                             f"takes {tuple(engine.input_shape)}")
@@ -227,7 +230,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
         route=route)
 
-    out = np.stack([np.frombuffer(o, dtype=np.int8) for o in outs]).reshape(ref.shape)
+    out = np.stack([np.frombuffer(o, dtype=ref.dtype) for o in outs]).reshape(ref.shape)
     mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
     counts = _count_unit(board, ticks)
     if not any(counts):
