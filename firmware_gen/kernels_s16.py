@@ -57,6 +57,7 @@ def conv(node, ctx):
     act_min, act_max = _range(node, y)
     bias, acc32 = _bias64(node, ctx)
     if depthwise and acc32 and bias is not None:
+        # TFLM would read the int32 bias as int64 (past its end): refuse rather than match that
         raise EdgepipeError(f"layer '{node.name}' (DEPTHWISE_CONV_2D): int32 bias; TFLM's int16 "
                             "depthwise kernel reads an int64 bias - convert with the default int16x8 settings")
     if depthwise:
@@ -89,11 +90,12 @@ def fully_connected(node, ctx):
     else:
         pairs = [qmath.quantize_multiplier(qmath.float32(np.float32(x.s) * np.float32(w.s)) / y.s)]
     act_min, act_max = _range(node, y)
-    bias, _ = _bias64(node, ctx)      # TFLM's int16 FULLY_CONNECTED always accumulates in int64
+    bias, acc32 = _bias64(node, ctx)
+    acc32 = acc32 and bias is not None     # no bias: FullyConnected<int64_t> (int64 accumulator)
     return Call(
         function="ep_fully_connected_s16", struct_type="ep_fc_s16_params",
         fields=dict(batches=batches, accum_depth=accum, out_depth=out_depth, per_channel=int(per_channel),
-                    weights_offset=-w.zp, act_min=act_min, act_max=act_max,
+                    weights_offset=-w.zp, act_min=act_min, act_max=act_max, acc32=int(acc32),
                     weights=ctx.table("weights", "int8_t", w.data), bias=bias,
                     mult=ctx.table("mult", "int32_t", [m for m, _ in pairs]),
                     shift=ctx.table("shift", "int32_t", [s for _, s in pairs])),

@@ -124,8 +124,8 @@ void ep_fully_connected_s16(const ep_fc_s16_params *p, const int16_t *in, int16_
             if (p->bias != NULL) {
                 acc += p->bias[oc];
             }
-            out[(size_t)b * p->out_depth + oc] = (int16_t)ep_clamp_s16(
-                ep_mbqm64(acc, p->mult[k], p->shift[k]), p->act_min, p->act_max);
+            out[(size_t)b * p->out_depth + oc] = ep_requant_s16(acc, p->acc32, p->mult[k], p->shift[k],
+                                                                p->act_min, p->act_max);
         }
     }
 }

@@ -26,11 +26,12 @@ typedef struct {
     const int32_t *shift;
 } ep_conv_s16_params;
 
-/* FULLY_CONNECTED with int16 input and output, int64 accumulator. per_channel = 0: mult[0]/shift[0]
- * for every output and weights_offset applied (TFLM's per-tensor FullyConnected). */
+/* FULLY_CONNECTED with int16 input and output. per_channel = 0: mult[0]/shift[0] for every output
+ * and weights_offset applied (TFLM's per-tensor FullyConnected). acc32 as for convolutions: 1 for
+ * an int32 bias (FullyConnected<int32_t>), 0 for an int64 bias or none. */
 typedef struct {
     int32_t batches, accum_depth, out_depth, per_channel;
-    int32_t weights_offset, act_min, act_max;
+    int32_t weights_offset, act_min, act_max, acc32;
     const int8_t *weights;
     const int64_t *bias;
     const int32_t *mult;
