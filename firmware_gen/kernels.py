@@ -308,8 +308,9 @@ def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""
     lines = ["# Ops supported by the edgepipe C engine", "",
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
-             "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
-             "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "Every kernel is bit-exact with TFLM's reference kernel; models must be full-integer int8",
+             "with int8 input and output, or int16x8 (see the int16x8 section below). Fused activations: "
+             + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "

@@ -200,3 +200,16 @@ def test_int32_depthwise_bias_is_refused(models, tmp_path):
     with pytest.raises(EdgepipeError, match=r"^layer '.*' \(DEPTHWISE_CONV_2D\): int32 bias; .* int64 bias") as e:
         codegen.generate(models["depthwise_bias32"], tmp_path, "dw32")
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an385"])
+def test_int16_model_bit_exact_on_emulated_board(board_id, models, tmp_path):
+    """The board firmware takes int16 samples as bytes and returns int16 outputs (Cortex-M4 with the
+    DSP flags, Cortex-M3), bit-exact with TFLM."""
+    from pipeline.bench import board as board_bench
+    path = models["conv"]
+    shape = tflite_file.read(path).main.tensors[tflite_file.read(path).main.inputs[0]].shape
+    x = np.random.default_rng(2).integers(-32768, 32768, size=(8, *shape[1:]), dtype=np.int16)
+    r = board_bench.run(board_id, path, x, None, tmp_path)
+    assert r["samples"] == 8 and r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 8 samples differ"
