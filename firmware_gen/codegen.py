@@ -22,7 +22,7 @@ from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-OUTPUT_CTYPES = {"int8": "int8_t", "float32": "float"}
+NUMPY_CTYPES = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
 _PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -43,11 +43,16 @@ class GeneratedEngine:
     output_zero_point: int
     sha256: str
     layers: list = field(default_factory=list)   # (layer index, opcode, name, output tensor index)
-    output_dtype: str = "int8"                   # numpy name; "float32" after a final DEQUANTIZE
+    input_dtype: str = "int8"      # numpy names of the I/O element types: int8, int16 (int16x8),
+    output_dtype: str = "int8"     # float32 after a final DEQUANTIZE
+
+    @property
+    def input_ctype(self) -> str:
+        return NUMPY_CTYPES[self.input_dtype]
 
     @property
     def output_ctype(self) -> str:
-        return OUTPUT_CTYPES[self.output_dtype]
+        return NUMPY_CTYPES[self.output_dtype]
 
     @property
     def sources(self) -> list[Path]:
@@ -73,7 +78,7 @@ class _Table:
 
     @property
     def body(self) -> str:
-        per_line = 16 if self.ctype == "int8_t" else 8
+        per_line = {"int8_t": 16, "int64_t": 4}.get(self.ctype, 8)
         vals = [str(int(v)) for v in self.values] or ["0"]
         return "\n".join("    " + ", ".join(vals[i:i + per_line]) + ","
                          for i in range(0, len(vals), per_line))
@@ -85,6 +90,10 @@ def c_float(x: float) -> str:
     if not any(ch in s for ch in ".eEn"):
         s += ".0"
     return s + "f"
+
+
+# C element type of each activation / constant tensor type the engine handles
+CTYPES = {"INT8": "int8_t", "INT16": "int16_t", "INT32": "int32_t", "INT64": "int64_t", "FLOAT32": "float"}
 
 
 def c_value(v) -> str:
@@ -111,13 +120,20 @@ class _BuildContext:
         return self.g.tensors[i]
 
     def ptr(self, i) -> CExpr:
+        """A pointer to tensor i, typed by its element type (int8_t or int16_t)."""
         t = self.g.tensors[i]
         if t.is_constant:
             data = t.data
-            if data.dtype != np.int8:
-                raise EdgepipeError(f"constant tensor '{t.name}' is {t.dtype}; expected int8 data")
-            return self.table(f"t{i}", "int8_t", data)
-        ptr = CExpr("input") if self.offsets[i] == INPUT else CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
+            if data.dtype not in (np.int8, np.int16):
+                raise EdgepipeError(f"constant tensor '{t.name}' is {t.dtype}; expected int8 or int16 data")
+            return self.table(f"t{i}", CTYPES[t.dtype], data)
+        if self.offsets[i] == INPUT:
+            ptr = CExpr("input")
+        elif t.dtype == "INT8":
+            ptr = CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
+        else:
+            # the planner keeps every offset 16-byte aligned, so 16-bit (and float) views are aligned
+            ptr = CExpr(f"(({CTYPES[t.dtype]} *)(void *)({self.prefix}_arena + {self.offsets[i]}))")
         self.itemsize[ptr.text] = max(self.itemsize.get(ptr.text, 1), t.nbytes // max(t.elements, 1))
         return ptr
 
@@ -148,7 +164,7 @@ def lag_bytes(node, g) -> int | None:
     kh = o.filterHeight if node.opcode.endswith("POOL_2D") else int(g.tensors[node.inputs[1]].shape[1])
     dil = 1 if node.opcode.endswith("POOL_2D") else o.dilationHFactor
     _, pad = qmath.padding(o.strideH, dil, x.shape[1], kh, o.padding == kernels.SAME)
-    in_row, out_row = x.shape[2] * x.shape[3], y.shape[2] * y.shape[3]
+    in_row, out_row = x.nbytes // x.shape[1], y.nbytes // y.shape[1]     # bytes per row
     # after writing output rows 0..yy the first input row still needed is (yy+1)*stride - pad;
     # while computing row yy the rows from yy*stride - pad on are read
     need = max((yy + 1) * out_row - max(0, yy * o.strideH - pad) * in_row for yy in range(y.shape[1]))
@@ -263,7 +279,7 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[
 
 
 def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
-    """Write `<prefix>_model.c/.h` into out_dir for the int8 model at tflite_path."""
+    """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path."""
     if not _PREFIX_RE.match(prefix):
         raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
     g = graph_mod.load(tflite_path)
@@ -278,19 +294,21 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
     for node in g.nodes:
         spec = kernels.KERNELS[node.opcode]
         ctx.layer = node.index
-        call = spec.build(node, ctx)
+        call, source = kernels.build(spec, node, ctx)
         if call is None:
             continue
-        used_sources.add(spec.source)
+        used_sources.add(source)
         macs += call.macs
         checks = _bounds_checks(node, call, ctx, plan.arena_bytes, g.input.nbytes)
         out = g.tensors[node.outputs[0]]
+        out_ptr = ctx.ptr(node.outputs[0]).text
         layers.append(dict(
             index=node.index, opcode=node.opcode, name=node.name.replace("*/", "* /"),
             struct_type=call.struct_type, params=f"{prefix}_l{node.index}", function=call.function,
             field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
-            inputs=[p.text for p in call.inputs], output=ctx.ptr(node.outputs[0]).text,
-            array_inputs=call.array_inputs, tensor=out.index, out_bytes=out.nbytes, checks=checks,
+            inputs=[p.text for p in call.inputs], output=out_ptr,
+            dump_ptr=out_ptr if out.dtype == "INT8" else f"(const int8_t *)(const void *){out_ptr}",
+            array_inputs=call.array_inputs, array_ctype=call.array_ctype, tensor=out.index, out_bytes=out.nbytes, checks=checks,
             out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index]))
 
     out_dir = Path(out_dir)
@@ -309,7 +327,7 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),
         output_zero_point=y.zp, input_shape=list(x.shape), output_shape=list(y.shape),
         output_src=ctx.ptr(y.index).text, layer_count=len(layers),
-        output_ctype=OUTPUT_CTYPES[_output_dtype(y)])
+        input_ctype=CTYPES[x.dtype], output_ctype=CTYPES[y.dtype])
     c_path, h_path = out_dir / f"{prefix}_model.c", out_dir / f"{prefix}_model.h"
     write_atomic(h_path, env.get_template("model.h.j2").render(**values))
     write_atomic(c_path, env.get_template("model.c.j2").render(**values))
@@ -320,8 +338,4 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
         layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
-        output_dtype=_output_dtype(y))
-
-
-def _output_dtype(t) -> str:
-    return "float32" if t.dtype == "FLOAT32" else "int8"
+        input_dtype=x.dtype.lower(), output_dtype=y.dtype.lower())

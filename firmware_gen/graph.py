@@ -14,9 +14,9 @@ import numpy as np
 
 from edgepipe_base import tflite_file
 from edgepipe_base.errors import EdgepipeError
-from edgepipe_base.tflite_types import FLOAT_TYPES
+from edgepipe_base.tflite_types import FLOAT_TYPES, numpy_dtype
 
-from . import kernels
+from . import kernels, kernels_s16
 
 # Ops whose output is the input's bytes under another shape: they alias their input in the arena.
 VIEW_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -43,9 +43,7 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        if self.data is not None:
-            return self.elements * self.data.dtype.itemsize
-        return self.elements * (4 if self.dtype == "FLOAT32" else 1)   # float: DEQUANTIZE's output
+        return self.elements * np.dtype(numpy_dtype(self.dtype)).itemsize
 
     @property
     def s(self) -> float:
@@ -100,7 +98,13 @@ def check_supported(node: Node, ctx: Context) -> Node:
     return node
 
 
-def check_int8(node: Node, ctx: Context) -> Node:
+# Activation types the engine runs: int8, and int16 activations with int8 weights (int16x8).
+ACTIVATION_TYPES = ("INT8", "INT16")
+
+
+def check_integer(node: Node, ctx: Context) -> Node:
+    """Every activation is int8 or int16 (the kernel builders pick the kernel by dtype); TFLM's
+    int16 kernels assume symmetric activations, so an int16 zero point must be 0."""
     for i in node.inputs + node.outputs:
         if i < 0:
             continue
@@ -109,10 +113,21 @@ def check_int8(node: Node, ctx: Context) -> Node:
             continue
         if node.opcode == "DEQUANTIZE" and i in node.outputs and t.dtype == "FLOAT32":
             continue        # int8 -> float32 at the output; kernels_mobile checks the rest
-        if t.dtype != "INT8":
+        if t.dtype not in ACTIVATION_TYPES:
             raise EdgepipeError(
                 f"{ctx.path}: layer '{node.name}' ({node.opcode}) has a {t.dtype} tensor '{t.name}'; "
-                "the C engine runs full-integer int8 models only - convert with int8 ops and int8 I/O")
+                "the C engine runs full-integer int8 or int16x8 models only - convert with int8 "
+                "(or int16x8) ops and integer I/O")
+        if t.dtype == "INT16" and any(z != 0 for z in t.zero_point):
+            raise EdgepipeError(
+                f"{ctx.path}: layer '{node.name}' ({node.opcode}): int16 tensor '{t.name}' has zero "
+                f"point {t.zp}; int16x8 models need symmetric int16 activations (zero point 0), as "
+                "the TFLite converter produces them")
+    if kernels_s16.is_int16(node, ctx.tensors) and node.opcode not in kernels_s16.BUILDERS \
+            and node.opcode not in kernels_s16.VIEWS:
+        raise EdgepipeError(
+            f"{ctx.path}: op {node.opcode} (layer '{node.name}') has int16 activations; the C engine has "
+            f"no int16x8 kernel for it; int16x8 ops: {', '.join(sorted(kernels_s16.BUILDERS))}")
     return node
 
 
@@ -125,7 +140,7 @@ def mark_views(node: Node, ctx: Context) -> Node:
     return node
 
 
-TRANSFORMS = (check_supported, check_int8, mark_views)
+TRANSFORMS = (check_supported, check_integer, mark_views)
 
 
 def load(path) -> Graph:
@@ -148,8 +163,9 @@ def load(path) -> Graph:
         if t.dtype in FLOAT_TYPES and not (i == sg.outputs[0] and i in dequantized):
             raise EdgepipeError(
                 f"{path}: is a float model ({'input' if i == sg.inputs[0] else 'output'} '{t.name}' is "
-                f"{t.dtype}); the C engine runs full-integer int8 models only - quantize with "
-                "inference_input_type=tf.int8 and inference_output_type=tf.int8")
+                f"{t.dtype}); the C engine runs full-integer int8 (or int16x8) models only - quantize "
+                "with inference_input_type=tf.int8 and inference_output_type=tf.int8 (tf.int16 for "
+                "int16x8)")
     tensors = tuple(
         TensorInfo(index=t.index, name=t.name, dtype=t.dtype, shape=t.shape, scale=t.scale,
                    zero_point=t.zero_point, quantized_dimension=t.quantized_dimension,

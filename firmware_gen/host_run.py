@@ -20,9 +20,9 @@ def write_main(engine: codegen.GeneratedEngine, out_dir) -> Path:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(codegen.TEMPLATE_DIR)),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     path = Path(out_dir) / f"{engine.prefix}_host_main.c"
-    path.write_text(env.get_template("host_main.c.j2").render(prefix=engine.prefix,
-                                                               PREFIX=engine.prefix.upper(),
-                                                               output_ctype=engine.output_ctype))
+    path.write_text(env.get_template("host_main.c.j2").render(
+        prefix=engine.prefix, PREFIX=engine.prefix.upper(), input_ctype=engine.input_ctype,
+        output_ctype=engine.output_ctype))
     return path
 
 
@@ -40,8 +40,9 @@ def build(engine: codegen.GeneratedEngine, workdir, sanitize=False, debug=False,
 
 
 def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray) -> np.ndarray:
-    """Outputs [N, *output_shape] of the compiled engine for inputs x [N, *input_shape]."""
-    x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(x), -1)
+    """Outputs [N, *output_shape] of the compiled engine for inputs x [N, *input_shape] (of the
+    model's input type: int8, or int16 for int16x8)."""
+    x = np.ascontiguousarray(x, dtype=engine.input_dtype).reshape(len(x), -1)
     proc = subprocess.run([str(binary)], input=x.tobytes(), capture_output=True)
     if proc.returncode != 0:
         raise EdgepipeError(f"{binary} exited with {proc.returncode}: "
@@ -52,8 +53,9 @@ def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray) -> np.ndarray
 
 
 def dump_layers(debug_binary, x_one: np.ndarray) -> dict[int, np.ndarray]:
-    """Every layer output of one inference of a debug build, keyed by TFLite tensor index."""
-    proc = subprocess.run([str(debug_binary)], input=np.ascontiguousarray(x_one, np.int8).tobytes(),
+    """Every layer output of one inference of a debug build, keyed by TFLite tensor index, as raw
+    bytes (int8 view; view them with the tensor's dtype). x_one has the model's input dtype."""
+    proc = subprocess.run([str(debug_binary)], input=np.ascontiguousarray(x_one).tobytes(),
                           capture_output=True, check=True)
     data, pos, frames = proc.stdout, 0, {}
     while pos < len(data):
@@ -71,8 +73,8 @@ def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary,
     ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one).reshape(engine.input_shape)[0],
                            [t for _, _, _, t in engine.layers], where=str(tflite_path))
     for index, opcode, name, tensor in engine.layers:
-        r = np.asarray(ref[tensor]).reshape(-1)
-        a, b = ours[tensor], (r.view(np.int8) if r.dtype == np.float32 else r.astype(np.int8))
+        b = ref[tensor].reshape(-1)
+        a = ours[tensor].view(b.dtype)
         if not np.array_equal(a, b):
             diff = np.abs(a.astype(int) - b.astype(int))
             return (f"first differing layer: #{index} {opcode} '{name}' (tensor {tensor}): "

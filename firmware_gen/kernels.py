@@ -41,6 +41,7 @@ class Call:
     inputs: list            # CExpr data pointers, in kernel argument order
     macs: int = 0
     array_inputs: bool = False   # pass inputs as one `const int8_t *const []` (CONCATENATION)
+    array_ctype: str = "int8_t"  # element type of that array (int16_t for int16x8)
 
 
 @dataclass(frozen=True)
@@ -309,16 +310,39 @@ from . import kernels_mobile  # noqa: E402  (its builders use the helpers above)
 KERNELS.update({k.opcode: k for k in kernels_mobile.KERNELS})
 
 
+def build(spec: Kernel, node, ctx) -> tuple[Call | None, str | None]:
+    """The kernel call for node and the runtime file holding it: the int16x8 builder
+    (kernels_s16) when one of its activations is int16, the int8 one otherwise."""
+    from . import kernels_s16
+    if spec.function is not None and kernels_s16.is_int16(node, ctx.g.tensors):
+        if node.opcode not in kernels_s16.BUILDERS:
+            raise EdgepipeError(f"layer '{node.name}' ({node.opcode}) has int16 activations; the C engine "
+                                f"has no int16x8 {node.opcode} kernel")
+        return kernels_s16.BUILDERS[node.opcode](node, ctx), kernels_s16.SOURCES[node.opcode]
+    return spec.build(node, ctx), spec.source
+
+
 def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""
     lines = ["# Ops supported by the edgepipe C engine", "",
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
-             "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
-             "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "Every kernel is bit-exact with TFLM's reference kernel; models must be full-integer int8",
+             "with int8 input and output, or int16x8 (see the int16x8 section below). Fused activations: "
+             + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "
                      f"{k.source or '-'} | {k.doc} |")
+    from . import kernels_s16
+    lines += ["", "## int16x8", "",
+              "int16 activations (zero point 0), int8 weights, int64 bias, int16 input and output, as the",
+              "converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 produces them; each",
+              "kernel is bit-exact with TFLM's int16 reference kernel. QUANTIZE also converts int16 <-> int8.", "",
+              "| op | C kernel | runtime file |", "|---|---|---|"]
+    for op in sorted(kernels_s16.BUILDERS):
+        fn = kernels_s16.FUNCTIONS[op]
+        lines.append(f"| {op} | {', '.join('`' + f + '`' for f in fn)} | {kernels_s16.SOURCES[op]} |")
+    lines += [f"| {op} | - | - |" for op in sorted(kernels_s16.VIEWS)]
     return "\n".join(lines) + "\n"
 
 

@@ -114,5 +114,6 @@ void ep_tanh(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
 #endif
 
 #include "ep_mobile.h"   /* MobileNet-family and common ops (ep_activation2.c, ep_shape.c, ep_matmul.c) */
+#include "ep_runtime_s16.h"   /* int16x8 kernels (int16 activations, int8 weights) */
 
 #endif /* EP_RUNTIME_H */

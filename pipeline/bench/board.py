@@ -225,14 +225,17 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         x = x[:samples]
     if y is not None:
         y = np.asarray(y)[:len(x)]
-    if x.dtype != np.int8:
-        raise EdgepipeError(f"board {board.id}: inputs must be int8 (quantized), got {x.dtype}")
+    if x.dtype not in (np.int8, np.int16):
+        raise EdgepipeError(f"board {board.id}: inputs must be quantized (int8, or int16 for int16x8), "
+                            f"got {x.dtype}")
     route = input_route(board, route)
     model = tflite_file.read(tflite_path)
     extra = {}
     if engine == "edgepipe":
         board, gen, fw = prepare(board_id, tflite_path, workdir, generate)
         input_shape, macs, arena = tuple(gen.input_shape), int(gen.macs), int(gen.arena_bytes)
+        if x.dtype != np.dtype(gen.input_dtype):
+            raise EdgepipeError(f"board {board.id}: samples are {x.dtype}, the model takes {gen.input_dtype}")
     else:
         board, built = prepare_tflm(board_id, tflite_path, workdir, engine)
         fw, macs, arena = built.firmware, None, None            # arena: as the board reports it

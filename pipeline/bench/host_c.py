@@ -70,7 +70,8 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     objects = build.compile_objects(engine.sources, workdir / "obj", include_dirs=engine.include_dirs,
                                     opt=HOST_OPT)
     binary = host_run.build(engine, workdir / "bin", opt=HOST_OPT, objects=objects)
-    x = np.ascontiguousarray(x_int8, dtype=np.int8).reshape(len(x_int8), *engine.input_shape[1:])
+    # the model's input type: int8, or int16 for int16x8
+    x = np.ascontiguousarray(x_int8, dtype=engine.input_dtype).reshape(len(x_int8), *engine.input_shape[1:])
     ours = host_run.invoke(binary, engine, x)
     ref = tflm.run(Path(tflite_path).read_bytes(), x, where=str(tflite_path)).outputs
     n = len(x)
