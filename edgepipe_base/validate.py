@@ -664,10 +664,69 @@ def _rule_mean(op: _Op, where):
         _multiplier(where, x.scale[0] / y.scale[0], "input / output", y)
 
 
+def _rule_activation(op: _Op, where):
+    """RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LEAKY_RELU: elementwise, one input, same shape."""
+    x, y = _rule_same_shape(op, where)
+    _same_dtype(op, where, x, y)
+    if op.opcode == "LEAKY_RELU":
+        alpha = float(op.options.alpha)
+        where.need(math.isfinite(alpha), "options", f"leaky relu alpha {alpha:g} is not finite")
+    if _quantized(x) and op.opcode != "RELU6":
+        _multiplier(where, x.scale[0] / y.scale[0], "input / output", y)
+
+
+def _rule_select(op: _Op, where):
+    """MAXIMUM, MINIMUM, PRELU: two broadcast inputs."""
+    _arity(op, where, (2, 2))
+    a, b, y = op.input(0), op.input(1), op.output()
+    shape = _broadcast(a.shape, b.shape)
+    where.need(shape is not None, "op_shape", f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+    _expect_shape(op, where, shape)
+    _same_dtype(op, where, a, y)
+    for t in (a, b, y):
+        _activation_quant(t, where)
+
+
+def _rule_view(op: _Op, where):
+    """SQUEEZE, EXPAND_DIMS: the same values under another shape."""
+    _arity(op, where, (1, 2))
+    x, y = op.input(0), op.output()
+    where.need(x.elements == y.elements, "op_shape",
+               f"{op.opcode} of {x.elements} values into {list(y.shape)} ({y.elements} values)", y)
+    _same_dtype(op, where, x, y)
+    _same_quant(op, where, x, y)
+
+
+def _rule_transpose(op: _Op, where):
+    _arity(op, where, (2, 2))
+    x, p, y = op.input(0), op.input(1), op.output()
+    perm = op.const_values(p)
+    rank = len(x.shape)
+    where.need(perm is not None and sorted(int(v) for v in perm.reshape(-1)) == list(range(rank)), "op_shape",
+               f"the permutation is not a constant permutation of {rank} axes", p)
+    _expect_shape(op, where, tuple(x.shape[int(v)] for v in perm.reshape(-1)))
+    _same_dtype(op, where, x, y)
+
+
+def _rule_resize(op: _Op, where):
+    _arity(op, where, (2, 2))
+    x, size, y = op.input(0), op.input(1), op.output()
+    where.need(len(x.shape) == 4, "op_shape", f"{op.opcode} needs a 4-D input, got {list(x.shape)}", x)
+    hw = op.const_values(size)
+    where.need(hw is not None and hw.size == 2 and bool((hw >= 1).all()), "op_shape",
+               "the output size must be two constant positive int32 values", size)
+    _expect_shape(op, where, (x.shape[0], int(hw.reshape(-1)[0]), int(hw.reshape(-1)[1]), x.shape[3]))
+    _same_dtype(op, where, x, y)
+
+
 OP_RULES = {
     "CONV_2D": _rule_conv, "DEPTHWISE_CONV_2D": _rule_conv, "FULLY_CONNECTED": _rule_fully_connected,
     "AVERAGE_POOL_2D": _rule_pool, "MAX_POOL_2D": _rule_pool, "ADD": _rule_binary, "SUB": _rule_binary,
     "MUL": _rule_binary, "SOFTMAX": _rule_softmax, "LOGISTIC": _rule_sigmoid, "TANH": _rule_sigmoid,
     "QUANTIZE": _rule_quantize, "DEQUANTIZE": _rule_dequantize, "RESHAPE": _rule_reshape,
     "PAD": _rule_pad, "PADV2": _rule_pad, "CONCATENATION": _rule_concat, "MEAN": _rule_mean,
+    "RELU": _rule_activation, "RELU6": _rule_activation, "RELU_N1_TO_1": _rule_activation,
+    "HARD_SWISH": _rule_activation, "LEAKY_RELU": _rule_activation, "MAXIMUM": _rule_select,
+    "MINIMUM": _rule_select, "PRELU": _rule_select, "SQUEEZE": _rule_view, "EXPAND_DIMS": _rule_view,
+    "TRANSPOSE": _rule_transpose, "RESIZE_BILINEAR": _rule_resize, "RESIZE_NEAREST_NEIGHBOR": _rule_resize,
 }

@@ -31,7 +31,7 @@ def _n(s) -> int:
 
 def _conv(f, function, tables) -> Footprint:
     i, o = f["in_"], f["out"]
-    depthwise = function == "ep_depthwise_conv2d"
+    depthwise = function.startswith("ep_depthwise_conv2d")
     if depthwise and o.c != i.c * f["depth_multiplier"]:
         raise EdgepipeError(f"depthwise output of {o.c} channels from {i.c} x {f['depth_multiplier']}")
     if not depthwise and (f["filter_in_c"] < 1 or i.c % f["filter_in_c"]):
@@ -94,10 +94,72 @@ def _softmax(f, function, tables) -> Footprint:
     return Footprint(inputs=(f["outer"] * f["depth"],), output=f["outer"] * f["depth"], tables={})
 
 
+def _softmax_s16(f, function, tables) -> Footprint:
+    n = f["outer"] * f["depth"]
+    return Footprint(inputs=(n,), output=n, tables=dict(exp_lut=LUT_INT16, one_over_one_plus_x_lut=LUT_INT16))
+
+
+LUT_INT16 = 513          # TFLite's int16 softmax lookup tables: 512 intervals + the end point
+
+
+def _table_values_below(tables, f, names, limit, what):
+    for name in names:
+        values = tables[f[name].text]
+        if len(values) and (int(min(values)) < 0 or int(max(values)) >= limit):
+            raise EdgepipeError(f"{what} table {name} indexes outside 0..{limit - 1}")
+
+
+def _resize_nn(f, function, tables) -> Footprint:
+    i, o = f["in_"], f["out"]
+    _table_values_below(tables, f, ("rows",), i.h, "resize")
+    _table_values_below(tables, f, ("cols",), i.w, "resize")
+    return Footprint(inputs=(_n(i),), output=_n(o), tables=dict(rows=o.h, cols=o.w))
+
+
+def _resize_bilinear(f, function, tables) -> Footprint:
+    i, o = f["in_"], f["out"]
+    _table_values_below(tables, f, ("y0", "y1"), i.h, "resize")
+    _table_values_below(tables, f, ("x0", "x1"), i.w, "resize")
+    return Footprint(inputs=(_n(i),), output=_n(o),
+                     tables=dict(y=o.h, y0=o.h, y1=o.h, x=o.w, x0=o.w, x1=o.w))
+
+
+def _prelu(f, function, tables) -> Footprint:
+    o = f["out"]
+    return Footprint(inputs=(_strided_extent(o, f["in_stride"]), _strided_extent(o, f["alpha_stride"])),
+                     output=_n(o), tables={})
+
+
+def _transpose(f, function, tables) -> Footprint:
+    dims, strides = f["dims"], f["in_stride"]
+    out = 1
+    for d in dims:
+        out *= d
+    return Footprint(inputs=(1 + sum((d - 1) * s for d, s in zip(dims, strides)),), output=out, tables={})
+
+
+def _batch_matmul(f, function, tables) -> Footprint:
+    batches = f["batch"][0] * f["batch"][1] * f["batch"][2]
+    rows, cols, depth = f["rows"], f["cols"], f["depth"]
+    lhs = 1 + sum((b - 1) * s for b, s in zip(f["batch"], f["lhs_batch_stride"])) \
+        + (rows - 1) * f["lhs_row_stride"] + (depth - 1) * f["lhs_k_stride"]
+    rhs = 1 + sum((b - 1) * s for b, s in zip(f["batch"], f["rhs_batch_stride"])) \
+        + (cols - 1) * f["rhs_col_stride"] + (depth - 1) * f["rhs_k_stride"]
+    return Footprint(inputs=(lhs, rhs), output=batches * rows * cols, tables={})
+
+
 FOOTPRINTS = {
     "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
     "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
     "ep_softmax_params": _softmax, "ep_sigmoid_params": _flat("size"), "ep_requant_params": _flat("size"),
+    # int16x8 (kernels_s16)
+    "ep_conv_s16_params": _conv, "ep_fc_s16_params": _fc, "ep_softmax_s16_params": _softmax_s16,
+    "ep_sigmoid_s16_params": _flat("size"),
+    # MobileNet-family and common ops (kernels_mobile)
+    "ep_relu_params": _flat("size"), "ep_clip_params": _flat("size"), "ep_hard_swish_params": _flat("size"),
+    "ep_leaky_relu_params": _flat("size"), "ep_dequantize_params": _flat("size"), "ep_prelu_params": _prelu,
+    "ep_minmax_params": _binary, "ep_transpose_params": _transpose, "ep_resize_nn_params": _resize_nn,
+    "ep_resize_bilinear_params": _resize_bilinear, "ep_batch_matmul_params": _batch_matmul,
 }
 
 
