@@ -100,6 +100,7 @@ class _BuildContext:
         self.g, self.prefix, self.offsets, self.tables = g, prefix, offsets, tables
         self.layer = 0
         self.itemsize: dict[str, int] = {}      # pointer expression -> element size of its tensor
+        self.arena_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the arena
 
     def tensor(self, i):
         return self.g.tensors[i]
@@ -113,6 +114,8 @@ class _BuildContext:
             return self.table(f"t{i}", "int8_t", data)
         ptr = CExpr("input") if self.offsets[i] == INPUT else CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
         self.itemsize[ptr.text] = max(self.itemsize.get(ptr.text, 1), t.nbytes // max(t.elements, 1))
+        if self.offsets[i] != INPUT:
+            self.arena_offset[ptr.text] = self.offsets[i]
         return ptr
 
     def table(self, suffix, ctype, values) -> CExpr:
@@ -228,8 +231,8 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[
         nbytes = count * itemsize
         if ptr.text == "input":
             limit, c_limit, c_used = input_bytes, f"{ctx.prefix.upper()}_INPUT_BYTES", str(nbytes)
-        elif ptr.text.startswith(f"{ctx.prefix}_arena + "):
-            offset = int(ptr.text.rsplit("+", 1)[1])
+        elif ptr.text in ctx.arena_offset:
+            offset = ctx.arena_offset[ptr.text]
             limit, c_limit, c_used = arena_bytes - offset, f"sizeof({ctx.prefix}_arena)", f"{offset} + {nbytes}"
         elif ptr.text in tables:
             t = tables[ptr.text]
