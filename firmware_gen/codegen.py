@@ -130,10 +130,10 @@ class _BuildContext:
             return self.table(f"t{i}", CTYPES[t.dtype], data)
         if self.offsets[i] == INPUT:
             ptr = CExpr("input")
-        elif t.dtype == "INT8":
+        elif t.dtype in ("INT8", "FLOAT32"):       # float: DEQUANTIZE writes its bytes through int8_t *
             ptr = CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
         else:
-            # the planner keeps every offset 16-byte aligned, so 16-bit (and float) views are aligned
+            # the planner keeps every offset 16-byte aligned, so 16-bit views of the arena are aligned
             ptr = CExpr(f"(({CTYPES[t.dtype]} *)(void *)({self.prefix}_arena + {self.offsets[i]}))")
         self.itemsize[ptr.text] = max(self.itemsize.get(ptr.text, 1), t.nbytes // max(t.elements, 1))
         if self.offsets[i] != INPUT:
