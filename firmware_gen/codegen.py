@@ -61,7 +61,8 @@ class _Table:
     @property
     def body(self) -> str:
         per_line = 16 if self.ctype == "int8_t" else 8
-        vals = [str(int(v)) for v in self.values] or ["0"]
+        fmt = c_float if self.ctype == "float" else (lambda v: str(int(v)))
+        vals = [fmt(v) for v in self.values] or ["0"]
         return "\n".join("    " + ", ".join(vals[i:i + per_line]) + ","
                          for i in range(0, len(vals), per_line))
 

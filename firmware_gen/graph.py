@@ -43,7 +43,9 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        return self.elements * np.dtype(self.data.dtype if self.data is not None else np.int8).itemsize
+        # activations are int8, except the bit-packed int32 words between binarized (Lce) ops
+        itemsize = 4 if self.dtype == "INT32" else 1
+        return self.elements * (np.dtype(self.data.dtype).itemsize if self.data is not None else itemsize)
 
     @property
     def s(self) -> float:
@@ -99,6 +101,8 @@ def check_supported(node: Node, ctx: Context) -> Node:
 
 
 def check_int8(node: Node, ctx: Context) -> Node:
+    if node.opcode in kernels.BITPACKED_OPS:
+        return node         # their builders check int8 and bit-packed int32 sides themselves
     for i in node.inputs + node.outputs:
         if i < 0:
             continue
@@ -122,6 +126,22 @@ def mark_views(node: Node, ctx: Context) -> Node:
 
 
 TRANSFORMS = (check_supported, check_int8, mark_views)
+
+
+def custom_options(model, op) -> dict:
+    """A custom op's options (a flexbuffer map, as Larq Compute Engine writes them) as a dict."""
+    from flatbuffers import flexbuffers
+    raw = model.raw.subgraphs[0].operators[op.index].customOptions
+    if raw is None or len(raw) == 0:
+        return {}
+    try:
+        value = flexbuffers.Loads(bytes(np.asarray(raw, dtype=np.uint8)))
+    except Exception:
+        raise EdgepipeError(f"{model.path}: custom op {op.opcode} #{op.index} has unreadable options "
+                            "(not a flexbuffer map); convert the model again") from None
+    if not isinstance(value, dict):
+        raise EdgepipeError(f"{model.path}: custom op {op.opcode} #{op.index}: options are not a map")
+    return value
 
 
 def load(path) -> Graph:
@@ -149,11 +169,12 @@ def load(path) -> Graph:
     ctx = Context(path=str(path), tensors=tensors)
     nodes = []
     for op in sg.operators:
-        if op.custom:
+        if op.custom and op.opcode not in kernels.KERNELS:
             raise EdgepipeError(f"{path}: custom op {op.opcode} (layer '{op.layer_name(sg.tensors)}') "
                                 f"is not supported; supported ops: {', '.join(sorted(kernels.KERNELS))}")
+        options = custom_options(model, op) if op.custom else op.builtin_options
         node = Node(index=op.index, opcode=op.opcode, inputs=op.inputs, outputs=op.outputs,
-                    name=op.layer_name(sg.tensors), options=op.builtin_options)
+                    name=op.layer_name(sg.tensors), options=options)
         for transform in TRANSFORMS:
             node = transform(node, ctx)
         nodes.append(node)

@@ -290,6 +290,11 @@ KERNELS = {k.opcode: k for k in (
     Kernel("RESHAPE", None, None, "no code: the output aliases the input in the arena", _view),
 )}
 
+# Larq Compute Engine's binarized ops (custom ops): bit-packed int32 tensors between them
+from .lce_kernels import LCE_KERNELS  # noqa: E402
+KERNELS.update(LCE_KERNELS)
+BITPACKED_OPS = frozenset(LCE_KERNELS)
+
 
 def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""

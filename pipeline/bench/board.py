@@ -199,7 +199,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
     `route`: how samples reach the firmware (input_route)."""
     from edgepipe_base import tflite_file
-    from firmware_gen import tflm
+    from firmware_gen import lce
 
     board = boards_mod.load_board(board_id)
     if not board.emulated and port is None:
@@ -218,8 +218,8 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if int(np.prod(x.shape[1:])) != int(np.prod(engine.input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
                             f"takes {tuple(engine.input_shape)}")
-    ref = tflm.run(model.data, x.reshape((len(x), *engine.input_shape[1:]))
-                   if len(engine.input_shape) > 1 else x, where=str(tflite_path)).outputs
+    ref, reference = lce.reference_outputs(model, x.reshape((len(x), *engine.input_shape[1:]))
+                                           if len(engine.input_shape) > 1 else x, where=str(tflite_path))
 
     if not board.emulated:
         _flash(board, fw)
@@ -253,7 +253,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "samples": len(x),
         "mismatches": mismatches,
         "bit_exact": mismatches == 0,
-        "bit_exact_reference": "tflm",
+        "bit_exact_reference": reference,
         "instructions": count_block if board.emulated else None,
         "cycles": None if board.emulated else count_block,
         "latency_ms": {**latency_summary([c / board.clock_hz for c in counts]),
