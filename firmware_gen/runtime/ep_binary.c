@@ -27,6 +27,9 @@ typedef uint32_t ep_word;
 #define EP_HOST_POPCOUNT 0
 #endif
 
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline uint32_t ep_pop2bits(uint32_t v)
 {
     v -= (v >> 1) & 0x55555555u;
@@ -34,6 +37,9 @@ static inline uint32_t ep_pop2bits(uint32_t v)
 }
 
 /* sum over i < n of popcount(a[i] ^ b[i]) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
 {
 #if EP_HOST_POPCOUNT
@@ -119,21 +125,28 @@ static inline int8_t ep_round_saturate(float y)
     return (int8_t)t;
 }
 
-void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out)
+/* int8 output transform of one accumulator (LCE's OutputTransform<int8>, back-transform first) */
+static inline int8_t ep_bconv_int8(int32_t backtransform, int32_t acc, float mult, float bias)
+{
+    return ep_round_saturate((float)(backtransform - 2 * acc) * mult + bias);
+}
+
+/* The window of every output pixel gathered into one contiguous run of k words (a padded tap is
+ * a 0 word: +1, one-padding), met by each filter ([kh][kw][in_words], contiguous) in one
+ * XOR-popcount pass; two filters per pass share the patch loads. */
+static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, iw = p->in_words;
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, ow = p->out_words;
     const int32_t kh = p->kh, kw = p->kw, k = kh * kw * iw;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
     const int32_t backtransform = p->backtransform, packed = p->bitpacked_out;
-    const ep_word *const x = (const ep_word *)(const void *)in;
     const ep_word *const weights = (const ep_word *)(const void *)p->weights;
     const float *const mult = p->mult, *const bias = p->bias;
     const int32_t *const thresholds = p->thresholds;
     ep_word *const po = (ep_word *)(void *)out;
     ep_word col[EP_BCOL_MAX];
-    const int use_col = k <= EP_BCOL_MAX;
-    int32_t b, oy, ox, oc, fy, fx;
+    int32_t b, oy, ox, oc, fy, fx, i;
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
@@ -141,54 +154,93 @@ void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out)
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 const size_t pixel = (size_t)(b * out_h + oy) * out_w + ox;
-                if (use_col) {
-                    /* gather the window's words; a padded tap is a 0 word (+1, one-padding) */
-                    ep_word *c = col;
-                    for (fy = 0; fy < kh; ++fy) {
-                        const int32_t iy = iy0 + dil_h * fy;
-                        for (fx = 0; fx < kw; ++fx, c += iw) {
-                            const int32_t ix = ix0 + dil_w * fx;
-                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                memset(c, 0, (size_t)iw * sizeof *c);
-                            } else {
-                                memcpy(c, x + ((size_t)(b * in_h + iy) * in_w + ix) * iw,
-                                       (size_t)iw * sizeof *c);
+                ep_word *c = col;
+                for (fy = 0; fy < kh; ++fy) {
+                    const int32_t iy = iy0 + dil_h * fy;
+                    for (fx = 0; fx < kw; ++fx) {
+                        const int32_t ix = ix0 + dil_w * fx;
+                        if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                            for (i = 0; i < iw; ++i) {
+                                *c++ = 0;
+                            }
+                        } else {
+                            const ep_word *src = x + ((size_t)(b * in_h + iy) * in_w + ix) * iw;
+                            for (i = 0; i < iw; ++i) {
+                                *c++ = src[i];
                             }
                         }
                     }
                 }
+                if (packed) {
+                    ep_word *word = po + pixel * ow;
+                    uint32_t bits = 0;
+                    for (oc = 0; oc < out_c; ++oc) {
+                        const int32_t acc = ep_xor_popcount(col, weights + (size_t)oc * k, k);
+                        bits |= (uint32_t)(acc > thresholds[oc]) << (oc & 31);
+                        if ((oc & 31) == 31 || oc + 1 == out_c) {
+                            word[oc >> 5] = bits;
+                            bits = 0;
+                        }
+                    }
+                } else {
+                    int8_t *o = out + pixel * out_c;
+                    for (oc = 0; oc < out_c; ++oc) {
+                        const int32_t acc = ep_xor_popcount(col, weights + (size_t)oc * k, k);
+                        o[oc] = ep_bconv_int8(backtransform, acc, mult[oc], bias[oc]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, iw = p->in_words;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, ow = p->out_words;
+    const int32_t kh = p->kh, kw = p->kw;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t backtransform = p->backtransform, packed = p->bitpacked_out;
+    const ep_word *const x = (const ep_word *)(const void *)in;
+    const ep_word *const weights = (const ep_word *)(const void *)p->weights;
+    static const ep_word zeros[1] = {0};
+    int32_t b, oy, ox, oc, fy, fx, i;
+
+    if (kh * kw * iw <= EP_BCOL_MAX) {
+        ep_bconv2d_col(p, x, out);
+        return;
+    }
+    /* windows too large for the patch buffer: the same sums, tap by tap */
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const size_t pixel = (size_t)(b * out_h + oy) * out_w + ox;
                 for (oc = 0; oc < out_c; ++oc) {
-                    const ep_word *w = weights + (size_t)oc * k;
+                    const ep_word *w = weights + (size_t)oc * kh * kw * iw;
                     int32_t acc = 0;
-                    if (use_col) {
-                        acc = ep_xor_popcount(col, w, k);
-                    } else {
-                        for (fy = 0; fy < kh; ++fy) {
-                            const int32_t iy = iy0 + dil_h * fy;
-                            for (fx = 0; fx < kw; ++fx, w += iw) {
-                                const int32_t ix = ix0 + dil_w * fx;
-                                static const ep_word zeros[1] = {0};
-                                int32_t i;
-                                if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                    for (i = 0; i < iw; ++i) {
-                                        acc += ep_xor_popcount(zeros, w + i, 1);
-                                    }
-                                } else {
-                                    acc += ep_xor_popcount(
-                                        x + ((size_t)(b * in_h + iy) * in_w + ix) * iw, w, iw);
+                    for (fy = 0; fy < kh; ++fy) {
+                        const int32_t iy = iy0 + dil_h * fy;
+                        for (fx = 0; fx < kw; ++fx, w += iw) {
+                            const int32_t ix = ix0 + dil_w * fx;
+                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                                for (i = 0; i < iw; ++i) {
+                                    acc += ep_xor_popcount(zeros, w + i, 1);
                                 }
+                            } else {
+                                acc += ep_xor_popcount(x + ((size_t)(b * in_h + iy) * in_w + ix) * iw, w, iw);
                             }
                         }
                     }
                     if (packed) {
-                        ep_word *word = po + pixel * ow + (oc >> 5);
+                        ep_word *word = (ep_word *)(void *)out + pixel * ow + (oc >> 5);
                         if ((oc & 31) == 0) {
                             *word = 0;
                         }
-                        *word |= (uint32_t)(acc > thresholds[oc]) << (oc & 31);
+                        *word |= (uint32_t)(acc > p->thresholds[oc]) << (oc & 31);
                     } else {
-                        const float y = (float)(backtransform - 2 * acc) * mult[oc] + bias[oc];
-                        out[pixel * out_c + oc] = ep_round_saturate(y);
+                        out[pixel * out_c + oc] = ep_bconv_int8(backtransform, acc, p->mult[oc], p->bias[oc]);
                     }
                 }
             }
