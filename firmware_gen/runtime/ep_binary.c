@@ -3,8 +3,7 @@
  *
  * A binary multiply-accumulate of +-1 values is XOR + popcount on packed bits: 32 per word.
  * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction (MVE has no
- * vector one either), so Arm builds use a SWAR count that sums three words' 2-bit counts in nibbles
- * before folding (about 3.5 instructions per word fewer than counting each word on its own).
+ * vector one either), so Arm builds use a SWAR count over three words at a time (ep_xor_popcount).
  * Packed tensors live in the int8 arena; they are accessed through a may_alias word type, and the
  * generator places them at offsets that are multiples of 4. */
 #include "ep_runtime.h"
@@ -27,50 +26,62 @@ typedef uint32_t ep_word;
 #define EP_HOST_POPCOUNT 0
 #endif
 
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline uint32_t ep_pop2bits(uint32_t v)
-{
-    v -= (v >> 1) & 0x55555555u;
-    return (v & 0x33333333u) + ((v >> 2) & 0x33333333u);      /* 8 nibbles, each <= 4 */
-}
 
+#if EP_HOST_POPCOUNT
 /* sum over i < n of popcount(a[i] ^ b[i]) */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
 static inline int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
 {
-#if EP_HOST_POPCOUNT
     int32_t i, s = 0;
     for (i = 0; i < n; ++i) {
         s += __builtin_popcount(a[i] ^ b[i]);
     }
     return s;
+}
 #else
-    int32_t i = 0, total = 0, groups = 0;
-    uint32_t bytes = 0;
-    for (; i + 3 <= n; i += 3) {
-        /* three words: nibbles <= 12, then bytes grow by <= 24 per group */
-        const uint32_t s = ep_pop2bits(a[i] ^ b[i]) + ep_pop2bits(a[i + 1] ^ b[i + 1]) +
-                           ep_pop2bits(a[i + 2] ^ b[i + 2]);
-        bytes += (s & 0x0F0F0F0Fu) + ((s >> 4) & 0x0F0F0F0Fu);
-        if (++groups == 10) {           /* byte lanes <= 240: fold before they can overflow */
-            bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
-            total += (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
-            bytes = 0;
-            groups = 0;
+/* sum over i < n of popcount(a[i] ^ b[i]), SWAR: three words at a time go through a carry-save
+ * adder (ones, twos), whose 2-bit then 4-bit field counts are combined in nibbles (<= 12) and
+ * added into byte lanes (<= 24 per group, folded every 10 groups before a lane can overflow).
+ * Not inlined: the count runs in a fresh register set with the masks in registers (the empty asm
+ * keeps gcc from turning them back into immediates), so Thumb-2's shifted operands fuse each
+ * shift with its mask. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu, bytes;
+    int32_t total = 0;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(m1), "+r"(m2), "+r"(m4));
+#endif
+    while (n >= 3) {
+        const ep_word *const end = a + 3 * (n / 3 < 10 ? n / 3 : 10);
+        n -= (int32_t)(end - a);
+        bytes = 0;
+        for (; a < end; a += 3, b += 3) {
+            const uint32_t v0 = a[0] ^ b[0], v1 = a[1] ^ b[1], v2 = a[2] ^ b[2];
+            uint32_t ones = v0 ^ v1 ^ v2, twos = (v0 & v1) | ((v0 ^ v1) & v2);
+            ones -= (ones >> 1) & m1;
+            twos -= (twos >> 1) & m1;
+            ones = (ones & m2) + ((ones >> 2) & m2);
+            twos = (twos & m2) + ((twos >> 2) & m2);
+            ones += twos << 1;
+            bytes += (ones & m4) + ((ones >> 4) & m4);
         }
+        bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
+        total += (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
     }
-    for (; i < n; ++i) {
-        const uint32_t s = ep_pop2bits(a[i] ^ b[i]);
-        bytes += (s & 0x0F0F0F0Fu) + ((s >> 4) & 0x0F0F0F0Fu);
+    bytes = 0;
+    for (; n > 0; --n, ++a, ++b) {
+        uint32_t v = *a ^ *b;
+        v -= (v >> 1) & m1;
+        v = (v & m2) + ((v >> 2) & m2);
+        bytes += (v & m4) + ((v >> 4) & m4);
     }
     bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
     return total + (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
-#endif
 }
+#endif
 
 void ep_bitpack(const ep_bitpack_params *p, const int8_t *in, int8_t *out)
 {
@@ -165,7 +176,8 @@ static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *o
                             }
                         } else {
                             const ep_word *src = x + ((size_t)(b * in_h + iy) * in_w + ix) * iw;
-                            for (i = 0; i < iw; ++i) {
+                            *c++ = src[0];              /* iw >= 1; one word up to 32 channels */
+                            for (i = 1; i < iw; ++i) {
                                 *c++ = src[i];
                             }
                         }
