@@ -300,8 +300,9 @@ def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""
     lines = ["# Ops supported by the edgepipe C engine", "",
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
-             "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
-             "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "Every kernel is bit-exact with TFLM's reference int8 kernel (the Lce* ops: with Larq Compute",
+             "Engine's reference kernels); models must be full-integer int8 with int8 input and output",
+             "(bit-packed int32 between Lce ops). Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from firmware_gen import boards as boards_mod
+from firmware_gen import build
 from edgepipe_base.atomic import file_sha256
 from edgepipe_base.errors import EdgepipeError
 from ..results import latency_summary, top1
@@ -273,4 +274,6 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "retransmits": retransmits,
         "inputs_via": route,
         "elf": str(fw.elf),
+        # the engine's constant tables as stored in the ELF (1-bit packed, int8, per-channel)
+        "weight_bytes_elf": build.table_bytes(fw.elf, PREFIX, "arm-none-eabi-nm"),
     }
