@@ -15,7 +15,7 @@ PORT ?=
 OUT ?=
 ENGINE ?=
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
-DEMO_TARGETS ?= host-litert,host-tflm,host-c,mps2-an386
+DEMO_TARGETS ?= host-litert,host-tflm,host-lce,host-c,mps2-an386
 # host targets measure the whole test set; the C engine and the emulated board a fixed prefix of it,
 # so that the cold demo stays within 10 minutes on 2 cores (make <board> uses SAMPLES=500)
 DEMO_SAMPLES ?= host-c=1000,mps2-an386=100
@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml requirements.lock | system
 	$(VENV)/bin/pip install -q -c requirements.lock -e '.[test]'
 	@touch $@
 
-demo: setup ## train fmnist_cnn, make every variant, benchmark on host, C engine and mps2-an386; print the table
+demo: setup ## train fmnist_cnn, make every variant, benchmark on host (LiteRT, TFLM, LCE for binary), C engine and mps2-an386; print the table
 	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) $(if $(OUT),--out $(OUT))
 
 test: setup ## run the test suite (real TF, TFLM, gcc, QEMU)

@@ -148,6 +148,26 @@ def _batch_matmul(f, function, tables) -> Footprint:
     return Footprint(inputs=(lhs, rhs), output=batches * rows * cols, tables={})
 
 
+def _bitpack(f, function, tables) -> Footprint:
+    return Footprint(inputs=(f["outer"] * f["channels"],), output=f["outer"] * f["words"], tables={})
+
+
+def _unpack(f, function, tables) -> Footprint:
+    return Footprint(inputs=(f["outer"] * f["words"],), output=f["outer"] * f["channels"], tables={})
+
+
+def _bconv(f, function, tables) -> Footprint:
+    i, o = f["in_"], f["out"]
+    if f["in_words"] != (i.c + 31) // 32 or f["out_words"] != (o.c + 31) // 32:
+        raise EdgepipeError(f"binary conv packs {i.c}/{o.c} channels into {f['in_words']}/{f['out_words']} words")
+    pixels = o.n * o.h * o.w
+    tables_read = dict(weights=o.c * f["kh"] * f["kw"] * f["in_words"])
+    tables_read.update(dict(thresholds=o.c) if f["bitpacked_out"] else dict(mult=o.c, bias=o.c))
+    return Footprint(inputs=(i.n * i.h * i.w * f["in_words"],),
+                     output=pixels * (f["out_words"] if f["bitpacked_out"] else o.c), tables=tables_read,
+                     products=(o.h * f["stride_h"] + f["kh"] * f["dil_h"], o.w * f["stride_w"] + f["kw"] * f["dil_w"]))
+
+
 FOOTPRINTS = {
     "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
     "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
@@ -160,6 +180,8 @@ FOOTPRINTS = {
     "ep_leaky_relu_params": _flat("size"), "ep_dequantize_params": _flat("size"), "ep_prelu_params": _prelu,
     "ep_minmax_params": _binary, "ep_transpose_params": _transpose, "ep_resize_nn_params": _resize_nn,
     "ep_resize_bilinear_params": _resize_bilinear, "ep_batch_matmul_params": _batch_matmul,
+    # binarized (Larq Compute Engine ops, lce_kernels): int32 words hold 32 packed channels
+    "ep_bitpack_params": _bitpack, "ep_unpack_params": _unpack, "ep_bconv_params": _bconv,
 }
 
 

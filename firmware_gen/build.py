@@ -116,3 +116,29 @@ def sum_sizes(objs, size_tool: str = "size") -> dict[str, int]:
             if kind:
                 total[kind] += size
     return total
+
+
+def table_bytes(elf, prefix: str, nm_tool: str = "nm") -> dict[str, int]:
+    """Bytes of a generated engine's constant tables as stored in an ELF (symbol sizes from
+    `nm -S`), by kind: packed_1bit (`<prefix>_l<N>_bweights`: binary weights, 32 per word),
+    int8_weights (`_weights`, constant tensors `_t<N>`), per_channel (bias, requantization
+    multipliers and shifts, LCE's float multipliers/biases and thresholds, other tables)."""
+    out = run_tool([nm_tool, "-S", "--defined-only", elf], f"reading symbols of {elf}")
+    kinds = {"packed_1bit": 0, "int8_weights": 0, "per_channel": 0}
+    pattern = re.compile(rf"^{re.escape(prefix)}_l\d+_(\w+)$")
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        m = pattern.match(parts[3])
+        if m is None:
+            continue
+        size = int(parts[1], 16)
+        suffix = m.group(1)
+        if suffix == "bweights":
+            kinds["packed_1bit"] += size
+        elif suffix == "weights" or re.fullmatch(r"t\d+", suffix):
+            kinds["int8_weights"] += size
+        else:
+            kinds["per_channel"] += size
+    return kinds

@@ -79,7 +79,8 @@ class _Table:
     @property
     def body(self) -> str:
         per_line = {"int8_t": 16, "int64_t": 4}.get(self.ctype, 8)
-        vals = [str(int(v)) for v in self.values] or ["0"]
+        fmt = c_float if self.ctype == "float" else (lambda v: str(int(v)))
+        vals = [fmt(v) for v in self.values] or ["0"]
         return "\n".join("    " + ", ".join(vals[i:i + per_line]) + ","
                          for i in range(0, len(vals), per_line))
 
@@ -130,7 +131,7 @@ class _BuildContext:
             return self.table(f"t{i}", CTYPES[t.dtype], data)
         if self.offsets[i] == INPUT:
             ptr = CExpr("input")
-        elif t.dtype in ("INT8", "FLOAT32"):       # float: DEQUANTIZE writes its bytes through int8_t *
+        elif t.dtype != "INT16":    # int8; float (DEQUANTIZE) and packed int32 (Lce) bytes via int8_t *
             ptr = CExpr(f"{self.prefix}_arena + {self.offsets[i]}")
         else:
             # the planner keeps every offset 16-byte aligned, so 16-bit views of the arena are aligned

@@ -105,6 +105,8 @@ ACTIVATION_TYPES = ("INT8", "INT16")
 def check_integer(node: Node, ctx: Context) -> Node:
     """Every activation is int8 or int16 (the kernel builders pick the kernel by dtype); TFLM's
     int16 kernels assume symmetric activations, so an int16 zero point must be 0."""
+    if node.opcode in kernels.BITPACKED_OPS:
+        return node         # their builders check the int8 and bit-packed int32 sides themselves
     for i in node.inputs + node.outputs:
         if i < 0:
             continue
@@ -143,6 +145,22 @@ def mark_views(node: Node, ctx: Context) -> Node:
 TRANSFORMS = (check_supported, check_integer, mark_views)
 
 
+def custom_options(model, op) -> dict:
+    """A custom op's options (a flexbuffer map, as Larq Compute Engine writes them) as a dict."""
+    from flatbuffers import flexbuffers
+    raw = model.raw.subgraphs[0].operators[op.index].customOptions
+    if raw is None or len(raw) == 0:
+        return {}
+    try:
+        value = flexbuffers.Loads(bytes(np.asarray(raw, dtype=np.uint8)))
+    except Exception:
+        raise EdgepipeError(f"{model.path}: custom op {op.opcode} #{op.index} has unreadable options "
+                            "(not a flexbuffer map); convert the model again") from None
+    if not isinstance(value, dict):
+        raise EdgepipeError(f"{model.path}: custom op {op.opcode} #{op.index}: options are not a map")
+    return value
+
+
 def load(path) -> Graph:
     """Read a .tflite into the IR, rejecting what the engine cannot run with one clear line."""
     model = tflite_file.read(path)
@@ -174,11 +192,12 @@ def load(path) -> Graph:
     ctx = Context(path=str(path), tensors=tensors)
     nodes = []
     for op in sg.operators:
-        if op.custom:
+        if op.custom and op.opcode not in kernels.KERNELS:
             raise EdgepipeError(f"{path}: custom op {op.opcode} (layer '{op.layer_name(sg.tensors)}') "
                                 f"is not supported; supported ops: {', '.join(sorted(kernels.KERNELS))}")
+        options = custom_options(model, op) if op.custom else op.builtin_options
         node = Node(index=op.index, opcode=op.opcode, inputs=op.inputs, outputs=op.outputs,
-                    name=op.layer_name(sg.tensors), options=op.builtin_options)
+                    name=op.layer_name(sg.tensors), options=options)
         for transform in TRANSFORMS:
             node = transform(node, ctx)
         nodes.append(node)

@@ -306,6 +306,10 @@ KERNELS = {k.opcode: k for k in (
     Kernel("RESHAPE", None, None, "no code: the output aliases the input in the arena", _view),
 )}
 
+# Larq Compute Engine's binarized ops (custom ops): bit-packed int32 tensors between them
+from .lce_kernels import LCE_KERNELS  # noqa: E402
+KERNELS.update(LCE_KERNELS)
+BITPACKED_OPS = frozenset(LCE_KERNELS)
 from . import kernels_mobile  # noqa: E402  (its builders use the helpers above)
 KERNELS.update({k.opcode: k for k in kernels_mobile.KERNELS})
 
@@ -326,9 +330,10 @@ def supported_md() -> str:
     """The op table of docs/SUPPORTED.md (pipeline/docs.py adds the preflight rules)."""
     lines = ["# Ops supported by the edgepipe C engine", "",
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
-             "Every kernel is bit-exact with TFLM's reference kernel; models must be full-integer int8",
-             "with int8 input and output, or int16x8 (see the int16x8 section below). Fused activations: "
-             + ", ".join(_FUSED.values()) + ".", "",
+             "Every kernel is bit-exact with TFLM's reference kernel (the Lce* ops: with Larq Compute",
+             "Engine's reference kernels); models must be full-integer int8 with int8 input and output",
+             "(bit-packed int32 between Lce ops), or int16x8 (see the int16x8 section below). Fused",
+             "activations: " + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "

@@ -31,18 +31,22 @@ def build(input_shape, num_classes, filters=8, dense=32):
 
 
 def build_binary(input_shape, num_classes, filters=8, dense=32):
-    """Binarized form (larq): full-precision conv1 and classifier, a binary (+-1) fc1 in between."""
+    """Binarized form (larq): int8 conv1 and classifier, a binary (+-1) fully-connected fc1 in
+    between, written as a VALID conv as wide as the feature map (the same weights as a Dense on the
+    flattened map) so that Larq Compute Engine converts it to a bit-packed LceBconv2d."""
     import larq as lq
     k = keras()
     layers = k.layers
     binary = {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
-              "kernel_constraint": "weight_clip", "use_bias": False}
+              "kernel_constraint": "weight_clip", "use_bias": False, "pad_values": 1.0}
     x = inputs = k.Input(shape=input_shape, name="image")
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1")(x)
     x = layers.BatchNormalization(momentum=0.9, name="bn1")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = lq.layers.QuantDense(dense, name="fc1", **binary)(x)
+    x = lq.layers.QuantConv2D(dense, tuple(int(d) for d in x.shape[1:3]), padding="valid", name="fc1",
+                              **binary)(x)
     x = layers.BatchNormalization(momentum=0.9, name="bn_fc1")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(num_classes, name="classifier")(x)
+    outputs = layers.Activation("softmax", name="softmax")(x)
     return k.Model(inputs, outputs, name="digits_cnn_binary")

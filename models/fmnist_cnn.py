@@ -23,7 +23,8 @@ RECIPE = {
         # QAT needs a full pass at a high enough rate (0.5 pass, or 2e-4: 0.2-0.8 pts below float)
         "qat": {"epochs": 1, "learning_rate": 1e-3},
         "cluster": {"clusters": 16, "epochs": 0.5, "learning_rate": 2e-4},
-        "binary": {"epochs": 2},
+        # 2 passes at a BNN learning rate (latent weights need larger steps than float fine-tuning)
+        "binary": {"epochs": 2, "learning_rate": 1e-2},
     },
 }
 
@@ -44,24 +45,34 @@ def build(input_shape, num_classes, filters=(16, 32), dense=32):
     return k.Model(inputs, outputs, name="fmnist_cnn")
 
 
-def build_binary(input_shape, num_classes, filters=(16, 32), dense=32):
-    """Binarized form (larq): full-precision conv1 and classifier; the other conv and fc1 are +-1
-    weights on +-1 inputs (ste_sign), each followed by BatchNorm."""
+def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_filters=32,
+                 binary_blocks=2, binary_dense=64):
+    """Binarized form designed for 1-bit (Bi-Real Net / QuickNet style): an int8 stem conv
+    (3x3, stride 2), then `binary_blocks` blocks of a binary 3x3 conv (+-1 weights on +-1 inputs,
+    larq ste_sign, one-padded) with a learned per-channel scale and bias (BatchNorm) and a
+    real-valued shortcut around it (average-pooled where the block strides), a binary
+    fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that LCE
+    converts it to LceBconv2d too) with BatchNorm, and an int8 classifier. Larq Compute Engine converts the binary convs into bit-packed
+    LceBconv2d ops, which edgepipe's C engine runs with XOR + popcount."""
     import larq as lq
     k = keras()
     layers = k.layers
     binary = {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
-              "kernel_constraint": "weight_clip", "use_bias": False}
+              "kernel_constraint": "weight_clip", "use_bias": False, "pad_values": 1.0}
     x = inputs = k.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv1")(x)
-    x = layers.BatchNormalization(momentum=0.9, name="bn1")(x)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    for i, f in enumerate(filters[1:], start=2):
-        x = lq.layers.QuantConv2D(f, 3, padding="same", name=f"conv{i}", **binary)(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Conv2D(binary_filters, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+    for i in range(binary_blocks):
+        stride = 2 if i == 0 else 1
+        shortcut = layers.AveragePooling2D(2, name=f"pool{i + 1}")(x) if stride == 2 else x
+        y = lq.layers.QuantConv2D(binary_filters, 3, strides=stride, padding="same",
+                                  name=f"bconv{i + 1}", **binary)(x)
+        y = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(y)
+        x = layers.Add(name=f"add{i + 1}")([y, shortcut])
+    x = lq.layers.QuantConv2D(binary_dense, tuple(int(d) for d in x.shape[1:3]), padding="valid",
+                              name="bfc", **binary)(x)
+    x = layers.BatchNormalization(momentum=0.9, name="bn_fc")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = lq.layers.QuantDense(dense, name="fc1", **binary)(x)
-    x = layers.BatchNormalization(momentum=0.9, name="bn_fc1")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    x = layers.Dense(num_classes, name="classifier")(x)
+    outputs = layers.Activation("softmax", name="softmax")(x)
     return k.Model(inputs, outputs, name="fmnist_cnn_binary")

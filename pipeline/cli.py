@@ -134,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="model recipe name (see `edgepipe models`), or a .keras/.h5/.tflite file")
     r.add_argument("--variants", type=_csv, help="comma-separated variants (default: all), e.g. int8,qat,prune75")
     r.add_argument("--targets", type=_csv, default=("host-litert", "host-tflm"),
-                   help="comma-separated targets: host-litert, host-tflm, host-c, or a board id "
+                   help="comma-separated targets: host-litert, host-tflm, host-c, host-lce (binary), or a board id "
                         "(default: host-litert,host-tflm)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
     r.add_argument("--force", metavar="STAGE", help="redo from this stage on: train, compress, convert or bench")

@@ -34,6 +34,9 @@ for _q in (Quantization("fp32", "float32", "float"),
            Quantization("int8", "PTQ int8 (calibrated)", "int8"),
            Quantization("int16x8", "PTQ int16x8", "int16x8")):
     QUANTIZATIONS.register(_q.name, _q)
+# not a post-training quantization of the base model: how the `binary` variant (a larq model) is
+# converted, by Larq Compute Engine's converter into int8 + bit-packed binary convs
+LCE = Quantization("lce", "LCE int8 + 1-bit", "int8")
 
 
 def _converter(model, quantization: str, calibration: np.ndarray):
@@ -63,13 +66,17 @@ def _converter(model, quantization: str, calibration: np.ndarray):
 def convert(source: KerasModel, name: str, kind: str, quantization: str, data: Dataset, root: Path,
             calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, force: bool = False) -> TFLiteVariant:
     """Convert one Keras model to one .tflite variant (cached by model hash + settings)."""
-    q = QUANTIZATIONS.get(quantization)
+    q = LCE if quantization == "lce" else QUANTIZATIONS.get(quantization)
     config = {"stage_version": STAGE_VERSION, "source_sha256": source.sha256, "quantization": q.name,
-              "calibration_samples": calibration_samples if q.name in ("int8", "int16x8") else 0,
+              "calibration_samples": calibration_samples if q.name in ("int8", "int16x8", "lce") else 0,
               "data": data.fingerprint}
 
     def produce(out: Path) -> dict:
         model = load_keras(source.path)
+        if q.name == "lce":
+            from . import convert_lce
+            cache.write_atomic(out / "model.tflite", convert_lce.convert(model, data.calibration(calibration_samples)))
+            return {"file": "model.tflite"}
         try:
             blob = _converter(model, q.name, data.calibration(calibration_samples)).convert()
         except Exception as exc:

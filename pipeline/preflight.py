@@ -47,6 +47,9 @@ class Preflight:
     tflm_runs: bool
     tflm_arena_bytes: int | None
     findings: list[Finding] = field(default_factory=list)
+    # what the C engine's outputs are held to: TFLM, or for models with Larq Compute Engine ops
+    # (which TFLM has no kernels for) TFLM's kernels plus LCE's, op by op (firmware_gen/lce.py)
+    reference: str = "tflm"
 
     @property
     def deployable(self) -> bool:
@@ -65,6 +68,7 @@ class Preflight:
     def to_json(self) -> dict:
         return {"variant": self.variant, "deployable": self.deployable, "engine_runs": self.engine_runs,
                 "tflm_runs": self.tflm_runs, "tflm_arena_bytes": self.tflm_arena_bytes,
+                "reference": self.reference,
                 "findings": [{"check": f.check, "scope": f.scope, "details": f.details, "message": f.message}
                              for f in self.findings]}
 
@@ -88,6 +92,9 @@ def tflm_can_run(ctx: Context) -> str | None:
     """TFLM cannot run it: {details}. Use a full-integer int8 variant, or replace those layers."""
     if ctx.tflm_error is None:
         return None
+    from firmware_gen import lce
+    if lce.is_lce(ctx.model):
+        return None     # binarized (Lce) ops: deployed by the C engine, which has their kernels
     sg = ctx.model.main
     missing = [w for w in ctx.tflm_error.replace(",", " ").split() if w.isupper() and len(w) > 2]
     layers = list(dict.fromkeys(op.layer_name(sg.tensors) for op in sg.operators if op.opcode in missing))
@@ -178,8 +185,10 @@ def run(variant: TFLiteVariant, model: TFLiteModel, board=None) -> Preflight:
         ctx.tflm_arena_bytes = tflm.run(model.data, zero_input(model), where=variant.name).arena_bytes
     except tflm.TFLMError as exc:
         ctx.tflm_error = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+    from firmware_gen import lce
     pre = Preflight(variant=variant.name, tflm_runs=ctx.tflm_error is None,
-                    tflm_arena_bytes=ctx.tflm_arena_bytes, findings=_evaluate(ctx, ("mcu", "engine")))
+                    tflm_arena_bytes=ctx.tflm_arena_bytes, findings=_evaluate(ctx, ("mcu", "engine")),
+                    reference="tflm+lce" if lce.is_lce(model) else "tflm")
     return pre if board is None else for_board(pre, variant, model, board)
 
 
@@ -188,7 +197,7 @@ def for_board(pre: Preflight, variant: TFLiteVariant, model: TFLiteModel, board)
     ctx = Context(variant=variant, model=model, tflm_error=None if pre.tflm_runs else "refused",
                   tflm_arena_bytes=pre.tflm_arena_bytes, board=board)
     return Preflight(variant=pre.variant, tflm_runs=pre.tflm_runs, tflm_arena_bytes=pre.tflm_arena_bytes,
-                     findings=[*pre.findings, *_evaluate(ctx, ("board",))])
+                     findings=[*pre.findings, *_evaluate(ctx, ("board",))], reference=pre.reference)
 
 
 def _evaluate(ctx: Context, scopes) -> list[Finding]:

@@ -56,7 +56,11 @@ def compression_facts(meta: dict) -> str:
     if "clusters" in meta:
         most = max(meta.get("unique_weights_per_layer", {}).values(), default=None)
         facts.append(f"{meta['clusters']} clusters" + (f", ≤{most} distinct weights/layer" if most else ""))
-    if meta.get("binary_weights"):
+    if meta.get("binary_weights") and meta.get("quantization") == "lce":
+        facts.append(f"1-bit packed + int8 weights {meta['packed_total_weight_bytes'] / 1024:.1f} KiB "
+                     f"(computed; stored sizes: weight_bytes_elf on boards) vs float32 "
+                     f"{meta['float32_total_weight_bytes'] / 1024:.1f} KiB; bit-packed by LCE")
+    elif meta.get("binary_weights"):
         facts.append(f"weights would pack to {meta['packed_total_weight_bytes'] / 1024:.1f} KiB at 1 bit "
                      f"(float32 {meta['float32_total_weight_bytes'] / 1024:.1f} KiB); shipped as int8")
     return "; ".join(facts)

@@ -111,7 +111,8 @@ def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, Kera
             source, kind, quant = base, q.kind, name
         else:
             from .compress import COMPRESSIONS
-            source, kind, quant = compressed[name], COMPRESSIONS.get(name).kind, "int8"
+            source, kind = compressed[name], COMPRESSIONS.get(name).kind
+            quant = source.meta.get("quantization", "int8")      # binary: "lce"
         print(f"convert {name}: {kind}", flush=True)
         v = convert.convert(source, name, kind, quant, data, out,
                             calibration_samples=cfg.calibration_samples, force=_forced(cfg, "convert"))
@@ -179,7 +180,12 @@ def _not_for(target, checks, v: TFLiteVariant) -> dict | None:
             return row(v.name, target.name, skipped=why)
     if target.needs_deployable and not pre.deployable:
         return row(v.name, target.name, skipped=f"not deployable: {pre.reason()}")
-    if target.needs_tflm and not pre.tflm_runs:
+    if target.needs_lce and pre.reference != "tflm+lce":
+        return row(v.name, target.name, skipped="not a Larq Compute Engine model (host-litert runs it)")
+    if target.name == "host-litert" and pre.reference == "tflm+lce":
+        return row(v.name, target.name, skipped="LiteRT has no kernels for LCE's ops (see host-lce)")
+    engine_with_lce = target.needs_engine and pre.reference == "tflm+lce"     # TFLM + LCE kernels
+    if target.needs_tflm and not pre.tflm_runs and not engine_with_lce:
         return row(v.name, target.name, skipped="TFLM cannot run it")
     if target.needs_engine and not pre.engine_runs:
         return row(v.name, target.name, skipped=f"not for the C engine: {pre.reason(('engine',))}")

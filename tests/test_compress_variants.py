@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgepipe_base import tflite_file
-from firmware_gen import tflm
+from firmware_gen import lce
 from pipeline import convert, datasets, recipes
 from pipeline.artifacts import load_keras
 from pipeline.quant_io import quantize_inputs
@@ -35,9 +35,11 @@ def converted(setup):
     _, data, root, _, variants, _ = setup
     out = {}
     for name, km in variants.items():       # the pipeline's own int8 conversion, as `edgepipe run` does
-        v = convert.convert(km, name, name, "int8", data, root, calibration_samples=300)
+        quant = km.meta.get("quantization", "int8")         # binary: Larq Compute Engine's converter
+        v = convert.convert(km, name, name, quant, data, root, calibration_samples=300)
         model = tflite_file.read(v.tflite_path)
-        outputs = tflm.run(model.data, quantize_inputs(model, data.x_test), where=name).outputs
+        # TFLM; for binary TFLM's kernels plus LCE's (TFLM has none for Lce ops), op by op
+        outputs, _ = lce.reference_outputs(model, quantize_inputs(model, data.x_test), where=name)
         out[name] = (model, outputs, float(np.mean(np.argmax(outputs, -1) == data.y_test)))
     return out
 
@@ -66,7 +68,10 @@ def test_int8_conversion_is_all_int8_and_runs_in_tflm(setup, converted, name):
     _, _, _, _, variants, _ = setup
     model, _, acc = converted[name]
     for op in model.main.operators:
-        types = {model.main.tensors[i].dtype for i in (*op.inputs, *op.outputs) if i >= 0}
+        # LceBconv2d's post-activation multiplier and bias are float32 constants that LCE applies
+        # to the integer count (the C engine does the same float arithmetic)
+        types = {t.dtype for t in (model.main.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0)
+                 if not (op.opcode == "LceBconv2d" and t.is_constant and t.dtype == "FLOAT32")}
         assert types <= {"INT8", "INT32"}, f"{name}: {op.opcode} has {types}"
     assert abs(acc - variants[name].test_accuracy) <= 0.03, (name, acc, variants[name].test_accuracy)
     # chance is 0.10; the 650-parameter digits students land around 0.80-0.85 and CPU training is
@@ -136,23 +141,23 @@ def test_distilled_student_is_a_third_of_the_teacher_or_less(setup):
     assert variants["distill"].meta["temperature"] > 1
 
 
-def test_binary_weights_are_plus_minus_one_and_packed_size_adds_up(setup):
+def test_binary_meta_counts_the_packed_words(setup):
     km = setup[4]["binary"]
-    kern = weights.kernels(load_keras(km.path))
-    binarized = km.meta["binarized_layers"]
-    assert binarized == {"fc1": 4 * 4 * 8 * 32}                 # flatten(4x4x8) -> 32, conv1/classifier kept
-    assert set(np.unique(kern["fc1"]).tolist()) == {-1.0, 1.0}
-    assert km.meta["packed_1bit_weight_bytes"] == 4096 // 8
+    assert km.meta["quantization"] == "lce"
+    assert km.meta["binarized_layers"] == {"fc1": 4 * 4 * 8 * 32}   # 4x4x8 map -> 32, a full-window conv
+    # LCE packs [out][kh][kw][ceil(in / 32)] words: 8 channels take a whole word each (4x the bits)
+    assert km.meta["packed_1bit_weight_bytes_computed"] == 32 * 4 * 4 * 1 * 4
     assert km.meta["float32_weight_bytes"] == 4096 * 4
     assert km.meta["full_precision_int8_weight_bytes"] == 3 * 3 * 1 * 8 + 32 * 10
-    assert km.meta["packed_1bit_weight_bytes"] * 20 <= km.meta["float32_weight_bytes"]
-    assert abs(km.test_accuracy - km.meta["larq_test_accuracy"]) <= 0.02    # export == larq model
 
 
-def test_binary_int8_model_keeps_two_levels_per_channel(converted):
-    """The shipped int8 fc1 weights are still one bit each: +-q per output channel (BN folded in)."""
+def test_binary_converts_to_packed_sign_bits_of_the_larq_kernel(setup, converted):
+    """LCE's LceBconv2d filter holds bit c of word c/32 = (latent weight < 0): 1 bit per weight."""
     model = converted["binary"][0]
-    fc = [op for op in model.main.operators if op.opcode == "FULLY_CONNECTED"][0]
-    w = model.constant(model.main.tensors[fc.inputs[1]]).astype(int)     # [out, in]
-    for row in w:
-        assert len(np.unique(np.abs(row))) == 1, row[:8]
+    ops = [op for op in model.main.operators if op.opcode == "LceBconv2d"]
+    assert len(ops) == 1
+    packed = model.constant(model.main.tensors[ops[0].inputs[1]])             # [out, kh, kw, words]
+    bits = (packed[..., None].view(np.uint32) >> np.arange(32, dtype=np.uint32)) & 1
+    bits = bits.reshape(*packed.shape[:3], -1)[..., :8]                      # [out, kh, kw, in]
+    kernel = weights.kernels(load_keras(setup[4]["binary"].path))["fc1"]     # [kh, kw, in, out]
+    assert np.array_equal(bits, (kernel < 0).transpose(3, 0, 1, 2).astype(np.uint32))

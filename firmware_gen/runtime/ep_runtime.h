@@ -94,6 +94,31 @@ typedef struct {
 
 enum { EP_MEAN_SAME_SCALE = 1, EP_MEAN_REQUANTIZE = 2 };
 
+/* Binarized ops (Larq Compute Engine's LceQuantize / LceBconv2d / LceDequantize, see ep_binary.c).
+ * A bit-packed tensor holds, per row of `channels` values, `words` 32-bit words: channel c is bit
+ * c % 32 of word c / 32, 1 for a negative value (-1), 0 for a positive one (+1). */
+typedef struct {
+    int32_t outer, channels, words, zero_point;   /* int8 -> packed: bit = x < zero_point */
+} ep_bitpack_params;
+
+typedef struct {
+    int32_t outer, channels, words, zero_value, one_value;   /* packed -> int8 */
+} ep_unpack_params;
+
+/* Binary convolution: in.c / out.c are unpacked channel counts; weights are packed
+ * [out.c][kh][kw][in_words]. Padded taps read +1 (one-padding). int8 output (bitpacked_out = 0):
+ * saturate(round(float(backtransform - 2 * popcount) * mult[c] + bias[c])); packed output:
+ * bit c = popcount > thresholds[c]. */
+typedef struct {
+    ep_shape4 in, out;
+    int32_t in_words, out_words, kh, kw, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t backtransform, bitpacked_out;
+    const int32_t *weights;
+    const float *mult;
+    const float *bias;
+    const int32_t *thresholds;
+} ep_bconv_params;
+
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out);
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out);
 void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out);
@@ -108,6 +133,9 @@ void ep_concat(const ep_concat_params *p, const int8_t *const *ins, int8_t *out)
 void ep_softmax(const ep_softmax_params *p, const int8_t *in, int8_t *out);
 void ep_logistic(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
 void ep_tanh(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
+void ep_bitpack(const ep_bitpack_params *p, const int8_t *in, int8_t *out);
+void ep_unpack(const ep_unpack_params *p, const int8_t *in, int8_t *out);
+void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from firmware_gen import boards as boards_mod
+from firmware_gen import build
 from edgepipe_base.atomic import file_sha256
 from edgepipe_base.errors import EdgepipeError
 from ..results import latency_summary, top1
@@ -214,7 +215,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     engine), tflm (TFLM, reference kernels) or tflm-cmsis-nn (TFLM with Arm's CMSIS-NN kernels);
     every engine is compared with the host TFLM interpreter (`mismatches`)."""
     from edgepipe_base import tflite_file
-    from firmware_gen import tflm
+    from firmware_gen import lce
 
     board = boards_mod.load_board(board_id)
     if not board.emulated and port is None:
@@ -245,8 +246,8 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
                             f"takes {input_shape}")
-    ref = tflm.run(model.data, x.reshape((len(x), *input_shape[1:]))
-                   if len(input_shape) > 1 else x, where=str(tflite_path)).outputs
+    ref, reference = lce.reference_outputs(model, x.reshape((len(x), *input_shape[1:]))
+                                           if len(input_shape) > 1 else x, where=str(tflite_path))
 
     if not board.emulated:
         _flash(board, fw)
@@ -282,7 +283,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "samples": len(x),
         "mismatches": mismatches,
         "bit_exact": mismatches == 0,
-        "bit_exact_reference": "tflm",
+        "bit_exact_reference": reference,
         "instructions": count_block if board.emulated else None,
         "cycles": None if board.emulated else count_block,
         "latency_ms": {**latency_summary([c / board.clock_hz for c in counts]),
@@ -302,5 +303,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "retransmits": retransmits,
         "inputs_via": route,
         "elf": str(fw.elf),
+        # the engine's constant tables as stored in the ELF (1-bit packed, int8, per-channel)
+        "weight_bytes_elf": build.table_bytes(fw.elf, PREFIX, "arm-none-eabi-nm") if engine == "edgepipe" else None,
         **extra,
     }

@@ -40,6 +40,7 @@ class Target:
     # external process (compiler, valgrind, QEMU, a board): it may run beside the variant's other
     # such targets without changing a number
     concurrent: bool = False
+    needs_lce: bool = False           # only models with Larq Compute Engine ops (host-lce)
     # boards: the inference engine in the firmware (edgepipe | tflm | tflm-cmsis-nn); None: the
     # default, chosen per variant (resolve_engine)
     engine: str | None = None
@@ -65,6 +66,12 @@ def _host_c(variant, model, x, y, opt):
     from . import host_c
     r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir / "host-c")
     return row(variant.name, "host-c", engine="edgepipe", **{k: v for k, v in r.items() if k != "target"})
+
+
+def _lce(variant, model, x, y, opt):
+    from ..quant_io import quantize_inputs
+    from . import host_lce
+    return host_lce.run(variant.name, model, quantize_inputs(model, x), y, latency_runs=opt.latency_runs)
 
 
 def _package_version(name: str) -> str:
@@ -117,7 +124,10 @@ for _t in (Target("host-litert", "host", False, False, False, None, _litert,
                   lambda o: {"tflite_micro": _package_version("tflite-micro")}),
            Target("host-c", "host", True, True, True, None, _host_c,
                   lambda o: {**_engine_depends(o), "valgrind": _tool_version("valgrind"),
-                             "tflite_micro": _package_version("tflite-micro")}, concurrent=True)):
+                             "tflite_micro": _package_version("tflite-micro")}, concurrent=True),
+           Target("host-lce", "host", False, False, False, None, _lce,
+                  lambda o: {"lce": _package_version("larq-compute-engine"), "latency_runs": o.latency_runs},
+                  needs_lce=True)):
     HOST_TARGETS.register(_t.name, _t)
 
 

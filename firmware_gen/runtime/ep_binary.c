@@ -1,0 +1,261 @@
+/* Binarized ops with the integer semantics of Larq Compute Engine's reference kernels:
+ * LceQuantize (ep_bitpack), LceBconv2d (ep_bconv2d), LceDequantize (ep_unpack).
+ *
+ * A binary multiply-accumulate of +-1 values is XOR + popcount on packed bits: 32 per word.
+ * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction (MVE has no
+ * vector one either), so Arm builds use a SWAR count over three words at a time (ep_xor_popcount).
+ * Packed tensors live in the int8 arena; they are accessed through a may_alias word type, and the
+ * generator places them at offsets that are multiples of 4. */
+#include "ep_runtime.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+typedef uint32_t __attribute__((may_alias)) ep_word;
+#else
+typedef uint32_t ep_word;
+#endif
+
+/* Largest window (kh * kw * in_words words) gathered into a contiguous patch on the stack. */
+#define EP_BCOL_MAX 256
+
+#if defined(__GNUC__) && !defined(__arm__) && !defined(__thumb__) && !defined(EP_POPCOUNT_SWAR)
+#define EP_HOST_POPCOUNT 1
+#else
+#define EP_HOST_POPCOUNT 0
+#endif
+
+
+#if EP_HOST_POPCOUNT
+/* sum over i < n of popcount(a[i] ^ b[i]) */
+static inline int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
+{
+    int32_t i, s = 0;
+    for (i = 0; i < n; ++i) {
+        s += __builtin_popcount(a[i] ^ b[i]);
+    }
+    return s;
+}
+#else
+/* sum over i < n of popcount(a[i] ^ b[i]), SWAR: three words at a time go through a carry-save
+ * adder (ones, twos), whose 2-bit then 4-bit field counts are combined in nibbles (<= 12) and
+ * added into byte lanes (<= 24 per group, folded every 10 groups before a lane can overflow).
+ * Not inlined: the count runs in a fresh register set with the masks in registers (the empty asm
+ * keeps gcc from turning them back into immediates), so Thumb-2's shifted operands fuse each
+ * shift with its mask. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu, bytes;
+    int32_t total = 0;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(m1), "+r"(m2), "+r"(m4));
+#endif
+    while (n >= 3) {
+        const ep_word *const end = a + 3 * (n / 3 < 10 ? n / 3 : 10);
+        n -= (int32_t)(end - a);
+        bytes = 0;
+        for (; a < end; a += 3, b += 3) {
+            const uint32_t v0 = a[0] ^ b[0], v1 = a[1] ^ b[1], v2 = a[2] ^ b[2];
+            uint32_t ones = v0 ^ v1 ^ v2, twos = (v0 & v1) | ((v0 ^ v1) & v2);
+            ones -= (ones >> 1) & m1;
+            twos -= (twos >> 1) & m1;
+            ones = (ones & m2) + ((ones >> 2) & m2);
+            twos = (twos & m2) + ((twos >> 2) & m2);
+            ones += twos << 1;
+            bytes += (ones & m4) + ((ones >> 4) & m4);
+        }
+        bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
+        total += (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
+    }
+    bytes = 0;
+    for (; n > 0; --n, ++a, ++b) {
+        uint32_t v = *a ^ *b;
+        v -= (v >> 1) & m1;
+        v = (v & m2) + ((v >> 2) & m2);
+        bytes += (v & m4) + ((v >> 4) & m4);
+    }
+    bytes = (bytes & 0x00FF00FFu) + ((bytes >> 8) & 0x00FF00FFu);
+    return total + (int32_t)((bytes + (bytes >> 16)) & 0xFFFFu);
+}
+#endif
+
+void ep_bitpack(const ep_bitpack_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t outer = p->outer, channels = p->channels, nwords = p->words;
+    const int32_t zp = p->zero_point;
+    ep_word *o = (ep_word *)(void *)out;
+    int32_t r, w, c;
+    for (r = 0; r < outer; ++r, in += channels) {
+        for (w = 0; w < nwords; ++w) {
+            const int32_t c0 = w * 32, c1 = channels - c0 < 32 ? channels - c0 : 32;
+            uint32_t bits = 0;
+            for (c = 0; c < c1; ++c) {
+                bits |= (uint32_t)((int32_t)in[c0 + c] < zp) << c;
+            }
+            *o++ = bits;
+        }
+    }
+}
+
+void ep_unpack(const ep_unpack_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t outer = p->outer, channels = p->channels, nwords = p->words;
+    const int8_t zero = (int8_t)p->zero_value, one = (int8_t)p->one_value;
+    const ep_word *x = (const ep_word *)(const void *)in;
+    int32_t r, c;
+    for (r = 0; r < outer; ++r, x += nwords) {
+        for (c = 0; c < channels; ++c) {
+            *out++ = ((x[c >> 5] >> (c & 31)) & 1u) ? one : zero;
+        }
+    }
+}
+
+/* TfLiteRound (half away from zero) then saturation to int8, as LCE's int8 output transform on
+ * x86 (its Arm builds round half to even with vcvtr: LCE is not bit-exact with itself there). */
+static inline int8_t ep_round_saturate(float y)
+{
+    int32_t t;
+    float frac;
+    if (y >= 127.0f) {
+        return 127;
+    }
+    if (y <= -128.0f) {
+        return -128;
+    }
+    t = (int32_t)y;                     /* toward zero; |y| < 128 */
+    frac = y - (float)t;                /* exact */
+    if (frac >= 0.5f) {
+        t += 1;
+    } else if (frac <= -0.5f) {
+        t -= 1;
+    }
+    return (int8_t)t;
+}
+
+/* int8 output transform of one accumulator (LCE's OutputTransform<int8>, back-transform first) */
+static inline int8_t ep_bconv_int8(int32_t backtransform, int32_t acc, float mult, float bias)
+{
+    return ep_round_saturate((float)(backtransform - 2 * acc) * mult + bias);
+}
+
+/* The window of every output pixel gathered into one contiguous run of k words (a padded tap is
+ * a 0 word: +1, one-padding), met by each filter ([kh][kw][in_words], contiguous) in one
+ * XOR-popcount pass; two filters per pass share the patch loads. */
+static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, iw = p->in_words;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, ow = p->out_words;
+    const int32_t kh = p->kh, kw = p->kw, k = kh * kw * iw;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t backtransform = p->backtransform, packed = p->bitpacked_out;
+    const ep_word *const weights = (const ep_word *)(const void *)p->weights;
+    const float *const mult = p->mult, *const bias = p->bias;
+    const int32_t *const thresholds = p->thresholds;
+    ep_word *const po = (ep_word *)(void *)out;
+    ep_word col[EP_BCOL_MAX];
+    int32_t b, oy, ox, oc, fy, fx, i;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const size_t pixel = (size_t)(b * out_h + oy) * out_w + ox;
+                ep_word *c = col;
+                for (fy = 0; fy < kh; ++fy) {
+                    const int32_t iy = iy0 + dil_h * fy;
+                    for (fx = 0; fx < kw; ++fx) {
+                        const int32_t ix = ix0 + dil_w * fx;
+                        if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                            for (i = 0; i < iw; ++i) {
+                                *c++ = 0;
+                            }
+                        } else {
+                            const ep_word *src = x + ((size_t)(b * in_h + iy) * in_w + ix) * iw;
+                            *c++ = src[0];              /* iw >= 1; one word up to 32 channels */
+                            for (i = 1; i < iw; ++i) {
+                                *c++ = src[i];
+                            }
+                        }
+                    }
+                }
+                if (packed) {
+                    ep_word *word = po + pixel * ow;
+                    uint32_t bits = 0;
+                    for (oc = 0; oc < out_c; ++oc) {
+                        const int32_t acc = ep_xor_popcount(col, weights + (size_t)oc * k, k);
+                        bits |= (uint32_t)(acc > thresholds[oc]) << (oc & 31);
+                        if ((oc & 31) == 31 || oc + 1 == out_c) {
+                            word[oc >> 5] = bits;
+                            bits = 0;
+                        }
+                    }
+                } else {
+                    int8_t *o = out + pixel * out_c;
+                    for (oc = 0; oc < out_c; ++oc) {
+                        const int32_t acc = ep_xor_popcount(col, weights + (size_t)oc * k, k);
+                        o[oc] = ep_bconv_int8(backtransform, acc, mult[oc], bias[oc]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, iw = p->in_words;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, ow = p->out_words;
+    const int32_t kh = p->kh, kw = p->kw;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t backtransform = p->backtransform, packed = p->bitpacked_out;
+    const ep_word *const x = (const ep_word *)(const void *)in;
+    const ep_word *const weights = (const ep_word *)(const void *)p->weights;
+    static const ep_word zeros[1] = {0};
+    int32_t b, oy, ox, oc, fy, fx, i;
+
+    if (kh * kw * iw <= EP_BCOL_MAX) {
+        ep_bconv2d_col(p, x, out);
+        return;
+    }
+    /* windows too large for the patch buffer: the same sums, tap by tap */
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const size_t pixel = (size_t)(b * out_h + oy) * out_w + ox;
+                for (oc = 0; oc < out_c; ++oc) {
+                    const ep_word *w = weights + (size_t)oc * kh * kw * iw;
+                    int32_t acc = 0;
+                    for (fy = 0; fy < kh; ++fy) {
+                        const int32_t iy = iy0 + dil_h * fy;
+                        for (fx = 0; fx < kw; ++fx, w += iw) {
+                            const int32_t ix = ix0 + dil_w * fx;
+                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                                for (i = 0; i < iw; ++i) {
+                                    acc += ep_xor_popcount(zeros, w + i, 1);
+                                }
+                            } else {
+                                acc += ep_xor_popcount(x + ((size_t)(b * in_h + iy) * in_w + ix) * iw, w, iw);
+                            }
+                        }
+                    }
+                    if (packed) {
+                        ep_word *word = (ep_word *)(void *)out + pixel * ow + (oc >> 5);
+                        if ((oc & 31) == 0) {
+                            *word = 0;
+                        }
+                        *word |= (uint32_t)(acc > p->thresholds[oc]) << (oc & 31);
+                    } else {
+                        out[pixel * out_c + oc] = ep_bconv_int8(backtransform, acc, p->mult[oc], p->bias[oc]);
+                    }
+                }
+            }
+        }
+    }
+}
