@@ -454,7 +454,8 @@ def _rule_conv(op: _Op, where):
                    f"depthwise filter {list(w.shape)} for {c} input channels")
         channels, channel_dim = w.shape[3], 3
         mult = int(getattr(o, "depthMultiplier", 0) or 0)
-        where.need(mult in (0, channels // c), "options",
+        # TFLM's kernel loops over the option, not the shapes: the two must agree
+        where.need(mult == channels // c, "options",
                    f"depth multiplier {mult}, the shapes give {channels // c} ({c} -> {channels} channels)")
     else:
         where.need(c % w.shape[3] == 0, "op_shape",
