@@ -561,10 +561,8 @@ def _rule_softmax(op: _Op, where):
     _same_dtype(op, where, x, y)
     if _quantized(x):
         _fixed_output(op, where, y, {"INT8": (1 / 256, -128), "INT16": (1 / 32768, 0)})
-        # PreprocessSoftmaxScaling clamps the real multiplier at 2^31 - 1 (shift 31 is its range)
-        real = beta * x.scale[0] * (1 << 26)
-        where.need(math.isfinite(real) and real >= 2.0 ** -32, "multiplier",
-                   f"beta x input scale x 2^26 = {real:g} is not representable (needs >= 2^-32)", x)
+        # the kernel shifts the input difference left by the multiplier's shift: 31 would overflow
+        _multiplier(where, beta * x.scale[0] * (1 << 26), "beta x input scale x 2^26", x)
 
 
 def _fixed_output(op: _Op, where, y: _T, fixed: dict):
