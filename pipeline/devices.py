@@ -28,7 +28,7 @@ ENGINE_SUFFIX = "-c"
 
 _COMMON = {"id": (str, True), "name": (str, True), "kind": (str, True), "verified": (bool, True),
            "cpu": (str, True), "threads": (int, False), "xnnpack": (bool, False),
-           "samples": (int, False), "timeout_s": (int, False)}
+           "samples": (int, False), "timeout_s": (int, False), "cc": (str, False)}
 _BY_KIND = {
     "arm64-qemu": {},
     "linux": {"host": (str, True), "port": (int, False), "identity_file": (str, False),
@@ -52,6 +52,7 @@ class Device:
     xnnpack: bool = True
     samples: int = 500                  # test samples by default (--samples overrides)
     timeout_s: int = 1800               # one runner call; a hung device is an error, not a hang
+    cc: str = "aarch64-linux-gnu-gcc"   # compiles the C engine (static) for the device's CPU
     host: str | None = None             # linux: user@address
     port: int = 22
     identity_file: str | None = None
@@ -122,5 +123,6 @@ def load_device(device_id: str, directory: Path | None = None) -> Device:
 def list_devices(directory: Path | None = None) -> list[dict]:
     """Rows for `edgepipe boards` (`verified`: this device file has been run on its device)."""
     return [{"id": d.id, "kind": d.kind, "cpu": d.cpu, "verified": d.verified, "name": d.name,
-             "reach": d.host or (f"adb {d.serial}" if d.kind == "android" else "this machine (qemu-aarch64)")}
+             "reach": d.host or (f"adb -s {d.serial or '(the only device)'}" if d.kind == "android"
+                                       else "this machine (qemu-aarch64)")}
             for d in all_devices(directory).values()]

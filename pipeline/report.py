@@ -118,7 +118,7 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            r.get("error") or r.get("skipped") or "",
+            r.get("error") or r.get("skipped") or r.get("note") or "",
         ])
     return head, rows
 

@@ -119,6 +119,9 @@ def build(root: Path | None = None) -> Path:
                         mode = info.external_attr >> 16
                         if mode:
                             os.chmod(site / info.filename, mode & 0o777)
+        if sys.version_info[:2] == (3, 11):    # same bytecode as the Arm64 3.11: imports 2x faster under qemu
+            _run([sys.executable, "-m", "compileall", "-q", "-j0", str(part / "usr/lib/python3.11"), str(site)],
+                 "compileall")
         for doc in ("usr/share/doc", "usr/share/man", "usr/share/lintian", "usr/share/locale"):
             shutil.rmtree(part / doc, ignore_errors=True)
         # what LiteRT's CPU detection reads, redirected into the sysroot by qemu's -L

@@ -34,8 +34,6 @@ from ..results import top1
 from . import device_runner
 from .transports import DeviceError, Transport, open_transport
 
-CROSS_CC = "aarch64-linux-gnu-gcc"
-CROSS_SIZE = "aarch64-linux-gnu-size"
 CHUNK = 100
 RUNNER = Path(device_runner.__file__)
 NO_LATENCY_UNDER_EMULATION = "none: qemu-aarch64 wall time is not a device latency"
@@ -46,6 +44,12 @@ def _key(*parts: bytes) -> str:
     for p in parts:
         h.update(hashlib.sha256(p).digest())
     return h.hexdigest()[:16]
+
+
+def litert_key(model_data: bytes, xq: np.ndarray, threads: int, xnnpack: bool) -> str:
+    """The device-side folder of one LiteRT run: same model, samples and kernels, same outputs, same folder."""
+    settings = f"threads={threads} xnnpack={xnnpack} chunk={CHUNK}".encode()
+    return _key(model_data, xq.tobytes(), str(xq.shape).encode(), str(xq.dtype).encode(), settings)
 
 
 def _remote_dir(t: Transport, key: str) -> str:
@@ -67,13 +71,11 @@ def run_litert(device: Device, model: TFLiteModel, xq: np.ndarray, y: np.ndarray
     if device.kind == "android":
         return _android_benchmark(t, device, model, local, threads, latency_runs)
     runs = 0 if device.emulated else latency_runs
-    settings = f"threads={threads} xnnpack={device.xnnpack} chunk={CHUNK} runs={runs}".encode()
-    remote = _remote_dir(t, _key(model.data, xq.tobytes(), str(xq.shape).encode(), settings))
-    for name, data in (("model.tflite", model.data), ("runner.py", RUNNER.read_bytes())):
-        (local / name).write_bytes(data)
-        t.push(local / name, f"{remote}/{name}")
+    remote = _remote_dir(t, litert_key(model.data, xq, threads, device.xnnpack))
+    (local / "model.tflite").write_bytes(model.data)
+    (local / "runner.py").write_bytes(RUNNER.read_bytes())
     np.save(local / "samples.npy", xq)
-    t.push(local / "samples.npy", f"{remote}/samples.npy")
+    t.push_many([local / "model.tflite", local / "runner.py", local / "samples.npy"], remote)
     argv = [*t.python(), f"{remote}/runner.py", f"{remote}/model.tflite", f"{remote}/samples.npy",
             f"{remote}/out", "--threads", str(threads), "--xnnpack", "on" if device.xnnpack else "off",
             "--chunk", str(CHUNK), "--latency-runs", str(runs)]
@@ -187,14 +189,14 @@ def _android_benchmark(t: Transport, device: Device, model: TFLiteModel, local: 
 
 # ---- the generated C engine on the device --------------------------------------------------------
 
-def build_engine(tflite_path: Path, workdir: Path, prefix: str = "ep"):
+def build_engine(tflite_path: Path, workdir: Path, cc: str, prefix: str = "ep"):
     """Cross-compile the generated engine with its stdin/stdout driver: (engine, static binary, objects)."""
     engine = codegen.generate(tflite_path, workdir / "src", prefix)
     objects = build.compile_objects(engine.sources, workdir / "obj", include_dirs=engine.include_dirs,
-                                    cc=CROSS_CC, opt="-O2", where="aarch64")
+                                    cc=cc, opt="-O2", where=cc)
     main = host_run.write_main(engine, workdir / "src")
     binary = build.compile_host([*objects, main], workdir / f"{prefix}_aarch64", include_dirs=engine.include_dirs,
-                                cc=CROSS_CC, opt="-O2", extra=["-static"])
+                                cc=cc, opt="-O2", extra=["-static"])
     return engine, binary, objects
 
 
@@ -202,15 +204,14 @@ def run_engine(device: Device, tflite_path: Path, x_int8: np.ndarray, y: np.ndar
                host: str | None = None, serial: str | None = None) -> dict:
     """Row fields for the generated C engine on `device`: outputs compared with TFLM byte for byte."""
     local = Path(workdir) / f"{device.id}-c"
-    engine, binary, objects = build_engine(Path(tflite_path), local)
+    engine, binary, objects = build_engine(Path(tflite_path), local, device.cc)
     x = np.ascontiguousarray(x_int8, dtype=np.int8).reshape(len(x_int8), *engine.input_shape[1:])
     t = open_transport(device, local, host, serial)
     remote = _remote_dir(t, _key(binary.read_bytes(), x.tobytes()))
     (local / "inputs.bin").write_bytes(x.tobytes())
-    t.push(binary, f"{remote}/engine")
-    t.push(local / "inputs.bin", f"{remote}/inputs.bin")
-    t.shell(f"chmod 755 {shlex.quote(remote)}/engine", "chmod engine")
-    proc = t.run_argv(t.native(f"{remote}/engine"), device.timeout_s, stdin=f"{remote}/inputs.bin",
+    t.push_many([binary, local / "inputs.bin"], remote)
+    t.shell(f"chmod 755 {shlex.quote(remote)}/{binary.name}", "chmod the engine")
+    proc = t.run_argv(t.native(f"{remote}/{binary.name}"), device.timeout_s, stdin=f"{remote}/inputs.bin",
                       stdout=f"{remote}/outputs.bin")
     if proc.returncode != 0:
         raise DeviceError(f"{t.where()}: the C engine exited with {proc.returncode} "
@@ -224,16 +225,16 @@ def run_engine(device: Device, tflite_path: Path, x_int8: np.ndarray, y: np.ndar
     ours = ours.reshape(n, per)
     ref = tflm.run(Path(tflite_path).read_bytes(), x, where=str(tflite_path)).outputs.reshape(n, -1)
     differs = (ours != ref).any(axis=1)
-    sizes = build.sum_sizes(objects, size_tool=CROSS_SIZE)
+    sizes = build.sum_sizes(objects, size_tool=device.cc[:-3] + "size" if device.cc.endswith("gcc") else "size")
     return {
         "accuracy": top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None,
         "samples": n,
         "mismatches": int(differs.sum()),          # samples whose output differs from TFLM's
         "bit_exact": bool(not differs.any()),
         "arena_bytes": engine.arena_bytes,
-        "engine_code_bytes": sizes["text"] + sizes["rodata"],    # aarch64 objects, not a board's flash
+        "engine_code_bytes": sizes["text"] + sizes["rodata"],    # the device's objects, not a board's flash
         "engine_data_bytes": sizes["data"] + sizes["bss"],
         "binary_bytes": binary.stat().st_size,                   # the static executable pushed
         "latency_ms": None,
-        "note": f"generated C engine, {CROSS_CC} -O2 -static" + (", under qemu-aarch64" if device.emulated else ""),
+        "note": f"generated C engine, {device.cc} -O2 -static" + (", under qemu-aarch64" if device.emulated else ""),
     }

@@ -158,7 +158,7 @@ def _device_target(name: str) -> Target:
         stamp = arm64_sysroot.sysroot() / arm64_sysroot.STAMP
         return {"device": tree_hash(d.path), "host": opt.host, "serial": opt.serial, "latency_runs": opt.latency_runs, "qemu": _tool_version("qemu-aarch64") if d.emulated else None,
                 "sysroot": stamp.read_text() if d.emulated and stamp.is_file() else None,
-                **(_engine_depends(opt) | {"cross": _tool_version("aarch64-linux-gnu-gcc"),
+                **(_engine_depends(opt) | {"cross": _tool_version(d.cc),
                                            "tflite_micro": _package_version("tflite-micro")} if engine else
                    {"litert": _package_version("ai-edge-litert")})}
 

@@ -37,6 +37,11 @@ class Transport:
     def where(self) -> str:
         return f"device {self.device.id}"
 
+    def push_many(self, files: list[Path], remote_dir: str) -> None:
+        """Copy files into remote_dir, keeping their names."""
+        for f in files:
+            self.push(f, f"{remote_dir}/{Path(f).name}")
+
     def mkdir(self, remote: str) -> None:
         self.shell(f"mkdir -p {shlex.quote(remote)}", "creating the work folder")
 
@@ -142,13 +147,20 @@ class SshTransport(Transport):
         return proc
 
     def _scp(self, src: str, dst: str, what: str) -> None:
-        proc = self._run(["scp", "-q", *self._options(), "-P", str(self.device.port), src, dst],
+        self._scp_many([src], dst, what)
+
+    def _scp_many(self, srcs: list[str], dst: str, what: str) -> None:
+        proc = self._run(["scp", "-q", *self._options(), "-P", str(self.device.port), *srcs, dst],
                          self.device.timeout_s)
         if proc.returncode != 0:
             raise self._ssh_error(proc) or DeviceError(f"{self.where()}: {what} failed ({_tail(proc.stderr)})")
 
     def push(self, local: Path, remote: str) -> None:
         self._scp(str(local), f"{self.host}:{remote}", f"copying {Path(local).name} to the device")
+
+    def push_many(self, files: list[Path], remote_dir: str) -> None:
+        self._scp_many([str(f) for f in files], f"{self.host}:{remote_dir}/",
+                       f"copying {', '.join(Path(f).name for f in files)} to the device")
 
     def pull(self, remote: str, local: Path) -> None:
         self._scp(f"{self.host}:{remote}", str(local), f"copying {remote} from the device")
