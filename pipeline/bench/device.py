@@ -96,10 +96,12 @@ def run_litert(device: Device, model: TFLiteModel, xq: np.ndarray, y: np.ndarray
     max_diff = float(np.max(np.abs(outputs.astype(np.float64) - ref.astype(np.float64)))) if len(xq) else 0.0
     kernels = f"xnnpack {'on' if info['xnnpack'] else 'off'}, {info['threads']} thread(s)"
     latency = info["latency_ms"]
-    note = (f"{info['interpreter']} {info['interpreter_version']} ({info['machine']}, {kernels}); "
-            f"{int(differs.sum())}/{len(xq)} outputs differ from host LiteRT (max |diff| {max_diff:g})")
+    flips = int((outputs.reshape(len(xq), -1).argmax(axis=1) != ref.reshape(len(xq), -1).argmax(axis=1)).sum())
+    # the difference first: the terminal table shows a cell's first 48 characters
+    note = (f"{int(differs.sum())}/{len(xq)} differ from host LiteRT (max {max_diff:.2g}, top-1 {flips}); "
+            f"{info['interpreter']} {info['interpreter_version']} {info['machine']}, {kernels}")
     if device.emulated:
-        note += "; latency: none (emulated)"
+        note += "; no latency (emulated)"
     return {
         "accuracy": top1(outputs, np.asarray(y).reshape(-1)) if y is not None and len(xq) else None,
         "samples": len(xq),
@@ -111,6 +113,7 @@ def run_litert(device: Device, model: TFLiteModel, xq: np.ndarray, y: np.ndarray
         "xnnpack": info["xnnpack"],
         "host_litert_mismatches": int(differs.sum()),   # samples whose output differs from host LiteRT's
         "host_litert_max_abs_diff": max_diff,
+        "host_litert_top1_changes": flips,               # of those, samples whose top-1 class differs
         "resumed_samples": info["done_before"],
         "note": note,
     }
