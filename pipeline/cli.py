@@ -97,7 +97,10 @@ def cmd_bench(a) -> int:
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
                                options=opts))
     print(report.render(doc))
-    return 3 if any(r.get("error") for r in doc["results"]) else 0
+    failed = [r for r in doc["results"] if r.get("error")]
+    for r in failed:
+        print(f"edgepipe: {r['target']}: {r['error']}", file=sys.stderr)
+    return 3 if failed else 0
 
 
 def cmd_export(a) -> int:

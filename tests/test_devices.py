@@ -1,0 +1,49 @@
+"""Device files (devices/*.toml): validated on load, errors name the file and the field; listed by
+`edgepipe boards` with their kind and verified flag; every device is a target and so is its C engine."""
+
+import pytest
+
+from conftest import REPO
+from pipeline.bench import targets
+from pipeline.devices import DeviceFileError, all_devices, parse_device
+from test_cli import edgepipe
+
+GOOD = 'id = "pi5"\nname = "a Pi 5"\nkind = "linux"\ncpu = "cortex-a76"\nverified = false\nhost = "pi@10.0.0.2"\n'
+
+
+def test_shipped_device_files_load_and_are_targets():
+    devices = all_devices(REPO / "devices")
+    assert {"arm64-qemu", "pi4", "pixel7"} <= set(devices)
+    assert devices["arm64-qemu"].verified and not devices["pi4"].verified and not devices["pixel7"].verified
+    for name in ("arm64-qemu", "arm64-qemu-c", "pi4", "pi4-c", "pixel7"):
+        t = targets.get(name)
+        assert t.kind == "os" and t.needs_engine == name.endswith("-c")
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda s: s.replace('kind = "linux"', 'kind = "ios"'), "'kind'"),
+    (lambda s: s.replace('host = "pi@10.0.0.2"\n', ""), "missing field 'host'"),
+    (lambda s: s + "port = 0\n", "'port' must be > 0"),
+    (lambda s: s + "serial = \"X\"\n", "unknown field 'serial' for kind 'linux'"),
+    (lambda s: s.replace("verified = false", 'verified = "no"'), "'verified' must be bool"),
+    (lambda s: s.replace('id = "pi5"', 'id = "pi6"'), "field 'id' is 'pi6'"),
+])
+def test_bad_device_file_names_file_and_field(tmp_path, edit, field):
+    path = tmp_path / "pi5.toml"
+    with pytest.raises(DeviceFileError) as e:
+        parse_device(path, edit(GOOD))
+    assert str(path) in str(e.value) and field in str(e.value)
+
+
+def test_boards_lists_devices_with_kind_and_verified():
+    rc, out, _ = edgepipe("boards")
+    assert rc == 0
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln.split()}
+    assert "arm64-qemu" in rows["arm64-qemu"] and "yes (in qemu-aarch64)" in rows["arm64-qemu"]
+    assert " linux " in rows["pi4"] and "no (not yet run on the device)" in rows["pi4"]
+    assert " android " in rows["pixel7"]
+
+
+def test_unknown_target_lists_devices():
+    rc, _, err = edgepipe("run", "digits_cnn", "--targets", "pi9")
+    assert rc == 2 and "unknown target 'pi9'" in err and "arm64-qemu" in err and "pi4-c" in err
