@@ -4,6 +4,7 @@
 import pytest
 
 from conftest import REPO
+from edgepipe_base.errors import EdgepipeError
 from pipeline.bench import targets
 from pipeline.devices import DeviceFileError, all_devices, parse_device
 from test_cli import edgepipe
@@ -47,3 +48,14 @@ def test_boards_lists_devices_with_kind_and_verified():
 def test_unknown_target_lists_devices():
     rc, _, err = edgepipe("run", "digits_cnn", "--targets", "pi9")
     assert rc == 2 and "unknown target 'pi9'" in err and "arm64-qemu" in err and "pi4-c" in err
+
+
+def test_arm64_qemu_without_sysroot_says_make_setup(tmp_path, monkeypatch):
+    from pipeline.bench import arm64_sysroot
+    from pipeline.bench.device import run_litert
+    from pipeline.devices import load_device
+    monkeypatch.setenv("EDGEPIPE_ARM64_SYSROOT", str(tmp_path / "none"))
+    with pytest.raises(EdgepipeError) as e:
+        run_litert(load_device("arm64-qemu"), None, None, None, tmp_path)
+    assert "arm64-qemu: no Arm64 sysroot at" in str(e.value) and "make setup" in str(e.value)
+    assert not arm64_sysroot.ready()
