@@ -59,3 +59,32 @@ def test_arm64_qemu_without_sysroot_says_make_setup(tmp_path, monkeypatch):
         run_litert(load_device("arm64-qemu"), None, None, None, tmp_path)
     assert "arm64-qemu: no Arm64 sysroot at" in str(e.value) and "make setup" in str(e.value)
     assert not arm64_sysroot.ready()
+
+
+def test_runner_falls_back_to_tflite_runtime(tmp_path, testdata):
+    """A Pi with only `pip install tflite-runtime`: the runner uses it and says so (this Python has
+    both; ai_edge_litert is made unimportable for the runner's process)."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    from pipeline.bench import device_runner
+    model = testdata / "tflm_micro_speech_int8.tflite"
+    x = np.random.default_rng(5).integers(-128, 128, size=(30, 1960)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for block in (True, False):
+        code = ("import sys, runpy; " + ("sys.modules['ai_edge_litert'] = None; " if block else "") +
+                f"sys.argv = ['runner', {str(model)!r}, {str(tmp_path / 'x.npy')!r}, "
+                f"{str(tmp_path / ('out-%s' % block))!r}, '--latency-runs', '5', '--chunk', '8']; "
+                f"runpy.run_path({device_runner.__file__!r}, run_name='__main__')")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-500:]
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(device_runner.RESULT))
+        info = json.loads(line[len(device_runner.RESULT):])
+        assert info["interpreter"] == ("tflite_runtime" if block else "ai_edge_litert")
+        assert info["interpreter_version"] == ("2.14.0" if block else "2.3.0") and info["latency_ms"]["runs"] == 5
+        outs[block] = np.load(tmp_path / f"out-{block}" / "outputs.npy")
+        assert outs[block].shape == (30, 4) and len(list((tmp_path / f"out-{block}").glob("chunk-*.npy"))) == 4
+    assert np.abs(outs[True].astype(int) - outs[False].astype(int)).max() <= 1
