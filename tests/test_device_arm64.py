@@ -33,6 +33,10 @@ def test_engine_cross_compiled_for_aarch64_is_bit_exact_with_tflm(arm64, testdat
     assert r["samples"] == 16 and r["mismatches"] == 0 and r["bit_exact"] is True
     assert r["binary_bytes"] > 100_000 and r["engine_code_bytes"] > 0   # a static aarch64 executable
     assert r["latency_ms"] is None
+    # aarch64 instructions per inference from the QEMU plugin: a real count, deterministic run to run
+    assert r["instructions"] > 100 and "not cycles" in r["instructions_note"]
+    if name == "tflm_hello_world_int8":
+        assert device_bench.run_engine(arm64, path, x, None, tmp_path)["instructions"] == r["instructions"]
 
 
 def test_every_variant_on_arm64_litert_and_the_engine(arm64, digits_base, digits):

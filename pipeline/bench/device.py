@@ -192,6 +192,28 @@ def _android_benchmark(t: Transport, device: Device, model: TFLiteModel, local: 
 
 # ---- the generated C engine on the device --------------------------------------------------------
 
+PLUGIN_SOURCE = Path(__file__).resolve().parent / "qemu_plugin" / "insn_count.c"
+
+
+def insn_plugin(workdir: Path) -> Path:
+    """The instruction-counting QEMU plugin, compiled for this machine (once per source version)."""
+    out = Path(workdir) / f"insn_count-{_key(PLUGIN_SOURCE.read_bytes())}.so"
+    if not out.exists():
+        build.compile_host([PLUGIN_SOURCE], out, extra=["-shared", "-fPIC"])
+    return out
+
+
+def _insns(stderr: str) -> int:
+    m = re.findall(r"^EDGEPIPE-INSNS (\d+)$", stderr or "", re.MULTILINE)
+    if not m:
+        raise DeviceError(f"qemu-aarch64 printed no instruction count ({_last(stderr)})")
+    return int(m[-1])
+
+
+def _last(text: str) -> str:
+    return ((text or "").strip().splitlines() or ["no output"])[-1][:200]
+
+
 def build_engine(tflite_path: Path, workdir: Path, cc: str, prefix: str = "ep"):
     """Cross-compile the generated engine with its stdin/stdout driver: (engine, static binary, objects)."""
     engine = codegen.generate(tflite_path, workdir / "src", prefix)
@@ -214,11 +236,12 @@ def run_engine(device: Device, tflite_path: Path, x_int8: np.ndarray, y: np.ndar
     (local / "inputs.bin").write_bytes(x.tobytes())
     t.push_many([binary, local / "inputs.bin"], remote)
     t.shell(f"chmod 755 {shlex.quote(remote)}/{binary.name}", "chmod the engine")
-    proc = t.run_argv(t.native(f"{remote}/{binary.name}"), device.timeout_s, stdin=f"{remote}/inputs.bin",
-                      stdout=f"{remote}/outputs.bin")
+    plugin = insn_plugin(local) if device.emulated else None
+    argv = t.native(f"{remote}/{binary.name}", plugin) if plugin else t.native(f"{remote}/{binary.name}")
+    proc = t.run_argv(argv, device.timeout_s, stdin=f"{remote}/inputs.bin", stdout=f"{remote}/outputs.bin")
     if proc.returncode != 0:
         raise DeviceError(f"{t.where()}: the C engine exited with {proc.returncode} "
-                          f"({((proc.stderr or '').strip().splitlines() or ['no output'])[-1][:200]})")
+                          f"({_last(proc.stderr)})")
     t.pull(f"{remote}/outputs.bin", local / "outputs.bin")
     ours = np.frombuffer((local / "outputs.bin").read_bytes(), dtype=np.int8)
     n = len(x)
@@ -229,6 +252,10 @@ def run_engine(device: Device, tflite_path: Path, x_int8: np.ndarray, y: np.ndar
     ref = tflm.run(Path(tflite_path).read_bytes(), x, where=str(tflite_path)).outputs.reshape(n, -1)
     differs = (ours != ref).any(axis=1)
     sizes = build.sum_sizes(objects, size_tool=device.cc[:-3] + "size" if device.cc.endswith("gcc") else "size")
+    instructions = None
+    if plugin and n:      # (all N inferences - a run with none) / N: the engine's own instructions
+        empty = t.run_argv(argv, device.timeout_s, stdin="/dev/null", stdout="/dev/null")
+        instructions = (_insns(proc.stderr) - _insns(empty.stderr)) // n
     return {
         "accuracy": top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None,
         "samples": n,
@@ -239,5 +266,8 @@ def run_engine(device: Device, tflite_path: Path, x_int8: np.ndarray, y: np.ndar
         "engine_data_bytes": sizes["data"] + sizes["bss"],
         "binary_bytes": binary.stat().st_size,                   # the static executable pushed
         "latency_ms": None,
+        "instructions": instructions,
+        "instructions_note": "aarch64 instructions executed per inference (mean), counted by a QEMU TCG plugin; "
+                             "not cycles" if instructions is not None else None,
         "note": f"generated C engine, {device.cc} -O2 -static" + (", under qemu-aarch64" if device.emulated else ""),
     }

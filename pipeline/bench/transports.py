@@ -90,8 +90,8 @@ class QemuTransport(Transport):
     def python(self) -> list[str]:
         return arm64_sysroot.command(self.root)
 
-    def native(self, binary: str) -> list[str]:
-        return ["qemu-aarch64", "-cpu", arm64_sysroot.QEMU_CPU, binary]
+    def native(self, binary: str, plugin: Path | None = None) -> list[str]:
+        return ["qemu-aarch64", "-cpu", arm64_sysroot.QEMU_CPU, *(["-plugin", str(plugin)] if plugin else []), binary]
 
     def run_shell(self, command: str, timeout: float) -> subprocess.CompletedProcess:
         return self._run(["sh", "-c", command], timeout)
