@@ -6,21 +6,29 @@ PYTHON ?= python3
 VENV := .venv
 EDGEPIPE := $(VENV)/bin/edgepipe
 STAMP := $(VENV)/.stamp-setup
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind \
+	qemu-user gcc-aarch64-linux-gnu openssh-client openssh-server adb
+# the Arm64 Python (Debian arm64 .debs + aarch64 wheels) that the arm64-qemu device runs
+SYSROOT := $(VENV)/arm64-sysroot
+SYSROOT_STAMP := $(SYSROOT)/.edgepipe-sysroot
 
 MODEL ?= fmnist_cnn
 VARIANT ?= int8
 SAMPLES ?= 500
 PORT ?=
+HOST ?=
+SERIAL ?=
 OUT ?=
 ENGINE ?=
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
-DEMO_TARGETS ?= host-litert,host-tflm,host-lce,host-c,mps2-an386
-# host targets measure the whole test set; the C engine and the emulated board a fixed prefix of it,
-# so that the cold demo stays within 10 minutes on 2 cores (make <board> uses SAMPLES=500)
-DEMO_SAMPLES ?= host-c=1000,mps2-an386=100
+DEVICES := $(sort $(basename $(notdir $(wildcard devices/*.toml))))
+DEMO_TARGETS ?= host-litert,host-tflm,host-lce,host-c,mps2-an386,arm64-qemu
+# host targets measure the whole test set; the C engine, the emulated board and the emulated Arm64 CPU
+# a fixed prefix of it, so that the cold demo stays within 10 minutes on 2 cores (make <board> uses
+# SAMPLES=500). arm64-qemu=200: about 2 s of CPU per int8 variant, 4 s per float one under qemu-aarch64
+DEMO_SAMPLES ?= host-c=1000,mps2-an386=100,arm64-qemu=200
 
-.PHONY: help setup system demo test boards models export docs report clean $(BOARDS)
+.PHONY: help setup system demo test boards models export docs report clean $(BOARDS) $(DEVICES)
 
 help: ## list the targets
 	@echo "edgepipe - Keras model to microcontrollers, measured"
@@ -29,8 +37,10 @@ help: ## list the targets
 	@echo "  make <board>        run MODEL=$(MODEL) VARIANT=$(VARIANT) on a board [PORT=/dev/ttyACM0] [SAMPLES=N]"
 	@echo "                      [ENGINE=edgepipe|tflm|tflm-cmsis-nn, or a comma list; TFLM needs TFLM_DIR=<tree>]"
 	@echo "                      boards: $(BOARDS)"
+	@echo "  make <device>       run MODEL=$(MODEL) VARIANT=$(VARIANT) with LiteRT and the C engine on a device"
+	@echo "                      [HOST=user@ip | SERIAL=adb-serial] [SAMPLES=N]; devices: $(DEVICES)"
 
-setup: $(STAMP) ## create .venv with the pinned packages and install the Debian packages (once)
+setup: $(STAMP) $(SYSROOT_STAMP) ## create .venv, install the Debian packages, build the Arm64 sysroot (once)
 
 system:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -52,7 +62,14 @@ $(STAMP): pyproject.toml requirements.lock | system
 	$(VENV)/bin/pip install -q -c requirements.lock -e '.[test]'
 	@touch $@
 
-demo: setup ## train fmnist_cnn, make every variant, benchmark on host (LiteRT, TFLM, LCE for binary), C engine and mps2-an386; print the table
+$(SYSROOT_STAMP): | $(STAMP)
+	@dpkg --print-foreign-architectures | grep -qx arm64 || { \
+	  if [ "$$(id -u)" = 0 ]; then dpkg --add-architecture arm64 && apt-get update -qq; \
+	  else echo "the Arm64 sysroot needs Debian's arm64 packages;"; \
+	    echo "run: sudo dpkg --add-architecture arm64 && sudo apt-get update"; exit 1; fi; }
+	$(VENV)/bin/python -m pipeline.bench.arm64_sysroot $(SYSROOT)
+
+demo: setup ## train fmnist_cnn, make every variant, benchmark on host (LiteRT, TFLM, LCE for binary), C engine, mps2-an386 and arm64-qemu; print the table
 	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) $(if $(OUT),--out $(OUT))
 
 test: setup ## run the test suite (real TF, TFLM, gcc, QEMU)
@@ -75,6 +92,9 @@ report: setup ## re-render the report of runs/MODEL from its results.json
 
 $(BOARDS): setup
 	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT)) $(if $(ENGINE),--engines $(ENGINE))
+
+$(DEVICES): setup
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@,$@-c --samples $(SAMPLES) $(if $(HOST),--host $(HOST)) $(if $(SERIAL),--serial $(SERIAL)) $(if $(OUT),--out $(OUT))
 
 clean: ## remove runs/, exports/ and build output (keeps .venv)
 	rm -rf runs exports build .pytest_cache

@@ -30,7 +30,7 @@ def cmd_run(a) -> int:
     from . import report
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
-                              "port": a.port}.items() if v is not None}
+                              "port": a.port, "host": a.host, "serial": a.serial}.items() if v is not None}
     cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
                     dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts,
                     engines=a.engines)
@@ -67,7 +67,17 @@ def cmd_boards(a) -> int:
              f"{b['ram_bytes'] // 1024} KiB", _verified(b), b["name"])
             for b in list_boards()]
     _print_rows(("board", "kind", "core", "clock", "flash", "RAM", "verified", "name"), rows)
+    from .devices import list_devices
+    print()
+    _print_rows(("device", "kind", "cpu", "reached via", "verified", "name"),
+                [(d["id"], d["kind"], d["cpu"], d["reach"], _verified_device(d), d["name"]) for d in list_devices()])
     return 0
+
+
+def _verified_device(device: dict) -> str:
+    if device["kind"] == "arm64-qemu":
+        return "yes (in qemu-aarch64)" if device["verified"] else "no"
+    return "yes (on the device)" if device["verified"] else "no (not yet run on the device)"
 
 
 def _verified(board: dict) -> str:
@@ -83,11 +93,15 @@ def cmd_bench(a) -> int:
         raise EdgepipeError(f"{a.file}: `edgepipe bench` takes a .tflite file; for a Keras model use "
                             "`edgepipe run MODEL --dataset ...`")
     from .run import RunConfig, run
-    opts = {k: v for k, v in {"samples": a.samples, "port": a.port}.items() if v is not None}
+    opts = {k: v for k, v in {"samples": a.samples, "port": a.port, "host": a.host,
+                              "serial": a.serial}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
                                options=opts, engines=a.engines))
     print(report.render(doc))
-    return 3 if any(r.get("error") for r in doc["results"]) else 0
+    failed = [r for r in doc["results"] if r.get("error")]
+    for r in failed:
+        print(f"edgepipe: {r['target']}: {r['error']}", file=sys.stderr)
+    return 3 if failed else 0
 
 
 def cmd_export(a) -> int:
@@ -134,7 +148,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="model recipe name (see `edgepipe models`), or a .keras/.h5/.tflite file")
     r.add_argument("--variants", type=_csv, help="comma-separated variants (default: all), e.g. int8,qat,prune75")
     r.add_argument("--targets", type=_csv, default=("host-litert", "host-tflm"),
-                   help="comma-separated targets: host-litert, host-tflm, host-c, host-lce (binary), or a board id "
+                   help="comma-separated targets: host-litert, host-tflm, host-c, host-lce (binary), a board "
+                        "id, or a device id (arm64-qemu, pi4, ...; <device>-c: the C engine there) "
                         "(default: host-litert,host-tflm)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
     r.add_argument("--force", metavar="STAGE", help="redo from this stage on: train, compress, convert or bench")
@@ -147,16 +162,19 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--latency-runs", type=int, help="timed single-sample invocations (default 200)")
     r.add_argument("--port", help="serial port of a real board, e.g. /dev/ttyACM0")
     r.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
+    r.add_argument("--host", help="user@address of a Linux device (overrides its devices/<id>.toml)")
+    r.add_argument("--serial", help="adb serial of an Android device (overrides its devices/<id>.toml)")
     r.set_defaults(fn=cmd_run)
 
     m = sub.add_parser("models", help="list model recipes with parameter counts")
     m.set_defaults(fn=cmd_models)
-    b = sub.add_parser("boards", help="list boards (emulated and real)")
+    b = sub.add_parser("boards", help="list boards (emulated and real) and OS devices (phones, Linux boards)")
     b.set_defaults(fn=cmd_boards)
 
     be = sub.add_parser("bench", help="benchmark an existing .tflite on one target")
     be.add_argument("file", type=Path, help="the .tflite file")
-    be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c or a board id")
+    be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c, a board id or a device id "
+                    "(arm64-qemu, pi4, pixel7, <device>-c)")
     be.add_argument("--dataset", help="test data to measure accuracy on (default: seeded random inputs "
                     "of the model's input type and shape: mismatches, arena, instructions, flash/RAM; "
                     "accuracy null)")
@@ -164,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
     be.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
+    be.add_argument("--host", help="user@address of a Linux device")
+    be.add_argument("--serial", help="adb serial of an Android device")
     be.set_defaults(fn=cmd_bench)
 
     ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")

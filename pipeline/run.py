@@ -50,7 +50,7 @@ def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
     targets = target_registry.with_engines([target_registry.get(t) for t in cfg.targets], cfg.engines)
     _check_samples(cfg)
     p = prepare(cfg)                                   # train -> compress -> convert
-    checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind != "host"])
+    checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind not in ("host", "os")])
     results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
     doc = results_document(p.recipe, cfg, p.data, p.base, p.tflites, checks, results)
     return doc, report.write(doc, p.out)

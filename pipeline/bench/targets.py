@@ -24,6 +24,8 @@ class Options:
     threads: int = 1
     latency_runs: int = 200
     port: str | None = None           # serial port of a real board
+    host: str | None = None           # user@address of a Linux device (overrides its device file)
+    serial: str | None = None         # adb serial of an Android device (overrides its device file)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,44 @@ def resolve_engine(target: Target, engine_runs: bool, engine_reason: str) -> tup
             f"{FALLBACK_ENGINE} by default: edgepipe's C engine cannot run it ({engine_reason})")
 
 
+def _device_target(name: str) -> Target:
+    """An OS device (devices/<id>.toml): `<id>` runs LiteRT there, `<id>-c` the generated C engine."""
+    from ..devices import ENGINE_SUFFIX, load_device
+    engine = name not in device_ids(engines=False)
+    d = load_device(name[:-len(ENGINE_SUFFIX)] if engine else name)
+
+    def run(variant, model, x, y, opt):
+        from ..quant_io import quantize_inputs
+        from . import device
+        xq = quantize_inputs(model, x)
+        if engine:
+            r = device.run_engine(d, variant.tflite_path, xq, y, opt.workdir, host=opt.host, serial=opt.serial)
+        else:
+            r = device.run_litert(d, model, xq, y, opt.workdir, host=opt.host, serial=opt.serial,
+                                  latency_runs=opt.latency_runs)
+        return row(variant.name, name, **r)
+
+    def depends(opt: Options) -> dict:
+        from . import arm64_sysroot
+        stamp = arm64_sysroot.sysroot() / arm64_sysroot.STAMP
+        return {"device": tree_hash(d.path), "host": opt.host, "serial": opt.serial, "latency_runs": opt.latency_runs, "qemu": _tool_version("qemu-aarch64") if d.emulated else None,
+                "sysroot": stamp.read_text() if d.emulated and stamp.is_file() else None,
+                **(_engine_depends(opt) | {"cross": _tool_version(d.cc),
+                                           "tflite_micro": _package_version("tflite-micro")} if engine else
+                   {"litert": _package_version("ai-edge-litert")})}
+
+    # emulated: counts and outputs, not host time, so it may run beside other targets; a real device
+    # times itself, and two targets on one device at once would disturb each other
+    return Target(name, "os", engine, engine, engine, d.samples, run, depends, concurrent=d.emulated)
+
+
+def device_ids(engines: bool = True) -> list[str]:
+    """OS device targets: each device id, and (engines=True) `<id>-c` for its C engine."""
+    from ..devices import ENGINE_SUFFIX, names
+    ids = names()
+    return ids + [i + ENGINE_SUFFIX for i in ids] if engines else ids
+
+
 def board_ids() -> list[str]:
     from firmware_gen.boards import names
     return names()
@@ -199,7 +239,9 @@ def get(name: str, engine: str | None = None) -> Target:
         return HOST_TARGETS.get(name)
     if name in board_ids():
         return _board_target(name, engine)
-    raise UnknownName("target", name, [*HOST_TARGETS.names(), *board_ids()])
+    if name in device_ids():
+        return _device_target(name)
+    raise UnknownName("target", name, [*HOST_TARGETS.names(), *board_ids(), *device_ids()])
 
 
 def parse_samples(text: str) -> dict:
