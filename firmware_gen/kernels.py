@@ -299,7 +299,7 @@ def supported_md() -> str:
     lines = ["# Ops supported by the edgepipe C engine", "",
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
              "Every kernel is bit-exact with TFLM's reference int8 kernel; models must be full-integer int8",
-             "with int8 input and output. Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "with int8 input and int8 output (or the float32 output of a final DEQUANTIZE). Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "
