@@ -180,6 +180,7 @@ def test_generated_engines_compile_for_every_core(models, tmp_path):
                               cc="arm-none-eabi-gcc", opt="-Os")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["activations", "shape", "matmul"])
 def test_bit_exact_on_an_emulated_board(name, models, tmp_path):
     """The same kernels cross-compiled for the Cortex-M4 board, run in QEMU through the benchmark

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from edgepipe_base import tflite_file
 from pipeline.run import RunConfig, run
 
 HOST_C_SAMPLES = 120
 
 
+@pytest.mark.slow
 def test_mobilenet_v2_digits_int8_bit_exact_on_host_c(tmp_path):
     doc, _ = run(RunConfig(model="mobilenet_v2_digits", variants=("int8",), targets=("host-tflm", "host-c"),
                            out=tmp_path, options={"samples": {"host-c": HOST_C_SAMPLES}}))
