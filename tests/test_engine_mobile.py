@@ -61,7 +61,10 @@ def _build_all(out):
         att = L.Softmax()(att)
         ctx = L.Lambda(lambda t: tf.matmul(t[0], t[1]))([att, v])                        # 6x5
         gram = L.Lambda(lambda t: tf.matmul(t[0], t[1], transpose_a=True))([q, ctx])    # 8x5, adj_x
-        return keras.Model(x, L.Dense(4)(L.Flatten()(gram)))
+        a = L.Reshape((2, 3, 8))(q)                                                       # 1x2x3x8
+        b = L.Reshape((1, 8, 6))(L.Permute((2, 1))(x))                                    # 1x1x8x6
+        bcast = L.Lambda(lambda t: tf.matmul(t[0], t[1]))([a, b])           # batch broadcast: 1x2x3x6
+        return keras.Model(x, L.Dense(4)(L.Concatenate()([L.Flatten()(gram), L.Flatten()(bcast)])))
 
     def relu_n1_model():
         x = L.Input((4, 4, 3))
@@ -114,6 +117,9 @@ def test_models_contain_every_new_op(models):
     adj = {(bool(op.builtin_options.adjX), bool(op.builtin_options.adjY))
            for op in m.main.operators if op.opcode == "BATCH_MATMUL"}
     assert {(False, True), (True, False)} <= adj | {(False, False)}
+    shapes = [(m.main.tensors[op.inputs[0]].shape, m.main.tensors[op.inputs[1]].shape)
+              for op in m.main.operators if op.opcode == "BATCH_MATMUL"]
+    assert any(len(a) == 4 and a[1] != b[1] for a, b in shapes), shapes          # broadcast batch dim
 
 
 @pytest.mark.parametrize("name", ["activations", "shape", "matmul"])   # relu_n1: TFLM has no kernel
