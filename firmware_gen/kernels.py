@@ -332,8 +332,8 @@ def supported_md() -> str:
              "Generated from `firmware_gen/kernels.py` and `pipeline/preflight.py` by `edgepipe docs`.",
              "Every kernel is bit-exact with TFLM's reference kernel (the Lce* ops: with Larq Compute",
              "Engine's reference kernels); models must be full-integer int8 with int8 input and output",
-             "(bit-packed int32 between Lce ops), or int16x8 (see the int16x8 section below). Fused",
-             "activations: " + ", ".join(_FUSED.values()) + ".", "",
+             "(or the float32 output of a final DEQUANTIZE; bit-packed int32 between Lce ops), or int16x8",
+             "(see the int16x8 section below). Fused activations: " + ", ".join(_FUSED.values()) + ".", "",
              "| op | C kernel | runtime file | notes |", "|---|---|---|---|"]
     for k in sorted(KERNELS.values(), key=lambda k: k.opcode):
         lines.append(f"| {k.opcode} | {'`' + k.function + '`' if k.function else '-'} | "

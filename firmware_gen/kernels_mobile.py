@@ -297,6 +297,6 @@ KERNELS = (
            "int8, align_corners, half_pixel_centers (TFLM's 10-bit integer path)", _resize_bilinear),
     Kernel("BATCH_MATMUL", "ep_batch_matmul", "ep_matmul.c",
            "int8, adj_x/adj_y, batch broadcasting, ranks 2-5, constant or activation operands", _batch_matmul),
-    Kernel("SQUEEZE", None, None, "any dtype: no code, the output aliases the input in the arena", _view),
-    Kernel("EXPAND_DIMS", None, None, "any dtype: no code, the output aliases the input in the arena", _view),
+    Kernel("SQUEEZE", None, None, "int8: no code, the output aliases the input in the arena", _view),
+    Kernel("EXPAND_DIMS", None, None, "int8: no code, the output aliases the input in the arena", _view),
 )

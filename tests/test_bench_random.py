@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+import pytest
+
 from edgepipe_base import tflite_file
 from pipeline import quant_io, random_inputs
 
@@ -40,6 +42,7 @@ def test_random_inputs_are_seeded_and_exact_in_the_input_type():
     assert np.array_equal(q, rng.integers(-128, 128, size=q.shape, dtype=np.int64))
 
 
+@pytest.mark.slow
 def test_bench_without_dataset_on_host_and_emulated_board(tmp_path):
     rows = {}
     for target, samples in (("host-tflm", None), ("host-c", 5), ("mps2-an386", 3)):

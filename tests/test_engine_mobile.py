@@ -61,7 +61,10 @@ def _build_all(out):
         att = L.Softmax()(att)
         ctx = L.Lambda(lambda t: tf.matmul(t[0], t[1]))([att, v])                        # 6x5
         gram = L.Lambda(lambda t: tf.matmul(t[0], t[1], transpose_a=True))([q, ctx])    # 8x5, adj_x
-        return keras.Model(x, L.Dense(4)(L.Flatten()(gram)))
+        a = L.Reshape((2, 3, 8))(q)                                                       # 1x2x3x8
+        b = L.Reshape((1, 8, 6))(L.Permute((2, 1))(x))                                    # 1x1x8x6
+        bcast = L.Lambda(lambda t: tf.matmul(t[0], t[1]))([a, b])           # batch broadcast: 1x2x3x6
+        return keras.Model(x, L.Dense(4)(L.Concatenate()([L.Flatten()(gram), L.Flatten()(bcast)])))
 
     def relu_n1_model():
         x = L.Input((4, 4, 3))
@@ -114,6 +117,9 @@ def test_models_contain_every_new_op(models):
     adj = {(bool(op.builtin_options.adjX), bool(op.builtin_options.adjY))
            for op in m.main.operators if op.opcode == "BATCH_MATMUL"}
     assert {(False, True), (True, False)} <= adj | {(False, False)}
+    shapes = [(m.main.tensors[op.inputs[0]].shape, m.main.tensors[op.inputs[1]].shape)
+              for op in m.main.operators if op.opcode == "BATCH_MATMUL"]
+    assert any(len(a) == 4 and a[1] != b[1] for a, b in shapes), shapes          # broadcast batch dim
 
 
 @pytest.mark.parametrize("name", ["activations", "shape", "matmul"])   # relu_n1: TFLM has no kernel
@@ -168,8 +174,26 @@ def test_generated_engines_compile_for_every_core(models, tmp_path):
         cores.setdefault(board.cflags()[0], board.cflags())
     assert {"-mcpu=cortex-m0", "-mcpu=cortex-m3", "-mcpu=cortex-m4", "-mcpu=cortex-m7",
             "-mcpu=cortex-m55"} <= set(cores)
+    # the generated C of every model plus the new runtime files (the others: test_kernels_arm.py)
+    mine = {k.source for k in kernels_mobile.KERNELS if k.source}
+    sources = sorted(codegen.RUNTIME_DIR / f for f in mine)
     for name, path in models.items():
         engine = codegen.generate(path, tmp_path / name, f"a_{name}")
-        for i, flags in enumerate(cores.values()):
-            build.compile_objects(engine.sources, tmp_path / name / f"o{i}", include_dirs=engine.include_dirs,
-                                  flags=flags, cc="arm-none-eabi-gcc", opt="-Os")
+        sources.append(engine.c_path)
+    include = [*{d for name in models for d in (tmp_path / name,)}, codegen.RUNTIME_DIR]
+    for i, flags in enumerate(cores.values()):
+        build.compile_objects(sources, tmp_path / f"o{i}", include_dirs=include, flags=flags,
+                              cc="arm-none-eabi-gcc", opt="-Os")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["activations", "shape", "matmul"])
+def test_bit_exact_on_an_emulated_board(name, models, tmp_path):
+    """The same kernels cross-compiled for the Cortex-M4 board, run in QEMU through the benchmark
+    firmware (the matmul model's float32 output crosses the serial protocol as bytes)."""
+    from pipeline.bench import board as board_bench
+    engine_shape = tflite_file.read(models[name]).main
+    shape = engine_shape.tensors[engine_shape.inputs[0]].shape[1:]
+    x = np.random.default_rng(3).integers(-128, 128, size=(8, *shape), dtype=np.int8)
+    r = board_bench.run("mps2-an386", models[name], x, None, tmp_path)
+    assert r["samples"] == 8 and r["mismatches"] == 0, r
