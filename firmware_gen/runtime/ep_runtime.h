@@ -114,5 +114,6 @@ void ep_tanh(const ep_sigmoid_params *p, const int8_t *in, int8_t *out);
 #endif
 
 #include "ep_runtime_s16.h"   /* int16x8 kernels (int16 activations, int8 weights) */
+#include "ep_runtime_extra.h" /* SUB, LEAKY_RELU, STRIDED_SLICE, TRANSPOSE_CONV (int8 and int16x8) */
 
 #endif /* EP_RUNTIME_H */
