@@ -61,8 +61,8 @@ def leaky_relu(node, ctx):
         raise EdgepipeError(f"layer '{node.name}' (LEAKY_RELU): input and output sizes differ")
     alpha = f32(node.options.alpha)
     # leaky_relu_common.cc: float32 products and quotients, then QuantizeMultiplier in double
-    mi = qmath.quantize_multiplier(float(f32(x.s) / f32(y.s)))
-    ma = qmath.quantize_multiplier(float(f32(x.s) * alpha / f32(y.s)))
+    mi = qmath.quantize_multiplier(float(f32(x.s)) / float(f32(y.s)))
+    ma = qmath.quantize_multiplier(float(f32(x.s)) * float(alpha) / float(f32(y.s)))
     return Call(function="ep_leaky_relu" + _suffix(y), struct_type="ep_leaky_relu_params",
                 fields=dict(size=x.elements, in_zero_point=x.zp, out_zero_point=y.zp, mult_identity=mi[0],
                             shift_identity=mi[1], mult_alpha=ma[0], shift_alpha=ma[1]),
