@@ -168,13 +168,35 @@ def _bconv(f, function, tables) -> Footprint:
                      products=(o.h * f["stride_h"] + f["kh"] * f["dil_h"], o.w * f["stride_w"] + f["kw"] * f["dil_w"]))
 
 
+def _strided_slice(f, function, tables) -> Footprint:
+    hi = 0
+    for count, start, step, stride in zip(f["count"], f["start"], f["step"], f["in_stride"]):
+        first, last = start, start + (count - 1) * step
+        if count < 1 or min(first, last) < 0:
+            raise EdgepipeError(f"strided slice starts at {start} with step {step} x {count}: below 0")
+        hi += max(first, last) * stride
+    out = 1
+    for count in f["count"]:
+        out *= count
+    return Footprint(inputs=(hi + 1,), output=out, tables={})
+
+
+def _transpose_conv(f, function, tables) -> Footprint:
+    i, o = f["in_"], f["out"]
+    return Footprint(inputs=(_n(i),), output=_n(o),
+                     tables=dict(weights=o.c * f["kh"] * f["kw"] * i.c, bias32=o.c, bias64=o.c, mult=o.c,
+                                 shift=o.c),
+                     products=(i.h * f["stride_h"] + f["kh"], i.w * f["stride_w"] + f["kw"]))
+
+
 FOOTPRINTS = {
     "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
     "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
     "ep_softmax_params": _softmax, "ep_sigmoid_params": _flat("size"), "ep_requant_params": _flat("size"),
     # int16x8 (kernels_s16)
     "ep_conv_s16_params": _conv, "ep_fc_s16_params": _fc, "ep_softmax_s16_params": _softmax_s16,
-    "ep_sigmoid_s16_params": _flat("size"),
+    "ep_sigmoid_s16_params": _flat("size"), "ep_strided_slice_params": _strided_slice,
+    "ep_transpose_conv_params": _transpose_conv,
     # MobileNet-family and common ops (kernels_mobile)
     "ep_relu_params": _flat("size"), "ep_clip_params": _flat("size"), "ep_hard_swish_params": _flat("size"),
     "ep_leaky_relu_params": _flat("size"), "ep_dequantize_params": _flat("size"), "ep_prelu_params": _prelu,

@@ -283,6 +283,14 @@ def _view(node, ctx):
     return None
 
 
+def _extra(name: str) -> Callable:
+    """A builder from kernels_extra (imported on first use: it imports this module)."""
+    def build(node, ctx):
+        from . import kernels_extra
+        return getattr(kernels_extra, name)(node, ctx)
+    return build
+
+
 KERNELS = {k.opcode: k for k in (
     Kernel("CONV_2D", "ep_conv2d", "ep_conv.c",
            "int8, per-channel or per-tensor weights, int32 bias, SAME/VALID, stride, dilation, groups", _conv),
@@ -304,6 +312,11 @@ KERNELS = {k.opcode: k for k in (
     Kernel("LOGISTIC", "ep_logistic", "ep_activation.c", "int8, gemmlowp fixed point as TFLM", _sigmoid),
     Kernel("TANH", "ep_tanh", "ep_activation.c", "int8, gemmlowp fixed point as TFLM", _sigmoid),
     Kernel("RESHAPE", None, None, "no code: the output aliases the input in the arena", _view),
+    Kernel("SUB", "ep_sub", "ep_sub.c", "int8, broadcasting up to 4-D, fused activation", _extra("sub")),
+    Kernel("STRIDED_SLICE", "ep_strided_slice", "ep_strided_slice.c",
+           "int8, constant begin/end/strides, begin/end/shrink-axis masks, rank <= 5", _extra("strided_slice")),
+    Kernel("TRANSPOSE_CONV", "ep_transpose_conv", "ep_transpose_conv.c",
+           "int8, per-channel weights, int32 bias, SAME/VALID, stride", _extra("transpose_conv")),
 )}
 
 # Larq Compute Engine's binarized ops (custom ops): bit-packed int32 tensors between them

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgepipe_base.errors import EdgepipeError
 
-from . import qmath
+from . import kernels_extra, qmath
 from .kernels import SAME, Call, CExpr, _fused, _io, _strides, shape4
 
 
@@ -232,7 +232,8 @@ BUILDERS = {
     "CONV_2D": conv, "DEPTHWISE_CONV_2D": conv, "FULLY_CONNECTED": fully_connected,
     "AVERAGE_POOL_2D": pool, "MAX_POOL_2D": pool, "MEAN": mean, "ADD": binary, "MUL": binary,
     "QUANTIZE": quantize, "PAD": pad, "PADV2": pad, "CONCATENATION": concat, "SOFTMAX": softmax,
-    "LOGISTIC": sigmoid, "TANH": sigmoid,
+    "LOGISTIC": sigmoid, "TANH": sigmoid, "SUB": kernels_extra.sub, "LEAKY_RELU": kernels_extra.leaky_relu,
+    "STRIDED_SLICE": kernels_extra.strided_slice, "TRANSPOSE_CONV": kernels_extra.transpose_conv,
 }
 # the runtime file of each int16 kernel
 SOURCES = {"CONV_2D": "ep_conv_s16.c", "DEPTHWISE_CONV_2D": "ep_conv_s16.c",
@@ -240,7 +241,8 @@ SOURCES = {"CONV_2D": "ep_conv_s16.c", "DEPTHWISE_CONV_2D": "ep_conv_s16.c",
            "MAX_POOL_2D": "ep_pool_s16.c", "MEAN": "ep_pool_s16.c", "ADD": "ep_elementwise_s16.c",
            "MUL": "ep_elementwise_s16.c", "QUANTIZE": "ep_elementwise_s16.c", "PAD": "ep_elementwise_s16.c",
            "PADV2": "ep_elementwise_s16.c", "CONCATENATION": "ep_elementwise_s16.c",
-           "SOFTMAX": "ep_activation_s16.c", "LOGISTIC": "ep_activation_s16.c", "TANH": "ep_activation_s16.c"}
+           "SOFTMAX": "ep_activation_s16.c", "LOGISTIC": "ep_activation_s16.c", "TANH": "ep_activation_s16.c",
+           **kernels_extra.SOURCES}
 # the C kernels of each op, for docs/SUPPORTED.md
 FUNCTIONS = {
     "CONV_2D": ["ep_conv2d_s16"], "DEPTHWISE_CONV_2D": ["ep_depthwise_conv2d_s16"],
@@ -249,6 +251,8 @@ FUNCTIONS = {
     "QUANTIZE": ["ep_requantize_s16", "ep_requantize_s16_s8", "ep_requantize_s8_s16"],
     "PAD": ["ep_pad_s16"], "PADV2": ["ep_pad_s16"], "CONCATENATION": ["ep_concat_s16"],
     "SOFTMAX": ["ep_softmax_s16"], "LOGISTIC": ["ep_logistic_s16"], "TANH": ["ep_tanh_s16"],
+    "SUB": ["ep_sub_s16"], "LEAKY_RELU": ["ep_leaky_relu_s16"], "STRIDED_SLICE": ["ep_strided_slice_s16"],
+    "TRANSPOSE_CONV": ["ep_transpose_conv_s16"],
 }
 # ops that need no int16 code (views)
 VIEWS = frozenset({"RESHAPE"})

@@ -187,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     be.set_defaults(fn=cmd_bench)
 
     ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")
-    ex.add_argument("model", help="model recipe name or an int8 .tflite file")
+    ex.add_argument("model", help="model recipe name or an int8 (or int16x8) .tflite file")
     ex.add_argument("--out", type=Path, required=True, help="folder for the C files")
     ex.add_argument("--prefix", help="C name prefix (default: <model>_<variant>)")
     ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")

@@ -30,9 +30,9 @@ def export(model: str, out: Path, prefix: str | None = None, variant: str = "int
     else:
         p = prepare(RunConfig(model=model, variants=(variant,), targets=(), dataset=dataset))
         v, stem, labels = p.tflites[0], f"{p.recipe.name}_{variant}", p.data.labels
-    if v.tensor_types != "int8":
+    if v.tensor_types not in ("int8", "int16x8"):
         raise EdgepipeError(f"{v.name} computes in {v.tensor_types}; the C exports need a "
-                            "full-integer int8 model (--variant int8, qat, prune75, ...)")
+                            "full-integer int8 (or int16x8) model (--variant int8, int16x8, qat, ...)")
     name = prefix or c_name(stem)
     out = Path(out)
     try:
