@@ -11,8 +11,8 @@ import pytest
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-from firmware_gen.lce_kernels import LCE_KERNELS  # noqa: E402
 from firmware_gen import codegen, host_run, kernels, kernels_mobile  # noqa: E402
+from firmware_gen.lce_kernels import LCE_KERNELS  # noqa: E402  (after kernels, which registers it)
 from edgepipe_base import tflite_file
 from firmware_gen import tflm  # noqa: E402
 from edgepipe_base.errors import EdgepipeError  # noqa: E402
