@@ -175,14 +175,12 @@ def pad(node, ctx):
 
 
 def concat(node, ctx):
-    y = ctx.tensor(node.outputs[0])
     if any(ctx.tensor(i).dtype != "INT16" for i in node.inputs):
         raise EdgepipeError(f"layer '{node.name}' (CONCATENATION): mixed input types; int16x8 needs int16")
     from .kernels import _concat
     call = _concat(node, ctx)
     call.function = "ep_concat_s16"
     call.array_ctype = "int16_t"
-    del y
     return call
 
 
