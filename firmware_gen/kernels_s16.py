@@ -21,14 +21,16 @@ def _range(node, y) -> tuple[int, int]:
 
 def _bias64(node, ctx):
     """The bias as an int64 table (int32 biases widened), and whether TFLM accumulates in int32
-    for it (a CONV_2D with an int32 bias or none takes ConvPerChannel<int32_t>)."""
+    for it: an int32 bias takes ConvPerChannel<int32_t> / FullyConnected<int32_t>; an int64 bias or
+    none the int64 path (checked for FULLY_CONNECTED without bias against the tflite_micro build;
+    the converter always gives convolutions a bias)."""
     if len(node.inputs) > 2 and node.inputs[2] >= 0:
         b = ctx.tensor(node.inputs[2])
         if b.dtype not in ("INT64", "INT32"):
             raise EdgepipeError(f"layer '{node.name}' ({node.opcode}): {b.dtype} bias; int16x8 needs "
                                 "an int64 (or int32) bias")
         return ctx.table("bias", "int64_t", b.data.astype(np.int64)), b.dtype == "INT32"
-    return None, True
+    return None, False
 
 
 def _check_weights(node, w, rank: int):
@@ -91,7 +93,6 @@ def fully_connected(node, ctx):
         pairs = [qmath.quantize_multiplier(qmath.float32(np.float32(x.s) * np.float32(w.s)) / y.s)]
     act_min, act_max = _range(node, y)
     bias, acc32 = _bias64(node, ctx)
-    acc32 = acc32 and bias is not None     # no bias: FullyConnected<int64_t> (int64 accumulator)
     return Call(
         function="ep_fully_connected_s16", struct_type="ep_fc_s16_params",
         fields=dict(batches=batches, accum_depth=accum, out_depth=out_depth, per_channel=int(per_channel),
@@ -174,14 +175,12 @@ def pad(node, ctx):
 
 
 def concat(node, ctx):
-    y = ctx.tensor(node.outputs[0])
     if any(ctx.tensor(i).dtype != "INT16" for i in node.inputs):
         raise EdgepipeError(f"layer '{node.name}' (CONCATENATION): mixed input types; int16x8 needs int16")
     from .kernels import _concat
     call = _concat(node, ctx)
     call.function = "ep_concat_s16"
     call.array_ctype = "int16_t"
-    del y
     return call
 
 

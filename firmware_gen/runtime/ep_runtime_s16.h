@@ -14,7 +14,7 @@ extern "C" {
 /* CONV_2D and DEPTHWISE_CONV_2D with int16 input and output (reference_integer_ops::ConvPerChannel
  * / DepthwiseConvPerChannel for int16). acc32 = 0: int64 accumulator and TFLM's 64-bit
  * MultiplyByQuantizedMultiplier (reduced 16-bit multiplier), the int64-bias path; acc32 = 1: int32
- * accumulator and the 32-bit requantization (a CONV_2D with an int32 bias, or none). */
+ * accumulator and the 32-bit requantization (an int32 bias). */
 typedef struct {
     ep_shape4 in, out;
     int32_t kh, kw, filter_in_c, depth_multiplier;
@@ -28,7 +28,7 @@ typedef struct {
 
 /* FULLY_CONNECTED with int16 input and output. per_channel = 0: mult[0]/shift[0] for every output
  * and weights_offset applied (TFLM's per-tensor FullyConnected). acc32 as for convolutions: 1 for
- * an int32 bias (FullyConnected<int32_t>), 0 for an int64 bias or none. */
+ * an int32 bias (FullyConnected<int32_t>), 0 for an int64 bias or none (int64 accumulator). */
 typedef struct {
     int32_t batches, accum_depth, out_depth, per_channel;
     int32_t weights_offset, act_min, act_max, acc32;
