@@ -51,9 +51,10 @@ def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_fi
     (3x3, stride 2), then `binary_blocks` blocks of a binary 3x3 conv (+-1 weights on +-1 inputs,
     larq ste_sign, one-padded) with a learned per-channel scale and bias (BatchNorm) and a
     real-valued shortcut around it (average-pooled where the block strides), a binary
-    fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that LCE
-    converts it to LceBconv2d too) with BatchNorm, and an int8 classifier. Larq Compute Engine converts the binary convs into bit-packed
-    LceBconv2d ops, which edgepipe's C engine runs with XOR + popcount."""
+    fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that
+    LCE converts it to LceBconv2d too) with BatchNorm, and an int8 1x1-conv classifier. Larq
+    Compute Engine converts the binary convs into bit-packed LceBconv2d ops, which edgepipe's C
+    engine runs with XOR + popcount."""
     import larq as lq
     k = keras()
     layers = k.layers
@@ -72,7 +73,9 @@ def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_fi
     x = lq.layers.QuantConv2D(binary_dense, tuple(int(d) for d in x.shape[1:3]), padding="valid",
                               name="bfc", **binary)(x)
     x = layers.BatchNormalization(momentum=0.9, name="bn_fc")(x)
+    # the classifier as a 1x1 conv on the 1x1 map (a Dense after Flatten would leave LCE's
+    # converter with a float output of the binary layer before it)
+    x = layers.Conv2D(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(num_classes, name="classifier")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     return k.Model(inputs, outputs, name="fmnist_cnn_binary")
