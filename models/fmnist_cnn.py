@@ -50,7 +50,8 @@ def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_fi
     """Binarized form designed for 1-bit (Bi-Real Net / QuickNet style): an int8 patchify stem
     conv (4x4, stride 4: 28x28 -> 7x7; as accurate here as a 3x3 stride-2 stem, 2 epochs: 87.6%
     vs 87.7%, at a quarter of its output pixels), then `binary_blocks` blocks of a binary 3x3
-    conv (+-1 weights on +-1 inputs, larq ste_sign, one-padded) with a learned per-channel scale and bias (BatchNorm) and a
+    conv (+-1 weights on +-1 inputs, larq ste_sign, one-padded) with a learned per-channel
+    scale and bias (BatchNorm) and a
     real-valued shortcut around it (average-pooled where the block strides), a binary
     fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that
     LCE converts it to LceBconv2d too) with BatchNorm, and an int8 1x1-conv classifier. Larq

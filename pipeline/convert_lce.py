@@ -16,8 +16,8 @@ import numpy as np
 from edgepipe_base.errors import EdgepipeError
 
 VERSION = 2                               # part of the convert stage's cache key: bump on changes
-SOFTMAX_RANGE = (0.0, 255.0 / 256.0)
-SAME_SCALE = frozenset({"Flatten", "Reshape", "Dropout", "MaxPooling2D", "MaxPooling1D"})     # scale 1/256, zero point -128: what int8 SOFTMAX needs
+SOFTMAX_RANGE = (0.0, 255.0 / 256.0)     # scale 1/256, zero point -128: what int8 SOFTMAX needs
+SAME_SCALE = frozenset({"Flatten", "Reshape", "Dropout", "MaxPooling2D", "MaxPooling1D"})
 
 
 def _binary_input(layer) -> bool:
