@@ -28,7 +28,9 @@ import pipeline.keras_env  # noqa: E402,F401  (tf-keras before TensorFlow loads)
 from firmware_gen import boards  # noqa: E402
 from pipeline.bench import board as board_bench  # noqa: E402
 
-BOARDS = ("microbit", "mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")
+# Cortex-M3, M4F, M7, M55. The Cortex-M0 board (microbit, 16 KiB RAM) does not hold the default
+# 14x14x32 layer's I/O: measure it on its own with --boards microbit --size 6
+BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")
 
 
 def models(size: int, channels: int, work: Path) -> dict[str, Path]:

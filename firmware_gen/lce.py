@@ -2,13 +2,10 @@
 
 TFLM cannot run LCE's custom ops, so for such models the C engine is compared byte for byte with
 LCE's own interpreter (`larq_compute_engine.tflite.python.interpreter`, x86-64 build), with its
-reference LceBconv2d kernel. Intermediate tensors are read by rewriting a copy of the flatbuffer so
-that every op output is also a model output.
+reference LceBconv2d kernel, op by op (Reference).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,11 +18,6 @@ LCE_OPS = frozenset({"LceQuantize", "LceBconv2d", "LceDequantize", "LceBMaxPool2
 def is_lce(model: tflite_file.TFLiteModel) -> bool:
     """True when the model holds Larq Compute Engine custom ops (its reference is LCE, not TFLM)."""
     return any(op.custom and op.opcode in LCE_OPS for op in model.main.operators)
-
-
-@dataclass
-class LceResult:
-    outputs: np.ndarray
 
 
 def _interpreter(blob: bytes, where: str):
@@ -43,30 +35,6 @@ def _interpreter(blob: bytes, where: str):
 def _predict(it, x: np.ndarray):
     out = it.predict(np.ascontiguousarray(x))
     return out if isinstance(out, list) else [out]
-
-
-def run(blob: bytes, x: np.ndarray, where: str = "model") -> LceResult:
-    """Outputs [N, ...] of the model for inputs x [N, ...] (one sample per invocation)."""
-    it = _interpreter(blob, where)
-    return LceResult(outputs=_predict(it, x)[0])
-
-
-def with_outputs(blob: bytes, tensors: list[int]) -> bytes:
-    """A copy of the flatbuffer whose outputs are the given tensor indices (model output first)."""
-    import flatbuffers
-    model = tflite_file.read("model", blob).raw
-    model.subgraphs[0].outputs = np.asarray(list(dict.fromkeys(tensors)), dtype=np.int32)
-    builder = flatbuffers.Builder(len(blob) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=tflite_file.TFLITE_IDENTIFIER)
-    return bytes(builder.Output())
-
-
-def all_tensors(blob: bytes, x_one: np.ndarray, tensors: list[int], where: str = "model") -> dict:
-    """The values of `tensors` (op outputs) for one input sample x_one [...], keyed by index."""
-    tensors = list(dict.fromkeys(tensors))
-    it = _interpreter(with_outputs(blob, tensors), where)
-    values = _predict(it, np.asarray(x_one)[None, ...])
-    return {t: np.asarray(v)[0] for t, v in zip(tensors, values)}
 
 
 def single_op(blob: bytes, op_index: int) -> tuple[bytes, list[int], list[int]]:

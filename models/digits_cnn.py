@@ -46,7 +46,9 @@ def build_binary(input_shape, num_classes, filters=8, dense=32):
     x = lq.layers.QuantConv2D(dense, tuple(int(d) for d in x.shape[1:3]), padding="valid", name="fc1",
                               **binary)(x)
     x = layers.BatchNormalization(momentum=0.9, name="bn_fc1")(x)
+    # the classifier as a 1x1 conv on the 1x1 map (a Dense after Flatten would leave LCE's
+    # converter with a float output of the binary layer before it)
+    x = layers.Conv2D(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(num_classes, name="classifier")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     return k.Model(inputs, outputs, name="digits_cnn_binary")

@@ -46,24 +46,28 @@ def build(input_shape, num_classes, filters=(16, 32), dense=32):
 
 
 def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_filters=32,
-                 binary_blocks=2, binary_dense=64):
-    """Binarized form designed for 1-bit (Bi-Real Net / QuickNet style): an int8 stem conv
-    (3x3, stride 2), then `binary_blocks` blocks of a binary 3x3 conv (+-1 weights on +-1 inputs,
-    larq ste_sign, one-padded) with a learned per-channel scale and bias (BatchNorm) and a
+                 binary_blocks=2, binary_dense=64, stem=(4, 4), block_strides=(1, 1)):
+    """Binarized form designed for 1-bit (Bi-Real Net / QuickNet style): an int8 patchify stem
+    conv (4x4, stride 4: 28x28 -> 7x7; as accurate here as a 3x3 stride-2 stem, 2 epochs: 87.6%
+    vs 87.7%, at a quarter of its output pixels), then `binary_blocks` blocks of a binary 3x3
+    conv (+-1 weights on +-1 inputs, larq ste_sign, one-padded) with a learned per-channel
+    scale and bias (BatchNorm) and a
     real-valued shortcut around it (average-pooled where the block strides), a binary
-    fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that LCE
-    converts it to LceBconv2d too) with BatchNorm, and an int8 classifier. Larq Compute Engine converts the binary convs into bit-packed
-    LceBconv2d ops, which edgepipe's C engine runs with XOR + popcount."""
+    fully-connected layer over the whole feature map (a VALID conv as wide as the map, so that
+    LCE converts it to LceBconv2d too) with BatchNorm, and an int8 1x1-conv classifier. Larq
+    Compute Engine converts the binary convs into bit-packed LceBconv2d ops, which edgepipe's C
+    engine runs with XOR + popcount."""
     import larq as lq
     k = keras()
     layers = k.layers
     binary = {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
               "kernel_constraint": "weight_clip", "use_bias": False, "pad_values": 1.0}
     x = inputs = k.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(binary_filters, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
+    x = layers.Conv2D(binary_filters, stem[0], strides=stem[1], padding="same", use_bias=False,
+                      name="stem")(x)
     x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
     for i in range(binary_blocks):
-        stride = 2 if i == 0 else 1
+        stride = block_strides[i] if i < len(block_strides) else 1
         shortcut = layers.AveragePooling2D(2, name=f"pool{i + 1}")(x) if stride == 2 else x
         y = lq.layers.QuantConv2D(binary_filters, 3, strides=stride, padding="same",
                                   name=f"bconv{i + 1}", **binary)(x)
@@ -72,7 +76,9 @@ def build_binary(input_shape, num_classes, filters=(16, 32), dense=32, binary_fi
     x = lq.layers.QuantConv2D(binary_dense, tuple(int(d) for d in x.shape[1:3]), padding="valid",
                               name="bfc", **binary)(x)
     x = layers.BatchNormalization(momentum=0.9, name="bn_fc")(x)
+    # the classifier as a 1x1 conv on the 1x1 map (a Dense after Flatten would leave LCE's
+    # converter with a float output of the binary layer before it)
+    x = layers.Conv2D(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(num_classes, name="classifier")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     return k.Model(inputs, outputs, name="fmnist_cnn_binary")

@@ -70,6 +70,9 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
     config = {"stage_version": STAGE_VERSION, "source_sha256": source.sha256, "quantization": q.name,
               "calibration_samples": calibration_samples if q.name in ("int8", "int16x8", "lce") else 0,
               "data": data.fingerprint}
+    if q.name == "lce":
+        from . import convert_lce
+        config["lce_export"] = convert_lce.VERSION
 
     def produce(out: Path) -> dict:
         model = load_keras(source.path)

@@ -15,7 +15,9 @@ import numpy as np
 
 from edgepipe_base.errors import EdgepipeError
 
+VERSION = 2                               # part of the convert stage's cache key: bump on changes
 SOFTMAX_RANGE = (0.0, 255.0 / 256.0)     # scale 1/256, zero point -128: what int8 SOFTMAX needs
+SAME_SCALE = frozenset({"Flatten", "Reshape", "Dropout", "MaxPooling2D", "MaxPooling1D"})
 
 
 def _binary_input(layer) -> bool:
@@ -51,6 +53,8 @@ def _quantized_points(model) -> list:
     tensors = [model.input] + [l.output for l in model.layers if l.__class__.__name__ != "InputLayer"]
     for t in tensors:
         rs = readers.get(id(t), [])
+        if t is not model.input and t._keras_history.layer.__class__.__name__ in SAME_SCALE:
+            continue        # keeps its input's quantization (a second range would leave it float)
         if rs and all(r.__class__.__name__ == "BatchNormalization" for r in rs):
             continue
         if rs and all(_binary_input(r) for r in rs) and _after_binary_conv(t):

@@ -137,3 +137,14 @@ def test_unsupported_bconv_is_one_line(lce_model, change, message):
     ctx = codegen._BuildContext(g, "bad", {}, [])
     with pytest.raises(EdgepipeError, match=message):
         kernels.KERNELS["LceBconv2d"].build(bad, ctx)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_id", ["mps2-an385", "mps2-an386", "mps3-an547"])   # M3, M4, M55
+def test_board_run_bit_exact(lce_model, board_id, tmp_path):
+    """The SWAR popcount and the float output transform on Cortex-M3/M4/M55 in QEMU."""
+    from pipeline.bench import board as board_bench
+    r = board_bench.run(board_id, lce_model, _inputs(6, seed=9), None, tmp_path)
+    assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
+    assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 6 samples differ"
+    assert r["weight_bytes_elf"]["packed_1bit"] == 4 * (40 * 9 * 2 + 36 * 9 * 2 + 24 * 6 * 2)
