@@ -242,7 +242,10 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         fw, macs, arena = built.firmware, None, None            # arena: as the board reports it
         input_shape = tuple(model.main.tensors[model.main.inputs[0]].shape)
         extra = {"arena_alloc_bytes": built.arena_alloc_bytes, "host_tflm_arena_bytes": built.host_arena_bytes,
-                 "tflm_tree": str(built.tree), "ops": built.ops}
+                 "tflm_tree": str(built.tree), "ops": built.ops,
+                 # TFLM sources this build compiled (0: all cached), and their compile wall time
+                 "tflm_library": {"compiled": len(built.library.compiled),
+                                  "compile_s": round(built.library.compile_seconds, 1)}}
     if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
                             f"takes {input_shape}")
