@@ -42,6 +42,7 @@ class GeneratedEngine:
     output_zero_point: int
     sha256: str
     layers: list = field(default_factory=list)   # (layer index, opcode, name, output tensor index)
+    layer_macs: list = field(default_factory=list)   # MACs of each entry of layers
 
     @property
     def sources(self) -> list[Path]:
@@ -235,7 +236,7 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
             field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
             inputs=[p.text for p in call.inputs], output=ctx.ptr(node.outputs[0]).text,
             array_inputs=call.array_inputs, tensor=out.index, out_bytes=out.nbytes,
-            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index]))
+            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index], macs=call.macs))
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -262,4 +263,5 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         include_dirs=[out_dir, RUNTIME_DIR], prefix=prefix, arena_bytes=plan.arena_bytes, macs=macs,
         input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
-        layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers])
+        layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
+        layer_macs=[l["macs"] for l in layers])

@@ -3,6 +3,7 @@
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
 #include "ep_simd.h"
+#include "ep_simd_block.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -15,80 +16,102 @@ static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, in
 }
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
-/* Largest filter (kh * kw * in_c bytes) the im2col path takes; its patch buffer (and the DSP
- * path's widened copy, ep_vec) are on the stack. */
+/* Largest filter (kh * kw * in_c bytes) the blocked path takes; its patch buffers are on the stack. */
 #define EP_COL_MAX EP_VEC_MAX
 
-/* Ungrouped convolution as one dot product per output channel: the input patch of an output
- * pixel is gathered into one contiguous run (im2col, as CMSIS-NN's arm_convolve_s8 does), so each
- * filter, [kh][kw][in_c] contiguous in memory, meets it in a single SIMD dot product instead of
- * one short product per filter row. Padding taps are filled with -in_offset (an int8: in_offset is
- * minus an int8 zero point), which makes their terms w * (x + in_offset) exactly 0, the same as
- * skipping them like the reference does. */
-static void ep_conv2d_col(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* The input patch of output pixel `pix` (flattened n, y, x) as one contiguous run of kh*kw*in_c
+ * bytes: a pointer into the input for a 1x1 unpadded filter, else gathered into col (im2col, as
+ * CMSIS-NN's arm_convolve_s8). Padding taps are filled with -in_offset (an int8: in_offset is minus
+ * an int8 zero point), which makes their terms w * (x + in_offset) exactly 0. */
+static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t pix, int8_t *col)
 {
-    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
-    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
-    const int32_t kh = p->kh, kw = p->kw, k = kh * kw * in_c;
-    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int8_t pad = (int8_t)-p->in_offset;
+    int8_t *c = col;
+    int32_t fy, fx;
+    if (kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0) {
+        return in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+    }
+    for (fy = 0; fy < kh; ++fy) {
+        const int32_t iy = iy0 + dil_h * fy;
+        if (dil_w == 1 && iy >= 0 && iy < in_h) {
+            /* undilated row: padding, one run of in-image taps, padding */
+            const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+            const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+            memset(c, pad, (size_t)(fx0 * in_c));
+            memcpy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c,
+                   (size_t)((fx1 - fx0) * in_c));
+            memset(c + fx1 * in_c, pad, (size_t)((kw - fx1) * in_c));
+            c += kw * in_c;
+            continue;
+        }
+        for (fx = 0; fx < kw; ++fx, c += in_c) {
+            const int32_t ix = ix0 + dil_w * fx;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                memset(c, pad, (size_t)in_c);
+            } else {
+                memcpy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, (size_t)in_c);
+            }
+        }
+    }
+    return col;
+}
+
+/* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
+ * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
+ * channels repeats its last filter: the duplicates read valid memory and are not stored. */
+static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c;
+    const int32_t npix = p->out.n * p->out.h * p->out.w;
     const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int8_t *const weights = p->weights;
-    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
-    const int8_t pad = (int8_t)-in_offset;
-    /* a 1x1 unpadded filter reads its patch straight from the input */
-    const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
-    int8_t col[EP_COL_MAX];
-    ep_vec xv;
-    int32_t b, oy, ox, oc, fy, fx;
+    const int32_t *const init = EP_BLOCK_FOLDS_OFFSET ? p->kernel_sums : p->bias;
+    const int32_t *const mult = p->mult, *const shift = p->shift;
+    int8_t col[EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX * EP_COL_MAX : EP_COL_MAX];
+    ep_patches v;
+    int32_t pix, px, oc, c;
 
-    for (b = 0; b < p->out.n; ++b) {
-        for (oy = 0; oy < out_h; ++oy) {
-            const int32_t iy0 = oy * stride_h - p->pad_h;
-            for (ox = 0; ox < out_w; ++ox) {
-                const int32_t ix0 = ox * stride_w - p->pad_w;
-                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
-                const int8_t *x = col;
-                if (direct) {
-                    x = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
-                } else {
-                    int8_t *c = col;
-                    for (fy = 0; fy < kh; ++fy) {
-                        const int32_t iy = iy0 + dil_h * fy;
-                        if (dil_w == 1 && iy >= 0 && iy < in_h) {
-                            /* undilated row: padding, one run of in-image taps, padding */
-                            const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
-                            const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
-                            memset(c, pad, (size_t)(fx0 * in_c));
-                            memcpy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c,
-                                   (size_t)((fx1 - fx0) * in_c));
-                            memset(c + fx1 * in_c, pad, (size_t)((kw - fx1) * in_c));
-                            c += kw * in_c;
-                            continue;
-                        }
-                        for (fx = 0; fx < kw; ++fx, c += in_c) {
-                            const int32_t ix = ix0 + dil_w * fx;
-                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                memset(c, pad, (size_t)in_c);
-                            } else {
-                                memcpy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, (size_t)in_c);
-                            }
-                        }
+    for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
+        int8_t *o[EP_BLOCK_PX];
+        for (px = 0; px < EP_BLOCK_PX; ++px) {
+            const int32_t q = pix + px < npix ? pix + px : npix - 1;
+            /* the DSP patches are widened copies, so one col buffer serves every pixel */
+            ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET ? px * EP_COL_MAX : 0)),
+                         k, in_offset);
+            o[px] = out + (size_t)q * out_c;
+        }
+        for (oc = 0; oc < out_c; oc += EP_BLOCK_CH) {
+            const int32_t nc = out_c - oc < EP_BLOCK_CH ? out_c - oc : EP_BLOCK_CH;
+            const int8_t *w[EP_BLOCK_CH];
+            for (c = 0; c < EP_BLOCK_CH; ++c) {
+                w[c] = weights + (size_t)(oc + (c < nc ? c : nc - 1)) * k;
+            }
+#if EP_KERNELS_MVE
+            ep_requant4(vaddq_s32(ep_block_dot4(&v, w), vldrwq_z_s32(init + oc, vctp32q((uint32_t)nc))),
+                        mult + oc, shift + oc, out_offset, act_min, act_max, o[0] + oc, nc);
+#else
+            {
+                int32_t acc[EP_BLOCK_PX * EP_BLOCK_CH];
+                for (px = 0; px < EP_BLOCK_PX; ++px) {
+                    for (c = 0; c < EP_BLOCK_CH; ++c) {
+                        acc[px * EP_BLOCK_CH + c] = init != NULL ? init[oc + (c < nc ? c : nc - 1)] : 0;
                     }
                 }
-                ep_vec_prepare(&xv, x, k, in_offset);
-                for (oc = 0; oc + 1 < out_c; oc += 2) {
-                    const int8_t *w = weights + (size_t)oc * k;
-                    int32_t acc0 = bias != NULL ? bias[oc] : 0, acc1 = bias != NULL ? bias[oc + 1] : 0;
-                    ep_vec_dot2(&xv, w, w + k, &acc0, &acc1);
-                    o[oc] = ep_requant_out(acc0, mult[oc], shift[oc], out_offset, act_min, act_max);
-                    o[oc + 1] = ep_requant_out(acc1, mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
-                }
-                if (oc < out_c) {
-                    const int32_t acc = ep_vec_dot(&xv, weights + (size_t)oc * k) + (bias != NULL ? bias[oc] : 0);
-                    o[oc] = ep_requant_out(acc, mult[oc], shift[oc], out_offset, act_min, act_max);
+                ep_block_dot(&v, w, acc);
+                /* the last pixel of a short block is stored twice, with the same values */
+                for (px = 0; px < EP_BLOCK_PX; ++px) {
+                    for (c = 0; c < nc; ++c) {
+                        o[px][oc + c] = ep_requant_out(acc[px * EP_BLOCK_CH + c], mult[oc + c], shift[oc + c],
+                                                       out_offset, act_min, act_max);
+                    }
                 }
             }
+#endif
         }
     }
 }
@@ -112,8 +135,8 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     int32_t b, oy, ox, oc, fy, fx, pair = 0;
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
-    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX) {
-        ep_conv2d_col(p, in, out);
+    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX && (!EP_BLOCK_FOLDS_OFFSET || p->kernel_sums != NULL)) {
+        ep_conv2d_block(p, in, out);
         return;
     }
 #endif
