@@ -88,27 +88,30 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
         for (oc = 0; oc < out_c; oc += EP_BLOCK_CH) {
             const int32_t nc = out_c - oc < EP_BLOCK_CH ? out_c - oc : EP_BLOCK_CH;
             const int8_t *w[EP_BLOCK_CH];
-            for (c = 0; c < EP_BLOCK_CH; ++c) {
-                w[c] = weights + (size_t)(oc + (c < nc ? c : nc - 1)) * k;
+            w[0] = weights + (size_t)oc * k;
+            for (c = 1; c < EP_BLOCK_CH; ++c) {
+                w[c] = c < nc ? w[c - 1] + k : w[c - 1];
             }
 #if EP_KERNELS_MVE
             ep_requant4(vaddq_s32(ep_block_dot4(&v, w), vldrwq_z_s32(init + oc, vctp32q((uint32_t)nc))),
                         mult + oc, shift + oc, out_offset, act_min, act_max, o[0] + oc, nc);
 #else
             {
-                int32_t acc[EP_BLOCK_PX * EP_BLOCK_CH];
-                for (px = 0; px < EP_BLOCK_PX; ++px) {
-                    for (c = 0; c < EP_BLOCK_CH; ++c) {
-                        acc[px * EP_BLOCK_CH + c] = init != NULL ? init[oc + (c < nc ? c : nc - 1)] : 0;
-                    }
-                }
+                /* 2 x 2: acc = {px0 ch0, px0 ch1, px1 ch0, px1 ch1} */
+                const int32_t c1 = oc + nc - 1;
+                const int32_t b0 = init != NULL ? init[oc] : 0, b1 = init != NULL ? init[c1] : 0;
+                int32_t acc[4];
+                acc[0] = b0;
+                acc[1] = b1;
+                acc[2] = b0;
+                acc[3] = b1;
                 ep_block_dot(&v, w, acc);
                 /* the last pixel of a short block is stored twice, with the same values */
-                for (px = 0; px < EP_BLOCK_PX; ++px) {
-                    for (c = 0; c < nc; ++c) {
-                        o[px][oc + c] = ep_requant_out(acc[px * EP_BLOCK_CH + c], mult[oc + c], shift[oc + c],
-                                                       out_offset, act_min, act_max);
-                    }
+                o[1][oc] = ep_requant_fast(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
+                o[0][oc] = ep_requant_fast(acc[0], mult[oc], shift[oc], out_offset, act_min, act_max);
+                if (nc > 1) {
+                    o[1][c1] = ep_requant_fast(acc[3], mult[c1], shift[c1], out_offset, act_min, act_max);
+                    o[0][c1] = ep_requant_fast(acc[1], mult[c1], shift[c1], out_offset, act_min, act_max);
                 }
             }
 #endif

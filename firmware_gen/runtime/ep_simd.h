@@ -56,6 +56,27 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
 
 #endif
 
+#if !EP_KERNELS_PORTABLE
+/* ep_mbqm + output offset + clamp, branch-light, for the optimized kernels. Exact for every acc
+ * when 0 <= mult < 2^31 (qmath.quantize_multiplier's range, so never gemmlowp's saturating
+ * INT32_MIN * INT32_MIN case): the high product floor((a*mult + 2^30) / 2^31) is then >= -2^31 + 1,
+ * so x - 1 for negative x cannot wrap, and rounding half away from zero of x / 2^r (r >= 1) is
+ * rounding half up of (x - [x < 0]) / 2^r = (x' >> r) + bit r-1 of x', which cannot overflow. */
+static inline int8_t ep_requant_fast(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset,
+                                     int32_t act_min, int32_t act_max)
+{
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    int32_t x = (int32_t)(((int64_t)(int32_t)((uint32_t)acc << left) * mult + ((int64_t)1 << 30)) >> 31);
+    if (right > 0) {
+        x += x >> 31;
+        x = (x >> right) + ((x >> (right - 1)) & 1);
+    }
+    x += out_offset;
+    x = x < act_min ? act_min : x;
+    return (int8_t)(x > act_max ? act_max : x);
+}
+#endif
+
 /* Depthwise: the in-image window of one output pixel, for ep_dw_accumulate. */
 typedef struct {
     int32_t rows, cols;             /* in-image taps */
