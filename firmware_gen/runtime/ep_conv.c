@@ -324,11 +324,23 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                 for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
                     const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
                     ep_dw_accumulate(acc, x, w, &win, oc0, nc);
+#if EP_KERNELS_MVE
+                    /* four channels per vector requantization; short blocks are predicated */
+                    for (c = 0; c < nc; c += 4) {
+                        const int32_t oc = oc0 + c, left = nc - c < 4 ? nc - c : 4;
+                        int32x4_t v = vldrwq_s32(acc + c);
+                        if (bias != NULL) {
+                            v = vaddq_s32(v, vldrwq_z_s32(bias + oc, vctp32q((uint32_t)left)));
+                        }
+                        ep_requant4(v, mult + oc, shift + oc, out_offset, act_min, act_max, o + oc, left);
+                    }
+#else
                     for (c = 0; c < nc; ++c) {
                         const int32_t oc = oc0 + c;
                         o[oc] = ep_requant_out(acc[c] + (bias != NULL ? bias[oc] : 0), mult[oc], shift[oc],
                                                out_offset, act_min, act_max);
                     }
+#endif
                 }
             }
         }
