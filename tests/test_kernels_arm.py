@@ -113,8 +113,11 @@ def edge_model(tmp_path_factory):
     # block), a strided 1x1 read straight from the input (5 x 4 pixels, k = 5: a 1-byte tail)
     i = L.Conv2D(5, 3, strides=2, padding="same")(x)
     j = L.Conv2D(3, 1, strides=2)(x)
-    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, j)]
-    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3
+    # pointwise, stride 1: filters of 20 bytes (Helium: one full vector + a predicated tail) and
+    # of 7 bytes (Helium: the filters stay loaded), 5 and 3 output channels
+    k = L.Conv2D(3, 1)(L.Conv2D(7, 1)(L.Conv2D(5, 1)(b)))
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, j, k)]
+    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -143,7 +146,7 @@ def test_edge_model_reaches_the_tails(edge_model):
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
     assert multipliers == {1, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 7
+    assert len(convs) == 10
     strided = [op for op in convs if op.builtin_options.strideW == 2]
     assert {int(np.prod(sg.tensors[op.inputs[1]].shape[1:3])) for op in strided} == {1, 9}   # 1x1 and 3x3
     pixels = {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs}

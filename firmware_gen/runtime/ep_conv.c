@@ -6,6 +6,7 @@
 #include "ep_simd_block.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* per-channel requantization, output offset, activation clamp (after the bias is added) */
@@ -59,6 +60,62 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
     }
     return col;
 }
+
+#if EP_KERNELS_MVE
+/* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
+ * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
+ * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
+static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
+    const int32_t out_offset = p->out_offset;
+    ep_patches v;
+    int32_t oc, q, c;
+
+    for (oc = 0; oc < out_c; oc += 4) {
+        const int32_t nc = out_c - oc < 4 ? out_c - oc : 4;
+        const mve_pred16_t pc = vctp32q((uint32_t)nc);
+        const int32x4_t ks = vldrwq_z_s32(p->kernel_sums + oc, pc);
+        const int32x4_t m = vldrwq_z_s32(p->mult + oc, pc), sh = vldrwq_z_s32(p->shift + oc, pc);
+        const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
+        const int8_t *w[4];
+        int8_t *o = out + oc;
+        w[0] = p->weights + (size_t)oc * k;
+        for (c = 1; c < 4; ++c) {
+            w[c] = c < nc ? w[c - 1] + k : w[c - 1];
+        }
+        if (k <= 16) {
+            const mve_pred16_t pk = vctp8q((uint32_t)k);
+            const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
+            const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
+            const int8_t *x = in;
+            for (q = 0; q < npix; ++q, x += k, o += out_c) {
+                const int8x16_t xv = vldrbq_z_s8(x, pk);
+                int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
+                a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
+                a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
+                a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
+                a = vshlq_s32(vaddq_s32(a, ks), left);
+                a = vqrdmulhq_s32(a, m);
+                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+                vstrbq_p_s32(o, a, pc);
+            }
+        } else {
+            for (q = 0; q < npix; ++q, o += out_c) {
+                int32x4_t a;
+                ep_patch_set(&v, 0, in + (size_t)q * k, k, 0);
+                a = vshlq_s32(vaddq_s32(ep_block_dot4(&v, w), ks), left);
+                a = vqrdmulhq_s32(a, m);
+                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+                vstrbq_p_s32(o, a, pc);
+            }
+        }
+    }
+}
+#endif
 
 /* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
  * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
@@ -138,6 +195,17 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     int32_t b, oy, ox, oc, fy, fx, pair = 0;
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
+#if EP_KERNELS_MVE
+    /* channels outer: every input pixel is read again after outputs were written, so the output
+     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
+    if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+        p->kernel_sums != NULL &&
+        ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
+         (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
+        ep_conv1x1_mve(p, in, out);
+        return;
+    }
+#endif
     if (fic == in_c && kh * kw * in_c <= EP_COL_MAX && (!EP_BLOCK_FOLDS_OFFSET || p->kernel_sums != NULL)) {
         ep_conv2d_block(p, in, out);
         return;
