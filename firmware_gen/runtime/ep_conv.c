@@ -416,6 +416,84 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
+ * channels, the in-image taps of each window row run in the assembly loop below (one word of
+ * inputs and one of weights per tap: 2 LDR, 2 ADD, 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE),
+ * with the four accumulators in registers; no call, no accumulator array. Padding taps are
+ * skipped, as in the reference. */
+static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w;
+    const int32_t kh = p->kh, kw = p->kw, stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t in_offset = p->in_offset, off2 = ep_offset_x2(in_offset);
+    const int32_t x_row = in_w * c_n, w_row = kw * c_n;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    int32_t b, oy, ox, c, r;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            const int32_t fy0 = iy0 < 0 ? -iy0 : 0, fy1 = in_h - iy0 < kh ? in_h - iy0 : kh;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
+                const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0, cols = fx1 > fx0 ? fx1 - fx0 : 0;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
+                const int8_t *w = weights + ((size_t)fy0 * kw + fx0) * c_n;
+                for (c = 0; c + 4 <= c_n; c += 4) {
+                    int32_t a0 = bias != NULL ? bias[c] : 0, a1 = bias != NULL ? bias[c + 1] : 0;
+                    int32_t a2 = bias != NULL ? bias[c + 2] : 0, a3 = bias != NULL ? bias[c + 3] : 0;
+                    for (r = 0; r < rows && cols > 0; ++r) {
+                        const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
+                        int32_t n = cols, xv, wv, xh, wh;
+                        __asm__ volatile(
+                            "1:\n\t"
+                            "ldr     %[xv], [%[xp]]\n\t"
+                            "ldr     %[wv], [%[wp]]\n\t"
+                            "add     %[xp], %[xp], %[xs]\n\t"
+                            "add     %[wp], %[wp], %[ws]\n\t"
+                            "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
+                            "sxtab16 %[xv], %[off2], %[xv]\n\t"
+                            "sxtb16  %[wh], %[wv], ror #8\n\t"
+                            "sxtb16  %[wv], %[wv]\n\t"
+                            "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
+                            "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
+                            "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
+                            "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
+                            "subs    %[n], %[n], #1\n\t"
+                            "bne     1b\n\t"
+                            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+                              [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
+                              [wh] "=&r"(wh)
+                            : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
+                            : "cc", "memory");
+                    }
+                    o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
+                    o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
+                    o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
+                    o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                }
+                for (; c < c_n; ++c) {
+                    int32_t a = bias != NULL ? bias[c] : 0, k;
+                    for (r = 0; r < rows; ++r) {
+                        for (k = 0; k < cols; ++k) {
+                            a += (int32_t)w[(size_t)r * w_row + (size_t)k * c_n + c] *
+                                 ((int32_t)x[(size_t)r * x_row + (size_t)k * c_n + c] + in_offset);
+                        }
+                    }
+                    o[c] = ep_requant_out(a, mult[c], shift[c], out_offset, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
@@ -428,6 +506,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
+#if EP_KERNELS_DSP
+    if (dil_h == 1 && dil_w == 1 && dm == 1) {
+        ep_depthwise_dm1_dsp(p, in, out);
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
     if (dil_h == 1 && dil_w == 1 && (dm == 1 || dm % 4 == 0)) {
         ep_depthwise_conv2d_simd(p, in, out);
