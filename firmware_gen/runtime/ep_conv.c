@@ -20,10 +20,39 @@ static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, in
 /* Largest filter (kh * kw * in_c bytes) the blocked path takes; its patch buffers are on the stack. */
 #define EP_COL_MAX EP_VEC_MAX
 
+/* short copies and fills for the im2col rows (runs of a few bytes when in_c is small: a library
+ * call per run costs more than the bytes), a word at a time through unaligned LDR/STR */
+static inline void ep_copy(int8_t *d, const int8_t *s, int32_t n)
+{
+    for (; n >= 4; n -= 4, d += 4, s += 4) {
+        uint32_t v;
+        memcpy(&v, s, 4);
+        memcpy(d, &v, 4);
+    }
+    for (; n > 0; --n) {
+        *d++ = *s++;
+    }
+}
+
+static inline void ep_fill(int8_t *d, int8_t value, int32_t n)
+{
+    const uint32_t v = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, d += 4) {
+        memcpy(d, &v, 4);
+    }
+    for (; n > 0; --n) {
+        *d++ = value;
+    }
+}
+
 /* The input patch of output pixel `pix` (flattened n, y, x) as one contiguous run of kh*kw*in_c
  * bytes: a pointer into the input for a 1x1 unpadded filter, else gathered into col (im2col, as
  * CMSIS-NN's arm_convolve_s8). Padding taps are filled with -in_offset (an int8: in_offset is minus
  * an int8 zero point), which makes their terms w * (x + in_offset) exactly 0. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc would turn ep_copy/ep_fill back into memcpy/memset calls, the calls this avoids */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
 static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t pix, int8_t *col)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
@@ -42,19 +71,18 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
             /* undilated row: padding, one run of in-image taps, padding */
             const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
             const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
-            memset(c, pad, (size_t)(fx0 * in_c));
-            memcpy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c,
-                   (size_t)((fx1 - fx0) * in_c));
-            memset(c + fx1 * in_c, pad, (size_t)((kw - fx1) * in_c));
+            ep_fill(c, pad, fx0 * in_c);
+            ep_copy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c, (fx1 - fx0) * in_c);
+            ep_fill(c + fx1 * in_c, pad, (kw - fx1) * in_c);
             c += kw * in_c;
             continue;
         }
         for (fx = 0; fx < kw; ++fx, c += in_c) {
             const int32_t ix = ix0 + dil_w * fx;
             if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                memset(c, pad, (size_t)in_c);
+                ep_fill(c, pad, in_c);
             } else {
-                memcpy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, (size_t)in_c);
+                ep_copy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, in_c);
             }
         }
     }
