@@ -148,7 +148,10 @@ static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *ou
 /* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
  * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
  * channels repeats its last filter: the duplicates read valid memory and are not stored. */
-static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* not inlined into ep_conv2d_block: the buffers' variable sizes there make gcc keep a frame
+ * pointer, and the DSP loop's inline assembly needs every other register */
+__attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                          int8_t *col, int32_t *wide)
 {
     const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c;
     const int32_t npix = p->out.n * p->out.h * p->out.w;
@@ -157,16 +160,21 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
     const int8_t *const weights = p->weights;
     const int32_t *const init = EP_BLOCK_FOLDS_OFFSET ? p->kernel_sums : p->bias;
     const int32_t *const mult = p->mult, *const shift = p->shift;
-    int8_t col[EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX * EP_COL_MAX : EP_COL_MAX];
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
     ep_patches v;
     int32_t pix, px, oc, c;
+#if EP_KERNELS_DSP
+    v.wide = wide;
+#else
+    (void)wide;
+#endif
 
     for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
         int8_t *o[EP_BLOCK_PX];
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
             /* the DSP patches are widened copies, so one col buffer serves every pixel */
-            ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET ? px * EP_COL_MAX : 0)),
+            ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET && !direct ? px * k : 0)),
                          k, in_offset);
             o[px] = out + (size_t)q * out_c;
         }
@@ -202,6 +210,21 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
 #endif
         }
     }
+}
+
+/* Buffers sized by the layer (k <= EP_COL_MAX), so the stack holds what this layer needs: a 1x1
+ * unpadded filter reads its patch in place and needs no im2col buffer. */
+static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#if EP_KERNELS_DSP
+    int32_t wide[k >= 4 ? k & ~3 : 1];
+    ep_conv2d_block_run(p, in, out, col, wide);
+#else
+    ep_conv2d_block_run(p, in, out, col, NULL);
+#endif
 }
 #endif
 
@@ -598,6 +621,10 @@ void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
     const int8_t *const weights = p->weights;
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
     ep_vec xv;      /* the batch's input, prepared once for all output neurons */
+#endif
+#if EP_KERNELS_DSP
+    int32_t wide[depth <= EP_VEC_MAX && depth >= 2 ? depth / 2 : 1];   /* sized by the layer */
+    xv.wide = wide;
 #endif
     int32_t b, oc, d;
 

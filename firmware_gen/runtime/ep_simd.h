@@ -180,7 +180,7 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
 typedef struct {
     const int8_t *x;                    /* the int8 vector; its n % 4 tail is used from here */
     int32_t n, in_offset;
-    int32_t wide[EP_VEC_MAX / 2];
+    int32_t *wide;                      /* the caller's storage: n / 2 words */
 } ep_vec;
 
 static inline void ep_vec_prepare(ep_vec *v, const int8_t *x, int32_t n, int32_t in_offset)

@@ -31,7 +31,7 @@
 typedef struct {
     int32_t n, n4;
     int32_t tail[EP_BLOCK_PX][3];       /* x + in_offset of the n % 4 last inputs */
-    int32_t wide[EP_VEC_MAX];           /* per 4 inputs: px0 (x0,x2), px0 (x1,x3), px1 (..), px1 (..) */
+    int32_t *wide;      /* the caller's n & ~3 words: per 4 inputs px0 (x0,x2), px0 (x1,x3), px1 .., px1 .. */
 } ep_patches;
 
 static inline void ep_patch_set(ep_patches *v, int32_t px, const int8_t *x, int32_t n, int32_t in_offset)
