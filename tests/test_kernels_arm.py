@@ -116,7 +116,9 @@ def edge_model(tmp_path_factory):
     # pointwise, stride 1: filters of 20 bytes (Helium: one full vector + a predicated tail) and
     # of 7 bytes (Helium: the filters stay loaded), 5 and 3 output channels
     k = L.Conv2D(3, 1)(L.Conv2D(7, 1)(L.Conv2D(5, 1)(b)))
-    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, j, k)]
+    # MUL and ADD of same-shape tensors: the flat elementwise loops (5x4x3 = 60 elements)
+    jm = L.Add()([L.Multiply()([j, L.Conv2D(3, 1, strides=2)(x)]), j])
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, k)]
     y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3
     model = keras.Model(x, y)
 
@@ -146,7 +148,8 @@ def test_edge_model_reaches_the_tails(edge_model):
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
     assert multipliers == {1, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 10
+    assert len(convs) == 11
+    assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}
     strided = [op for op in convs if op.builtin_options.strideW == 2]
     assert {int(np.prod(sg.tensors[op.inputs[1]].shape[1:3])) for op in strided} == {1, 9}   # 1x1 and 3x3
     pixels = {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs}
