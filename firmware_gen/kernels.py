@@ -124,9 +124,7 @@ def _conv(node, ctx):
                     in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
                     weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
                     mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
-                    # only the CONV_2D kernels fold the offset (depthwise windows lose taps at borders)
-                    kernel_sums=None if depthwise else ctx.table("kernel_sums", "int32_t",
-                                                                 kernel_sums(node, ctx, -x.zp))),
+                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp))),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
 
 

@@ -440,6 +440,13 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                 /* a window entirely in the padding has no taps: the sums are 0 */
                 win.rows = fy1 > fy0 ? fy1 - fy0 : 0;
                 win.cols = fx1 > fx0 ? fx1 - fx0 : 0;
+#if EP_KERNELS_MVE
+                /* a window without padding taps starts from the kernel sums (bias + in_offset * sum
+                 * of the channel's taps) and leaves the offset out of its loop */
+                const int fold = p->kernel_sums != NULL && win.dm == 1 && win.rows == kh && win.cols == kw;
+                const int32_t *const init = fold ? p->kernel_sums : bias;
+                win.in_offset = fold ? 0 : p->in_offset;
+#endif
                 for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
                     const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
                     ep_dw_accumulate(acc, x, w, &win, oc0, nc);
@@ -448,8 +455,8 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                     for (c = 0; c < nc; c += 4) {
                         const int32_t oc = oc0 + c, left = nc - c < 4 ? nc - c : 4;
                         int32x4_t v = vldrwq_s32(acc + c);
-                        if (bias != NULL) {
-                            v = vaddq_s32(v, vldrwq_z_s32(bias + oc, vctp32q((uint32_t)left)));
+                        if (init != NULL) {
+                            v = vaddq_s32(v, vldrwq_z_s32(init + oc, vctp32q((uint32_t)left)));
                         }
                         ep_requant4(v, mult + oc, shift + oc, out_offset, act_min, act_max, o + oc, left);
                     }

@@ -414,7 +414,17 @@ __attribute__((noinline, unused)) static void ep_dw_accumulate8(int32_t *acc, co
     int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
     int32_t r, c;
     w += oc0;
-    if (dm == 1) {
+    if (dm == 1 && off == 0) {
+        /* the offset is folded into the caller's kernel sums (a window without padding taps) */
+        x += oc0;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vaddq_s32(a0, vmulq_s32(vldrbq_z_s32(xp, p0), vldrbq_z_s32(wp, p0)));
+                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_z_s32(xp + 4, p1), vldrbq_z_s32(wp + 4, p1)));
+            }
+        }
+    } else if (dm == 1) {
         x += oc0;
         for (r = 0; r < win->rows; ++r) {
             const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
@@ -458,7 +468,18 @@ static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t 
         return;
     }
     w += oc0;
-    if (dm == 1) {
+    if (dm == 1 && off == 0) {
+        x += oc0;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
+                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(xp + 8), vldrbq_s32(wp + 8)));
+                a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(xp + 12), vldrbq_s32(wp + 12)));
+            }
+        }
+    } else if (dm == 1) {
         x += oc0;
         for (r = 0; r < win->rows; ++r) {
             const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
