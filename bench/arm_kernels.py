@@ -7,7 +7,13 @@ Both variants are built from the same runtime sources for the same board; the po
 one-line shims that define EP_PORTABLE_KERNELS before including each runtime .c file (see
 firmware_gen/runtime/ep_simd.h). Every inference is checked against TFLM (mismatches must be 0).
 Counts come from QEMU -icount: executed instructions, deterministic, not cycles (no pipeline,
-wait states or MVE beats are modelled). Without model arguments the testdata models are measured.
+wait states or MVE beats are modelled). Without model arguments the testdata models are measured,
+plus a MobileNetV1-0.25 96x96x3 (the MLPerf Tiny VWW architecture) built here with random weights
+(seed 0) through the real TFLite converter.
+
+Per core and model it prints instructions, MACs per instruction, the per-layer-type split of the
+optimized build's instructions (from the engine's per-layer counter hook: which layer type holds a
+model back), and the engine's arena plus the stack the firmware used against TFLM's arena.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from firmware_gen import codegen  # noqa: E402
 from edgepipe_base import tflite_file
 from firmware_gen import boards  # noqa: E402
+from firmware_gen import tflm  # noqa: E402
 from pipeline.bench import board as board_bench  # noqa: E402
 
 TESTDATA = REPO / "tests" / "data"      # third-party models, copied with their NOTICE.md
@@ -51,13 +58,63 @@ def random_inputs(path: Path, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(-128, 128, size=(n, *shape[1:]), dtype=np.int8)
 
 
+def mobilenet_v1_025(path: Path, seed: int = 0) -> Path:
+    """MobileNetV1 alpha 0.25 on 96x96x3 (VWW layout: 3x3/2 stem, 13 depthwise-separable blocks,
+    average pool, dense) with random weights, int8 through the real converter. The head has no
+    softmax: with random weights its input scale makes TFLM's softmax Prepare abort."""
+    import os
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras as keras
+    L = keras.layers
+    keras.utils.set_random_seed(seed)
+
+    def block(x, filters, kernel, stride, depthwise=False):
+        conv = (L.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False) if depthwise
+                else L.Conv2D(filters, kernel, stride, padding="same", use_bias=False))
+        return L.ReLU(6.0)(L.BatchNormalization()(conv(x)))
+
+    inp = L.Input((96, 96, 3))
+    x = block(inp, 8, 3, 2)
+    for filters, stride in [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2)] + [(128, 1)] * 5 + \
+            [(256, 2), (256, 1)]:
+        x = block(block(x, None, 3, stride, depthwise=True), filters, 1, 1)
+    y = L.Dense(2)(L.Flatten()(L.AveragePooling2D(3)(x)))
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(8):
+            yield [rng.normal(0, 1, size=(1, 96, 96, 3)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, y))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path.write_bytes(conv.convert())
+    return path
+
+
+def by_type(layers: list[dict] | None) -> dict[str, tuple[int, int]]:
+    """opcode -> (instructions, MACs) summed over the optimized build's layers."""
+    out: dict[str, tuple[int, int]] = {}
+    for l in layers or []:
+        n, m = out.get(l["opcode"], (0, 0))
+        out[l["opcode"]] = (n + l["instructions"], m + l["macs"])
+    return out
+
+
 def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
     portable = board_bench.run(board_id, model, x, None, work / "portable", generate=portable_generate)
     optimized = board_bench.run(board_id, model, x, None, work / "optimized")
+    tflm_arena = tflm.run(model.read_bytes(), x[:1], where=str(model)).arena_bytes
     return {"board": board_id, "model": model.stem, "macs": optimized["macs"],
             "portable": portable["instructions"]["median"], "optimized": optimized["instructions"]["median"],
             "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x),
-            "stack": (portable["stack_bytes"], optimized["stack_bytes"])}
+            "stack": (portable["stack_bytes"], optimized["stack_bytes"]),
+            "arena": optimized["arena_bytes"], "tflm_arena": tflm_arena,
+            "types": by_type(optimized["layers"])}
 
 
 def table(rows: list[dict]) -> str:
@@ -70,6 +127,16 @@ def table(rows: list[dict]) -> str:
                      f"| {r['optimized']:,} | {r['portable'] / r['optimized']:.2f}x "
                      f"| {r['macs'] / r['optimized']:.3f} | {r['stack'][0]} / {r['stack'][1]} "
                      f"| {r['mismatches']} / {2 * r['samples']} |")
+    lines += ["", "Optimized build per layer type (engine's per-layer counter hook), and RAM: the engine's "
+              "arena + the stack the firmware used (which includes the app's own frames) against TFLM's arena.",
+              "", "| board | model | layer type: instructions (share), MAC/instr | arena + stack vs TFLM arena |",
+              "|---|---|---|---:|"]
+    for r in rows:
+        parts = [f"{op} {n:,} ({100 * n / r['optimized']:.0f}%), {m / n if n else 0:.2f}"
+                 for op, (n, m) in sorted(r["types"].items(), key=lambda kv: -kv[1][0]) if n >= r["optimized"] / 100]
+        ram = r["arena"] + r["stack"][1]
+        vs = f"{ram:,} / {r['tflm_arena']:,} = {ram / r['tflm_arena']:.2f}x" if r["tflm_arena"] else "TFLM arena n/a"
+        lines.append(f"| {r['board']} | {r['model']} | {'; '.join(parts)} | {vs} |")
     return "\n".join(lines)
 
 
@@ -79,9 +146,10 @@ def main(argv=None) -> int:
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--samples", type=int, default=5, help="random int8 inputs per model (seed 0)")
     args = ap.parse_args(argv)
-    models = args.models or sorted(TESTDATA.glob("*.tflite"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        models = args.models or [*sorted(TESTDATA.glob("*.tflite")),
+                                 mobilenet_v1_025(Path(tmp) / "mobilenet_v1_025_96.tflite")]
         for board_id in args.boards.split(","):
             for model in models:
                 rows.append(measure(board_id, model, random_inputs(model, args.samples), Path(tmp)))

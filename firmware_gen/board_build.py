@@ -226,7 +226,10 @@ def model_glue_header(prefix: str, model_header: str, version_header: str | None
         "#endif", "",
     ]
     lines += [f"#define EP_MODEL_{ours} {P}_{theirs}" for ours, theirs in names.items()]
-    lines += [f"#define EP_MODEL_INVOKE {prefix}_invoke", "", "#endif /* EP_MODEL_GLUE_H */", ""]
+    lines += [f"#define EP_MODEL_INVOKE {prefix}_invoke",
+              f"#ifdef {P}_LAYERS", f"#define EP_MODEL_LAYERS {P}_LAYERS",
+              f"#define EP_MODEL_PROFILE_HOOK {prefix}_profile", "#endif",
+              "", "#endif /* EP_MODEL_GLUE_H */", ""]
     return "\n".join(lines)
 
 
@@ -283,6 +286,8 @@ def build(board: Board, out_dir: Path, prefix: str, model_header: Path,
     includes = [gen, COMMON_DIR, board.bsp_dir, APP_DIR, *dict.fromkeys(engine_dirs)]
     common = ["-g", "-ffunction-sections", "-fdata-sections"]
     common += [f"-D{k}={v}" for k, v in (extra_defines or {}).items()]
+    # the engine calls the app's per-layer counter hook (LAYERS request, protocol.h)
+    common += [f"-D{prefix.upper()}_PROFILE=1"]
     ours = sorted(COMMON_DIR.glob("*.c")) + sorted(board.bsp_dir.glob("*.c")) + sorted(APP_DIR.glob("*.c"))
     objects = [*build_mod.compile_objects(ours, obj_dir / "app", includes, [*board.cflags(), *common],
                                           cc=CC, opt=opt, std="gnu11", where=board.id),

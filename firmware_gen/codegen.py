@@ -53,6 +53,7 @@ class GeneratedEngine:
     @property
     def output_ctype(self) -> str:
         return NUMPY_CTYPES[self.output_dtype]
+    layer_macs: list = field(default_factory=list)   # MACs of each entry of layers
 
     @property
     def sources(self) -> list[Path]:
@@ -313,7 +314,7 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
             inputs=[p.text for p in call.inputs], output=out_ptr,
             dump_ptr=out_ptr if out.dtype == "INT8" else f"(const int8_t *)(const void *){out_ptr}",
             array_inputs=call.array_inputs, array_ctype=call.array_ctype, tensor=out.index, out_bytes=out.nbytes, checks=checks,
-            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index]))
+            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index], macs=call.macs))
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -342,4 +343,5 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
         input_shape=tuple(x.shape), input_scale=x.s, input_zero_point=x.zp,
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
         layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
-        input_dtype=x.dtype.lower(), output_dtype=y.dtype.lower())
+        input_dtype=x.dtype.lower(), output_dtype=y.dtype.lower(),
+        layer_macs=[l["macs"] for l in layers])

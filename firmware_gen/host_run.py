@@ -27,14 +27,17 @@ def write_main(engine: codegen.GeneratedEngine, out_dir) -> Path:
 
 
 def build(engine: codegen.GeneratedEngine, workdir, sanitize=False, debug=False, opt="-O2",
-          objects=None) -> Path:
+          objects=None, profile=False) -> Path:
     """Compile engine + runtime + host driver with -Wall -Wextra -Werror (and ASan/UBSan).
-    `objects`: the engine's sources already compiled with the same flags (linked, not recompiled)."""
+    `objects`: the engine's sources already compiled with the same flags (linked, not recompiled).
+    `profile`: the engine calls the driver's per-layer hook (`<prefix>_profile`, for callgrind)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     main = write_main(engine, workdir)
-    name = f"{engine.prefix}_host" + ("_asan" if sanitize else "") + ("_debug" if debug else "")
+    name = f"{engine.prefix}_host" + ("_asan" if sanitize else "") + ("_debug" if debug else "") + \
+        ("_profile" if profile else "")
     defines = [f"{engine.prefix.upper()}_DEBUG_DUMP"] if debug else []
+    defines += [f"{engine.prefix.upper()}_PROFILE"] if profile else []
     return build_mod.compile_host([*(objects or engine.sources), main], workdir / name,
                                   include_dirs=engine.include_dirs, defines=defines, sanitize=sanitize, opt=opt)
 

@@ -94,6 +94,21 @@ def _check_accumulator(node, ctx, taps: int, in_offset: int, weights_offset: int
                             "for int8 kernels")
 
 
+def kernel_sums(node, ctx, in_offset: int) -> np.ndarray:
+    """bias + in_offset * (sum of the channel's weights) per output channel, wrapped to int32 like
+    the kernels' sums: the SIMD kernels that fold the input offset out of their loops start from it
+    (ep_runtime.h). Conv weights are [out_c, kh, kw, in_c], depthwise [1, kh, kw, out_c]."""
+    w = ctx.tensor(node.inputs[1]).data.astype(np.int64)
+    if node.opcode == "DEPTHWISE_CONV_2D":
+        sums = w.reshape(-1, w.shape[-1]).sum(axis=0)
+    else:
+        sums = w.reshape(w.shape[0], -1).sum(axis=1)
+    total = sums * in_offset
+    if len(node.inputs) > 2 and node.inputs[2] >= 0:
+        total = total + ctx.tensor(node.inputs[2]).data.astype(np.int64).reshape(-1)
+    return ((total + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+
+
 def _conv(node, ctx):
     x, y = _io(node, ctx)
     w = ctx.tensor(node.inputs[1])
@@ -123,7 +138,8 @@ def _conv(node, ctx):
                     dil_w=o.dilationWFactor, pad_h=pad_h, pad_w=pad_w,
                     in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
                     weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
-                    mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift)),
+                    mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
+                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp))),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
 
 

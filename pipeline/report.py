@@ -132,6 +132,30 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+SLOWEST_LAYERS = 3
+
+
+def layer_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """The layers that cost most, per (variant, target) with a per-layer profile (`layers` rows:
+    boards from the firmware's per-layer counter, host-c from callgrind)."""
+    head = ["variant", "target", "layer", "op", "MACs", "count", "share %", "MACs/count", "% of peak"]
+    rows = []
+    for r in results["results"]:
+        layers = r.get("layers") or []
+        total = sum(l.get("instructions") or l.get("cycles") or 0 for l in layers)
+        for l in sorted(layers, key=lambda l: -(l.get("instructions") or l.get("cycles") or 0))[:SLOWEST_LAYERS]:
+            n = l.get("instructions") or l.get("cycles")
+            unit = "instr" if l.get("instructions") is not None else "cycles"
+            rate = l.get("macs_per_instruction", l.get("macs_per_cycle"))
+            peak = l.get("peak_fraction_estimate", l.get("peak_fraction"))
+            rows.append([r["variant"], r["target"], f"#{l['index']} {l['name']}", l["opcode"], _fmt(l["macs"], ",.0f"),
+                         _fmt(n, ",.0f", f" {unit}"), _fmt(100 * n / total if n and total else None, ".1f"),
+                         _fmt(rate, ".3f"),
+                         _fmt(None if peak is None else 100 * peak, ".1f",
+                              " (estimate)" if "peak_fraction_estimate" in l else "")])
+    return head, rows
+
+
 def summary_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """The shape of the TF model-optimization docs: top-1 original / PTQ int8 / QAT int8, size, speed."""
     idx = _index(results)
@@ -222,7 +246,7 @@ def render(results: dict) -> str:
 def write(results: dict, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     tables = [("Summary", summary_table(results)), ("Variants", variant_table(results)),
-              ("Targets", target_table(results))]
+              ("Targets", target_table(results)), ("Slowest layers", layer_table(results))]
     paths = {"json": out_dir / "results.json", "md": out_dir / "table.md", "csv": out_dir / "table.csv",
              "html": out_dir / "report.html"}
     write_json(paths["json"], results)

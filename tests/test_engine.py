@@ -152,6 +152,12 @@ def test_host_c_target(testdata, tmp_path):
     # valgrind is installed by `make setup`: the count must be there
     assert r["instructions"] is not None, r["instructions_note"]
     assert 336_000 < r["instructions"] < 336_000_000 and r["instructions_note"] is None
+    # per layer (callgrind parts split at the engine's per-layer hook): they add up to the inference
+    layers = r["layers"]
+    assert [l["opcode"] for l in layers] == ["DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
+    assert sum(l["macs"] for l in layers) == 336_000
+    assert 0.99 * r["instructions"] < sum(l["instructions"] for l in layers) <= r["instructions"]
+    assert layers[0]["macs_per_instruction"] == pytest.approx(layers[0]["macs"] / layers[0]["instructions"])
 
 
 def test_callgrind_failure_is_a_note_not_a_traceback(tmp_path):

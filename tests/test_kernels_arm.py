@@ -5,7 +5,8 @@ The host build always takes the portable path, so these tests are the only ones 
 DSP and MVE inner loops: the testdata models plus a small model whose odd shapes reach every tail
 (channel counts that are not multiples of the SIMD width, dot products shorter than a vector,
 padding borders, stride 2, dilation, depth multipliers 1/4/8, a filter too big for the im2col
-buffer). Fixed seeds; few samples, since emulated MVE
+buffer, odd pixel counts for the 2-pixel DSP blocks, channel counts that leave short 2- and
+4-channel blocks, 1x1 filters read straight from the input). Fixed seeds; few samples, since emulated MVE
 instructions are slow."""
 
 from __future__ import annotations
@@ -108,8 +109,17 @@ def edge_model(tmp_path_factory):
     g = L.Conv2D(3, (5, 11), padding="same")(b)     # 1100-byte filters: above the im2col buffer
     kernel = tf.constant(np.random.default_rng(1).normal(0, 0.3, size=(3, 3, 5, 4)), tf.float32)
     h = L.Lambda(lambda v: tf.nn.conv2d(v, kernel, strides=1, padding="SAME", dilations=2))(x)
-    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h)]
-    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4
+    # blocked conv path: stride 2 with padding (im2col, 5x4 = 20 pixels, 5 filters: a short channel
+    # block), a strided 1x1 read straight from the input (5 x 4 pixels, k = 5: a 1-byte tail)
+    i = L.Conv2D(5, 3, strides=2, padding="same")(x)
+    j = L.Conv2D(3, 1, strides=2)(x)
+    # pointwise, stride 1: filters of 20 bytes (Helium: one full vector + a predicated tail) and
+    # of 7 bytes (Helium: the filters stay loaded), 5 and 3 output channels
+    k = L.Conv2D(3, 1)(L.Conv2D(7, 1)(L.Conv2D(5, 1)(b)))
+    # MUL and ADD of same-shape tensors: the flat elementwise loops (5x4x3 = 60 elements)
+    jm = L.Add()([L.Multiply()([j, L.Conv2D(3, 1, strides=2)(x)]), j])
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, k)]
+    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -138,7 +148,12 @@ def test_edge_model_reaches_the_tails(edge_model):
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
     assert multipliers == {1, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 5
+    assert len(convs) == 11
+    assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}
+    strided = [op for op in convs if op.builtin_options.strideW == 2]
+    assert {int(np.prod(sg.tensors[op.inputs[1]].shape[1:3])) for op in strided} == {1, 9}   # 1x1 and 3x3
+    pixels = {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs}
+    assert pixels == {0, 1}          # odd pixel counts leave a short last 2-pixel block on the DSP path
     assert max(op.builtin_options.dilationWFactor for op in convs) == 2          # per-tap im2col
     assert max(int(np.prod(sg.tensors[op.inputs[1]].shape[1:])) for op in convs) > 1024   # fallback
 

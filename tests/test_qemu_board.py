@@ -45,6 +45,23 @@ def test_mps2_an386_hello_world_matches_tflm(tmp_path, hello):
     assert r["accuracy"] is None                          # one output: nothing to argmax
 
 
+def test_per_layer_counts_add_up_to_the_inference(tmp_path, testdata):
+    """The engine's per-layer hook: one row per kernel call, counts that sum to the measured
+    inference (less the hook calls' own cost), MACs that sum to the model's."""
+    kws = testdata / "mlperf_tiny_kws_ref_model.tflite"
+    r = board_bench.run("mps2-an386", kws, _inputs(kws, 1), None, tmp_path)
+    layers = r["layers"]
+    total = r["instructions"]["median"]
+    assert [l["opcode"] for l in layers] == ["CONV_2D"] + ["DEPTHWISE_CONV_2D", "CONV_2D"] * 4 + \
+        ["AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"]
+    assert sum(l["macs"] for l in layers) == r["macs"]
+    assert 0.99 * total < sum(l["instructions"] for l in layers) <= total
+    assert all(l["instructions"] > 0 for l in layers)
+    conv = layers[0]
+    assert conv["macs_per_instruction"] == pytest.approx(conv["macs"] / conv["instructions"])
+    assert conv["peak_fraction_estimate"] == pytest.approx(conv["macs_per_instruction"] / 2.0)
+
+
 def test_instruction_counts_repeat_exactly_and_samples_resume(tmp_path, hello, monkeypatch):
     board, engine, fw = board_bench.prepare("mps2-an386", hello, tmp_path)
     sha = tflite_file.read(hello).sha256

@@ -67,6 +67,29 @@ def test_missing_measurements_are_dashes_not_numbers():
     assert board["instructions/inf (p50)"] == "123,456" and board["est. ms @clock"] == "4.94 (estimate)"
 
 
+def test_slowest_layers_come_from_the_per_layer_rows(tmp_path):
+    doc = _doc()
+    board = doc["results"][4]
+    board["layers"] = [
+        {"index": 0, "opcode": "CONV_2D", "name": "c0", "macs": 4000, "instructions": 2000,
+         "macs_per_instruction": 2.0, "peak_fraction_estimate": 1.0},
+        {"index": 1, "opcode": "DEPTHWISE_CONV_2D", "name": "d1", "macs": 900, "instructions": 6000,
+         "macs_per_instruction": 0.15, "peak_fraction_estimate": 0.075},
+        {"index": 2, "opcode": "ADD", "name": "a2", "macs": 0, "instructions": 1000,
+         "macs_per_instruction": 0.0, "peak_fraction_estimate": 0.0},
+        {"index": 3, "opcode": "SOFTMAX", "name": "s3", "macs": 0, "instructions": 10,
+         "macs_per_instruction": 0.0, "peak_fraction_estimate": 0.0},
+    ]
+    head, rows = report.layer_table(doc)
+    assert [dict(zip(head, r))["op"] for r in rows] == ["DEPTHWISE_CONV_2D", "CONV_2D", "ADD"]   # top 3
+    top = dict(zip(head, rows[0]))
+    assert top["count"] == "6,000 instr" and top["share %"] == "66.6" and top["MACs/count"] == "0.150"
+    assert top["% of peak"] == "7.5 (estimate)"
+    assert "## Slowest layers" in report.write(doc, tmp_path)["md"].read_text()
+    # without per-layer rows there is no section (the golden report above has none)
+    assert report.layer_table(_doc())[1] == []
+
+
 def test_json_and_csv_roundtrip(tmp_path):
     doc = _doc()
     paths = report.write(doc, tmp_path)

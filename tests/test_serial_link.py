@@ -27,6 +27,7 @@ def test_protocol_constants_match_the_firmware_header():
     assert (defs["REQ_INFO"], defs["REQ_RUN"], defs["REQ_STACK"], defs["REQ_EXIT"], defs["REQ_RUN_FILE"],
             defs["REQ_FAULT"]) == (sl.REQ_INFO, sl.REQ_RUN, sl.REQ_STACK, sl.REQ_EXIT, sl.REQ_RUN_FILE,
                                    sl.REQ_FAULT)
+    assert defs["REQ_LAYERS"] == sl.REQ_LAYERS
     codes = dict(re.findall(r"#define EP_(ERR_\w+) \((-\d+)\)", text))
     assert (int(codes["ERR_BAD_LENGTH"]), int(codes["ERR_NO_HOST_FILE"])) == (sl.ERR_BAD_LENGTH, sl.ERR_NO_HOST_FILE)
     assert f'#define EP_HOST_INPUTS "{sl.HOST_INPUTS}"' in text
@@ -148,7 +149,9 @@ def _answering(reply_type_payload):
      r"RUN reply of 3 bytes is too short"),
     (lambda f: (sl.REQ_RUN | sl.REPLY_BIT, b"\0" * 8 + b"\1" * 3),
      lambda link: link.run(b"\0", output_bytes=4), r"RUN reply carries 3 output bytes, the model has 4"),
-], ids=["short-error", "short-stack", "short-run", "run-wrong-output-length"])
+    (lambda f: (sl.REQ_LAYERS | sl.REPLY_BIT, b"\0" * 6), lambda link: link.layers(),
+     r"LAYERS reply of 6 bytes, expected a multiple of 4"),
+], ids=["short-error", "short-stack", "short-run", "run-wrong-output-length", "layers-not-u32"])
 def test_malformed_but_crc_valid_replies_are_link_errors(reply, call, message):
     with SerialLink(_answering(reply), timeout_s=2, retries=0, where="b") as link:
         with pytest.raises(LinkError, match=message):
@@ -271,3 +274,31 @@ def test_cortex_m0_fault_path(tmp_path, testdata):
             with pytest.raises(sl.FirmwareFault, match=r"FAULT HardFault pc=0x[0-9a-f]{8} lr=0x[0-9a-f]{8}$"):
                 link.fault()
         assert q.wait_exit(5) == 3
+
+
+def test_layers_request_to_a_firmware_that_predates_it_is_none_after_one_try():
+    """An older firmware answers the LAYERS request NAK(unknown type): layers() is None at once
+    (an intact frame of an unknown type is not resent), and the link keeps working."""
+    seen = []
+
+    def reply(f):
+        seen.append(f.type)
+        if f.type == sl.REQ_LAYERS:
+            return sl.NAK, bytes([sl.NAK_UNKNOWN_TYPE])
+        return sl.REQ_STACK | sl.REPLY_BIT, (100).to_bytes(4, "little") + (8192).to_bytes(4, "little")
+    with SerialLink(_answering(reply), timeout_s=2, retries=3, where="b") as link:
+        assert link.layers() is None
+        assert link.stack() == (100, 8192)
+        assert link.retransmits == 0
+    assert seen == [sl.REQ_LAYERS, sl.REQ_STACK]
+
+
+def test_layers_reply_decodes_u32_per_layer():
+    counts = [7, 0, 123456, 2**32 - 1]
+    payload = b"".join(c.to_bytes(4, "little") for c in counts)
+    with SerialLink(_answering(lambda f: (sl.REQ_LAYERS | sl.REPLY_BIT, payload)), timeout_s=2,
+                    retries=0, where="b") as link:
+        assert link.layers() == counts
+    with SerialLink(_answering(lambda f: (sl.REQ_LAYERS | sl.REPLY_BIT, b"")), timeout_s=2,
+                    retries=0, where="b") as link:
+        assert link.layers() is None          # an engine without the hook

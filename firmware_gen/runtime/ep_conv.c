@@ -3,8 +3,10 @@
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
 #include "ep_simd.h"
+#include "ep_simd_block.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* per-channel requantization, output offset, activation clamp (after the bias is added) */
@@ -15,82 +17,214 @@ static inline int8_t ep_requant_out(int32_t acc, int32_t mult, int32_t shift, in
 }
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
-/* Largest filter (kh * kw * in_c bytes) the im2col path takes; its patch buffer (and the DSP
- * path's widened copy, ep_vec) are on the stack. */
+/* Largest filter (kh * kw * in_c bytes) the blocked path takes; its patch buffers are on the stack. */
 #define EP_COL_MAX EP_VEC_MAX
 
-/* Ungrouped convolution as one dot product per output channel: the input patch of an output
- * pixel is gathered into one contiguous run (im2col, as CMSIS-NN's arm_convolve_s8 does), so each
- * filter, [kh][kw][in_c] contiguous in memory, meets it in a single SIMD dot product instead of
- * one short product per filter row. Padding taps are filled with -in_offset (an int8: in_offset is
- * minus an int8 zero point), which makes their terms w * (x + in_offset) exactly 0, the same as
- * skipping them like the reference does. */
-static void ep_conv2d_col(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* short copies and fills for the im2col rows (runs of a few bytes when in_c is small: a library
+ * call per run costs more than the bytes), a word at a time through unaligned LDR/STR */
+static inline void ep_copy(int8_t *d, const int8_t *s, int32_t n)
 {
-    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
-    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
-    const int32_t kh = p->kh, kw = p->kw, k = kh * kw * in_c;
-    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
-    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
-    const int32_t act_min = p->act_min, act_max = p->act_max;
-    const int8_t *const weights = p->weights;
-    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
-    const int8_t pad = (int8_t)-in_offset;
-    /* a 1x1 unpadded filter reads its patch straight from the input */
-    const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
-    int8_t col[EP_COL_MAX];
-    ep_vec xv;
-    int32_t b, oy, ox, oc, fy, fx;
+    for (; n >= 4; n -= 4, d += 4, s += 4) {
+        uint32_t v;
+        memcpy(&v, s, 4);
+        memcpy(d, &v, 4);
+    }
+    for (; n > 0; --n) {
+        *d++ = *s++;
+    }
+}
 
-    for (b = 0; b < p->out.n; ++b) {
-        for (oy = 0; oy < out_h; ++oy) {
-            const int32_t iy0 = oy * stride_h - p->pad_h;
-            for (ox = 0; ox < out_w; ++ox) {
-                const int32_t ix0 = ox * stride_w - p->pad_w;
-                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * out_c;
-                const int8_t *x = col;
-                if (direct) {
-                    x = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
-                } else {
-                    int8_t *c = col;
-                    for (fy = 0; fy < kh; ++fy) {
-                        const int32_t iy = iy0 + dil_h * fy;
-                        if (dil_w == 1 && iy >= 0 && iy < in_h) {
-                            /* undilated row: padding, one run of in-image taps, padding */
-                            const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
-                            const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
-                            memset(c, pad, (size_t)(fx0 * in_c));
-                            memcpy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c,
-                                   (size_t)((fx1 - fx0) * in_c));
-                            memset(c + fx1 * in_c, pad, (size_t)((kw - fx1) * in_c));
-                            c += kw * in_c;
-                            continue;
-                        }
-                        for (fx = 0; fx < kw; ++fx, c += in_c) {
-                            const int32_t ix = ix0 + dil_w * fx;
-                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                memset(c, pad, (size_t)in_c);
-                            } else {
-                                memcpy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, (size_t)in_c);
-                            }
-                        }
-                    }
-                }
-                ep_vec_prepare(&xv, x, k, in_offset);
-                for (oc = 0; oc + 1 < out_c; oc += 2) {
-                    const int8_t *w = weights + (size_t)oc * k;
-                    int32_t acc0 = bias != NULL ? bias[oc] : 0, acc1 = bias != NULL ? bias[oc + 1] : 0;
-                    ep_vec_dot2(&xv, w, w + k, &acc0, &acc1);
-                    o[oc] = ep_requant_out(acc0, mult[oc], shift[oc], out_offset, act_min, act_max);
-                    o[oc + 1] = ep_requant_out(acc1, mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
-                }
-                if (oc < out_c) {
-                    const int32_t acc = ep_vec_dot(&xv, weights + (size_t)oc * k) + (bias != NULL ? bias[oc] : 0);
-                    o[oc] = ep_requant_out(acc, mult[oc], shift[oc], out_offset, act_min, act_max);
-                }
+static inline void ep_fill(int8_t *d, int8_t value, int32_t n)
+{
+    const uint32_t v = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, d += 4) {
+        memcpy(d, &v, 4);
+    }
+    for (; n > 0; --n) {
+        *d++ = value;
+    }
+}
+
+/* The input patch of output pixel `pix` (flattened n, y, x) as one contiguous run of kh*kw*in_c
+ * bytes: a pointer into the input for a 1x1 unpadded filter, else gathered into col (im2col, as
+ * CMSIS-NN's arm_convolve_s8). Padding taps are filled with -in_offset (an int8: in_offset is minus
+ * an int8 zero point), which makes their terms w * (x + in_offset) exactly 0. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc would turn ep_copy/ep_fill back into memcpy/memset calls, the calls this avoids */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t pix, int8_t *col)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int8_t pad = (int8_t)-p->in_offset;
+    int8_t *c = col;
+    int32_t fy, fx;
+    if (kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0) {
+        return in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+    }
+    for (fy = 0; fy < kh; ++fy) {
+        const int32_t iy = iy0 + dil_h * fy;
+        if (dil_w == 1 && iy >= 0 && iy < in_h) {
+            /* undilated row: padding, one run of in-image taps, padding */
+            const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+            const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+            ep_fill(c, pad, fx0 * in_c);
+            ep_copy(c + fx0 * in_c, in + ((size_t)(b * in_h + iy) * in_w + ix0 + fx0) * in_c, (fx1 - fx0) * in_c);
+            ep_fill(c + fx1 * in_c, pad, (kw - fx1) * in_c);
+            c += kw * in_c;
+            continue;
+        }
+        for (fx = 0; fx < kw; ++fx, c += in_c) {
+            const int32_t ix = ix0 + dil_w * fx;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                ep_fill(c, pad, in_c);
+            } else {
+                ep_copy(c, in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c, in_c);
             }
         }
     }
+    return col;
+}
+
+#if EP_KERNELS_MVE
+/* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
+ * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
+ * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
+static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
+    const int32_t out_offset = p->out_offset;
+    ep_patches v;
+    int32_t oc, q, c;
+
+    for (oc = 0; oc < out_c; oc += 4) {
+        const int32_t nc = out_c - oc < 4 ? out_c - oc : 4;
+        const mve_pred16_t pc = vctp32q((uint32_t)nc);
+        const int32x4_t ks = vldrwq_z_s32(p->kernel_sums + oc, pc);
+        const int32x4_t m = vldrwq_z_s32(p->mult + oc, pc), sh = vldrwq_z_s32(p->shift + oc, pc);
+        const int32x4_t left = vmaxq_s32(sh, zero), right = vminq_s32(sh, zero);
+        const int8_t *w[4];
+        int8_t *o = out + oc;
+        w[0] = p->weights + (size_t)oc * k;
+        for (c = 1; c < 4; ++c) {
+            w[c] = c < nc ? w[c - 1] + k : w[c - 1];
+        }
+        if (k <= 16) {
+            const mve_pred16_t pk = vctp8q((uint32_t)k);
+            const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
+            const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
+            const int8_t *x = in;
+            for (q = 0; q < npix; ++q, x += k, o += out_c) {
+                const int8x16_t xv = vldrbq_z_s8(x, pk);
+                int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
+                a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
+                a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
+                a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
+                a = vshlq_s32(vaddq_s32(a, ks), left);
+                a = vqrdmulhq_s32(a, m);
+                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+                vstrbq_p_s32(o, a, pc);
+            }
+        } else {
+            for (q = 0; q < npix; ++q, o += out_c) {
+                int32x4_t a;
+                ep_patch_set(&v, 0, in + (size_t)q * k, k, 0);
+                a = vshlq_s32(vaddq_s32(ep_block_dot4(&v, w), ks), left);
+                a = vqrdmulhq_s32(a, m);
+                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+                vstrbq_p_s32(o, a, pc);
+            }
+        }
+    }
+}
+#endif
+
+/* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
+ * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
+ * channels repeats its last filter: the duplicates read valid memory and are not stored. */
+/* not inlined into ep_conv2d_block: the buffers' variable sizes there make gcc keep a frame
+ * pointer, and the DSP loop's inline assembly needs every other register */
+__attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                          int8_t *col, int32_t *wide)
+{
+    const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c;
+    const int32_t npix = p->out.n * p->out.h * p->out.w;
+    const int32_t in_offset = p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const init = EP_BLOCK_FOLDS_OFFSET ? p->kernel_sums : p->bias;
+    const int32_t *const mult = p->mult, *const shift = p->shift;
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    ep_patches v;
+    int32_t pix, px, oc, c;
+#if EP_KERNELS_DSP
+    v.wide = wide;
+#else
+    (void)wide;
+#endif
+
+    for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
+        int8_t *o[EP_BLOCK_PX];
+        for (px = 0; px < EP_BLOCK_PX; ++px) {
+            const int32_t q = pix + px < npix ? pix + px : npix - 1;
+            /* the DSP patches are widened copies, so one col buffer serves every pixel */
+            ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET && !direct ? px * k : 0)),
+                         k, in_offset);
+            o[px] = out + (size_t)q * out_c;
+        }
+        for (oc = 0; oc < out_c; oc += EP_BLOCK_CH) {
+            const int32_t nc = out_c - oc < EP_BLOCK_CH ? out_c - oc : EP_BLOCK_CH;
+            const int8_t *w[EP_BLOCK_CH];
+            w[0] = weights + (size_t)oc * k;
+            for (c = 1; c < EP_BLOCK_CH; ++c) {
+                w[c] = c < nc ? w[c - 1] + k : w[c - 1];
+            }
+#if EP_KERNELS_MVE
+            ep_requant4(vaddq_s32(ep_block_dot4(&v, w), vldrwq_z_s32(init + oc, vctp32q((uint32_t)nc))),
+                        mult + oc, shift + oc, out_offset, act_min, act_max, o[0] + oc, nc);
+#else
+            {
+                /* 2 x 2: acc = {px0 ch0, px0 ch1, px1 ch0, px1 ch1} */
+                const int32_t c1 = oc + nc - 1;
+                const int32_t b0 = init != NULL ? init[oc] : 0, b1 = init != NULL ? init[c1] : 0;
+                int32_t acc[4];
+                acc[0] = b0;
+                acc[1] = b1;
+                acc[2] = b0;
+                acc[3] = b1;
+                ep_block_dot(&v, w, acc);
+                /* the last pixel of a short block is stored twice, with the same values */
+                o[1][oc] = ep_requant_fast(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
+                o[0][oc] = ep_requant_fast(acc[0], mult[oc], shift[oc], out_offset, act_min, act_max);
+                if (nc > 1) {
+                    o[1][c1] = ep_requant_fast(acc[3], mult[c1], shift[c1], out_offset, act_min, act_max);
+                    o[0][c1] = ep_requant_fast(acc[1], mult[c1], shift[c1], out_offset, act_min, act_max);
+                }
+            }
+#endif
+        }
+    }
+}
+
+/* Buffers sized by the layer (k <= EP_COL_MAX), so the stack holds what this layer needs: a 1x1
+ * unpadded filter reads its patch in place and needs no im2col buffer. */
+static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#if EP_KERNELS_DSP
+    int32_t wide[k >= 4 ? k & ~3 : 1];
+    ep_conv2d_block_run(p, in, out, col, wide);
+#else
+    ep_conv2d_block_run(p, in, out, col, NULL);
+#endif
 }
 #endif
 
@@ -112,8 +246,19 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     int32_t b, oy, ox, oc, fy, fx, pair = 0;
 
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
-    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX) {
-        ep_conv2d_col(p, in, out);
+#if EP_KERNELS_MVE
+    /* channels outer: every input pixel is read again after outputs were written, so the output
+     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
+    if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+        p->kernel_sums != NULL &&
+        ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
+         (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
+        ep_conv1x1_mve(p, in, out);
+        return;
+    }
+#endif
+    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX && (!EP_BLOCK_FOLDS_OFFSET || p->kernel_sums != NULL)) {
+        ep_conv2d_block(p, in, out);
         return;
     }
 #endif
@@ -295,14 +440,111 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                 /* a window entirely in the padding has no taps: the sums are 0 */
                 win.rows = fy1 > fy0 ? fy1 - fy0 : 0;
                 win.cols = fx1 > fx0 ? fx1 - fx0 : 0;
+#if EP_KERNELS_MVE
+                /* a window without padding taps starts from the kernel sums (bias + in_offset * sum
+                 * of the channel's taps) and leaves the offset out of its loop */
+                const int fold = p->kernel_sums != NULL && win.dm == 1 && win.rows == kh && win.cols == kw;
+                const int32_t *const init = fold ? p->kernel_sums : bias;
+                win.in_offset = fold ? 0 : p->in_offset;
+#endif
                 for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
                     const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
                     ep_dw_accumulate(acc, x, w, &win, oc0, nc);
+#if EP_KERNELS_MVE
+                    /* four channels per vector requantization; short blocks are predicated */
+                    for (c = 0; c < nc; c += 4) {
+                        const int32_t oc = oc0 + c, left = nc - c < 4 ? nc - c : 4;
+                        int32x4_t v = vldrwq_s32(acc + c);
+                        if (init != NULL) {
+                            v = vaddq_s32(v, vldrwq_z_s32(init + oc, vctp32q((uint32_t)left)));
+                        }
+                        ep_requant4(v, mult + oc, shift + oc, out_offset, act_min, act_max, o + oc, left);
+                    }
+#else
                     for (c = 0; c < nc; ++c) {
                         const int32_t oc = oc0 + c;
                         o[oc] = ep_requant_out(acc[c] + (bias != NULL ? bias[oc] : 0), mult[oc], shift[oc],
                                                out_offset, act_min, act_max);
                     }
+#endif
+                }
+            }
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_DSP
+/* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
+ * channels, the in-image taps of each window row run in the assembly loop below (one word of
+ * inputs and one of weights per tap: 2 LDR, 2 ADD, 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE),
+ * with the four accumulators in registers; no call, no accumulator array. Padding taps are
+ * skipped, as in the reference. */
+static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w;
+    const int32_t kh = p->kh, kw = p->kw, stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t in_offset = p->in_offset, off2 = ep_offset_x2(in_offset);
+    const int32_t x_row = in_w * c_n, w_row = kw * c_n;
+    const int8_t *const weights = p->weights;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    int32_t b, oy, ox, c, r;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - p->pad_h;
+            const int32_t fy0 = iy0 < 0 ? -iy0 : 0, fy1 = in_h - iy0 < kh ? in_h - iy0 : kh;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - p->pad_w;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
+                const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0, cols = fx1 > fx0 ? fx1 - fx0 : 0;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
+                const int8_t *w = weights + ((size_t)fy0 * kw + fx0) * c_n;
+                for (c = 0; c + 4 <= c_n; c += 4) {
+                    int32_t a0 = bias != NULL ? bias[c] : 0, a1 = bias != NULL ? bias[c + 1] : 0;
+                    int32_t a2 = bias != NULL ? bias[c + 2] : 0, a3 = bias != NULL ? bias[c + 3] : 0;
+                    for (r = 0; r < rows && cols > 0; ++r) {
+                        const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
+                        int32_t n = cols, xv, wv, xh, wh;
+                        __asm__ volatile(
+                            "1:\n\t"
+                            "ldr     %[xv], [%[xp]]\n\t"
+                            "ldr     %[wv], [%[wp]]\n\t"
+                            "add     %[xp], %[xp], %[xs]\n\t"
+                            "add     %[wp], %[wp], %[ws]\n\t"
+                            "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
+                            "sxtab16 %[xv], %[off2], %[xv]\n\t"
+                            "sxtb16  %[wh], %[wv], ror #8\n\t"
+                            "sxtb16  %[wv], %[wv]\n\t"
+                            "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
+                            "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
+                            "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
+                            "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
+                            "subs    %[n], %[n], #1\n\t"
+                            "bne     1b\n\t"
+                            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+                              [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
+                              [wh] "=&r"(wh)
+                            : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
+                            : "cc", "memory");
+                    }
+                    o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
+                    o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
+                    o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
+                    o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                }
+                for (; c < c_n; ++c) {
+                    int32_t a = bias != NULL ? bias[c] : 0, k;
+                    for (r = 0; r < rows; ++r) {
+                        for (k = 0; k < cols; ++k) {
+                            a += (int32_t)w[(size_t)r * w_row + (size_t)k * c_n + c] *
+                                 ((int32_t)x[(size_t)r * x_row + (size_t)k * c_n + c] + in_offset);
+                        }
+                    }
+                    o[c] = ep_requant_out(a, mult[c], shift[c], out_offset, act_min, act_max);
                 }
             }
         }
@@ -322,6 +564,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
+#if EP_KERNELS_DSP
+    if (dil_h == 1 && dil_w == 1 && dm == 1) {
+        ep_depthwise_dm1_dsp(p, in, out);
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
     if (dil_h == 1 && dil_w == 1 && (dm == 1 || dm % 4 == 0)) {
         ep_depthwise_conv2d_simd(p, in, out);
@@ -380,6 +628,10 @@ void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)
     const int8_t *const weights = p->weights;
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
     ep_vec xv;      /* the batch's input, prepared once for all output neurons */
+#endif
+#if EP_KERNELS_DSP
+    int32_t wide[depth <= EP_VEC_MAX && depth >= 2 ? depth / 2 : 1];   /* sized by the layer */
+    xv.wide = wide;
 #endif
     int32_t b, oc, d;
 

@@ -1,14 +1,75 @@
 /* ADD, MUL (with broadcasting), QUANTIZE (int8 requantize), PAD and CONCATENATION. */
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
+#include "ep_simd.h"
 
 #include <stddef.h>
 #include <string.h>
+
+/* 1 when the input's strides are the dense layout of the output shape (no broadcasting) */
+static int ep_dense_strides(const int32_t *st, const ep_shape4 *s)
+{
+    return st[3] == 1 && st[2] == s->c && st[1] == s->w * s->c && st[0] == s->h * s->w * s->c;
+}
+
+/* ADD / MUL without broadcasting: one flat loop, parameters in locals (out may be in1 or in2:
+ * element i is read before it is written). The optimized builds use ep_mbqm_fast (exact for the
+ * generated multipliers, see ep_simd.h) and, on Helium, four lanes at a time. */
+static void ep_binary_flat(const ep_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
+                           int is_mul, int32_t size)
+{
+    const int32_t off1 = p->in1_offset, off2 = p->in2_offset, out_off = p->out_offset;
+    const int32_t ls = p->left_shift, m1 = p->in1_mult, s1 = p->in1_shift, m2 = p->in2_mult, s2 = p->in2_shift;
+    const int32_t mo = p->out_mult, so = p->out_shift, lo = p->act_min, hi = p->act_max;
+    int32_t i = 0;
+#if EP_KERNELS_MVE
+    for (; i < size; i += 4) {
+        const mve_pred16_t pr = vctp32q((uint32_t)(size - i));
+        const int32x4_t v1 = vaddq_n_s32(vldrbq_z_s32(in1 + i, pr), off1);
+        const int32x4_t v2 = vaddq_n_s32(vldrbq_z_s32(in2 + i, pr), off2);
+        int32x4_t r;
+        if (is_mul) {
+            r = ep_mbqm4(vmulq_s32(v1, v2), mo, so);
+        } else {
+            const int32x4_t a = ep_mbqm4(vshlq_s32(v1, vdupq_n_s32(ls)), m1, s1);
+            const int32x4_t b = ep_mbqm4(vshlq_s32(v2, vdupq_n_s32(ls)), m2, s2);
+            r = ep_mbqm4(vaddq_s32(a, b), mo, so);
+        }
+        r = vminq_s32(vmaxq_s32(vaddq_n_s32(r, out_off), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+        vstrbq_p_s32(out + i, r, pr);
+    }
+#else
+    for (; i < size; ++i) {
+        const int32_t v1 = off1 + in1[i], v2 = off2 + in2[i];
+        int32_t r;
+#if EP_KERNELS_DSP
+        if (is_mul) {
+            r = ep_mbqm_fast(v1 * v2, mo, so) + out_off;
+        } else {
+            r = ep_mbqm_fast(ep_mbqm_fast(v1 * (1 << ls), m1, s1) + ep_mbqm_fast(v2 * (1 << ls), m2, s2), mo, so) +
+                out_off;
+        }
+#else
+        if (is_mul) {
+            r = ep_mbqm(v1 * v2, mo, so) + out_off;
+        } else {
+            r = ep_mbqm(ep_mbqm(v1 * (1 << ls), m1, s1) + ep_mbqm(v2 * (1 << ls), m2, s2), mo, so) + out_off;
+        }
+#endif
+        out[i] = (int8_t)ep_clamp(r, lo, hi);
+    }
+#endif
+}
 
 static void ep_binary(const ep_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out, int is_mul)
 {
     int32_t n, h, w, c;
     size_t o = 0;
+
+    if (ep_dense_strides(p->in1_stride, &p->out) && ep_dense_strides(p->in2_stride, &p->out)) {
+        ep_binary_flat(p, in1, in2, out, is_mul, p->out.n * p->out.h * p->out.w * p->out.c);
+        return;
+    }
 
     for (n = 0; n < p->out.n; ++n) {
         for (h = 0; h < p->out.h; ++h) {

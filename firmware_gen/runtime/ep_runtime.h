@@ -30,6 +30,10 @@ typedef struct {
     const int32_t *bias;          /* NULL when the layer has no bias */
     const int32_t *mult;
     const int32_t *shift;
+    /* per output channel: bias + in_offset * (sum of the channel's weights), int32 wrapping; the
+     * SIMD kernels that fold the input offset out of their loops start from it. NULL: not given
+     * (those kernels then fall back to the loops that add the offset). */
+    const int32_t *kernel_sums;
 } ep_conv_params;
 
 /* FULLY_CONNECTED. per_channel = 0: mult[0]/shift[0] for every output (TFLM's per-tensor path). */

@@ -56,6 +56,32 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
 
 #endif
 
+#if !EP_KERNELS_PORTABLE
+/* ep_mbqm (+ output offset + clamp), branch-light, for the optimized kernels. Exact for every acc
+ * when 0 <= mult < 2^31 (qmath.quantize_multiplier's range, so never gemmlowp's saturating
+ * INT32_MIN * INT32_MIN case): the high product floor((a*mult + 2^30) / 2^31) is then >= -2^31 + 1,
+ * so x - 1 for negative x cannot wrap, and rounding half away from zero of x / 2^r (r >= 1) is
+ * rounding half up of (x - [x < 0]) / 2^r = (x' >> r) + bit r-1 of x', which cannot overflow. */
+static inline int32_t ep_mbqm_fast(int32_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    int32_t x = (int32_t)(((int64_t)(int32_t)((uint32_t)acc << left) * mult + ((int64_t)1 << 30)) >> 31);
+    if (right > 0) {
+        x += x >> 31;
+        x = (x >> right) + ((x >> (right - 1)) & 1);
+    }
+    return x;
+}
+
+static inline int8_t ep_requant_fast(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset,
+                                     int32_t act_min, int32_t act_max)
+{
+    int32_t x = ep_mbqm_fast(acc, mult, shift) + out_offset;
+    x = x < act_min ? act_min : x;
+    return (int8_t)(x > act_max ? act_max : x);
+}
+#endif
+
 /* Depthwise: the in-image window of one output pixel, for ep_dw_accumulate. */
 typedef struct {
     int32_t rows, cols;             /* in-image taps */
@@ -154,7 +180,7 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
 typedef struct {
     const int8_t *x;                    /* the int8 vector; its n % 4 tail is used from here */
     int32_t n, in_offset;
-    int32_t wide[EP_VEC_MAX / 2];
+    int32_t *wide;                      /* the caller's storage: n / 2 words */
 } ep_vec;
 
 static inline void ep_vec_prepare(ep_vec *v, const int8_t *x, int32_t n, int32_t in_offset)
@@ -231,7 +257,7 @@ static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
 #define EP_DW_LANES 4
 /* not inlined: on its own the loop keeps its 4 accumulators and 2 input lanes in registers;
  * inlined into the depthwise driver, gcc 12 spills them inside the tap loop */
-__attribute__((noinline)) static void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
+__attribute__((noinline, unused)) static void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t *w,
                                     const ep_dw_window *win, int32_t oc0, int32_t nc)
 {
     const int32_t off = win->in_offset, dm = win->dm;
@@ -337,6 +363,19 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
     *acc1 += a1 + s1 * in_offset;
 }
 
+/* ep_mbqm on four lanes with one multiplier and shift: VQRDMULH is gemmlowp's
+ * SaturatingRoundingDoublingHighMul; RoundingDivideByPOT rounds half away from zero, VRSHL half
+ * up, so one is subtracted from negative lanes first (CMSIS-NN's arm_divide_by_power_of_two_mve;
+ * the saturating subtract only changes INT32_MIN, whose shifted result is the same either way). */
+static inline int32x4_t ep_mbqm4(int32x4_t x, int32_t mult, int32_t shift)
+{
+    const int32x4_t right = vdupq_n_s32(shift > 0 ? 0 : shift);       /* minus the right shift */
+    x = vshlq_s32(x, vdupq_n_s32(shift > 0 ? shift : 0));
+    x = vqrdmulhq_n_s32(x, mult);
+    x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, right), 31));
+    return vrshlq_s32(x, right);
+}
+
 /* An input vector met by many filters: VMLADAVA takes int8 directly, so nothing to prepare. */
 #define EP_VEC_MAX 1024
 typedef struct {
@@ -367,7 +406,7 @@ static inline int32_t ep_vec_dot(const ep_vec *v, const int8_t *w)
  * multiply-accumulate into int32 lanes; widening loads + VMUL + VADD is what CMSIS-NN's
  * depthwise kernel does too). Tail lanes are predicated off: their loads read nothing and give 0. */
 /* not inlined: keeps the 16-lane loop's registers free of this pass's predicates */
-__attribute__((noinline)) static void ep_dw_accumulate8(int32_t *acc, const int8_t *x, const int8_t *w,
+__attribute__((noinline, unused)) static void ep_dw_accumulate8(int32_t *acc, const int8_t *x, const int8_t *w,
                                     const ep_dw_window *win, int32_t oc0, int32_t nc)
 {
     const int32_t off = win->in_offset, dm = win->dm;
@@ -375,7 +414,17 @@ __attribute__((noinline)) static void ep_dw_accumulate8(int32_t *acc, const int8
     int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
     int32_t r, c;
     w += oc0;
-    if (dm == 1) {
+    if (dm == 1 && off == 0) {
+        /* the offset is folded into the caller's kernel sums (a window without padding taps) */
+        x += oc0;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vaddq_s32(a0, vmulq_s32(vldrbq_z_s32(xp, p0), vldrbq_z_s32(wp, p0)));
+                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_z_s32(xp + 4, p1), vldrbq_z_s32(wp + 4, p1)));
+            }
+        }
+    } else if (dm == 1) {
         x += oc0;
         for (r = 0; r < win->rows; ++r) {
             const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
@@ -419,7 +468,18 @@ static inline void ep_dw_accumulate(int32_t *acc, const int8_t *x, const int8_t 
         return;
     }
     w += oc0;
-    if (dm == 1) {
+    if (dm == 1 && off == 0) {
+        x += oc0;
+        for (r = 0; r < win->rows; ++r) {
+            const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;
+            for (c = 0; c < win->cols; ++c, xp += win->x_col, wp += win->w_col) {
+                a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
+                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                a2 = vaddq_s32(a2, vmulq_s32(vldrbq_s32(xp + 8), vldrbq_s32(wp + 8)));
+                a3 = vaddq_s32(a3, vmulq_s32(vldrbq_s32(xp + 12), vldrbq_s32(wp + 12)));
+            }
+        }
+    } else if (dm == 1) {
         x += oc0;
         for (r = 0; r < win->rows; ++r) {
             const int8_t *xp = x + r * win->x_row, *wp = w + r * win->w_row;

@@ -178,9 +178,10 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
                      else session.link.run(samples[i].tobytes(), output_bytes))
                 outputs.append(r.output)
                 counts.append(r.elapsed)
+            layer_ticks = session.link.layers()
             stack_used, _ = session.finish()
             retransmits += session.link.retransmits
-            return outputs, counts, stack_used, retransmits, session.fields
+            return outputs, counts, stack_used, retransmits, session.fields, layer_ticks
         except FirmwareFault as e:
             raise session._explain(e) from None    # a fault repeats: no point resuming
         except LinkError as e:
@@ -254,7 +255,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
 
     if not board.emulated:
         _flash(board, fw)
-    outs, ticks, stack_used, retransmits, fields = stream(
+    outs, ticks, stack_used, retransmits, fields, layer_ticks = stream(
         board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
         route=route)
 
@@ -309,4 +310,23 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         # the engine's constant tables as stored in the ELF (1-bit packed, int8, per-channel)
         "weight_bytes_elf": build.table_bytes(fw.elf, PREFIX, "arm-none-eabi-nm") if engine == "edgepipe" else None,
         **extra,
+        "layers": layer_profile(board, gen, layer_ticks) if engine == "edgepipe" else None,
     }
+
+
+def layer_profile(board, engine, layer_ticks: list[int] | None) -> list[dict] | None:
+    """One row per kernel call of the last sample: opcode, name, MACs, count (instructions under
+    emulation, cycles on silicon), MACs per count and the fraction of the core's peak MAC rate
+    (an estimate under emulation, where a count is an instruction). None without a profile."""
+    if not layer_ticks or len(layer_ticks) != len(engine.layers):
+        return None
+    counts = _count_unit(board, layer_ticks)
+    unit = "instructions" if board.emulated else "cycles"
+    rows = []
+    for (index, opcode, name, _), macs, n in zip(engine.layers, engine.layer_macs, counts):
+        rate = macs / n if n else None
+        rows.append({"index": index, "opcode": opcode, "name": name, "macs": macs, unit: n,
+                     f"macs_per_{unit[:-1]}": rate,
+                     "peak_fraction" + ("_estimate" if board.emulated else ""):
+                         rate / board.peak_macs_per_cycle if rate is not None and board.peak_macs_per_cycle else None})
+    return rows

@@ -63,6 +63,34 @@ def callgrind_instructions(binary, record: bytes, runs: int) -> tuple[int | None
         return None, str(e)
 
 
+def callgrind_layers(engine, binary, record: bytes) -> list[dict] | None:
+    """x86 instructions per kernel call of one inference of a profiling build (the engine calls
+    `<prefix>_profile` before each layer and after the last; callgrind dumps a profile part before
+    each of those calls, so part i + 2 is layer i, plus one empty hook call's few instructions).
+    None without valgrind or when the parts do not line up with the layers."""
+    if shutil.which("valgrind") is None:
+        return None
+    out = Path(str(binary) + ".layers.callgrind.out")
+    parts = [out.with_name(f"{out.name}.{k}") for k in range(1, len(engine.layers) + 3)]
+    try:
+        proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                               f"--dump-before={engine.prefix}_profile", str(binary)],
+                              input=record, capture_output=True)
+        counts = []
+        for part in parts[1:len(engine.layers) + 1]:
+            match = re.search(r"^(?:summary|totals):\s*(\d+)", part.read_text(), re.MULTILINE) \
+                if part.exists() else None
+            if proc.returncode != 0 or match is None:
+                return None
+            counts.append(int(match.group(1)))
+    finally:
+        for f in [out, *parts]:
+            f.unlink(missing_ok=True)
+    return [{"index": index, "opcode": opcode, "name": name, "macs": macs, "instructions": n,
+             "macs_per_instruction": macs / n if n else None}
+            for (index, opcode, name, _), macs, n in zip(engine.layers, engine.layer_macs, counts)]
+
+
 def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     """Run the engine on x_int8 [N, ...]; raises EdgepipeError if the model is not supported."""
     workdir = Path(workdir) / "host-c"
@@ -80,6 +108,12 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     accuracy = top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None
     sizes = build.sum_sizes(objects)
     instructions, note = callgrind_instructions(binary, x[0].tobytes(), min(n, CALLGRIND_SAMPLES))
+    layers = None
+    if n:
+        # the same objects, but the generated model recompiled to call the per-layer hook
+        profiling = host_run.build(engine, workdir / "bin", opt=HOST_OPT, objects=[engine.c_path, *objects[1:]],
+                                   profile=True)
+        layers = callgrind_layers(engine, profiling, x[0].tobytes())
     return {
         "target": "host-c",
         "accuracy": accuracy,
@@ -95,4 +129,5 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
         "instructions": instructions,
         "instructions_note": note,
         "latency_ms": None,
+        "layers": layers,
     }

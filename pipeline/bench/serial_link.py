@@ -25,6 +25,8 @@ CRC_BYTES = 4
 MAX_PAYLOAD = 0xFFFF                       # the 16-bit length field
 
 REQ_INFO, REQ_RUN, REQ_STACK, REQ_EXIT, REQ_RUN_FILE, REQ_FAULT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7E
+REQ_LAYERS = 0x06
+NAK_UNKNOWN_TYPE = 4
 REPLY_BIT = 0x80
 NAK = 0x15
 ERROR = 0x1F
@@ -36,6 +38,10 @@ ANNOUNCE_RE = re.compile(rb"EDGEPIPE ([^\r\n]*)\r?\n")
 
 class LinkError(EdgepipeError):
     """The board did not answer, answered garbage, faulted, or runs something else."""
+
+
+class UnsupportedRequest(LinkError):
+    """The firmware does not know this request type (it predates it): resending cannot help."""
 
 
 class FirmwareFault(LinkError):
@@ -254,6 +260,10 @@ class SerialLink:
                 continue
             if reply.type == NAK:
                 reason = reply.payload[0] if reply.payload else 0
+                if reason == NAK_UNKNOWN_TYPE:
+                    # the frame arrived intact (CRC checked first): an older firmware
+                    raise UnsupportedRequest(f"{self.where}: the firmware does not know request "
+                                             f"{ftype:#x}; rebuild it with this edgepipe")
                 problems.append(f"NAK ({NAK_REASONS.get(reason, reason)})")
                 continue
             if reply.type == ERROR:
@@ -321,6 +331,18 @@ class SerialLink:
                             f"(used, size)")
         used, size = struct.unpack_from("<II", payload)
         return used, size
+
+    def layers(self) -> list[int] | None:
+        """Per-kernel-call counts (ticks) of the last inference, in invoke order; None when the
+        firmware predates the LAYERS request or its engine has no per-layer hook."""
+        try:
+            payload = self.request(REQ_LAYERS).payload
+        except UnsupportedRequest:
+            return None
+        if len(payload) % 4:
+            raise LinkError(f"{self.where}: LAYERS reply of {len(payload)} bytes, expected a "
+                            f"multiple of 4 (u32 per layer)")
+        return list(struct.unpack(f"<{len(payload) // 4}I", payload)) or None
 
     def exit(self, code: int = 0) -> None:
         self.request(REQ_EXIT, bytes([code & 0xFF]))

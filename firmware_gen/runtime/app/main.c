@@ -16,7 +16,13 @@
 
 #define EP_INFO_MAX 256u
 #define EP_MAX_PAYLOAD (EP_MODEL_INPUT_BYTES > 64u ? EP_MODEL_INPUT_BYTES : 64u)
-#define EP_REPLY_MAX (8u + EP_MODEL_OUTPUT_BYTES > EP_INFO_MAX ? 8u + EP_MODEL_OUTPUT_BYTES : EP_INFO_MAX)
+#ifdef EP_MODEL_LAYERS
+#define EP_LAYER_REPLY (4u * EP_MODEL_LAYERS)
+#else
+#define EP_LAYER_REPLY 0u
+#endif
+#define EP_REPLY_MAX0 (8u + EP_MODEL_OUTPUT_BYTES > EP_INFO_MAX ? 8u + EP_MODEL_OUTPUT_BYTES : EP_INFO_MAX)
+#define EP_REPLY_MAX (EP_LAYER_REPLY > EP_REPLY_MAX0 ? EP_LAYER_REPLY : EP_REPLY_MAX0)
 
 static uint8_t rx_payload[EP_MAX_PAYLOAD] __attribute__((aligned(16)));
 static int8_t output[EP_MODEL_OUTPUT_BYTES] __attribute__((aligned(16)));
@@ -29,6 +35,7 @@ static uint32_t runs;
 static uint64_t counter_overhead;
 static int init_rc; /* EP_MODEL_INIT's result: every RUN answers it as an ERROR when nonzero */
 
+
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, uint32_t n) {
     crc = ~crc;
     while (n--) {
@@ -40,6 +47,23 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, uint32_t n) {
 
 static void put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put_u32(uint8_t *p, uint32_t v) { put_u16(p, v); put_u16(p + 2, v >> 16); }
+
+#ifdef EP_MODEL_LAYERS
+/* Per-layer counts of the last inference: the engine calls the hook before each kernel call and
+ * after the last; one hook call's own cost (measured at boot) is taken off every layer. */
+static uint64_t layer_marks[EP_MODEL_LAYERS + 1];
+static uint64_t hook_overhead;
+void EP_MODEL_PROFILE_HOOK(int32_t i);
+void EP_MODEL_PROFILE_HOOK(int32_t i) { layer_marks[i] = ep_counter_now(); }
+
+static uint16_t layer_reply(uint8_t *dst) {
+    for (uint32_t i = 0; i < EP_MODEL_LAYERS; i++) {
+        uint64_t d = layer_marks[i + 1] - layer_marks[i];
+        put_u32(dst + 4u * i, (uint32_t)(d > hook_overhead ? d - hook_overhead : 0u));
+    }
+    return (uint16_t)(4u * EP_MODEL_LAYERS);
+}
+#endif
 
 static void send_frame(uint8_t type, uint16_t seq, const uint8_t *payload, uint16_t len) {
     uint8_t head[EP_HEADER_BYTES] = {EP_MAGIC0, EP_MAGIC1, type};
@@ -158,6 +182,11 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
             put_u32(reply + 4, ep_stack_size());
             reply_len = 8;
             break;
+        case EP_REQ_LAYERS:
+#ifdef EP_MODEL_LAYERS
+            reply_len = layer_reply(reply);
+#endif
+            break;
         case EP_REQ_EXIT:
             break;
         case EP_REQ_FAULT:
@@ -170,7 +199,7 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
 
 static int known_type(uint8_t t) {
     return t == EP_REQ_INFO || t == EP_REQ_RUN || t == EP_REQ_RUN_FILE || t == EP_REQ_STACK ||
-           t == EP_REQ_EXIT || t == EP_REQ_FAULT;
+           t == EP_REQ_LAYERS || t == EP_REQ_EXIT || t == EP_REQ_FAULT;
 }
 
 /* Read one frame into rx_payload. Returns 1 for a valid frame, 0 after a NAK was sent. */
@@ -215,6 +244,11 @@ int main(void) {
     counter_overhead = b - a;
 #ifdef EP_MODEL_INIT
     init_rc = EP_MODEL_INIT();
+#endif
+#ifdef EP_MODEL_LAYERS
+    EP_MODEL_PROFILE_HOOK(0);
+    EP_MODEL_PROFILE_HOOK(1);
+    hook_overhead = layer_marks[1] - layer_marks[0];
 #endif
 
     char line[EP_INFO_MAX];

@@ -12,6 +12,9 @@
  *                           only: QEMU's UART takes ~15-30 KiB/s from the host, a semihosting read
  *                           is ~100x faster. Without the file (or on silicon): ERROR(EP_ERR_NO_HOST_FILE)
  *   STACK ()             -> used:u32le, size:u32le (high-water mark of the painted stack)
+ *   LAYERS ()            -> count:u32le per kernel call of the last RUN/RUNF, in invoke order (the
+ *                           engine's per-layer hook, one hook call's cost taken off each); empty when
+ *                           the engine has no hook. Firmware older than this request answers NAK(4).
  *   EXIT  (code:u8)      -> () then the firmware exits with `code`
  *   FAULT ()             -> (none: executes UDF to test the fault path)
  * A frame that fails its CRC, has a length over EP_MAX_PAYLOAD, an unknown type, or stops
@@ -30,6 +33,7 @@
 #define EP_REQ_STACK 0x03u
 #define EP_REQ_EXIT 0x04u
 #define EP_REQ_RUN_FILE 0x05u
+#define EP_REQ_LAYERS 0x06u
 #define EP_REQ_FAULT 0x7Eu
 #define EP_REPLY_BIT 0x80u
 #define EP_NAK 0x15u

@@ -22,6 +22,15 @@ void two_layer_debug_dump(int layer, int tensor, const int8_t *data, int32_t byt
 #define TWO_LAYER_DUMP(layer, tensor, data, bytes) ((void)0)
 #endif
 
+#ifdef TWO_LAYER_PROFILE
+/* Profiling builds call this hook before the i-th call of invoke (i = 0 .. TWO_LAYER_LAYERS - 1)
+ * and once after the last (i = TWO_LAYER_LAYERS); the caller defines it (e.g. reads a counter). */
+void two_layer_profile(int32_t i);
+#define TWO_LAYER_PROF(i) two_layer_profile(i)
+#else
+#define TWO_LAYER_PROF(i) ((void)0)
+#endif
+
 /* ---- constant tables ---- */
 static const int8_t two_layer_l0_weights[18] TWO_LAYER_ALIGN16 = {
     -1, 85, 107, 64, 72, 127, -61, 120, 2, -127, -107, -39, 95, -109, -18, 31,
@@ -35,6 +44,9 @@ static const int32_t two_layer_l0_mult[2] TWO_LAYER_ALIGN16 = {
 };
 static const int32_t two_layer_l0_shift[2] TWO_LAYER_ALIGN16 = {
     -6, -6,
+};
+static const int32_t two_layer_l0_kernel_sums[2] TWO_LAYER_ALIGN16 = {
+    0, 0,
 };
 static const int8_t two_layer_l2_weights[96] TWO_LAYER_ALIGN16 = {
     45, 65, 102, 49, -108, 78, 45, 76, -108, 52, 14, 4, -87, -2, -54, -34,
@@ -74,6 +86,7 @@ static const ep_conv_params two_layer_l0 = {
     .bias = two_layer_l0_bias,
     .mult = two_layer_l0_mult,
     .shift = two_layer_l0_shift,
+    .kernel_sums = two_layer_l0_kernel_sums,
 };
 /* layer 2: FULLY_CONNECTED 'op#2 (StatefulPartitionedCall:0)' -> 1x3 at arena+32 */
 static const ep_fc_params two_layer_l2 = {
@@ -106,10 +119,13 @@ int two_layer_invoke(const int8_t *input, int8_t *output)
     if (input == NULL || output == NULL) {
         return -1;
     }
+    TWO_LAYER_PROF(0);
     ep_conv2d(&two_layer_l0, input, two_layer_arena + 0);
     TWO_LAYER_DUMP(0, 5, two_layer_arena + 0, 32);
+    TWO_LAYER_PROF(1);
     ep_fully_connected(&two_layer_l2, two_layer_arena + 0, two_layer_arena + 32);
     TWO_LAYER_DUMP(2, 7, two_layer_arena + 32, 3);
+    TWO_LAYER_PROF(2);
     memcpy(output, two_layer_arena + 32, TWO_LAYER_OUTPUT_BYTES);
     return 0;
 }

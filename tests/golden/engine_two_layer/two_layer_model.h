@@ -9,6 +9,7 @@
 #define TWO_LAYER_INPUT_BYTES  16
 #define TWO_LAYER_OUTPUT_BYTES 3
 #define TWO_LAYER_ARENA_BYTES  48
+#define TWO_LAYER_LAYERS       2     /* kernel calls per inference */
 #define TWO_LAYER_MACS         384     /* multiply-accumulates per inference */
 #define TWO_LAYER_MODEL_SHA256 "8a47023b6049d0b118e63f749bd799e5dcef42706abb20b5581a1a08205f9e31"
 #define TWO_LAYER_INPUT_SCALE  0.0242053866f
