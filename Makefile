@@ -12,7 +12,10 @@ MODEL ?= fmnist_cnn
 VARIANT ?= int8
 SAMPLES ?= 500
 PORT ?=
+EXPORT_DIR ?= exports/$(MODEL)-$(VARIANT)
 OUT ?=
+# the run folder every target reads and adds to: OUT=DIR, else runs/MODEL
+RUN_DIR = $(or $(OUT),runs/$(MODEL))
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
 DEMO_TARGETS ?= host-litert,host-tflm,host-c,mps2-an386
 # host targets measure the whole test set; the C engine and the emulated board a fixed prefix of it,
@@ -27,6 +30,8 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  make <board>        run MODEL=$(MODEL) VARIANT=$(VARIANT) on a board [PORT=/dev/ttyACM0] [SAMPLES=N]"
 	@echo "                      boards: $(BOARDS)"
+	@echo "  OUT=DIR             run folder for demo, <board>, export and report (default runs/MODEL);"
+	@echo "                      runs add their rows to its results.json, never remove others"
 
 setup: $(STAMP) ## create .venv with the pinned packages and install the Debian packages (once)
 
@@ -51,7 +56,7 @@ $(STAMP): pyproject.toml requirements.lock | system
 	@touch $@
 
 demo: setup ## train fmnist_cnn, make every variant, benchmark on host, C engine and mps2-an386; print the table
-	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) $(if $(OUT),--out $(OUT))
+	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) --out $(RUN_DIR)
 
 test: setup ## run the test suite (real TF, TFLM, gcc, QEMU)
 	$(VENV)/bin/python -m pytest
@@ -62,17 +67,17 @@ boards: setup ## list the boards
 models: setup ## list the model recipes
 	@$(EDGEPIPE) models
 
-export: setup ## write TFLM C arrays and the generated C engine for MODEL/VARIANT to exports/
-	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --out exports/$(MODEL)-$(VARIANT)
+export: setup ## C files for MODEL/VARIANT (from the run in OUT or runs/MODEL) into EXPORT_DIR
+	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --run $(RUN_DIR) --out $(EXPORT_DIR)
 
 docs: setup ## regenerate docs/SUPPORTED.md from the kernel registry and the preflight rules
 	$(EDGEPIPE) docs
 
-report: setup ## re-render the report of runs/MODEL from its results.json
-	$(EDGEPIPE) report runs/$(MODEL)
+report: setup ## re-render the report of the run in OUT (default runs/MODEL) from its results.json
+	$(EDGEPIPE) report $(RUN_DIR)
 
 $(BOARDS): setup
-	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT))
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) --out $(RUN_DIR)
 
 clean: ## remove runs/, exports/ and build output (keeps .venv)
 	rm -rf runs exports build .pytest_cache

@@ -28,6 +28,7 @@ def _samples(text: str) -> dict:
 
 def cmd_run(a) -> int:
     from . import report
+    from .accumulate import this_run
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
                               "port": a.port}.items() if v is not None}
@@ -37,7 +38,7 @@ def cmd_run(a) -> int:
     print()
     print(report.render(doc))
     print(f"\nreport: {paths['md']}  (also {paths['json'].name}, {paths['csv'].name}, {paths['html'].name})")
-    failed = [r for r in doc["results"] if r.get("error")]
+    failed = [r for r in this_run(doc) if r.get("error")]
     if failed:
         print(f"edgepipe: {len(failed)} measurement(s) failed: "
               + "; ".join(f"{r['variant']} on {r['target']}: {r['error']}" for r in failed), file=sys.stderr)
@@ -86,12 +87,13 @@ def cmd_bench(a) -> int:
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
                                options=opts))
     print(report.render(doc))
-    return 3 if any(r.get("error") for r in doc["results"]) else 0
+    from .accumulate import this_run
+    return 3 if any(r.get("error") for r in this_run(doc)) else 0
 
 
 def cmd_export(a) -> int:
     from .export import export
-    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset)
+    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset, run_dir=a.run)
     for p in paths:
         print(p)
     return 0
@@ -156,11 +158,14 @@ def parser() -> argparse.ArgumentParser:
     be.set_defaults(fn=cmd_bench)
 
     ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")
-    ex.add_argument("model", help="model recipe name or an int8 .tflite file")
+    ex.add_argument("model", help="model recipe name, a .keras/.h5 file (with --dataset) or an int8 .tflite file")
     ex.add_argument("--out", type=Path, required=True, help="folder for the C files")
     ex.add_argument("--prefix", help="C name prefix (default: <model>_<variant>)")
     ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")
-    ex.add_argument("--dataset", help="labels for a .tflite file's classes")
+    ex.add_argument("--dataset", help="the dataset of a .keras/.h5 file (calibration, labels, preprocessing); "
+                                      "for a .tflite: its labels and preprocessing")
+    ex.add_argument("--run", type=Path, help="run folder whose trained model and variants are reused "
+                                             "(default: runs/<model>)")
     ex.set_defaults(fn=cmd_export)
 
     d = sub.add_parser("docs", help="regenerate docs/SUPPORTED.md (ops and preflight rules)")

@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from edgepipe_base.atomic import write_atomic, write_json
@@ -101,24 +102,40 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def status(r: dict) -> str:
+    """measured | failed | skipped | stale: what a row holds."""
+    if r.get("error"):
+        return "failed"
+    if r.get("skipped"):
+        return "skipped"
+    return "stale" if r.get("stale") else "measured"
+
+
+def row_note(r: dict) -> str:
+    """Why a row has no numbers (or why they are old): the reason shown beside it."""
+    return r.get("error") or r.get("skipped") or r.get("stale") or ""
+
+
 def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    """One row per (variant, target) for the C engine and the boards."""
+    """One row per (variant, target) for the C engine and the boards, and every row that was asked
+    for but could not be measured (failed or skipped, with the reason) whatever its target."""
     head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
             "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
     rows = []
     for r in results["results"]:
-        if r["target"] in ("host-litert", "host-tflm") or r.get("skipped"):
-            continue                  # skipped rows: the variant table already says why
+        if r["target"] in ("host-litert", "host-tflm") and status(r) == "measured":
+            continue                  # their numbers are in the variant table
         instr, cyc = r.get("instructions"), r.get("cycles")
         lat = r.get("latency_ms") or {}
+        target = r["target"] + (f" ({r['engine']})" if r.get("engine") else "")
         rows.append([
-            r["variant"], r["target"], _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
+            r["variant"], target, _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
             _fmt(r["samples"]), _fmt(r["mismatches"]),
             _fmt(instr["median"] if isinstance(instr, dict) else instr, ",.0f"),
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            r.get("error") or r.get("skipped") or "",
+            (f"{status(r)}: " if status(r) != "measured" else "") + row_note(r),
         ])
     return head, rows
 
@@ -147,10 +164,18 @@ def markdown(head, rows) -> str:
 
 
 def terminal(head, rows, max_cell: int = 48) -> str:
-    cells = [[c if len(c) <= max_cell else c[:max_cell - 1] + "…" for c in r] for r in [head, *rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
+    """A left-aligned text table; a cell longer than max_cell wraps at word boundaries onto the
+    following lines (nothing is cut off)."""
+    import textwrap
+    wrap = lambda c: textwrap.wrap(c, max_cell, break_on_hyphens=False) or [""]
+    cells = [[wrap(c) for c in r] for r in [head, *rows]]
+    widths = [max(len(part) for r in cells for part in r[i]) for i in range(len(head))]
+
+    def lines(r):
+        height = max(len(c) for c in r)
+        return ["  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(r, widths)).rstrip()
+                for k in range(height)]
+    return "\n".join([*lines(cells[0]), "  ".join("-" * w for w in widths), *(ln for r in cells[1:] for ln in lines(r))])
 
 
 def csv_text(results: dict) -> str:
@@ -159,7 +184,7 @@ def csv_text(results: dict) -> str:
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
             "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
-            "ram_bytes", "bit_exact", "mismatches", "error"]
+            "ram_bytes", "bit_exact", "mismatches", "status", "skipped", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
@@ -168,7 +193,8 @@ def csv_text(results: dict) -> str:
         lat = r.get("latency_ms") or {}
         med = lambda x: x["median"] if isinstance(x, dict) else x
         vals = {**{k: v.get(k) for k in cols}, **{k: r.get(k) for k in cols if k in r},
-                "deployable": v.get("preflight", {}).get("deployable"),
+                "deployable": v.get("preflight", {}).get("deployable"), "status": status(r),
+                "skipped": r.get("skipped") or r.get("stale"),
                 "latency_ms_median": lat.get("median"), "latency_ms_p90": lat.get("p90"),
                 "latency_is_estimate": bool(lat.get("estimate")) if lat else None,
                 "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles"))}
@@ -179,7 +205,8 @@ def csv_text(results: dict) -> str:
 def html_text(results: dict, tables) -> str:
     parts = [f"<!doctype html><meta charset=utf-8><title>edgepipe: {html.escape(results['model'])}</title>",
              "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>",
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;vertical-align:top}"
+             "td.t{text-align:left;max-width:40em}</style>",
              f"<h1>{html.escape(results['model'])} on {html.escape(results['dataset'])}</h1>",
              f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>"]
     for title, (head, rows) in tables:
@@ -187,9 +214,17 @@ def html_text(results: dict, tables) -> str:
             continue
         parts.append(f"<h2>{html.escape(title)}</h2><table><tr>"
                      + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts += ["<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows]
         parts.append("</table>")
     return "\n".join(parts) + "\n"
+
+
+_NUMBER = re.compile(r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?( \(estimate\))?$|^–$")
+
+
+def _td(text: str) -> str:
+    """Numbers right-aligned, text left-aligned."""
+    return f"<td>{html.escape(text)}</td>" if _NUMBER.match(text) else f'<td class="t">{html.escape(text)}</td>'
 
 
 def render(results: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepipe_base import tflite_file
-from . import __version__, cache, convert, datasets, preflight, recipes, report
+from . import __version__, accumulate, cache, convert, datasets, preflight, recipes, report
 from .artifacts import KerasModel, TFLiteVariant
 from .bench import targets as target_registry
 from edgepipe_base.errors import EdgepipeError, UnknownName
@@ -52,6 +52,7 @@ def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
     checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind != "host"])
     results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
     doc = results_document(p.recipe, cfg, p.data, p.base, p.tflites, checks, results)
+    doc = accumulate.merge(accumulate.load_previous(p.out, doc), doc)   # keeps every row not redone
     return doc, report.write(doc, p.out)
 
 
@@ -60,7 +61,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     _check_force(cfg.force)
     recipe, source = _source(cfg)
     data = datasets.load(cfg.dataset or recipe.dataset)
-    out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
+    out = default_out(cfg)
     _check_writable(out)
     if source == "tflite":
         variant = convert.from_tflite(Path(cfg.model))
@@ -211,6 +212,10 @@ def results_document(recipe, cfg, data, base, tflites, checks, results) -> dict:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+def default_out(cfg: RunConfig) -> Path:
+    """The run folder: --out, else runs/<recipe name or model file stem> (relative to the cwd)."""
+    return Path(cfg.out) if cfg.out else Path("runs") / Path(cfg.model).stem
 
 def _source(cfg: RunConfig):
     p = Path(cfg.model)
