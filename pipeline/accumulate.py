@@ -19,7 +19,7 @@ from pathlib import Path
 ROW_KEY = ("variant", "target", "engine")
 HISTORY_LIMIT = 100                       # runs remembered in results.json's "runs" list
 # what must agree for rows of two runs to sit in one table
-COMPARABLE = ("model", "dataset", "labels", "preprocessing")
+COMPARABLE = ("model", "dataset", "dataset_sha256", "labels", "preprocessing")
 
 
 def row_key(r: dict) -> tuple:

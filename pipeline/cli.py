@@ -33,7 +33,8 @@ def cmd_run(a) -> int:
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
                               "port": a.port}.items() if v is not None}
     cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
-                    dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts)
+                    dataset=a.dataset, input_scale=a.input_scale, input_offset=a.input_offset,
+                    calibration_samples=a.calibration_samples, options=opts)
     doc, paths = run(cfg)
     print()
     print(report.render(doc))
@@ -85,7 +86,7 @@ def cmd_bench(a) -> int:
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "port": a.port}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
-                               options=opts))
+                               input_scale=a.input_scale, input_offset=a.input_offset, options=opts))
     print(report.render(doc))
     from .accumulate import this_run
     return 3 if any(r.get("error") for r in this_run(doc)) else 0
@@ -93,7 +94,8 @@ def cmd_bench(a) -> int:
 
 def cmd_export(a) -> int:
     from .export import export
-    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset, run_dir=a.run)
+    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset, run_dir=a.run,
+                   scale=a.input_scale, offset=a.input_offset)
     for p in paths:
         print(p)
     return 0
@@ -119,6 +121,12 @@ def _print_rows(head, rows) -> None:
     print(terminal(list(head), [list(r) for r in rows], max_cell=90))
 
 
+def _preprocessing_args(p) -> None:
+    p.add_argument("--input-scale", type=float, metavar="S",
+                   help="model input x = raw * S + O (default: the dataset's, e.g. 1/255 for 8-bit images)")
+    p.add_argument("--input-offset", type=float, metavar="O", help="see --input-scale (default: the dataset's)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgepipe", description="Keras model -> microcontrollers: compress, "
                                 "convert, export C, benchmark on host, emulated and real boards, report.")
@@ -133,7 +141,9 @@ def parser() -> argparse.ArgumentParser:
                         "(default: host-litert,host-tflm)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
     r.add_argument("--force", metavar="STAGE", help="redo from this stage on: train, compress, convert or bench")
-    r.add_argument("--dataset", help="dataset when MODEL is a file")
+    r.add_argument("--dataset", help="dataset when MODEL is a file: a name, a .npz (x_train, y_train, x_test, "
+                                     "y_test) or a folder with one subfolder of images per class")
+    _preprocessing_args(r)
     r.add_argument("--calibration-samples", type=int, default=500, help="PTQ calibration samples (default 500)")
     r.add_argument("--samples", type=_samples, metavar="N|TARGET=N,...",
                    help="test samples: N for every target, or per target, e.g. host-c=1000,mps2-an386=100 "
@@ -153,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--target", required=True, help="host-litert, host-tflm, host-c or a board id")
     be.add_argument("--dataset", required=True, help="test data to measure accuracy on")
     be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
+    _preprocessing_args(be)
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
     be.set_defaults(fn=cmd_bench)
@@ -164,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")
     ex.add_argument("--dataset", help="the dataset of a .keras/.h5 file (calibration, labels, preprocessing); "
                                       "for a .tflite: its labels and preprocessing")
+    _preprocessing_args(ex)
     ex.add_argument("--run", type=Path, help="run folder whose trained model and variants are reused "
                                              "(default: runs/<model>)")
     ex.set_defaults(fn=cmd_export)

@@ -26,7 +26,8 @@ def c_name(text: str) -> str:
 
 
 def export(model: str, out: Path, prefix: str | None = None, variant: str = "int8",
-           dataset: str | None = None, run_dir: Path | None = None, note=print) -> list[Path]:
+           dataset: str | None = None, run_dir: Path | None = None, scale: float | None = None,
+           offset: float | None = None, note=print) -> list[Path]:
     """Export `model` (recipe name, .keras/.h5 or .tflite) into `out`; returns the files written.
 
     A recipe or Keras file is prepared in its run folder (`run_dir`, default runs/<name>): what that
@@ -37,10 +38,11 @@ def export(model: str, out: Path, prefix: str | None = None, variant: str = "int
         if not Path(model).exists():
             raise EdgepipeError(f"{model}: no such file")
         v, stem = convert.from_tflite(Path(model)), Path(model).stem
-        data = datasets.load(dataset) if dataset else None
+        data = datasets.load(dataset, scale, offset) if dataset else None
         source = Path(model).name
     else:
-        cfg = RunConfig(model=model, variants=(variant,), targets=(), dataset=dataset, out=run_dir)
+        cfg = RunConfig(model=model, variants=(variant,), targets=(), dataset=dataset, out=run_dir,
+                        input_scale=scale, input_offset=offset)
         where = Path(run_dir or default_out(cfg))
         trained = any(where.glob("train-*/manifest.json")) or any(where.glob("convert-*/manifest.json"))
         note(f"export: run folder {where} ({'reusing what it holds' if trained else 'nothing there yet: preparing the model there'})")

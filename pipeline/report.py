@@ -231,10 +231,11 @@ def render(results: dict) -> str:
     """The terminal form of the report."""
     out = [f"{results['model']} on {results['dataset']}  (accuracy: top-1 on the {results.get('test_samples', '?')}-sample "
            "test split with LiteRT and TFLM; Δ against float32 on LiteRT; other targets list their samples)",
+           *[f"warning: {w}" for w in results.get("warnings", [])],
            terminal(*variant_table(results))]
     head, rows = summary_table(results)
     if rows:
-        out[1:1] = [terminal(head, rows), ""]
+        out[1 + len(results.get("warnings", [])):1 + len(results.get("warnings", []))] = [terminal(head, rows), ""]
     head, rows = target_table(results)
     if rows:
         out += ["", "Targets (instructions: executed instructions, counted by QEMU -icount on emulated "

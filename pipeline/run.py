@@ -31,7 +31,9 @@ class RunConfig:
     targets: tuple[str, ...] = HOST_TARGETS
     out: Path | None = None                     # default runs/<model>
     force: str | None = None                    # first stage to redo
-    dataset: str | None = None                  # needed when starting from a file
+    dataset: str | None = None                  # needed when starting from a file: name, .npz or folder
+    input_scale: float | None = None            # replace the dataset's x = raw * scale + offset
+    input_offset: float | None = None
     calibration_samples: int = convert.DEFAULT_CALIBRATION_SAMPLES
     options: dict = field(default_factory=dict)  # samples, threads, latency_runs, port
 
@@ -60,7 +62,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     """The model-side stages: the variants as .tflite files (each stage cached)."""
     _check_force(cfg.force)
     recipe, source = _source(cfg)
-    data = datasets.load(cfg.dataset or recipe.dataset)
+    data = datasets.load(cfg.dataset or recipe.dataset, cfg.input_scale, cfg.input_offset)
     out = default_out(cfg)
     _check_writable(out)
     if source == "tflite":
@@ -200,12 +202,14 @@ def results_document(recipe, cfg, data, base, tflites, checks, results) -> dict:
     return {
         "model": recipe.name if recipe else Path(cfg.model).name,
         "dataset": data.name,
+        "dataset_sha256": data.fingerprint,
         "edgepipe_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "test_samples": len(data.x_test),
         "float_test_accuracy": base.test_accuracy if base else None,
         "labels": list(data.labels),
         "preprocessing": data.preprocessing.to_dict(),
+        "warnings": [base.meta["input_warning"]] if base and base.meta.get("input_warning") else [],
         "variants": variants,
         "results": results,
     }

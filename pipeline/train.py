@@ -136,13 +136,43 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
 
 
 def from_file(path: Path, data: Dataset) -> KerasModel:
-    """Start from a user's own .keras/.h5 model instead of training one."""
+    """Start from a user's own .keras/.h5 model instead of training one (tf-keras or Keras 3)."""
+    from . import keras3
+    meta = {}
     try:
         model = load_keras(path)
-    except Exception as exc:
-        raise EdgepipeError(f"{path}: cannot load as a Keras model ({type(exc).__name__}); "
-                            "pass a .keras or .h5 file saved by tf-keras") from None
+    except Exception as first:
+        try:
+            model = keras3.load(path)
+            meta["keras_version"] = keras3.KERAS3
+        except Exception as exc:
+            raise EdgepipeError(f"{path}: cannot load as a Keras model: tf-keras says {_short(first)}; "
+                                f"Keras 3 says {_short(exc)}") from None
     from .run import check_io
     check_io(str(path), tuple(model.input_shape[1:]), int(model.output_shape[-1]), data)
+    acc = accuracy(model, data.x_test, data.y_test)
+    warning = scale_warning(path, model, acc, data)
+    if warning:
+        print(f"edgepipe: warning: {warning}", file=sys.stderr, flush=True)
+        meta["input_warning"] = warning
     return KerasModel(name="base", path=Path(path), sha256=cache.file_sha256(path),
-                      params=keras_params(model), test_accuracy=accuracy(model, data.x_test, data.y_test))
+                      params=keras_params(model), test_accuracy=acc, meta=meta)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def scale_warning(path, model, acc: float, data: Dataset) -> str | None:
+    """A model near chance on our preprocessing whose own layers rescale the input was most likely
+    trained on other input values: say so, and how to feed it what it expects."""
+    from .keras3 import input_scaling_layers
+    chance = 1 / data.num_classes
+    layers = input_scaling_layers(model)
+    if acc > 2 * chance or not layers:
+        return None
+    pre = data.preprocessing
+    return (f"{path}: float accuracy {acc:.1%} on {data.name} is near chance ({chance:.0%}) with inputs "
+            f"x = raw * {pre.scale:g} + {pre.offset:g}, and the model has {', '.join(layers)} inside: it "
+            f"probably expects other input values (raw {pre.raw_min:g}..{pre.raw_max:g}: try --input-scale 1)")
