@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 EDGEPIPE := $(VENV)/bin/edgepipe
 STAMP := $(VENV)/.stamp-setup
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind chromium
 
 MODEL ?= fmnist_cnn
 VARIANT ?= int8

@@ -131,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgepipe", description="Keras model -> microcontrollers: compress, "
                                 "convert, export C, benchmark on host, emulated and real boards, report.")
     p.add_argument("--version", action="version", version=f"edgepipe {__version__}")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow/converter output and Keras epochs instead of the progress bars "
+                        "(also EDGEPIPE_DEBUG=1, which adds tracebacks)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="train, compress, convert, check and benchmark a model; write the report")
@@ -191,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.verbose:
+        os.environ["EDGEPIPE_VERBOSE"] = "1"
     try:
         return args.fn(args)
     except EdgepipeError as exc:

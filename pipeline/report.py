@@ -78,8 +78,11 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     idx = _index(results)
     ref_acc = _reference_accuracy(results)
     fp32 = next((v for v in results["variants"] if v["name"] == "fp32"), None)
-    head = ["variant", "kind", "computes", "acc %", "Δ fp32 pts", ".tflite KiB", "× fp32", "gzip KiB",
-            "sparsity", "LiteRT µs (p50)", "TFLM acc %", "TFLM arena KiB", "MCU deployable", "compression"]
+    n = lambda target: sorted({r["samples"] for r in results["results"] if r["target"] == target and r.get("samples")})
+    count = lambda target: f" (n={'/'.join(map(str, n(target)))})" if n(target) else ""
+    head = ["variant", "kind", "computes", f"acc %{count('host-litert')}", "Δ fp32 pts", ".tflite KiB", "× fp32",
+            "gzip KiB", "sparsity", "LiteRT µs (p50)", f"TFLM acc %{count('host-tflm')}", "TFLM arena KiB",
+            "MCU deployable", "compression"]
     rows = []
     for v in results["variants"]:
         lite = idx.get((v["name"], "host-litert"), {})
@@ -122,6 +125,7 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
             "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
     rows = []
+    best = best_per_target(results)
     for r in results["results"]:
         if r["target"] in ("host-litert", "host-tflm") and status(r) == "measured":
             continue                  # their numbers are in the variant table
@@ -135,9 +139,30 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            (f"{status(r)}: " if status(r) != "measured" else "") + row_note(r),
+            ("★ best deployable here" if best.get(r["target"]) is r else "")
+            + (f"{status(r)}: " if status(r) != "measured" else "") + row_note(r),
         ])
     return head, rows
+
+
+def best_per_target(results: dict) -> dict[str, dict]:
+    """Per board (and host-c): the measured row with the highest accuracy, fewest instructions/cycles
+    breaking ties, among variants that are deployable there."""
+    variants = {v["name"]: v for v in results["variants"]}
+    best: dict[str, dict] = {}
+    for r in results["results"]:
+        if r["target"] in ("host-litert", "host-tflm") or status(r) != "measured" or r.get("accuracy") is None:
+            continue
+        pre = variants.get(r["variant"], {}).get("preflight", {})
+        board = (pre.get("boards") or {}).get(r["target"])
+        if not pre.get("deployable") or (board is not None and not board.get("deployable")):
+            continue
+        cost = r.get("instructions") or r.get("cycles") or {}
+        cost = cost.get("median") if isinstance(cost, dict) else cost
+        score = (r["accuracy"], -(cost or 0))
+        if r["target"] not in best or score > best[r["target"]][0]:
+            best[r["target"]] = (score, r)
+    return {t: r for t, (_, r) in best.items()}
 
 
 def summary_table(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -202,13 +227,14 @@ def csv_text(results: dict) -> str:
     return buf.getvalue()
 
 
-def html_text(results: dict, tables) -> str:
+def html_text(results: dict, tables, figures: dict | None = None) -> str:
     parts = [f"<!doctype html><meta charset=utf-8><title>edgepipe: {html.escape(results['model'])}</title>",
              "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;vertical-align:top}"
              "td.t{text-align:left;max-width:40em}</style>",
              f"<h1>{html.escape(results['model'])} on {html.escape(results['dataset'])}</h1>",
-             f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>"]
+             f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>",
+             *[f'<p style="color:#a00">warning: {html.escape(w)}</p>' for w in results.get("warnings", [])]]
     for title, (head, rows) in tables:
         if not rows:
             continue
@@ -216,6 +242,11 @@ def html_text(results: dict, tables) -> str:
                      + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
         parts += ["<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows]
         parts.append("</table>")
+    if figures:
+        parts.append("<h2>Plots</h2>")
+        for name, (path, caption) in figures.items():
+            parts.append(f'<figure><img src="plots/{html.escape(path.name)}" alt="{html.escape(name)}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     return "\n".join(parts) + "\n"
 
 
@@ -257,7 +288,12 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
             md += [f"## {title}\n", markdown(head, rows)]
     write_atomic(paths["md"], "\n".join(md))
     write_atomic(paths["csv"], csv_text(results))
-    write_atomic(paths["html"], html_text(results, tables))
+    from . import plots
+    try:
+        figures = plots.write(results, out_dir)
+    except ImportError:            # matplotlib is pinned; without it the tables are still written
+        figures = {}
+    write_atomic(paths["html"], html_text(results, tables, figures))
     return paths
 
 

@@ -137,21 +137,27 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     import concurrent.futures
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
     deps = {t.name: target_registry.cache_key(t, opts) for t in targets}
+    n = {t.name: len(target_registry.select_samples(t, opts, data.x_test, data.y_test)[0]) for t in targets}
     rows = []
-    for v in tflites:
-        model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
+    from . import progress
+    with progress.bar("bench", len(tflites) * sum(n.values()), "samples") as bar:
+        for v in tflites:
+            model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
 
-        def one(target, v=v, model=model) -> dict:
-            x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
-            why_not = _not_for(target, checks, v)
-            return why_not if why_not is not None else \
-                _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name])
+            def one(target, v=v, model=model) -> dict:
+                x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+                why_not = _not_for(target, checks, v)
+                bar.doing(f"{v.name} on {target.name}")
+                r = why_not if why_not is not None else \
+                    _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.name])
+                bar.update(n[target.name])
+                return r
 
-        done = {t.name: one(t) for t in targets if not t.concurrent}
-        side_by_side = [t for t in targets if t.concurrent]
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
-            done.update(zip([t.name for t in side_by_side], pool.map(one, side_by_side)))
-        rows += [done[t.name] for t in targets]             # the table keeps the --targets order
+            done = {t.name: one(t) for t in targets if not t.concurrent}
+            side_by_side = [t for t in targets if t.concurrent]
+            with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
+                done.update(zip([t.name for t in side_by_side], pool.map(one, side_by_side)))
+            rows += [done[t.name] for t in targets]             # the table keeps the --targets order
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 

@@ -96,10 +96,12 @@ def fit(model, data: Dataset, train: dict, loss="sparse_categorical_crossentropy
                   metrics=["accuracy"])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=train["patience"],
                                      restore_best_weights=True)
+    from . import progress
     x, y, passes = training_subset(data, epochs or train["epochs"], train["seed"])
     hist = model.fit(batches(x, y, train["batch_size"], shuffle_seed=train["seed"]),
                      validation_data=batches(data.x_val, data.y_val), epochs=passes,
-                     callbacks=[stop, *callbacks], verbose=1 if sys.stdout.isatty() else 2)
+                     callbacks=[stop, *callbacks, progress.epoch_callback(passes)],
+                     verbose=progress.keras_verbosity())
     return {k_: [float(v) for v in vals] for k_, vals in hist.history.items()}
 
 
@@ -118,8 +120,10 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
         print(f"training {recipe.name}: {keras_params(model):,} parameters on {data.name} "
               f"({len(data.x_train):,} train / {len(data.x_val):,} val)", flush=True)
         cfg = with_schedule(recipe.train, len(data.x_train))
+        from .progress import training
         try:
-            history = fit(model, data, cfg)
+            with training("train"):
+                history = fit(model, data, cfg)
         except Exception as exc:
             if os.environ.get("EDGEPIPE_DEBUG"):
                 raise

@@ -80,9 +80,12 @@ def compress(names: list[str], base: KerasModel, recipe, data, root: Path,
                   "inputs": {dep: m.sha256 for dep, m in inputs.items()}, "data": data.fingerprint}
 
         def produce(out: Path, comp=comp, inputs=inputs) -> dict:
+            from ..progress import training
             start = time.perf_counter()
+            print(f"compress {name}: {comp.kind}", flush=True)
             try:
-                model = comp.run(base, recipe, data, out, inputs)
+                with training(f"compress {name}"):
+                    model = comp.run(base, recipe, data, out, inputs)
             except EdgepipeError:
                 raise
             except Exception as exc:
