@@ -20,12 +20,23 @@ def enabled() -> bool:
 @contextlib.contextmanager
 def bar(stage: str, total: int, unit: str):
     """A bar for one stage; `.update(n)` and `.doing(text)` (variant, target...)."""
+    import shutil
     from tqdm import tqdm
+    size = shutil.get_terminal_size((120, 24))          # a pty without a size reports 0x0: defaults
     with tqdm(total=total, desc=stage, unit=unit, disable=not enabled(), file=sys.stderr, leave=True,
-              dynamic_ncols=True, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} "
-                                              "{unit} [{elapsed}<{remaining}] {postfix}") as t:
+              ncols=min(size.columns or 120, 160), nrows=size.lines or 24, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} "
+                                              "{unit} [{elapsed}<{remaining}]{postfix}") as t:
         t.doing = lambda text: t.set_postfix_str(text, refresh=True)
         yield t
+
+
+def say(text: str) -> None:
+    """A line of the run's log, printed above the bar when one is shown."""
+    if enabled():
+        from tqdm import tqdm
+        tqdm.write(text, file=sys.stdout)
+    else:
+        print(text, flush=True)
 
 
 @contextlib.contextmanager
@@ -39,10 +50,8 @@ def training(label: str):
 
 
 def keras_verbosity() -> int:
-    """Keras's own fit() printing: off behind a bar, one line per epoch in logs, full when verbose."""
-    if verbose():
-        return 1
-    return 0 if enabled() else 2
+    """Keras's own fit() printing: only when verbose (otherwise the bar, or one summary line)."""
+    return 1 if verbose() else 0
 
 
 def epoch_callback(epochs: int):
@@ -55,11 +64,18 @@ def epoch_callback(epochs: int):
             self.t = self.cm.__enter__()
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            self.t.doing(" ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in ("loss", "val_accuracy")))
+            self.last, self.epochs_run = dict(logs or {}), epoch + 1
+            self.t.doing(_metrics(self.last))
             self.t.update(1)
 
         def on_train_end(self, logs=None):
             self.cm.__exit__(None, None, None)
+            if not enabled() and not verbose() and hasattr(self, "last"):   # logs: one line per fit
+                print(f"  {_label['stage'] or 'fit'}: {self.epochs_run}/{epochs} epochs, {_metrics(self.last)}",
+                      flush=True)
 
     return EpochBar()
+
+
+def _metrics(logs: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))

@@ -184,13 +184,14 @@ def _bench_one(target, v: TFLiteVariant, model, x, y, opts, out: Path, cfg: RunC
     from .results import row
     config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x), "data": data_fp,
               "version": __version__, **deps}
-    print(f"bench {v.name} on {target.name} ({len(x)} samples)", flush=True)
+    from .progress import say
+    say(f"bench {v.name} on {target.name} ({len(x)} samples)")
     try:
         _, m = cache.stage(out, f"bench-{target.name}-{v.name}", config,
                            lambda _dir: {"row": target.run(v, model, x, y, opts)},
                            force=_forced(cfg, "bench"))
     except EdgepipeError as exc:      # recorded, shown in the table, not cached: retried next run
-        print(f"  failed: {exc}", flush=True)
+        say(f"  failed: {exc}")
         return row(v.name, target.name, samples=len(x), error=str(exc))
     return m["row"]
 

@@ -3,6 +3,7 @@ a failed target becomes a row with its reason in every output (real CLI, digits_
 
 import csv
 import json
+import os
 import subprocess
 
 import pytest
@@ -17,14 +18,25 @@ def _rows(out):
     return doc, {(r["variant"], r["target"]): r for r in doc["results"]}
 
 
+def edgepipe_on_a_terminal(*args):
+    """The CLI with stdout and stderr on a pseudo-terminal (util-linux `script`), as a user sees it."""
+    import shlex
+    import sys
+    cmd = shlex.join([sys.executable, "-m", "pipeline.cli", *map(str, args)])
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], cwd=REPO, capture_output=True, timeout=600,
+                       env={**os.environ, "COLUMNS": "150"})
+    text = p.stdout.decode(errors="replace").replace("\r\n", "\n")
+    return p.returncode, text, text
+
+
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("acc") / "run"
     first = edgepipe("run", "digits_cnn", "--variants", "int8", "--targets", "host-tflm,host-c",
                      "--samples", "host-c=20", "--out", out)
     after_first = _rows(out)
-    second = edgepipe("run", "digits_cnn", "--variants", "fp32", "--targets", "host-litert",
-                      "--latency-runs", "5", "--out", out)
+    second = edgepipe_on_a_terminal("run", "digits_cnn", "--variants", "fp32", "--targets", "host-litert",
+                                    "--latency-runs", "5", "--out", out)
     after_second = _rows(out)
     # a real board without --port: fails, and must not take the earlier rows with it
     third = edgepipe("run", "digits_cnn", "--variants", "int8", "--targets", "nucleo-l4r5zi", "--samples", "5",
@@ -43,6 +55,18 @@ def test_a_second_run_with_other_targets_keeps_the_first_rows(three_runs):
     assert rows2[("int8", "host-c")]["mismatches"] == 0 and rows2[("int8", "host-c")]["samples"] == 20
     assert [v["name"] for v in doc2["variants"]] == ["int8", "fp32"]
     assert [r["targets"] for r in doc2["runs"]] == [["host-tflm", "host-c"], ["host-litert"]]
+
+
+def test_quiet_logs_and_a_progress_bar_on_a_terminal(three_runs):
+    _, (first, _), (second, _), _ = three_runs
+    _, out, err = first                   # not a terminal: no banners, one labelled line per fit
+    for noise in ("oneDNN", "cuda", "absl::", "Epoch 1/", "fully_quantize", "UserWarning"):
+        assert noise not in out + err, noise
+    assert "training digits_cnn" in out and "  train: " in out and "val_accuracy" in out
+    _, tty, _ = second                    # on a terminal: the bar, with what it runs and the samples
+    bars = [ln for ln in tty.replace("\r", "\n").splitlines() if ln.startswith("bench:")]
+    assert bars and "fp32 on host-litert" in "".join(bars) and "360/360 samples" in bars[-1], tty[-2000:]
+    assert "oneDNN" not in tty and "Epoch 1/" not in tty
 
 
 def test_a_failed_target_adds_a_row_with_its_reason_everywhere(three_runs):
