@@ -188,12 +188,23 @@ def _bench_one(target, v: TFLiteVariant, model, x, y, opts, out: Path, cfg: RunC
     say(f"bench {v.name} on {target.name} ({len(x)} samples)")
     try:
         _, m = cache.stage(out, f"bench-{target.name}-{v.name}", config,
-                           lambda _dir: {"row": target.run(v, model, x, y, opts)},
+                           lambda _dir: {"row": _measure(target, v, model, x, y, opts)},
                            force=_forced(cfg, "bench"))
     except EdgepipeError as exc:      # recorded, shown in the table, not cached: retried next run
         say(f"  failed: {exc}")
         return row(v.name, target.name, samples=len(x), error=str(exc))
     return m["row"]
+
+
+def _measure(target, v, model, x, y, opts) -> dict:
+    """target.run; a target that runs alone (the host interpreters) has its runtime's own log lines
+    (LiteRT's delegate banner, ...) kept out of the terminal. Concurrent targets share the process's
+    file descriptors with each other, so they are left as they are."""
+    if target.concurrent:
+        return target.run(v, model, x, y, opts)
+    from .quiet import captured
+    with captured():
+        return target.run(v, model, x, y, opts)
 
 
 # ---- results --------------------------------------------------------------------------------
