@@ -89,8 +89,9 @@ def compress_stage(names: list[str], base: KerasModel, recipe, data, out: Path,
     if not names:
         return {}
     if recipe is None:
-        raise EdgepipeError(f"variants {', '.join(names)} need a recipe (they retrain the model); "
-                            "start from a model name, not a file")
+        raise EdgepipeError(f"variants {', '.join(names)} need a recipe (they retrain a tf-keras model that "
+                            "a recipe builds); a model file (tf-keras or Keras 3) runs the post-training "
+                            f"variants {', '.join(PTQ_VARIANTS)}: start from a model name for the others")
     from .compress import compress
     models = compress(names, base, recipe, data, out, force=_forced(cfg, "compress"))
     missing = set(names) - set(models)
@@ -265,6 +266,10 @@ def _variant_names(cfg: RunConfig, recipe) -> list[str]:
     valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
     names = list(cfg.variants) if cfg.variants else valid
     for n in names:
+        if n not in valid and recipe is None and n in all_variant_names():
+            raise EdgepipeError(f"variant {n} needs a recipe (compressions retrain a tf-keras model that a "
+                                "recipe builds); a model file (tf-keras or Keras 3) runs the post-training "
+                                f"variants {', '.join(PTQ_VARIANTS)}")
         if n not in valid:
             raise UnknownName("variant", n, valid)
     return names

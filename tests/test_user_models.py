@@ -157,3 +157,9 @@ def test_an_lstm_conversion_failure_is_one_line_with_the_fix(models, tmp_path):
                             "--targets", "host-tflm", "--out", tmp_path)
     assert_one_line_error(rc, err, "the TFLite converter failed", "unroll=True", "batch")
     assert len(err) < 2000 and "MLIR" not in err and "note: called from" not in err
+
+
+def test_compressing_a_model_file_says_what_it_can_run(models, tmp_path):
+    rc, _, err = edgepipe("run", models / "rescaled_k3.keras", "--dataset", "digits", "--variants", "qat",
+                          "--out", tmp_path)
+    assert_one_line_error(rc, err, "variant qat needs a recipe", "int8")
