@@ -171,7 +171,8 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--port")
     be.set_defaults(fn=cmd_bench)
 
-    ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")
+    ex = sub.add_parser("export", help="write the generated C engine, TFLM C arrays + settings, the input "
+                        "preprocessing, an example main.c, a Makefile snippet and a README (all or nothing)")
     ex.add_argument("model", help="model recipe name, a .keras/.h5 file (with --dataset) or an int8 .tflite file")
     ex.add_argument("--out", type=Path, required=True, help="folder for the C files")
     ex.add_argument("--prefix", help="C name prefix (default: <model>_<variant>)")
