@@ -7,7 +7,7 @@ VENV := .venv
 EDGEPIPE := $(VENV)/bin/edgepipe
 STAMP := $(VENV)/.stamp-setup
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist valgrind \
-	qemu-user gcc-aarch64-linux-gnu openssh-client openssh-server adb
+	qemu-user gcc-aarch64-linux-gnu openssh-client openssh-server adb chromium
 # the Arm64 Python (Debian arm64 .debs + aarch64 wheels) that the arm64-qemu device runs
 SYSROOT := $(VENV)/arm64-sysroot
 SYSROOT_STAMP := $(SYSROOT)/.edgepipe-sysroot
@@ -18,8 +18,11 @@ SAMPLES ?= 500
 PORT ?=
 HOST ?=
 SERIAL ?=
-OUT ?=
 ENGINE ?=
+EXPORT_DIR ?= exports/$(MODEL)-$(VARIANT)
+OUT ?=
+# the run folder every target reads and adds to: OUT=DIR, else runs/MODEL
+RUN_DIR = $(or $(OUT),runs/$(MODEL))
 BOARDS := $(sort $(basename $(notdir $(wildcard boards/*.toml))))
 DEVICES := $(sort $(basename $(notdir $(wildcard devices/*.toml))))
 DEMO_TARGETS ?= host-litert,host-tflm,host-lce,host-c,mps2-an386,arm64-qemu
@@ -39,6 +42,8 @@ help: ## list the targets
 	@echo "                      boards: $(BOARDS)"
 	@echo "  make <device>       run MODEL=$(MODEL) VARIANT=$(VARIANT) with LiteRT and the C engine on a device"
 	@echo "                      [HOST=user@ip | SERIAL=adb-serial] [SAMPLES=N]; devices: $(DEVICES)"
+	@echo "  OUT=DIR             run folder for demo, <board>, export and report (default runs/MODEL);"
+	@echo "                      runs add their rows to its results.json, never remove others"
 
 setup: $(STAMP) $(SYSROOT_STAMP) ## create .venv, install the Debian packages, build the Arm64 sysroot (once)
 
@@ -70,7 +75,7 @@ $(SYSROOT_STAMP): | $(STAMP)
 	$(VENV)/bin/python -m pipeline.bench.arm64_sysroot $(SYSROOT)
 
 demo: setup ## train fmnist_cnn, make every variant, benchmark on host (LiteRT, TFLM, LCE for binary), C engine, mps2-an386 and arm64-qemu; print the table
-	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) $(if $(OUT),--out $(OUT))
+	$(EDGEPIPE) run $(MODEL) --targets $(DEMO_TARGETS) --samples $(DEMO_SAMPLES) --out $(RUN_DIR)
 
 test: setup ## run the test suite (real TF, TFLM, gcc, QEMU)
 	$(VENV)/bin/python -m pytest
@@ -81,20 +86,20 @@ boards: setup ## list the boards
 models: setup ## list the model recipes
 	@$(EDGEPIPE) models
 
-export: setup ## write TFLM C arrays and the generated C engine for MODEL/VARIANT to exports/
-	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --out exports/$(MODEL)-$(VARIANT)
+export: setup ## C files for MODEL/VARIANT (from the run in OUT or runs/MODEL) into EXPORT_DIR
+	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --run $(RUN_DIR) --out $(EXPORT_DIR)
 
 docs: setup ## regenerate docs/SUPPORTED.md from the kernel registry and the preflight rules
 	$(EDGEPIPE) docs
 
-report: setup ## re-render the report of runs/MODEL from its results.json
-	$(EDGEPIPE) report runs/$(MODEL)
+report: setup ## re-render the report of the run in OUT (default runs/MODEL) from its results.json
+	$(EDGEPIPE) report $(RUN_DIR)
 
 $(BOARDS): setup
-	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) $(if $(OUT),--out $(OUT)) $(if $(ENGINE),--engines $(ENGINE))
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) --out $(RUN_DIR) $(if $(ENGINE),--engines $(ENGINE))
 
 $(DEVICES): setup
-	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@,$@-c --samples $(SAMPLES) $(if $(HOST),--host $(HOST)) $(if $(SERIAL),--serial $(SERIAL)) $(if $(OUT),--out $(OUT))
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@,$@-c --samples $(SAMPLES) $(if $(HOST),--host $(HOST)) $(if $(SERIAL),--serial $(SERIAL)) --out $(RUN_DIR)
 
 clean: ## remove runs/, exports/ and build output (keeps .venv)
 	rm -rf runs exports build .pytest_cache

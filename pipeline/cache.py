@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from edgepipe_base.atomic import file_sha256, write_atomic, write_json  # noqa: F401
+from edgepipe_base.atomic import file_sha256, normal_mode, write_atomic, write_json  # noqa: F401
 from edgepipe_base.errors import EdgepipeError
 
 MANIFEST = "manifest.json"
@@ -48,6 +48,7 @@ def stage(root: Path, name: str, config: dict, produce: Callable[[Path], dict],
         manifest = produce(tmp)
         manifest = {"stage": name, "config": config, **manifest}
         write_json(tmp / MANIFEST, manifest)
+        normal_mode(tmp)
         if final.exists() and force:
             shutil.rmtree(final)
         try:

@@ -28,17 +28,18 @@ def _samples(text: str) -> dict:
 
 def cmd_run(a) -> int:
     from . import report
+    from .accumulate import this_run
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
                               "port": a.port, "host": a.host, "serial": a.serial}.items() if v is not None}
     cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
-                    dataset=a.dataset, calibration_samples=a.calibration_samples, options=opts,
-                    engines=a.engines)
+                    dataset=a.dataset, input_scale=a.input_scale, input_offset=a.input_offset,
+                    calibration_samples=a.calibration_samples, options=opts, engines=a.engines)
     doc, paths = run(cfg)
     print()
     print(report.render(doc))
     print(f"\nreport: {paths['md']}  (also {paths['json'].name}, {paths['csv'].name}, {paths['html'].name})")
-    failed = [r for r in doc["results"] if r.get("error")]
+    failed = [r for r in this_run(doc) if r.get("error")]
     if failed:
         print(f"edgepipe: {len(failed)} measurement(s) failed: "
               + "; ".join(f"{r['variant']} on {r['target']}: {r['error']}" for r in failed), file=sys.stderr)
@@ -96,9 +97,11 @@ def cmd_bench(a) -> int:
     opts = {k: v for k, v in {"samples": a.samples, "port": a.port, "host": a.host,
                               "serial": a.serial}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
-                               options=opts, engines=a.engines))
+                               input_scale=a.input_scale, input_offset=a.input_offset, options=opts,
+                               engines=a.engines))
     print(report.render(doc))
-    failed = [r for r in doc["results"] if r.get("error")]
+    from .accumulate import this_run
+    failed = [r for r in this_run(doc) if r.get("error")]
     for r in failed:
         print(f"edgepipe: {r['target']}: {r['error']}", file=sys.stderr)
     return 3 if failed else 0
@@ -106,7 +109,8 @@ def cmd_bench(a) -> int:
 
 def cmd_export(a) -> int:
     from .export import export
-    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset)
+    paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset, run_dir=a.run,
+                   scale=a.input_scale, offset=a.input_offset)
     for p in paths:
         print(p)
     return 0
@@ -138,10 +142,19 @@ ENGINES_HELP = ("engines in the board firmware, each measured side by side: edge
                 "Default: edgepipe where it runs the model, else tflm-cmsis-nn")
 
 
+def _preprocessing_args(p) -> None:
+    p.add_argument("--input-scale", type=float, metavar="S",
+                   help="model input x = raw * S + O (default: the dataset's, e.g. 1/255 for 8-bit images)")
+    p.add_argument("--input-offset", type=float, metavar="O", help="see --input-scale (default: the dataset's)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgepipe", description="Keras model -> microcontrollers: compress, "
                                 "convert, export C, benchmark on host, emulated and real boards, report.")
     p.add_argument("--version", action="version", version=f"edgepipe {__version__}")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow/converter output and Keras epochs instead of the progress bars "
+                        "(also EDGEPIPE_DEBUG=1, which adds tracebacks)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="train, compress, convert, check and benchmark a model; write the report")
@@ -153,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
                         "(default: host-litert,host-tflm)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
     r.add_argument("--force", metavar="STAGE", help="redo from this stage on: train, compress, convert or bench")
-    r.add_argument("--dataset", help="dataset when MODEL is a file")
+    r.add_argument("--dataset", help="dataset when MODEL is a file: a name, a .npz (x_train, y_train, x_test, "
+                                     "y_test) or a folder with one subfolder of images per class")
+    _preprocessing_args(r)
     r.add_argument("--calibration-samples", type=int, default=500, help="PTQ calibration samples (default 500)")
     r.add_argument("--samples", type=_samples, metavar="N|TARGET=N,...",
                    help="test samples: N for every target, or per target, e.g. host-c=1000,mps2-an386=100 "
@@ -179,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
                     "of the model's input type and shape: mismatches, arena, instructions, flash/RAM; "
                     "accuracy null)")
     be.add_argument("--out", type=Path, help="run folder (default: runs/<file stem>)")
+    _preprocessing_args(be)
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
     be.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
@@ -186,12 +202,17 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--serial", help="adb serial of an Android device")
     be.set_defaults(fn=cmd_bench)
 
-    ex = sub.add_parser("export", help="write TFLM C arrays + settings and the generated C engine")
-    ex.add_argument("model", help="model recipe name or an int8 (or int16x8) .tflite file")
+    ex = sub.add_parser("export", help="write the generated C engine, TFLM C arrays + settings, the input "
+                        "preprocessing, an example main.c, a Makefile snippet and a README (all or nothing)")
+    ex.add_argument("model", help="model recipe name, a .keras/.h5 file (with --dataset) or an int8 (or int16x8) .tflite file")
     ex.add_argument("--out", type=Path, required=True, help="folder for the C files")
     ex.add_argument("--prefix", help="C name prefix (default: <model>_<variant>)")
     ex.add_argument("--variant", default="int8", help="which variant of a recipe to export (default int8)")
-    ex.add_argument("--dataset", help="labels for a .tflite file's classes")
+    ex.add_argument("--dataset", help="the dataset of a .keras/.h5 file (calibration, labels, preprocessing); "
+                                      "for a .tflite: its labels and preprocessing")
+    _preprocessing_args(ex)
+    ex.add_argument("--run", type=Path, help="run folder whose trained model and variants are reused "
+                                             "(default: runs/<model>)")
     ex.set_defaults(fn=cmd_export)
 
     d = sub.add_parser("docs", help="regenerate docs/SUPPORTED.md (ops and preflight rules)")
@@ -205,6 +226,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.verbose:
+        os.environ["EDGEPIPE_VERBOSE"] = "1"
     try:
         return args.fn(args)
     except EdgepipeError as exc:

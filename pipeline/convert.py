@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +44,8 @@ LCE = Quantization("lce", "LCE int8 + 1-bit", "int8")
 def _converter(model, quantization: str, calibration: np.ndarray):
     from .keras_env import tf
     t = tf()
-    conv = t.lite.TFLiteConverter.from_keras_model(model)
+    conv = t.lite.TFLiteConverter.from_saved_model(str(model)) if isinstance(model, Path) else \
+        t.lite.TFLiteConverter.from_keras_model(model)
     if quantization == "fp32":
         return conv
     conv.optimizations = [t.lite.Optimize.DEFAULT]
@@ -75,17 +78,30 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
         config["lce_export"] = convert_lce.VERSION
 
     def produce(out: Path) -> dict:
-        model = load_keras(source.path)
+        from .quiet import captured, converter_failure
+        if source.meta.get("keras_version") == 3:     # converted from its SavedModel export
+            from . import keras3
+            with captured():
+                model = keras3.export_saved_model(source.path, out / "saved_model")
+        else:
+            model = load_keras(source.path)
+        noise = None
         if q.name == "lce":
             from . import convert_lce
-            cache.write_atomic(out / "model.tflite", convert_lce.convert(model, data.calibration(calibration_samples)))
+            with captured():
+                blob = convert_lce.convert(model, data.calibration(calibration_samples))
+            cache.write_atomic(out / "model.tflite", blob)
             return {"file": "model.tflite"}
         try:
-            blob = _converter(model, q.name, data.calibration(calibration_samples)).convert()
+            with captured() as noise:            # converter warnings and MLIR dumps: kept for the error
+                blob = _converter(model, q.name, data.calibration(calibration_samples)).convert()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise EdgepipeError(f"variant {name}: the TFLite converter failed ({first})") from None
+            if os.environ.get("EDGEPIPE_DEBUG"):
+                raise
+            raise EdgepipeError(f"variant {name}: the TFLite converter failed: "
+                                f"{converter_failure(exc, noise.text if noise else '')}") from None
         cache.write_atomic(out / "model.tflite", blob)
+        shutil.rmtree(out / "saved_model", ignore_errors=True)
         return {"file": "model.tflite"}
 
     folder, m = cache.stage(root, f"convert-{name}", config, produce, force=force)

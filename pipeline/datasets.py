@@ -6,8 +6,10 @@ quantization of an exported model can be related to the sensor's raw values.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -85,8 +87,126 @@ def register(name: str, input_shape: tuple[int, ...], num_classes: int):
     return deco
 
 
-def load(name: str) -> Dataset:
-    return DATASETS.get(name).load()
+def load(name: str, scale: float | None = None, offset: float | None = None) -> Dataset:
+    """A dataset by recipe name, a .npz file (x_train, y_train, x_test, y_test) or a folder of
+    images with one subfolder per class; `scale`/`offset` replace its preprocessing
+    (x = raw * scale + offset)."""
+    path = Path(name)
+    if name.endswith(".npz"):
+        data = from_npz(path)
+    elif path.is_dir():
+        data = from_image_folder(path)
+    elif name not in DATASETS and (os.sep in name or "." in name):
+        _no_such(name)
+    else:
+        data = DATASETS.get(name).load()
+    return data if scale is None and offset is None else with_preprocessing(data, scale, offset)
+
+
+def _no_such(name: str):
+    raise EdgepipeError(f"dataset {name}: no such file or folder; pass a dataset name "
+                        f"({', '.join(DATASETS.names())}), a .npz file or a folder of class subfolders")
+
+
+def with_preprocessing(data: Dataset, scale: float | None, offset: float | None) -> Dataset:
+    """`data` re-derived from its raw values with another x = raw * scale + offset."""
+    old = data.preprocessing
+    new = Preprocessing(raw_min=old.raw_min, raw_max=old.raw_max,
+                        scale=old.scale if scale is None else float(scale),
+                        offset=old.offset if offset is None else float(offset))
+    if new.scale == 0:
+        raise EdgepipeError("--input-scale 0: the scale must not be zero")
+    fix = lambda x: ((x - np.float32(old.offset)) / np.float32(old.scale) * np.float32(new.scale)
+                     + np.float32(new.offset)).astype(np.float32)
+    h = hashlib.sha256(data.fingerprint.encode())
+    h.update(repr(new).encode())
+    return dataclasses.replace(data, preprocessing=new, x_train=fix(data.x_train), x_val=fix(data.x_val),
+                               x_test=fix(data.x_test), fingerprint=h.hexdigest())
+
+
+def _preprocessing_for(x: np.ndarray, scale=None, offset=None) -> Preprocessing:
+    """uint8 data is taken as 0..255 and scaled to 0..1; anything else is used as stored."""
+    raw_min, raw_max = (0, 255) if x.dtype == np.uint8 else (float(np.min(x)), float(np.max(x)))
+    default = 1 / 255 if x.dtype == np.uint8 else 1.0
+    return Preprocessing(raw_min=raw_min, raw_max=raw_max, scale=float(default if scale is None else scale),
+                         offset=float(0.0 if offset is None else offset))
+
+
+def _apply(pre: Preprocessing, raw: np.ndarray) -> np.ndarray:
+    x = raw.astype(np.float32) * np.float32(pre.scale)
+    return x + np.float32(pre.offset) if pre.offset else x
+
+
+def from_npz(path: Path) -> Dataset:
+    """A user's .npz: x_train, y_train, x_test, y_test (raw values), optional labels, scale, offset."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as exc:
+        raise EdgepipeError(f"{path}: cannot read as a .npz file ({exc})") from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise EdgepipeError(f"{path}: no {', '.join(missing)} in the .npz (it has {', '.join(sorted(arrays))}); "
+                            "save x_train, y_train, x_test, y_test with numpy.savez")
+    x, y, xt, yt = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    if len(x) != len(y) or len(xt) != len(yt) or x.shape[1:] != xt.shape[1:]:
+        raise EdgepipeError(f"{path}: x_train {x.shape} / y_train {y.shape} / x_test {xt.shape} / "
+                            f"y_test {yt.shape} do not agree")
+    y, yt = y.reshape(-1).astype(np.int64), yt.reshape(-1).astype(np.int64)
+    classes = int(max(y.max(), yt.max())) + 1
+    labels = [str(l) for l in arrays["labels"]] if "labels" in arrays else [str(i) for i in range(classes)]
+    if len(labels) < classes:
+        raise EdgepipeError(f"{path}: {len(labels)} labels for {classes} classes")
+    pre = _preprocessing_for(x, arrays.get("scale"), arrays.get("offset"))
+    return _split(path.name, labels, pre, _apply(pre, x), y, _apply(pre, xt), yt,
+                  n_val=max(1, len(x) // 10), raw_hash=_fingerprint(x, y, xt, yt))
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _read_images(root: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    from .keras_env import tf
+    t = tf()
+    xs, ys, shape = [], [], None
+    for label, cls in enumerate(classes):
+        for f in sorted((root / cls).iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                img = t.io.decode_image(f.read_bytes(), expand_animations=False).numpy()
+            except Exception:
+                raise EdgepipeError(f"{f}: cannot decode the image") from None
+            if shape is None:
+                shape = img.shape
+            if img.shape != shape:
+                raise EdgepipeError(f"{f}: image is {img.shape[1]}x{img.shape[0]}x{img.shape[2]}, the first "
+                                    f"one was {shape[1]}x{shape[0]}x{shape[2]}; resize them to one size")
+            xs.append(img)
+            ys.append(label)
+    if not xs:
+        raise EdgepipeError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return np.stack(xs).astype(np.uint8), np.asarray(ys, dtype=np.int64)
+
+
+def from_image_folder(root: Path) -> Dataset:
+    """Images in one subfolder per class (Keras' directory layout), or train/ and test/ each in that
+    layout; without test/, a fixed-seed 20% of the images is the test split. Pixels 0..255 -> 0..1."""
+    split = (root / "train").is_dir() and (root / "test").is_dir()
+    base = root / "train" if split else root
+    classes = sorted(d.name for d in base.iterdir() if d.is_dir())
+    if len(classes) < 2:
+        raise EdgepipeError(f"{base}: an image dataset needs one subfolder per class (found {len(classes)})")
+    x, y = _read_images(base, classes)
+    if split:
+        xt, yt = _read_images(root / "test", classes)
+    else:
+        perm = np.random.default_rng(SPLIT_SEED + 2).permutation(len(x))
+        n_test = max(1, len(x) // 5)
+        xt, yt, x, y = x[perm[:n_test]], y[perm[:n_test]], x[perm[n_test:]], y[perm[n_test:]]
+    pre = Preprocessing(raw_min=0, raw_max=255, scale=1 / 255)
+    return _split(root.name, classes, pre, _apply(pre, x), y, _apply(pre, xt), yt,
+                  n_val=max(1, len(x) // 10), raw_hash=_fingerprint(x, y, xt, yt))
 
 
 def _fingerprint(*raw: np.ndarray) -> hashlib._Hash:

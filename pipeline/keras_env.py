@@ -15,6 +15,12 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")  # CPU only: no cuInit probe
 
 
 def tf():
+    import sys
+    if "tensorflow" not in sys.modules:      # its import prints banners from C++ (absl, oneDNN, CUDA probe)
+        from .quiet import captured, silence_python_noise
+        silence_python_noise()
+        with captured():
+            import tensorflow                # noqa: F401
     import tensorflow
     return tensorflow
 

@@ -139,11 +139,24 @@ def c_engine_can_run(ctx: Context) -> str | None:
     """edgepipe's C engine cannot run it ({details}); TFLM can still run it on a microcontroller."""
     from firmware_gen import graph
     from edgepipe_base.errors import EdgepipeError
+    missing = unsupported_ops(ctx.model)
+    if missing:
+        return f"no kernel for {sum(missing.values())} ops: " + \
+            ", ".join(f"{op} ×{n}" for op, n in missing.items()) + " (see docs/SUPPORTED.md)"
     try:
         graph.load(ctx.variant.tflite_path)
     except EdgepipeError as exc:
         return str(exc).removeprefix(f"{ctx.variant.tflite_path}: ")
     return None
+
+
+def unsupported_ops(model: TFLiteModel) -> dict[str, int]:
+    """Every op of the model the C engine has no kernel for, with how often it occurs (most first)."""
+    from collections import Counter
+    from firmware_gen import kernels
+    counts = Counter(op.opcode for sg in model.subgraphs for op in sg.operators
+                     if op.custom or op.opcode not in kernels.KERNELS)
+    return dict(counts.most_common())
 
 
 @rule("board")

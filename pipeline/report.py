@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from edgepipe_base.atomic import write_atomic, write_json
@@ -81,8 +82,11 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     idx = _index(results)
     ref_acc = _reference_accuracy(results)
     fp32 = next((v for v in results["variants"] if v["name"] == "fp32"), None)
-    head = ["variant", "kind", "computes", "acc %", "Δ fp32 pts", ".tflite KiB", "× fp32", "gzip KiB",
-            "sparsity", "LiteRT µs (p50)", "TFLM acc %", "TFLM arena KiB", "MCU deployable", "compression"]
+    n = lambda target: sorted({r["samples"] for r in results["results"] if r["target"] == target and r.get("samples")})
+    count = lambda target: f" (n={'/'.join(map(str, n(target)))})" if n(target) else ""
+    head = ["variant", "kind", "computes", f"acc %{count('host-litert')}", "Δ fp32 pts", ".tflite KiB", "× fp32",
+            "gzip KiB", "sparsity", "LiteRT µs (p50)", f"TFLM acc %{count('host-tflm')}", "TFLM arena KiB",
+            "MCU deployable", "compression"]
     rows = []
     for v in results["variants"]:
         lite = idx.get((v["name"], "host-litert"), {})
@@ -105,8 +109,23 @@ def variant_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def status(r: dict) -> str:
+    """measured | failed | skipped | stale: what a row holds."""
+    if r.get("error"):
+        return "failed"
+    if r.get("skipped"):
+        return "skipped"
+    return "stale" if r.get("stale") else "measured"
+
+
+def row_note(r: dict) -> str:
+    """Why a row has no numbers (or why they are old): the reason shown beside it."""
+    return r.get("error") or r.get("skipped") or r.get("stale") or ""
+
+
 def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
-    """One row per (variant, target) for the C engine and the boards."""
+    """One row per (variant, target) for the C engine and the boards, and every row that was asked
+    for but could not be measured (failed or skipped, with the reason) whatever its target."""
     head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
             "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
     # a TFLM engine on a board: an engine column, engines of one board side by side
@@ -114,9 +133,10 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     if engines:
         head.insert(2, "engine")
     rows = []
+    best = best_per_target(results)
     for r in results["results"]:
-        if r["target"] in ("host-litert", "host-tflm") or (r.get("skipped") and r.get("engine") in (None, "edgepipe")):
-            continue                  # skipped rows: the variant table already says why
+        if r["target"] in ("host-litert", "host-tflm") and status(r) == "measured":
+            continue                  # their numbers are in the variant table
         instr, cyc = r.get("instructions"), r.get("cycles")
         lat = r.get("latency_ms") or {}
         rows.append([
@@ -127,7 +147,9 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            "; ".join(n for n in (r.get("error"), r.get("skipped"), r.get("note")) if n),
+            ("★ best deployable here" if best.get(r["target"]) is r else "")
+            + (f"{status(r)}: " if status(r) != "measured" else "")
+            + "; ".join(n for n in (row_note(r), r.get("note")) if n),
         ])
     return head, rows
 
@@ -156,6 +178,26 @@ def layer_table(results: dict) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def best_per_target(results: dict) -> dict[str, dict]:
+    """Per board (and host-c): the measured row with the highest accuracy, fewest instructions/cycles
+    breaking ties, among variants that are deployable there."""
+    variants = {v["name"]: v for v in results["variants"]}
+    best: dict[str, dict] = {}
+    for r in results["results"]:
+        if r["target"] in ("host-litert", "host-tflm") or status(r) != "measured" or r.get("accuracy") is None:
+            continue
+        pre = variants.get(r["variant"], {}).get("preflight", {})
+        board = (pre.get("boards") or {}).get(r["target"])
+        if not pre.get("deployable") or (board is not None and not board.get("deployable")):
+            continue
+        cost = r.get("instructions") or r.get("cycles") or {}
+        cost = cost.get("median") if isinstance(cost, dict) else cost
+        score = (r["accuracy"], -(cost or 0))
+        if r["target"] not in best or score > best[r["target"]][0]:
+            best[r["target"]] = (score, r)
+    return {t: r for t, (_, r) in best.items()}
+
+
 def summary_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """The shape of the TF model-optimization docs: top-1 original / PTQ int8 / QAT int8, size, speed."""
     idx = _index(results)
@@ -180,10 +222,18 @@ def markdown(head, rows) -> str:
 
 
 def terminal(head, rows, max_cell: int = 48) -> str:
-    cells = [[c if len(c) <= max_cell else c[:max_cell - 1] + "…" for c in r] for r in [head, *rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
+    """A left-aligned text table; a cell longer than max_cell wraps at word boundaries onto the
+    following lines (nothing is cut off)."""
+    import textwrap
+    wrap = lambda c: textwrap.wrap(c, max_cell, break_on_hyphens=False) or [""]
+    cells = [[wrap(c) for c in r] for r in [head, *rows]]
+    widths = [max(len(part) for r in cells for part in r[i]) for i in range(len(head))]
+
+    def lines(r):
+        height = max(len(c) for c in r)
+        return ["  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(r, widths)).rstrip()
+                for k in range(height)]
+    return "\n".join([*lines(cells[0]), "  ".join("-" * w for w in widths), *(ln for r in cells[1:] for ln in lines(r))])
 
 
 def csv_text(results: dict) -> str:
@@ -192,7 +242,7 @@ def csv_text(results: dict) -> str:
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
             "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
-            "ram_bytes", "bit_exact", "mismatches", "engine", "note", "error"]
+            "ram_bytes", "bit_exact", "mismatches", "engine", "status", "skipped", "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
@@ -201,7 +251,8 @@ def csv_text(results: dict) -> str:
         lat = r.get("latency_ms") or {}
         med = lambda x: x["median"] if isinstance(x, dict) else x
         vals = {**{k: v.get(k) for k in cols}, **{k: r.get(k) for k in cols if k in r},
-                "deployable": v.get("preflight", {}).get("deployable"),
+                "deployable": v.get("preflight", {}).get("deployable"), "status": status(r),
+                "skipped": r.get("skipped") or r.get("stale"),
                 "latency_ms_median": lat.get("median"), "latency_ms_p90": lat.get("p90"),
                 "latency_is_estimate": bool(lat.get("estimate")) if lat else None,
                 "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles"))}
@@ -209,20 +260,35 @@ def csv_text(results: dict) -> str:
     return buf.getvalue()
 
 
-def html_text(results: dict, tables) -> str:
+def html_text(results: dict, tables, figures: dict | None = None) -> str:
     parts = [f"<!doctype html><meta charset=utf-8><title>edgepipe: {html.escape(results['model'])}</title>",
              "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>",
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;vertical-align:top}"
+             "td.t{text-align:left;max-width:40em}</style>",
              f"<h1>{html.escape(results['model'])} on {html.escape(results['dataset'])}</h1>",
-             f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>"]
+             f"<p>edgepipe {html.escape(results['edgepipe_version'])}, {html.escape(results['created'])}</p>",
+             *[f'<p style="color:#a00">warning: {html.escape(w)}</p>' for w in results.get("warnings", [])]]
     for title, (head, rows) in tables:
         if not rows:
             continue
         parts.append(f"<h2>{html.escape(title)}</h2><table><tr>"
                      + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts += ["<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows]
         parts.append("</table>")
+    if figures:
+        parts.append("<h2>Plots</h2>")
+        for name, (path, caption) in figures.items():
+            parts.append(f'<figure><img src="plots/{html.escape(path.name)}" alt="{html.escape(name)}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     return "\n".join(parts) + "\n"
+
+
+_NUMBER = re.compile(r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?( \(estimate\))?$|^–$")
+
+
+def _td(text: str) -> str:
+    """Numbers right-aligned, text left-aligned."""
+    return f"<td>{html.escape(text)}</td>" if _NUMBER.match(text) else f'<td class="t">{html.escape(text)}</td>'
 
 
 def render(results: dict) -> str:
@@ -231,10 +297,11 @@ def render(results: dict) -> str:
             "TFLM; Δ against float32 on LiteRT; other targets list their samples)") if results.get("labels") \
         else f"({results.get('test_samples', '?')} seeded random inputs; no labels, so no accuracy)"
     out = [f"{results['model']} on {results['dataset']}  {what}",
+           *[f"warning: {w}" for w in results.get("warnings", [])],
            terminal(*variant_table(results))]
     head, rows = summary_table(results)
     if rows:
-        out[1:1] = [terminal(head, rows), ""]
+        out[1 + len(results.get("warnings", [])):1 + len(results.get("warnings", []))] = [terminal(head, rows), ""]
     head, rows = target_table(results)
     if rows:
         out += ["", "Targets (instructions: executed instructions, counted by QEMU -icount on emulated "
@@ -256,7 +323,12 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
             md += [f"## {title}\n", markdown(head, rows)]
     write_atomic(paths["md"], "\n".join(md))
     write_atomic(paths["csv"], csv_text(results))
-    write_atomic(paths["html"], html_text(results, tables))
+    from . import plots
+    try:
+        figures = plots.write(results, out_dir)
+    except ImportError:            # matplotlib is pinned; without it the tables are still written
+        figures = {}
+    write_atomic(paths["html"], html_text(results, tables, figures))
     return paths
 
 

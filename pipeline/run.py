@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepipe_base import tflite_file
-from . import __version__, cache, convert, datasets, preflight, recipes, report
+from . import __version__, accumulate, cache, convert, datasets, preflight, recipes, report
 from .artifacts import KerasModel, TFLiteVariant
 from .bench import targets as target_registry
 from edgepipe_base.errors import EdgepipeError, UnknownName
@@ -31,7 +31,9 @@ class RunConfig:
     targets: tuple[str, ...] = HOST_TARGETS
     out: Path | None = None                     # default runs/<model>
     force: str | None = None                    # first stage to redo
-    dataset: str | None = None                  # needed when starting from a file
+    dataset: str | None = None                  # needed when starting from a file: name, .npz or folder
+    input_scale: float | None = None            # replace the dataset's x = raw * scale + offset
+    input_offset: float | None = None
     calibration_samples: int = convert.DEFAULT_CALIBRATION_SAMPLES
     options: dict = field(default_factory=dict)  # samples, threads, latency_runs, port
     engines: tuple[str, ...] | None = None      # board engines; None: edgepipe, else TFLM+CMSIS-NN
@@ -53,6 +55,7 @@ def run(cfg: RunConfig) -> tuple[dict, dict[str, Path]]:
     checks = preflight_stage(p.tflites, [t.name for t in targets if t.kind not in ("host", "os")])
     results = bench_stage(p.tflites, checks, targets, p.data, p.out, cfg)
     doc = results_document(p.recipe, cfg, p.data, p.base, p.tflites, checks, results)
+    doc = accumulate.merge(accumulate.load_previous(p.out, doc), doc)   # keeps every row not redone
     return doc, report.write(doc, p.out)
 
 
@@ -65,8 +68,8 @@ def prepare(cfg: RunConfig) -> Prepared:
         wanted = [n for n in (cfg.options.get("samples") or {}).values()]
         data = random_inputs.dataset(Path(cfg.model), max(wanted) if wanted else random_inputs.SAMPLES)
     else:
-        data = datasets.load(cfg.dataset or recipe.dataset)
-    out = Path(cfg.out or Path("runs") / (recipe.name if recipe else Path(cfg.model).stem))
+        data = datasets.load(cfg.dataset or recipe.dataset, cfg.input_scale, cfg.input_offset)
+    out = default_out(cfg)
     _check_writable(out)
     if source == "tflite":
         variant = convert.from_tflite(Path(cfg.model))
@@ -93,8 +96,9 @@ def compress_stage(names: list[str], base: KerasModel, recipe, data, out: Path,
     if not names:
         return {}
     if recipe is None:
-        raise EdgepipeError(f"variants {', '.join(names)} need a recipe (they retrain the model); "
-                            "start from a model name, not a file")
+        raise EdgepipeError(f"variants {', '.join(names)} need a recipe (they retrain a tf-keras model that "
+                            "a recipe builds); a model file (tf-keras or Keras 3) runs the post-training "
+                            f"variants {', '.join(PTQ_VARIANTS)}: start from a model name for the others")
     from .compress import compress
     models = compress(names, base, recipe, data, out, force=_forced(cfg, "compress"))
     missing = set(names) - set(models)
@@ -141,30 +145,35 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
     order; then the `concurrent` ones (host-c, boards: counts, not host time) run side by side."""
     import concurrent.futures
     opts = target_registry.Options(workdir=out / "work", **cfg.options)
-    deps: dict = {}
+    deps: dict = {}        # per target key (board + engine), computed when first needed
+    n = {t.key: len(target_registry.select_samples(t, opts, data.x_test, data.y_test)[0]) for t in targets}
     rows = []
-    for v in tflites:
-        model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
+    from . import progress
+    with progress.bar("bench", len(tflites) * sum(n.values()), "samples") as bar:
+        for v in tflites:
+            model = tflite_file.read(v.tflite_path)            # parsed once, used by every target
 
-        def one(target, v=v, model=model) -> dict:
-            pre = checks[v.name]
-            target, note = target_registry.resolve_engine(target, pre.engine_runs or not pre.deployable,
-                                                         pre.reason(("engine",)))
-            x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
-            why_not = _not_for(target, checks, v)
-            if why_not is None:
-                if target.key not in deps:
-                    deps[target.key] = target_registry.cache_key(target, opts)
-                why_not = _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.key])
-            if target.engine is not None:
-                why_not = {**why_not, "engine": target.engine, **({"note": note} if note else {})}
-            return why_not
+            def one(target, v=v, model=model) -> dict:
+                key, pre = target.key, checks[v.name]
+                target, note = target_registry.resolve_engine(target, pre.engine_runs or not pre.deployable,
+                                                             pre.reason(("engine",)))
+                x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+                why_not = _not_for(target, checks, v)
+                bar.doing(f"{v.name} on {target.name}")
+                if why_not is None:
+                    if target.key not in deps:
+                        deps[target.key] = target_registry.cache_key(target, opts)
+                    why_not = _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.key])
+                if target.engine is not None:
+                    why_not = {**why_not, "engine": target.engine, **({"note": note} if note else {})}
+                bar.update(n[key])
+                return why_not
 
-        done = {t.key: one(t) for t in targets if not t.concurrent}
-        side_by_side = [t for t in targets if t.concurrent]
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
-            done.update(zip([t.key for t in side_by_side], pool.map(one, side_by_side)))
-        rows += [done[t.key] for t in targets]              # the table keeps the --targets order
+            done = {t.key: one(t) for t in targets if not t.concurrent}
+            side_by_side = [t for t in targets if t.concurrent]
+            with concurrent.futures.ThreadPoolExecutor(max(1, len(side_by_side))) as pool:
+                done.update(zip([t.key for t in side_by_side], pool.map(one, side_by_side)))
+            rows += [done[t.key] for t in targets]             # the table keeps the --targets order
     assert all(r["variant"] and r["target"] for r in rows)
     return rows
 
@@ -202,16 +211,27 @@ def _bench_one(target, v: TFLiteVariant, model, x, y, opts, out: Path, cfg: RunC
     config = {"variant_sha256": v.sha256, "target": target.name, "samples": len(x), "data": data_fp,
               "version": __version__, **deps}
     engine = f"-{target.engine}" if target.engine not in (None, "edgepipe") else ""
-    print(f"bench {v.name} on {target.name}{' (' + target.engine + ')' if engine else ''} "
-          f"({len(x)} samples)", flush=True)
+    from .progress import say
+    say(f"bench {v.name} on {target.name}{' (' + target.engine + ')' if engine else ''} ({len(x)} samples)")
     try:
         _, m = cache.stage(out, f"bench-{target.name}{engine}-{v.name}", config,
-                           lambda _dir: {"row": target.run(v, model, x, y, opts)},
+                           lambda _dir: {"row": _measure(target, v, model, x, y, opts)},
                            force=_forced(cfg, "bench"))
     except EdgepipeError as exc:      # recorded, shown in the table, not cached: retried next run
-        print(f"  failed: {exc}", flush=True)
+        say(f"  failed: {exc}")
         return row(v.name, target.name, samples=len(x), error=str(exc))
     return m["row"]
+
+
+def _measure(target, v, model, x, y, opts) -> dict:
+    """target.run; a target that runs alone (the host interpreters) has its runtime's own log lines
+    (LiteRT's delegate banner, ...) kept out of the terminal. Concurrent targets share the process's
+    file descriptors with each other, so they are left as they are."""
+    if target.concurrent:
+        return target.run(v, model, x, y, opts)
+    from .quiet import captured
+    with captured():
+        return target.run(v, model, x, y, opts)
 
 
 # ---- results --------------------------------------------------------------------------------
@@ -227,18 +247,25 @@ def results_document(recipe, cfg, data, base, tflites, checks, results) -> dict:
     return {
         "model": recipe.name if recipe else Path(cfg.model).name,
         "dataset": data.name,
+        "dataset_sha256": data.fingerprint,
         "edgepipe_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "test_samples": len(data.x_test),
         "float_test_accuracy": base.test_accuracy if base else None,
         "labels": list(data.labels),
         "preprocessing": data.preprocessing.to_dict(),
+        "warnings": [base.meta["input_warning"]] if base and base.meta.get("input_warning") else [],
         "variants": variants,
         "results": results,
     }
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+def default_out(cfg: RunConfig) -> Path:
+    """The run folder: --out, else runs/<recipe name or model file stem> (relative to the cwd)."""
+    return Path(cfg.out) if cfg.out else Path("runs") / Path(cfg.model).stem
+
 
 def _source(cfg: RunConfig):
     p = Path(cfg.model)
@@ -266,6 +293,10 @@ def _variant_names(cfg: RunConfig, recipe) -> list[str]:
     valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
     names = list(cfg.variants) if cfg.variants else valid
     for n in names:
+        if n not in valid and recipe is None and n in all_variant_names():
+            raise EdgepipeError(f"variant {n} needs a recipe (compressions retrain a tf-keras model that a "
+                                "recipe builds); a model file (tf-keras or Keras 3) runs the post-training "
+                                f"variants {', '.join(PTQ_VARIANTS)}")
         if n not in valid:
             raise UnknownName("variant", n, valid)
     return names

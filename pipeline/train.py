@@ -96,10 +96,12 @@ def fit(model, data: Dataset, train: dict, loss="sparse_categorical_crossentropy
                   metrics=["accuracy"])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=train["patience"],
                                      restore_best_weights=True)
+    from . import progress
     x, y, passes = training_subset(data, epochs or train["epochs"], train["seed"])
     hist = model.fit(batches(x, y, train["batch_size"], shuffle_seed=train["seed"]),
                      validation_data=batches(data.x_val, data.y_val), epochs=passes,
-                     callbacks=[stop, *callbacks], verbose=1 if sys.stdout.isatty() else 2)
+                     callbacks=[stop, *callbacks, progress.epoch_callback(passes)],
+                     verbose=progress.keras_verbosity())
     return {k_: [float(v) for v in vals] for k_, vals in hist.history.items()}
 
 
@@ -118,8 +120,10 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
         print(f"training {recipe.name}: {keras_params(model):,} parameters on {data.name} "
               f"({len(data.x_train):,} train / {len(data.x_val):,} val)", flush=True)
         cfg = with_schedule(recipe.train, len(data.x_train))
+        from .progress import training
         try:
-            history = fit(model, data, cfg)
+            with training("train"):
+                history = fit(model, data, cfg)
         except Exception as exc:
             if os.environ.get("EDGEPIPE_DEBUG"):
                 raise
@@ -136,13 +140,43 @@ def train(recipe: Recipe, data: Dataset, root: Path, force: bool = False) -> Ker
 
 
 def from_file(path: Path, data: Dataset) -> KerasModel:
-    """Start from a user's own .keras/.h5 model instead of training one."""
+    """Start from a user's own .keras/.h5 model instead of training one (tf-keras or Keras 3)."""
+    from . import keras3
+    meta = {}
     try:
         model = load_keras(path)
-    except Exception as exc:
-        raise EdgepipeError(f"{path}: cannot load as a Keras model ({type(exc).__name__}); "
-                            "pass a .keras or .h5 file saved by tf-keras") from None
+    except Exception as first:
+        try:
+            model = keras3.load(path)
+            meta["keras_version"] = keras3.KERAS3
+        except Exception as exc:
+            raise EdgepipeError(f"{path}: cannot load as a Keras model: tf-keras says {_short(first)}; "
+                                f"Keras 3 says {_short(exc)}") from None
     from .run import check_io
     check_io(str(path), tuple(model.input_shape[1:]), int(model.output_shape[-1]), data)
+    acc = accuracy(model, data.x_test, data.y_test)
+    warning = scale_warning(path, model, acc, data)
+    if warning:
+        print(f"edgepipe: warning: {warning}", file=sys.stderr, flush=True)
+        meta["input_warning"] = warning
     return KerasModel(name="base", path=Path(path), sha256=cache.file_sha256(path),
-                      params=keras_params(model), test_accuracy=accuracy(model, data.x_test, data.y_test))
+                      params=keras_params(model), test_accuracy=acc, meta=meta)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def scale_warning(path, model, acc: float, data: Dataset) -> str | None:
+    """A model near chance on our preprocessing whose own layers rescale the input was most likely
+    trained on other input values: say so, and how to feed it what it expects."""
+    from .keras3 import input_scaling_layers
+    chance = 1 / data.num_classes
+    layers = input_scaling_layers(model)
+    if acc > 2 * chance or not layers:
+        return None
+    pre = data.preprocessing
+    return (f"{path}: float accuracy {acc:.1%} on {data.name} is near chance ({chance:.0%}) with inputs "
+            f"x = raw * {pre.scale:g} + {pre.offset:g}, and the model has {', '.join(layers)} inside: it "
+            f"probably expects other input values (raw {pre.raw_min:g}..{pre.raw_max:g}: try --input-scale 1)")

@@ -75,7 +75,7 @@ def test_settings_header_values(exported):
     assert "#define MICRO_SPEECH_OUTPUT_ZERO_POINT -128" in s
     assert '#define MICRO_SPEECH_LABELS { "silence", "unknown", "yes", "no" }' in s
     # TFLM reports 7,584 bytes for this model (NOTICE.md); +25 % rounded up to 16 bytes
-    assert "7584 bytes measured" in s and "#define MICRO_SPEECH_ARENA_BYTES 9488" in s
+    assert "7584 bytes measured" in s and "#define MICRO_SPEECH_TFLM_ARENA_BYTES 9488" in s
     assert "MicroMutableOpResolver<4>" in s
     methods = re.findall(r"resolver\.(Add\w+)\(\)", s)
     assert methods == ["AddDepthwiseConv2D", "AddFullyConnected", "AddReshape", "AddSoftmax"]
@@ -89,7 +89,7 @@ def test_headers_compile_as_c(exported, tmp_path):
         "static const char *const labels[MICRO_SPEECH_LABEL_COUNT] = MICRO_SPEECH_LABELS;\n"
         "static const int shape[MICRO_SPEECH_INPUT_DIMS] = MICRO_SPEECH_INPUT_SHAPE;\n"
         "static MICRO_SPEECH_INPUT_TYPE buf[MICRO_SPEECH_INPUT_ELEMENTS];\n"
-        "static unsigned char arena[MICRO_SPEECH_ARENA_BYTES];\n"
+        "static unsigned char arena[MICRO_SPEECH_TFLM_ARENA_BYTES];\n"
         "int use(void) { return (int)(labels[0][0] + shape[1] + buf[0] + arena[0]) + "
         "(int)(MICRO_SPEECH_INPUT_SCALE * 0) + MICRO_SPEECH_OP_COUNT; }\n")
     _cc(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wno-unused", f"-I{out}", "-c", str(src),
@@ -137,7 +137,7 @@ def test_resolver_method_names():
 def test_kws_op_count(testdata, tmp_path):
     export_tflm.export(testdata / KWS, tmp_path, "kws", arena_margin=0.0)
     s = (tmp_path / "kws_model_settings.h").read_text()
-    assert "MicroMutableOpResolver<6>" in s and "#define KWS_ARENA_BYTES 24272" in s
+    assert "MicroMutableOpResolver<6>" in s and "#define KWS_TFLM_ARENA_BYTES 24272" in s
 
 
 def test_user_errors(testdata, tmp_path):

@@ -53,9 +53,11 @@ def test_markdown_matches_golden(tmp_path):
 
 def test_numbers_come_from_results(tmp_path):
     head, rows = report.variant_table(_doc())
+    assert head[3] == "acc % (n=100)" and head[10] == "TFLM acc % (n=100)"
     row = dict(zip(head, rows[1]))
-    assert row["acc %"] == "89.00" and row["Δ fp32 pts"] == "-1.00"
+    assert row["acc % (n=100)"] == "89.00" and row["Δ fp32 pts"] == "-1.00"
     assert row["× fp32"] == "0.25" and row["LiteRT µs (p50)"] == "4.0" and row["TFLM arena KiB"] == "2.0"
+    assert row["TFLM acc % (n=100)"] == "89.00"
     assert dict(zip(head, rows[0]))["MCU deployable"] == "no: integer_io: input float32"
 
 

@@ -80,9 +80,12 @@ def compress(names: list[str], base: KerasModel, recipe, data, root: Path,
                   "inputs": {dep: m.sha256 for dep, m in inputs.items()}, "data": data.fingerprint}
 
         def produce(out: Path, comp=comp, inputs=inputs) -> dict:
+            from ..progress import training
             start = time.perf_counter()
+            print(f"compress {name}: {comp.kind}", flush=True)
             try:
-                model = comp.run(base, recipe, data, out, inputs)
+                with training(f"compress {name}"):
+                    model = comp.run(base, recipe, data, out, inputs)
             except EdgepipeError:
                 raise
             except Exception as exc:
@@ -140,8 +143,8 @@ def fine_tune(model, data, cfg: dict, epochs: float, callbacks=()) -> dict:
     the end of training even when it never stops early (tf-keras 2.21), which for pruning means the
     weights (and masks) of an epoch before the schedule reached its target sparsity.
     """
-    import sys
     from ..keras_env import set_seed
+    from .. import progress
     from ..train import batches, optimizer
     set_seed(cfg["seed"])
     cfg = cosine_decay(cfg, len(data.x_train), epochs)
@@ -150,7 +153,7 @@ def fine_tune(model, data, cfg: dict, epochs: float, callbacks=()) -> dict:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(batches(x, y, cfg["batch_size"], shuffle_seed=cfg["seed"]),
                      validation_data=batches(data.x_val, data.y_val), epochs=passes,
-                     callbacks=list(callbacks), verbose=1 if sys.stdout.isatty() else 2)
+                     callbacks=[*callbacks, progress.epoch_callback(passes)], verbose=progress.keras_verbosity())
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 

@@ -9,7 +9,6 @@ logits are computed once (the teacher runs in inference mode, so they do not cha
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,13 +88,14 @@ def distill(base, recipe, data, out: Path, inputs: dict):
     y_train, y_val = targets(x_train, y_labels), targets(data.x_val, data.y_val)
     set_seed(cfg["seed"])
     student = _student(recipe, data)
+    from .. import progress
     logits_student, softmax = with_last_activation(student, "linear")
     logits_student.compile(optimizer=optimizer(cfg["optimizer"], cfg["learning_rate"]),
                            loss=distillation_loss(temperature, alpha), metrics=[label_accuracy])
     stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
     logits_student.fit(batches(x_train, y_train, cfg["batch_size"], shuffle_seed=cfg["seed"]),
-                       validation_data=batches(data.x_val, y_val), epochs=passes, callbacks=[stop],
-                       verbose=1 if sys.stdout.isatty() else 2)
+                       validation_data=batches(data.x_val, y_val), epochs=passes,
+                       callbacks=[stop, progress.epoch_callback(passes)], verbose=progress.keras_verbosity())
     trained, _ = with_last_activation(logits_student, softmax)
     meta = {**_meta(base, trained, recipe.student, epochs, keras_params(teacher)),
             "temperature": temperature, "alpha": alpha}
