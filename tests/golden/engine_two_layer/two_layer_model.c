@@ -111,7 +111,7 @@ static int8_t two_layer_arena[48] TWO_LAYER_ALIGN16;
 
 /* ---- bounds: every buffer a kernel touches, worked out from its parameters at generation time,
  * asserted again here at compile time (a negative array size stops the build) ---- */
-typedef char two_layer_l0_in_bounds[(16 <= TWO_LAYER_INPUT_BYTES && 0 + 32 <= sizeof(two_layer_arena) && 18 <= sizeof(two_layer_l0_weights) && 8 <= sizeof(two_layer_l0_bias) && 8 <= sizeof(two_layer_l0_mult) && 8 <= sizeof(two_layer_l0_shift)) ? 1 : -1];
+typedef char two_layer_l0_in_bounds[(16 <= TWO_LAYER_INPUT_BYTES && 0 + 32 <= sizeof(two_layer_arena) && 18 <= sizeof(two_layer_l0_weights) && 8 <= sizeof(two_layer_l0_bias) && 8 <= sizeof(two_layer_l0_mult) && 8 <= sizeof(two_layer_l0_shift) && 8 <= sizeof(two_layer_l0_kernel_sums)) ? 1 : -1];
 typedef char two_layer_l2_in_bounds[(0 + 32 <= sizeof(two_layer_arena) && 32 + 3 <= sizeof(two_layer_arena) && 96 <= sizeof(two_layer_l2_weights) && 12 <= sizeof(two_layer_l2_mult) && 12 <= sizeof(two_layer_l2_shift)) ? 1 : -1];
 
 int two_layer_invoke(const int8_t *input, int8_t *output)
