@@ -171,7 +171,7 @@ def with_engines(targets: list[Target], engines) -> list[Target]:
     tflm_tree.check_engines(engines)
     out = []
     for t in targets:
-        out += [t] if t.kind == "host" else [_board_target(t.name, e) for e in engines]
+        out += [t] if t.kind in ("host", "os") else [_board_target(t.name, e) for e in engines]
     return out
 
 
@@ -179,7 +179,7 @@ def resolve_engine(target: Target, engine_runs: bool, engine_reason: str) -> tup
     """A board target left to its default engine runs edgepipe's generated engine where that can
     run the variant, otherwise TFLM with CMSIS-NN when a TFLM tree is available. Returns the
     target with its engine and a note saying why, when it is not edgepipe."""
-    if target.kind == "host" or target.engine is not None:
+    if target.kind in ("host", "os") or target.engine is not None:      # boards only
         return target, None
     if engine_runs:
         return _board_target(target.name, "edgepipe"), None

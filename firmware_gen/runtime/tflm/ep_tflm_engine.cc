@@ -1,7 +1,7 @@
 /* The benchmark app's engine interface (ep_tflm_engine.h) on TensorFlow Lite Micro.
  *
  * A MicroMutableOpResolver with exactly the model's ops (ep_tflm_register_ops, generated), a
- * static arena of EP_TFLM_ARENA_BYTES (TFLM's host measurement plus margin), no heap, no global
+ * static arena of EP_TFLM_TFLM_ARENA_BYTES (TFLM's host measurement plus margin), no heap, no global
  * constructors: the interpreter and resolver are placement-constructed in static storage by
  * ep_tflm_init(). TFLM's log goes nowhere: the UART carries the benchmark protocol. */
 #include <stdint.h>
@@ -23,7 +23,7 @@ namespace {
 
 using Resolver = tflite::MicroMutableOpResolver<EP_TFLM_OP_COUNT>;
 
-alignas(16) uint8_t arena[EP_TFLM_ARENA_BYTES];
+alignas(16) uint8_t arena[EP_TFLM_TFLM_ARENA_BYTES];
 alignas(Resolver) uint8_t resolver_mem[sizeof(Resolver)];
 alignas(tflite::MicroInterpreter) uint8_t interpreter_mem[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter *interpreter = nullptr;
