@@ -132,15 +132,26 @@ class _Worker:
     still make it read out of bounds or divide by zero, and a signal would take the CLI down with no
     message. Here the worker dies instead; the parent sees the pipe close, reads the exit signal and
     raises a TFLMError that says so. A worker that does not answer in time is killed the same way.
-    Workers start once per process (an interpreter start and the imports cost ~1 s) and are reused."""
+    Workers start once per process (an interpreter start and the imports cost ~1 s) and are reused.
+    A worker is a fresh `python -m firmware_gen.tflm` (never a fork of a TensorFlow process, and
+    unlike multiprocessing's spawn it does not re-run the caller's main script), talking over two
+    pipes of its own."""
 
     def __init__(self):
-        import multiprocessing
-        ctx = multiprocessing.get_context("spawn")       # never fork a TensorFlow process
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
-        self.proc.start()
-        child.close()
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "firmware_gen.tflm", str(to_child_r), str(from_child_w)],
+            pass_fds=(to_child_r, from_child_w), env=env, stdin=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.conn = _Pipe(Connection(to_child_w, readable=False), Connection(from_child_r, writable=False))
 
     def send(self, fn: str, args: tuple):
         self.conn.send((fn, args))
@@ -154,8 +165,7 @@ class _Worker:
                                 "is malformed or far too large for a microcontroller")
             status, value = self.conn.recv()
         except (EOFError, OSError, ConnectionError):
-            self.proc.join(5)
-            code = self.proc.exitcode
+            code = self._wait(5)
             self.stop()
             raise TFLMError(f"{where}: TFLM crashed on this model ({_describe_exit(code)}) while {doing}: "
                             "the model is malformed; convert it again with the TFLite converter") from None
@@ -164,16 +174,43 @@ class _Worker:
         return value
 
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return self.proc.poll() is None
+
+    def _wait(self, seconds: float):
+        import subprocess
+        try:
+            return self.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self):
-        try:
-            self.conn.close()
-        except OSError:
-            pass
-        if self.proc.is_alive():
+        self.conn.close()
+        if self.alive():
             self.proc.kill()
-        self.proc.join(5)
+        self._wait(5)
+
+
+class _Pipe:
+    """Two one-way multiprocessing Connections as one duplex: send to the worker, recv from it."""
+
+    def __init__(self, out, inp):
+        self.out, self.inp = out, inp
+
+    def send(self, obj):
+        self.out.send(obj)
+
+    def poll(self, timeout):
+        return self.inp.poll(timeout)
+
+    def recv(self):
+        return self.inp.recv()
+
+    def close(self):
+        for c in (self.out, self.inp):
+            try:
+                c.close()
+            except OSError:
+                pass
 
 
 def _describe_exit(code) -> str:
@@ -186,18 +223,18 @@ def _describe_exit(code) -> str:
     return f"exit code {code}"
 
 
-def _serve(conn):
+def _serve(inp, out):
     """The worker's loop: run what the parent asks, reply (status, value)."""
     handlers = {"run": _run, "outputs": _outputs_only, "all_tensors": _all_tensors}
     while True:
         try:
-            fn, args = conn.recv()
+            fn, args = inp.recv()
         except EOFError:
             return
         try:
-            conn.send(("ok", handlers[fn](*args)))
+            out.send(("ok", handlers[fn](*args)))
         except TFLMError as exc:
-            conn.send(("error", str(exc)))
+            out.send(("error", str(exc)))
 
 
 _WORKERS: dict[int, _Worker] = {}
@@ -276,3 +313,10 @@ def _all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str) -> dic
         except Exception:
             pass
     raise TFLMError(f"{where}: TFLM failed to run it ({_why(err[0])})")
+
+
+if __name__ == "__main__":          # a worker (_Worker): read requests on fd argv[1], reply on argv[2]
+    import sys
+    from multiprocessing.connection import Connection
+    from firmware_gen import tflm as this      # under its own name, so that replies unpickle as such
+    this._serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

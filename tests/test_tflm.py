@@ -59,3 +59,16 @@ def test_a_hung_tflm_is_killed(testdata, monkeypatch):
     monkeypatch.setattr(tflm, "SECONDS_PER_SAMPLE", 0.001)
     with pytest.raises(tflm.TFLMError, match=r"TFLM did not finish within 0 s while computing reference outputs"):
         tflm.run(model, np.ones((200, 32, 32, 3), dtype=np.int8))
+
+
+def test_workers_do_not_rerun_the_callers_script(testdata, tmp_path):
+    """A script without a __main__ guard (or code fed on stdin) can call TFLM: the worker is its own
+    `python -m firmware_gen.tflm`, not a multiprocessing spawn that re-imports the caller."""
+    import subprocess
+    import sys
+    script = ("import numpy as np\nfrom firmware_gen import tflm\n"
+              f"print('ran', tflm.run(open({str(testdata / 'tflm_hello_world_int8.tflite')!r}, 'rb').read(), "
+              "np.zeros((2, 1), np.int8)).outputs.shape)\n")
+    p = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(testdata.parent.parent)}, timeout=120)
+    assert p.returncode == 0 and p.stdout.count("ran") == 1, p.stderr[-2000:]
