@@ -118,5 +118,5 @@ def build(board: Board, engine: str, tflite_path: Path, out_dir: Path) -> TflmBu
 def _arena_from_settings(text: str) -> tuple[int, int]:
     import re
     alloc = int(re.search(r"#define EP_TFLM_TFLM_ARENA_BYTES (\d+)", text).group(1))
-    measured = int(re.search(r"Tensor arena: (\d+) bytes measured", text).group(1))
+    measured = int(re.search(r"TFLM tensor arena: (\d+) bytes measured", text).group(1))
     return alloc, measured

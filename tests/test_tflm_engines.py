@@ -46,17 +46,18 @@ def _inputs(path, n, seed=0):
 
 
 @pytest.fixture(scope="module")
-def leaky_digits(tmp_path_factory):
-    """A digits MLP with LEAKY_RELU (an op edgepipe's engine lacks), int8 by the real converter."""
+def reduce_max_digits(tmp_path_factory):
+    """A digits MLP with REDUCE_MAX (an op edgepipe's engine lacks), int8 by the real converter."""
     from pipeline.keras_env import keras, tf
     from firmware_gen.kernels import KERNELS
     k, t = keras(), tf()
     k.utils.set_random_seed(0)
     # dense layers only: the fewest TFLM and CMSIS-NN sources to compile on a cold cache
-    x = inputs = k.Input(shape=(8, 8, 1), name="image")
+    x = inputs = k.Input(shape=(8, 8, 1), batch_size=1, name="image")   # batch 1: static reshapes
     x = k.layers.Flatten(name="flatten")(x)
-    x = k.layers.Dense(16, name="fc1")(x)
-    x = k.layers.LeakyReLU(0.2, name="leaky")(x)
+    x = k.layers.Dense(32, name="fc1")(x)
+    x = k.layers.Reshape((8, 4), name="groups")(x)
+    x = k.layers.Lambda(lambda v: t.reduce_max(v, axis=-1), name="reduce_max")(x)
     outputs = k.layers.Dense(10, activation="softmax", name="classifier")(x)
     model = k.Model(inputs, outputs)
     calib = np.random.default_rng(1).uniform(0, 1, size=(64, 8, 8, 1)).astype(np.float32)
@@ -65,10 +66,10 @@ def leaky_digits(tmp_path_factory):
     conv.representative_dataset = lambda: ([c[None]] for c in calib)
     conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = conv.inference_output_type = t.int8
-    path = tmp_path_factory.mktemp("leaky") / "leaky_digits.tflite"
+    path = tmp_path_factory.mktemp("reduce_max") / "reduce_max_digits.tflite"
     path.write_bytes(conv.convert())
     ops = {op.opcode for op in tflite_file.read(path).main.operators}
-    assert "LEAKY_RELU" in ops and "LEAKY_RELU" not in KERNELS, ops
+    assert "REDUCE_MAX" in ops and "REDUCE_MAX" not in KERNELS, ops
     return path
 
 
@@ -81,16 +82,16 @@ def test_without_a_tree_the_tflm_engines_say_why(monkeypatch, tmp_path):
     assert tflm_tree.available_engines() == ["edgepipe"]
 
 
-def test_tflm_reference_on_mps2_an386_matches_host_tflm(tflm_dir, tmp_path, leaky_digits):
-    x = _inputs(leaky_digits, 16)
-    r = board_bench.run("mps2-an386", leaky_digits, x, None, tmp_path, engine="tflm")
+def test_tflm_reference_on_mps2_an386_matches_host_tflm(tflm_dir, tmp_path, reduce_max_digits):
+    x = _inputs(reduce_max_digits, 16)
+    r = board_bench.run("mps2-an386", reduce_max_digits, x, None, tmp_path, engine="tflm")
     assert r["engine"] == "tflm" and r["engine_version"].startswith("tflm-")
     assert r["mismatches"] == 0 and r["bit_exact"] is True          # TFLM on the board == TFLM on the host
     assert r["instructions"]["median"] > 5_000
     # the arena the board's interpreter reports fits the one compiled in (host measurement + 25%)
     assert 0 < r["arena_bytes"] <= r["arena_alloc_bytes"]
     assert r["flash_bytes"] > 20_000 and r["ram_bytes"] > r["arena_alloc_bytes"] + r["stack_bytes"]
-    assert "LEAKY_RELU" in r["ops"]
+    assert "REDUCE_MAX" in r["ops"]
 
 
 def test_tflm_engines_on_mps3_an547(tflm_dir, tmp_path, testdata):
@@ -105,15 +106,15 @@ def test_tflm_engines_on_mps3_an547(tflm_dir, tmp_path, testdata):
     assert cmsis["instructions"]["median"] > 0 and cmsis["flash_bytes"] > 20_000
 
 
-def test_model_the_engine_cannot_run_goes_to_tflm_cmsis_nn_by_default(tflm_dir, tmp_path, leaky_digits):
+def test_model_the_engine_cannot_run_goes_to_tflm_cmsis_nn_by_default(tflm_dir, tmp_path, reduce_max_digits):
     """The driver's default engine for a board: edgepipe where it can, else TFLM + CMSIS-NN, and the
     row says why."""
     from pipeline.run import RunConfig, run
-    doc, paths = run(RunConfig(model=str(leaky_digits), dataset="digits", targets=("mps2-an386",),
+    doc, paths = run(RunConfig(model=str(reduce_max_digits), dataset="digits", targets=("mps2-an386",),
                                out=tmp_path / "run", options={"samples": {"mps2-an386": 20}}))
     (r,) = [r for r in doc["results"] if r["target"] == "mps2-an386"]
     assert r["engine"] == "tflm-cmsis-nn" and r.get("error") is None, r
-    assert "edgepipe's C engine cannot run it" in r["note"] and "LEAKY_RELU" in r["note"]
+    assert "edgepipe's C engine cannot run it" in r["note"] and "REDUCE_MAX" in r["note"]
     assert r["samples"] == 20 and r["instructions"]["median"] > 0 and r["accuracy"] is not None
     table = paths["md"].read_text()
     assert "tflm-cmsis-nn" in table and "engine" in table
@@ -135,15 +136,15 @@ def test_default_engine_per_variant(monkeypatch, tmp_path):
     t, note = targets.resolve_engine(auto, True, "")
     assert t.engine == "edgepipe" and note is None and t.needs_engine
     monkeypatch.delenv("TFLM_DIR", raising=False)
-    t, note = targets.resolve_engine(auto, False, "unsupported op LEAKY_RELU")
+    t, note = targets.resolve_engine(auto, False, "unsupported op REDUCE_MAX")
     assert t.engine == "edgepipe" and note.startswith("no TFLM fallback: engine tflm-cmsis-nn needs")
     tree = tmp_path / "tflm-cmsis-nn" / "tensorflow" / "lite" / "micro"
     (tree / "kernels" / "cmsis_nn").mkdir(parents=True)
     (tree / "micro_interpreter.h").write_text("")
     monkeypatch.setenv("TFLM_DIR", str(tmp_path))
-    t, note = targets.resolve_engine(auto, False, "unsupported op LEAKY_RELU")
+    t, note = targets.resolve_engine(auto, False, "unsupported op REDUCE_MAX")
     assert t.engine == "tflm-cmsis-nn" and not t.needs_engine and t.key == "mps2-an386/tflm-cmsis-nn"
-    assert "edgepipe's C engine cannot run it (unsupported op LEAKY_RELU)" in note
+    assert "edgepipe's C engine cannot run it (unsupported op REDUCE_MAX)" in note
     # --engines: every board target once per engine, host targets once
     expanded = targets.with_engines([targets.get("host-tflm"), auto], ("edgepipe", "tflm"))
     assert [x.key for x in expanded] == ["host-tflm", "mps2-an386/edgepipe", "mps2-an386/tflm"]
