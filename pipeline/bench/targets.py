@@ -81,7 +81,7 @@ def _package_version(name: str) -> str:
     return version(name)
 
 
-def tree_hash(*roots: Path, patterns=("*.py", "*.c", "*.h", "*.j2", "*.ld", "*.toml", "*.S")) -> str:
+def tree_hash(*roots: Path, patterns=("*.py", "*.c", "*.cc", "*.h", "*.j2", "*.ld", "*.toml", "*.S")) -> str:
     """Hash of the source files under `roots`: a result measured with other code is not reused."""
     import hashlib
     h = hashlib.sha256()
