@@ -122,7 +122,42 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
         ax.grid(True, axis="y", alpha=0.3)
         save(fig, "memory_vs_board", "RAM and flash of each firmware (from the ELF and the stack high-water "
              "mark) against the board's RAM and flash.")
+    profiled = _profiled_rows(results)
+    if profiled:
+        fig, axes = plt.subplots(1, len(profiled), figsize=(5.6 * len(profiled), 0.32 * max(
+            len(r["layers"]) for r in profiled) + 1.6), squeeze=False)
+        for ax, r in zip(axes[0], profiled):
+            layers = r["layers"]
+            unit = "instructions" if any(l.get("instructions") is not None for l in layers) else "cycles"
+            counts = [l.get(unit) or 0 for l in layers]
+            ys = range(len(layers))
+            ax.barh(list(ys), counts, color="#4477aa")
+            for y, l, c in zip(ys, layers, counts):
+                rate = l.get(f"macs_per_{unit[:-1]}")
+                if rate:
+                    ax.annotate(f"{rate:.2f} MAC/{unit[:5]}.", (c, y), textcoords="offset points",
+                                xytext=(3, -3), fontsize=7)
+            ax.set_yticks(list(ys), [f"#{l['index']} {l['opcode']}" for l in layers], fontsize=7)
+            ax.invert_yaxis()
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+            ax.set_xlabel(f"{unit} per inference")
+            ax.set_title(f"{r['variant']} on {r['target']}: per layer", fontsize=10)
+            ax.grid(True, axis="x", alpha=0.3)
+        save(fig, "layers", "Per-layer cost of one inference (the firmware's counter around each layer on "
+             "emulated boards, callgrind on host-c; instructions, not cycles, under emulation), with MACs "
+             "per instruction: the slow layer is the longest bar.")
     return written
+
+
+def _profiled_rows(results: dict) -> list[dict]:
+    """Per target, the measured row with a per-layer profile: int8 when there is one, else the first."""
+    chosen: dict[str, dict] = {}
+    for r in results["results"]:
+        if not r.get("layers") or r.get("error") or r.get("stale"):
+            continue
+        if r["target"] not in chosen or (r["variant"] == "int8" and chosen[r["target"]]["variant"] != "int8"):
+            chosen[r["target"]] = r
+    return [chosen[t] for t in sorted(chosen)]
 
 
 def _board_rows(results: dict):

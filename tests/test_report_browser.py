@@ -39,3 +39,18 @@ def test_report_plots_render_in_a_headless_browser(tmp_path):
     lower = img[img.shape[0] // 3:]
     coloured = (lower.max(axis=-1) - lower.min(axis=-1)) > 0.25
     assert coloured.mean() > 0.001, "no coloured plot pixels below the tables"
+
+
+def test_per_layer_plot_shows_each_layer_of_a_profiled_row(tmp_path):
+    import matplotlib.image
+    doc = _doc()
+    row = next(r for r in doc["results"] if r["target"] not in ("host-litert", "host-tflm"))
+    row["layers"] = [{"index": i, "opcode": op, "name": f"l{i}", "macs": m, "instructions": n,
+                      "macs_per_instruction": m / n} for i, (op, m, n) in
+                     enumerate([("CONV_2D", 90000, 300000), ("DEPTHWISE_CONV_2D", 9000, 80000),
+                                ("FULLY_CONNECTED", 1000, 4000)])]
+    figures = plots.write(doc, tmp_path)
+    path, caption = figures["layers"]
+    img = matplotlib.image.imread(path)
+    assert "per-layer" in caption.lower() and img.shape[0] > 100
+    assert (img[..., :3] < 0.9).any()                     # bars drawn, not a blank canvas
