@@ -191,7 +191,8 @@ def _not_for(target, checks, v: TFLiteVariant) -> dict | None:
         return row(v.name, target.name, skipped=f"not deployable: {pre.reason()}")
     if target.needs_lce and pre.reference != "tflm+lce":
         return row(v.name, target.name, skipped="not a Larq Compute Engine model (host-litert runs it)")
-    if target.name == "host-litert" and pre.reference == "tflm+lce":
+    litert = target.name == "host-litert" or (target.kind == "os" and not target.needs_engine)
+    if litert and pre.reference == "tflm+lce":
         return row(v.name, target.name, skipped="LiteRT has no kernels for LCE's ops (see host-lce)")
     engine_with_lce = target.needs_engine and pre.reference == "tflm+lce"     # TFLM + LCE kernels
     if target.needs_tflm and not pre.tflm_runs and not engine_with_lce:

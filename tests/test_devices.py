@@ -88,3 +88,18 @@ def test_runner_falls_back_to_tflite_runtime(tmp_path, testdata):
         outs[block] = np.load(tmp_path / f"out-{block}" / "outputs.npy")
         assert outs[block].shape == (30, 4) and len(list((tmp_path / f"out-{block}").glob("chunk-*.npy"))) == 4
     assert np.abs(outs[True].astype(int) - outs[False].astype(int)).max() <= 1
+
+
+def test_a_binary_lce_model_skips_litert_on_a_device_but_runs_in_the_engine_there():
+    """LiteRT has no kernels for Larq Compute Engine's ops: the device's LiteRT target says so (the
+    demo's binary variant on arm64-qemu); the C engine on the device runs it against TFLM + LCE."""
+    from types import SimpleNamespace
+
+    from pipeline.bench import targets
+    from pipeline.run import _not_for
+    pre = SimpleNamespace(deployable=True, reference="tflm+lce", tflm_runs=False, engine_runs=True,
+                          reason=lambda *scopes: "")
+    checks, v = {"binary": pre}, SimpleNamespace(name="binary")
+    skipped = _not_for(targets.get("arm64-qemu"), checks, v)
+    assert skipped["skipped"] == "LiteRT has no kernels for LCE's ops (see host-lce)"
+    assert _not_for(targets.get("arm64-qemu-c"), checks, v) is None
