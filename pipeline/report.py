@@ -147,9 +147,10 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
-            ("★ best deployable here" if best.get(r["target"]) is r else "")
-            + (f"{status(r)}: " if status(r) != "measured" else "")
-            + "; ".join(n for n in (row_note(r), r.get("note")) if n),
+            "; ".join(n for n in (
+                "★ best deployable here" if best.get(r["target"]) is r else "",
+                (f"{status(r)}: " if status(r) != "measured" else "") + row_note(r),
+                r.get("note")) if n),
         ])
     return head, rows
 

@@ -80,6 +80,14 @@ def test_converted_graph_has_every_binary_path(lce_model):
     assert g.input.dtype == "INT8" and g.output.dtype == "INT8"
 
 
+def test_preflight_lets_the_engine_run_an_lce_model(lce_model):
+    """LCE's custom ops are engine ops: preflight must not list them as missing kernels (it did, and
+    the demo's binary variant was skipped on host-c and the boards)."""
+    from edgepipe_base import tflite_file
+    from pipeline import preflight
+    assert preflight.unsupported_ops(tflite_file.read(lce_model)) == {}
+
+
 def test_every_layer_bit_exact_with_the_reference(lce_model, built):
     """Lce ops against LCE's interpreter, builtin ops against TFLM, each op on the same inputs."""
     engine, _, debug = built
