@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,8 @@ def interpreter(model: bytes, arena_size: int = DEFAULT_ARENA, where: str = "mod
 # The reference outputs of the last run per model, so that host-c and the boards compare against
 # the outputs host-tflm already computed instead of running TFLM over the same samples again.
 _REFERENCE: dict[str, tuple[np.ndarray, TFLMRun]] = {}
+# host-c and the boards run in threads side by side and may ask for a reference at the same time
+_LOCK = threading.RLock()
 
 
 def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model",
@@ -85,6 +88,11 @@ def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where
     TFLM runs in worker processes (see _Worker): a model that crashes it ends in a TFLMError naming
     the signal, never in a dead edgepipe. Samples that an earlier call already ran through the same
     model (a prefix of its inputs) are not run again: TFLM is deterministic, so its outputs are reused."""
+    with _LOCK:                   # one caller at a time: the workers' pipes carry one request each
+        return _run_memoized(model, inputs, arena_size, where, doing)
+
+
+def _run_memoized(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str) -> TFLMRun:
     import hashlib
     key = hashlib.sha256(model).hexdigest() + f"/{arena_size}"
     seen = _REFERENCE.get(key)
@@ -294,8 +302,9 @@ def arena_bytes(model: bytes, input_shape, input_dtype, where: str = "model") ->
 
 def all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str = "model") -> dict[int, np.ndarray]:
     """Run one sample with every tensor preserved; return the values of `tensor_indices` (debugging)."""
-    return _call(0, "all_tensors", (model, x, list(tensor_indices), where), where,
-                 "reading every layer's output", 1)
+    with _LOCK:
+        return _call(0, "all_tensors", (model, x, list(tensor_indices), where), where,
+                     "reading every layer's output", 1)
 
 
 def _all_tensors(model: bytes, x: np.ndarray, tensor_indices, where: str) -> dict[int, np.ndarray]:

@@ -72,3 +72,21 @@ def test_workers_do_not_rerun_the_callers_script(testdata, tmp_path):
     p = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, "PYTHONPATH": str(testdata.parent.parent)}, timeout=120)
     assert p.returncode == 0 and p.stdout.count("ran") == 1, p.stderr[-2000:]
+
+
+def test_concurrent_callers_get_their_own_outputs(testdata):
+    """host-c and the boards run in threads side by side: each must get its own model's outputs
+    (the workers' pipes once crossed two callers' replies)."""
+    import threading
+    models = {n: (testdata / f"{n}.tflite").read_bytes() for n in ("tflm_hello_world_int8", "tflm_micro_speech_int8")}
+    inputs = {"tflm_hello_world_int8": np.arange(-64, 64, dtype=np.int8).reshape(-1, 1),
+              "tflm_micro_speech_int8": np.random.default_rng(5).integers(-128, 128, (40, 1960), dtype=np.int8)}
+    alone = {n: tflm._run(models[n], inputs[n], tflm.DEFAULT_ARENA, n).outputs for n in models}
+    got = {}
+    threads = [threading.Thread(target=lambda n=n: got.__setitem__(n, tflm.run(models[n], inputs[n]).outputs))
+               for n in models for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(got[n], alone[n]) for n in models)
