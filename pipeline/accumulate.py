@@ -1,6 +1,7 @@
 """results.json accumulates: a run adds or re-measures rows and keeps every row it did not touch.
 
-A row is identified by its key fields (variant, target, and engine where a row has one); a new row
+A row is identified by (variant, target, engine), a row naming no engine being the default engine's;
+a new row
 replaces the stored row with the same key, in place, and every other stored row and variant stays.
 A stored row measured on an earlier build of a variant that this run rebuilt (another sha256) is
 kept and marked `stale`, never silently presented as a measurement of the new build.
@@ -16,14 +17,16 @@ import json
 import os
 from pathlib import Path
 
-ROW_KEY = ("variant", "target", "engine")
 HISTORY_LIMIT = 100                       # runs remembered in results.json's "runs" list
 # what must agree for rows of two runs to sit in one table
 COMPARABLE = ("model", "dataset", "dataset_sha256", "labels", "preprocessing")
 
 
+DEFAULT_ENGINE = "edgepipe"        # a row that names no engine was measured (or skipped) on this one
+
+
 def row_key(r: dict) -> tuple:
-    return tuple(r.get(k) for k in ROW_KEY)
+    return r.get("variant"), r.get("target"), r.get("engine") or DEFAULT_ENGINE
 
 
 def merge(previous: dict | None, new: dict) -> dict:

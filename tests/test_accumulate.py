@@ -154,3 +154,13 @@ def test_results_of_another_model_are_kept_aside_not_mixed(tmp_path):
     kept = [p for p in tmp_path.glob("results.*.json")]
     assert len(kept) == 1 and json.loads(kept[0].read_text())["dataset"] == "d"
     assert "dataset" in notes[0] and kept[0].name in notes[0]
+
+
+def test_a_row_without_an_engine_is_the_default_engines_row():
+    """A skipped host-c row (no engine named) is replaced by the measured one (engine "edgepipe"):
+    both are the same measurement, not two rows."""
+    from pipeline import accumulate
+    skipped = {"variant": "binary", "target": "host-c", "skipped": "not for the C engine"}
+    measured = {"variant": "binary", "target": "host-c", "engine": "edgepipe", "accuracy": 0.87}
+    assert accumulate.row_key(skipped) == accumulate.row_key(measured)
+    assert accumulate.row_key({**measured, "engine": "tflm"}) != accumulate.row_key(skipped)
