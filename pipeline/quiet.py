@@ -25,7 +25,7 @@ def silence_python_noise() -> None:
     if verbose():
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tensorflow|tf_keras|larq_compute_engine)\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     import logging
