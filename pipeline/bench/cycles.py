@@ -78,7 +78,7 @@ _M0 = {**{k: 1 for k in CLASSES},
        "ldm": 1, "ldm_regs": 1, "stm": 1, "stm_regs": 1,
        "b_uncond": 3, "b_call": 4, "b_indirect": 3, "b_pop_pc": 4, "b_pop_pc_regs": 1,
        "b_ld_pc": 4, "b_table": 4, "b_cond_taken": 3, "b_cond_not_taken": 1, "other": 4}
-_M55_SCALAR = {**_M4, "le_taken": (0, 0, 3), "le_not_taken": 1}
+_M55_SCALAR = {**_M4, "le_taken": (0, 0, 4), "le_not_taken": 1}
 
 TABLES = {"cortex-m0": _M0, "cortex-m0plus": _M0, "cortex-m3": _M3, "cortex-m4": _M4,
           "cortex-m7": _M4, "cortex-m55": _M55_SCALAR}
