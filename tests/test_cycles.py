@@ -174,3 +174,25 @@ def test_no_mix_means_null_estimates():
     row = {k: 0 for k in cycles.CLASSES}
     assert cycles.row_fields("cortex-m4", 25e6, [row] * 5, 3, 2, 1000)[0]["cycles_estimate"] is None
     assert cycles.row_fields("riscv", 25e6, [row] * 2, 0, 0, 1000)[0]["cycles_estimate"] is None
+
+
+def test_mve_and_fp_classes_on_the_m55(tmp_path):
+    """VDUP fills a whole vector (MVE, 4 beats); VMOV to one lane, VMSR and VADD.F32 are scalar FP-space
+    instructions; VSTRW is vector memory."""
+    mix = _mix(tmp_path, "mps3-an547", "    vdup.32 q1, r1\n    vmov.32 q1[2], r3\n    vmsr p0, r3\n"
+               "    vadd.f32 s0, s1, s2\n    vstrw.32 q1, [r2]\n    vaddva.s32 r0, q1\n")
+    assert {k: v for k, v in mix.items() if v} == {"mve_op": 2, "fp_op": 3, "mve_mem": 1}
+
+
+def test_thumb2_forms_land_in_their_classes(tmp_path):
+    """32-bit loads/stores in their several addressing forms, DSP and SIMD data processing, and
+    compare-and-branch (CBZ not taken, then taken)."""
+    mix = _mix(tmp_path, "mps2-an386",
+               "    movs r0, #0\n    ldrsb.w r4, [r2, #1]\n    ldrh.w r5, [r2, #2]\n    ldr.w r6, [r2], #4\n"
+               "    str.w r4, [r2, r3, lsl #2]\n    adds r0, #0\n    strb.w r4, [r2, #-1]\n"
+               "    smulbb r4, r1, r3\n    smlabb r4, r1, r3, r4\n    smmul r4, r1, r3\n    sdiv r4, r1, r3\n"
+               "    ubfx r4, r1, #1, #3\n    ssat r4, #8, r1\n    pkhbt r4, r1, r3\n    qadd16 r4, r1, r3\n"
+               "    cbnz r0, 1f\n    cbz r0, 1f\n    nop\n1:  adds r0, #1\n")
+    assert {k: v for k, v in mix.items() if v} == {
+        "alu": 1 + 1 + 4 + 1, "ld": 1, "ld_pipe": 2, "st_pipe": 1, "st_imm": 1, "dsp_mac": 3, "div": 1,
+        "b_cond_not_taken": 1, "b_cond_taken": 1}

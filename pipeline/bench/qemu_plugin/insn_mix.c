@@ -167,6 +167,7 @@ static insn_t decode_cp(uint32_t h1, uint32_t h2) {
         return r;
     }
     if (!fp) return mk(C_mve_op);
+    if ((h1 & 0xFFB1) == 0xEEA0 && (h2 & 0x0F5F) == 0x0B10) return mk(C_mve_op);   /* VDUP (a whole vector) */
     if ((h1 & 0xEF00) == 0xEE00 && !(h2 & 0x10)) {       /* VFP data processing */
         uint32_t opc1 = (h1 >> 4) & 0xB;
         if (opc1 == 0x0 || opc1 == 0xA || opc1 == 0x9) return mk(C_fp_mac);   /* VMLA/VMLS, VFMA, VFNMA */
