@@ -196,3 +196,19 @@ def test_thumb2_forms_land_in_their_classes(tmp_path):
     assert {k: v for k, v in mix.items() if v} == {
         "alu": 1 + 1 + 4 + 1, "ld": 1, "ld_pipe": 2, "st_pipe": 1, "st_imm": 1, "dsp_mac": 3, "div": 1,
         "b_cond_not_taken": 1, "b_cond_taken": 1}
+
+
+def test_split_follows_the_firmware_counter_reads():
+    """Boot: 2 counter reads (their cost) [+ 2 hook reads (the hook's cost)]; per inference: one
+    before, one per layer boundary, one after. Costs come off as the firmware takes them off."""
+    def m(n):
+        return {k: (n if k == "alu" else 0) for k in cycles.CLASSES}
+    # with a 2-layer hook: boot 0,5 (cost 5) 10,13 (hook cost 3); run: 100, 110, 150, 200, 230
+    marks = [m(v) for v in (0, 5, 10, 13, 100, 110, 150, 200, 230)]
+    parts = cycles.split(marks, 1, 2)
+    assert [p["alu"] for p in parts.runs] == [230 - 100 - 5] and [p["alu"] for p in parts.layers] == [37, 47]
+    # an engine without the hook (TFLM): pairs only
+    parts = cycles.split([m(v) for v in (0, 4, 10, 50, 60, 99)], 2, 0)
+    assert [p["alu"] for p in parts.runs] == [36, 35] and parts.layers is None
+    # the hook pattern is tried first, the plain one after (a firmware whose engine has no hook)
+    assert cycles.split([m(v) for v in (0, 4, 10, 50)], 1, 3).layers is None

@@ -3,7 +3,9 @@
 run() reads top to bottom: fit check -> generate engine -> fit check with its arena and size -> build ->
 TFLM reference -> start QEMU or flash -> run every sample -> compare -> numbers. Under QEMU the
 counts are executed instructions (deterministic); on silicon they are DWT cycles. Latency in ms is
-count / clock, labelled an estimate under emulation (an instruction is not a cycle).
+count / clock, labelled an estimate under emulation (an instruction is not a cycle). Under QEMU a
+TCG plugin also records the executed instruction mix, which cycles.py prices with the core's TRM
+timings: `cycles_estimate` per inference and per layer, and `ms_estimate` from it (estimates).
 
 Samples reach a real board inside its RUN requests over the UART; under QEMU they are written to a
 file the firmware reads by semihosting (RUNF), and only the requests and replies cross the UART.
