@@ -233,9 +233,15 @@ def split(marks: list[dict[str, int]], n_runs: int, n_layers: int) -> Split | No
     return None
 
 
+SIMPLIFIED = {"cortex-m7": "; dual issue modelled as throughput with ideal pairing (high: single issue)",
+              "cortex-m55": "; MVE 4 beats per instruction at 2 beats per cycle, vector loads/stores "
+                            "overlapping vector ALU/MAC (high: no overlap)"}
+
+
 def describe(core: str) -> str:
     return (f"{core}, edgepipe cycle model v{MODEL_VERSION}: TRM instruction timings applied to the executed "
-            "instruction mix; zero wait states, no caches, no bus contention (pipeline/bench/cycles.py)")
+            f"instruction mix{SIMPLIFIED.get(core, '')}; zero wait states, no caches, no bus contention, no "
+            "interlocks (pipeline/bench/cycles.py)")
 
 
 def row_fields(core: str, clock_hz: float, marks: list[dict[str, int]] | None, n_runs: int,
