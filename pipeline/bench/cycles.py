@@ -14,7 +14,7 @@ What the model ignores: flash and memory wait states, caches (M7), bus contentio
 other interlocks, branch mispredictions (M7), and which IT-block instructions fail their condition.
 It assumes zero-wait-state memory, as the TRM tables do. Simplifications per core (TIMING_NOTES):
 - M3/M4: a single load/store costs 2 cycles, 1 when the previous instruction of the same block is a
-  single load/store (pipelined); `STR Rx,[Ry,#imm]` is 1 cycle; LDM/STM/PUSH/POP 1+N; a taken
+  single load (pipelined; nothing pipelines after a store); `STR Rx,[Ry,#imm]` is 1 cycle; LDM/STM/PUSH/POP 1+N; a taken
   branch 1+P (P = 2, low 1, high 3); IT 1 (0 when folded: low).
 - M7: dual issue, modelled as throughput: max(issue slots / 2, load/store slots, multiply slots)
   plus one cycle per taken branch (fetch redirect; predictions assumed right). `high`: single issue.
@@ -64,8 +64,8 @@ _M4 = {
     "ld": 2, "ld_pipe": 1, "st": 2, "st_pipe": 1, "st_imm": 1, "ld_dual": 3, "st_dual": 3,
     "ldm": 1, "ldm_regs": 1, "stm": 1, "stm_regs": 1,
     "b_uncond": _branchy(1, 2, 3), "b_call": _branchy(1, 2, 3), "b_indirect": _branchy(1, 2, 3),
-    "b_pop_pc": _branchy(1, 2, 3), "b_pop_pc_regs": 1, "b_ld_pc": _branchy(1, 2, 3, base=2),
-    "b_table": _branchy(1, 2, 3, base=2),
+    # LDR pc: "at least five cycles" (2 for the load, 3 for the reload); TBB/TBH "at least six"
+    "b_pop_pc": _branchy(1, 2, 3), "b_pop_pc_regs": 1, "b_ld_pc": 5, "b_table": 6,
     "b_cond_taken": _branchy(1, 2, 3), "b_cond_not_taken": 1,
     "le_taken": _branchy(1, 2, 3), "le_not_taken": 1, "loop_start": 1,
     "fp_op": 1, "fp_mac": 3, "fp_div": 14, "fp_ld": 2, "fp_st": 2, "fp_ldm": 1, "fp_ldm_regs": 1,

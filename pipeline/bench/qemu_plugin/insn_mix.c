@@ -86,13 +86,13 @@ typedef struct {
     int regs;
     int end;          /* END_* if this instruction ends a block as a branch */
     int call;
-    int single_ldst;  /* a single load/store (for the next one's pipelining) */
+    int single_ld;    /* a single load: the next single load/store pipelines (M3/M4 TRM 3.3.2) */
 } insn_t;
 
 static insn_t mk(int cls) { insn_t r = {cls, -1, 0, END_NONE, 0, 0}; return r; }
 
 /* 16-bit Thumb. `in_it`: inside an IT block (a branch there is conditional). */
-static insn_t decode16(uint32_t h, int in_it, int prev_ldst) {
+static insn_t decode16(uint32_t h, int in_it, int prev_ld) {
     insn_t r = mk(C_alu);
     if ((h & 0xFFC0) == 0x4340) return mk(C_mul);                          /* MULS */
     if ((h & 0xFC00) == 0x4400) {                                            /* special data, BX */
@@ -108,17 +108,17 @@ static insn_t decode16(uint32_t h, int in_it, int prev_ldst) {
         }
         return r;
     }
-    if ((h & 0xF800) == 0x4800) { r = mk(prev_ldst ? C_ld_pipe : C_ld); r.single_ldst = 1; return r; }
+    if ((h & 0xF800) == 0x4800) { r = mk(prev_ld ? C_ld_pipe : C_ld); r.single_ld = 1; return r; }
     if ((h & 0xF000) == 0x5000) {                                            /* register offset */
         int load = ((h >> 9) & 7) >= 3;
-        r = mk(load ? (prev_ldst ? C_ld_pipe : C_ld) : (prev_ldst ? C_st_pipe : C_st));
-        r.single_ldst = 1;
+        r = mk(load ? (prev_ld ? C_ld_pipe : C_ld) : (prev_ld ? C_st_pipe : C_st));
+        r.single_ld = load;
         return r;
     }
     if ((h & 0xE000) == 0x6000 || (h & 0xF000) == 0x8000 || (h & 0xF000) == 0x9000) {
         int load = (h >> 11) & 1;                                            /* immediate offset */
-        r = mk(load ? (prev_ldst ? C_ld_pipe : C_ld) : C_st_imm);
-        r.single_ldst = 1;
+        r = mk(load ? (prev_ld ? C_ld_pipe : C_ld) : C_st_imm);
+        r.single_ld = load;
         return r;
     }
     if ((h & 0xF500) == 0xB100) { r = mk(C_alu); r.end = END_COND; r.cls = -1; return r; } /* CBZ */
@@ -177,7 +177,7 @@ static insn_t decode_cp(uint32_t h1, uint32_t h2) {
     return mk(C_fp_op);
 }
 
-static insn_t decode32(uint32_t h1, uint32_t h2, int in_it, int prev_ldst) {
+static insn_t decode32(uint32_t h1, uint32_t h2, int in_it, int prev_ld) {
     insn_t r = mk(C_alu);
     uint32_t op1 = (h1 >> 11) & 3;
     if ((h1 & 0xEC00) == 0xEC00) return decode_cp(h1, h2);
@@ -199,7 +199,9 @@ static insn_t decode32(uint32_t h1, uint32_t h2, int in_it, int prev_ldst) {
                 r = mk(C_b_table); r.end = in_it ? END_COND : END_UNCOND; return r;
             }
             if (h1 & 0x0120) return mk(load ? C_ld_dual : C_st_dual);        /* LDRD/STRD */
-            r = mk(load ? C_ld : C_st); r.single_ldst = 1; return r;          /* LDREX/STREX */
+            r = mk(load ? (prev_ld ? C_ld_pipe : C_ld) : (prev_ld ? C_st_pipe : C_st));  /* LDREX/STREX */
+            r.single_ld = load;
+            return r;
         }
         return r;                                                            /* data processing */
     }
@@ -226,11 +228,11 @@ static insn_t decode32(uint32_t h1, uint32_t h2, int in_it, int prev_ldst) {
             if (((h2 >> 12) & 0xF) == 0xF && (h1 & 0x0060) == 0x0040) {    /* LDR pc */
                 r = mk(C_b_ld_pc); r.end = in_it ? END_COND : END_UNCOND; return r;
             }
-            r = mk(prev_ldst ? C_ld_pipe : C_ld); r.single_ldst = 1; return r;
+            r = mk(prev_ld ? C_ld_pipe : C_ld); r.single_ld = 1; return r;
         }
         /* STR/STRH/STRB: imm12 (h1[7] set) or imm8 with P=1,U=1,W=0 ... counted as immediate */
-        if ((h1 & 0x0080) || (h2 & 0x0800)) { r = mk(C_st_imm); r.single_ldst = 1; return r; }
-        r = mk(prev_ldst ? C_st_pipe : C_st); r.single_ldst = 1; return r;
+        if ((h1 & 0x0080) || (h2 & 0x0800)) return mk(C_st_imm);
+        return mk(prev_ld ? C_st_pipe : C_st);
     }
     if ((h1 & 0x0F00) == 0x0A00) return r;                                   /* data processing (reg), SIMD */
     if ((h1 & 0x0F80) == 0x0B00) {                                           /* multiply, dual multiply */
@@ -277,7 +279,7 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     if (!b) abort();
     b->pc = (uint32_t)qemu_plugin_tb_vaddr(tb);
     size_t n = qemu_plugin_tb_n_insns(tb);
-    int it_left = 0, prev_ldst = 0;
+    int it_left = 0, prev_ld = 0;
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *in = qemu_plugin_tb_get_insn(tb, i);
         const uint8_t *d = qemu_plugin_insn_data(in);
@@ -287,9 +289,9 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
         insn_t r;
         if (sz >= 4) {
             uint32_t h2 = (uint32_t)d[2] | ((uint32_t)d[3] << 8);
-            r = decode32(h1, h2, in_it, prev_ldst);
+            r = decode32(h1, h2, in_it, prev_ld);
         } else {
-            r = decode16(h1, in_it, prev_ldst);
+            r = decode16(h1, in_it, prev_ld);
         }
         if (it_left) it_left--;
         if (r.cls == C_it) {             /* IT mask: instructions covered = 4 - trailing zeros */
@@ -298,7 +300,7 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
         }
         if (r.cls >= 0) per[r.cls]++;
         if (r.regs_cls >= 0) per[r.regs_cls] += (uint32_t)r.regs;
-        prev_ldst = r.single_ldst;
+        prev_ld = r.single_ld;
         b->fall = (uint32_t)(qemu_plugin_insn_vaddr(in) + sz);
         b->end = (uint8_t)r.end;
         b->call = (uint8_t)r.call;
