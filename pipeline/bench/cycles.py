@@ -51,9 +51,10 @@ CLASSES = (
 REGISTER_CLASSES = ("ldm_regs", "stm_regs", "b_pop_pc_regs", "fp_ldm_regs")
 TAKEN = ("b_uncond", "b_call", "b_indirect", "b_pop_pc", "b_ld_pc", "b_table", "b_cond_taken")
 
-# cycles per instruction (per register for *_regs) as (low, typical, high); the Arm TRMs:
-# Cortex-M0 r0p0 TRM table 3-1; Cortex-M3 r2p1 TRM table 3-1 (18.2 of the r2p0 DDI0337);
-# Cortex-M4 r0p1 TRM table 3-1 (and FPU table 7-1); Cortex-M7 and M55: see the module doc.
+# cycles per instruction (per register for *_regs) as (low, typical, high), from the instruction
+# set summary tables of the Arm Technical Reference Manuals: Cortex-M0 (DDI 0432), Cortex-M3
+# (DDI 0337), Cortex-M4 (DDI 0439: the instruction table, "Load/store timings", and the FPU's
+# instruction table). The M7 and M55 manuals publish no such table: see the module doc.
 def _branchy(p_low, p_typ, p_high, base=1):
     return (base + p_low, base + p_typ, base + p_high)
 
