@@ -101,7 +101,8 @@ class _Session:
     def _mix_plugin(self, board, fw, tag) -> list[str]:
         """QEMU arguments for the instruction-mix plugin (the cycle estimate), or none where the
         core has no cycle model or the firmware has no counter function to split at."""
-        mark = cycles.symbol_address(fw.elf, cycles.MARK_SYMBOL) if cycles.supported(board.core) else None
+        usable = cycles.supported(board.core) and cycles.qemu_takes_plugins()
+        mark = cycles.symbol_address(fw.elf, cycles.MARK_SYMBOL) if usable else None
         if mark is None:
             return []
         self.mix_path = fw.elf.parent / f"insn_mix-{tag}.txt"

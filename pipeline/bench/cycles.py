@@ -26,6 +26,7 @@ It assumes zero-wait-state memory, as the TRM tables do. Simplifications per cor
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 from dataclasses import dataclass
@@ -161,6 +162,16 @@ def plugin(workdir: Path) -> Path:
         build.compile_host([PLUGIN_SOURCE], tmp, extra=["-shared", "-fPIC"])
         tmp.replace(out)
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def qemu_takes_plugins(qemu: str = "qemu-system-arm") -> bool:
+    """Whether this QEMU was built with TCG plugins (Debian's is); without, estimates are null."""
+    try:
+        out = subprocess.run([qemu, "-help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "-plugin" in out
 
 
 def symbol_address(elf: Path, name: str, nm: str = "arm-none-eabi-nm") -> int | None:
