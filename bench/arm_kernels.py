@@ -11,7 +11,9 @@ wait states or MVE beats are modelled). Without model arguments the testdata mod
 plus a MobileNetV1-0.25 96x96x3 (the MLPerf Tiny VWW architecture) built here with random weights
 (seed 0) through the real TFLite converter.
 
-Per core and model it prints instructions, MACs per instruction, the per-layer-type split of the
+Per core and model it prints instructions, MACs per instruction, estimated cycles and MACs per
+estimated cycle (the executed instruction mix priced with the core's TRM timings:
+pipeline/bench/cycles.py; an estimate), the per-layer-type split of the
 optimized build's instructions (from the engine's per-layer counter hook: which layer type holds a
 model back), and the engine's arena plus the stack the firmware used against TFLM's arena.
 """
@@ -105,6 +107,14 @@ def by_type(layers: list[dict] | None) -> dict[str, tuple[int, int]]:
     return out
 
 
+def est_by_type(layers: list[dict] | None) -> dict[str, int]:
+    """opcode -> estimated cycles summed over the optimized build's layers (layers without one: 0)."""
+    out: dict[str, int] = {}
+    for l in layers or []:
+        out[l["opcode"]] = out.get(l["opcode"], 0) + (l.get("cycles_estimate") or 0)
+    return out
+
+
 def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
     portable = board_bench.run(board_id, model, x, None, work / "portable", generate=portable_generate)
     optimized = board_bench.run(board_id, model, x, None, work / "optimized")
@@ -114,29 +124,39 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
             "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x),
             "stack": (portable["stack_bytes"], optimized["stack_bytes"]),
             "arena": optimized["arena_bytes"], "tflm_arena": tflm_arena,
-            "types": by_type(optimized["layers"])}
+            "types": by_type(optimized["layers"]),
+            # estimated cycles of the optimized build (instruction mix x TRM timings; None: no model)
+            "est_cycles": (optimized.get("cycles_estimate") or {}).get("median"),
+            "est_types": est_by_type(optimized["layers"])}
 
 
 def table(rows: list[dict]) -> str:
     head = ("| board (core) | model | MACs | portable instr/inf | optimized instr/inf | speed-up "
-            "| MACs/instr (opt) | stack bytes (portable/opt) | mismatches vs TFLM |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| MACs/instr (opt) | est. cycles/inf (opt) | MACs/est. cycle (opt) | stack bytes (portable/opt) "
+            "| mismatches vs TFLM |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         core = boards.load_board(r["board"]).core
         lines.append(f"| {r['board']} ({core}) | {r['model']} | {r['macs']:,} | {r['portable']:,} "
                      f"| {r['optimized']:,} | {r['portable'] / r['optimized']:.2f}x "
-                     f"| {r['macs'] / r['optimized']:.3f} | {r['stack'][0]} / {r['stack'][1]} "
+                     f"| {r['macs'] / r['optimized']:.3f} "
+                     f"| {'–' if r['est_cycles'] is None else format(r['est_cycles'], ',')} "
+                     f"| {'–' if not r['est_cycles'] else format(r['macs'] / r['est_cycles'], '.3f')} "
+                     f"| {r['stack'][0]} / {r['stack'][1]} "
                      f"| {r['mismatches']} / {2 * r['samples']} |")
     lines += ["", "Optimized build per layer type (engine's per-layer counter hook), and RAM: the engine's "
               "arena + the stack the firmware used (which includes the app's own frames) against TFLM's arena.",
-              "", "| board | model | layer type: instructions (share), MAC/instr | arena + stack vs TFLM arena |",
-              "|---|---|---|---:|"]
+              "", "| board | model | layer type: instructions (share), MAC/instr | layer type: est. cycles, "
+              "MAC/est. cycle | arena + stack vs TFLM arena |",
+              "|---|---|---|---|---:|"]
     for r in rows:
         parts = [f"{op} {n:,} ({100 * n / r['optimized']:.0f}%), {m / n if n else 0:.2f}"
                  for op, (n, m) in sorted(r["types"].items(), key=lambda kv: -kv[1][0]) if n >= r["optimized"] / 100]
         ram = r["arena"] + r["stack"][1]
         vs = f"{ram:,} / {r['tflm_arena']:,} = {ram / r['tflm_arena']:.2f}x" if r["tflm_arena"] else "TFLM arena n/a"
-        lines.append(f"| {r['board']} | {r['model']} | {'; '.join(parts)} | {vs} |")
+        est = [f"{op} {c:,}, {r['types'][op][1] / c:.2f}" for op, c in
+               sorted(r["est_types"].items(), key=lambda kv: -kv[1]) if c and r["types"][op][0] >= r["optimized"] / 100]
+        lines.append(f"| {r['board']} | {r['model']} | {'; '.join(parts)} | {'; '.join(est) or '–'} | {vs} |")
     return "\n".join(lines)
 
 
@@ -155,9 +175,11 @@ def main(argv=None) -> int:
                 rows.append(measure(board_id, model, random_inputs(model, args.samples), Path(tmp)))
                 r = rows[-1]
                 print(f"{board_id:12s} {model.stem:32s} portable {r['portable']:>12,}  optimized "
-                      f"{r['optimized']:>12,}  mismatches {r['mismatches']}", file=sys.stderr, flush=True)
+                      f"{r['optimized']:>12,}  est. cycles {r['est_cycles'] or '–':>12}  mismatches "
+                      f"{r['mismatches']}", file=sys.stderr, flush=True)
     print("Instructions per inference (median over samples), counted by QEMU -icount: executed "
-          "instructions, not cycles.\n")
+          "instructions, not cycles. est. cycles: the executed instruction mix (QEMU plugin) priced with the "
+          "core's TRM instruction timings (pipeline/bench/cycles.py): an estimate, zero wait states, no caches.\n")
     print(table(rows))
     return 1 if any(r["mismatches"] for r in rows) else 0
 

@@ -73,6 +73,8 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
         r = board_bench.run(board_id, model, x, None, work, engine=engine)
         out[engine] = {"instructions": r["instructions"]["median"], "flash": r["flash_bytes"],
                        "ram": r["ram_bytes"], "arena": r["arena_bytes"], "mismatches": r["mismatches"],
+                       # instruction mix x the core's TRM timings (pipeline/bench/cycles.py): an estimate
+                       "est_cycles": (r.get("cycles_estimate") or {}).get("median"),
                        "seconds": time.monotonic() - t0}
         print(f"{board_id:11s} {model.stem:30s} {engine:14s} {r['instructions']['median']:>12,} instr  "
               f"flash {r['flash_bytes']:>8,}  RAM {r['ram_bytes']:>8,}  mismatches {r['mismatches']}  "
@@ -83,8 +85,10 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| board (core) | model | instr/inf tflm | instr/inf tflm-cmsis-nn | instr/inf edgepipe "
             "| tflm-cmsis-nn / edgepipe | flash KiB tflm / cmsis-nn / edgepipe "
-            "| RAM KiB tflm / cmsis-nn / edgepipe | mismatches vs host TFLM (tflm / cmsis-nn / edgepipe) |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| RAM KiB tflm / cmsis-nn / edgepipe | mismatches vs host TFLM (tflm / cmsis-nn / edgepipe) "
+            "| est. cycles/inf tflm / cmsis-nn / edgepipe |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    est = lambda n: "–" if n is None else f"{n:,}"
     kib = lambda n: f"{n / 1024:.1f}"
     for r in rows:
         core = boards.load_board(r["board"]).core
@@ -94,7 +98,8 @@ def table(rows: list[dict]) -> str:
             f"| {e['instructions']:,} | {c['instructions'] / e['instructions']:.2f}x "
             f"| {kib(t['flash'])} / {kib(c['flash'])} / {kib(e['flash'])} "
             f"| {kib(t['ram'])} / {kib(c['ram'])} / {kib(e['ram'])} "
-            f"| {t['mismatches']} / {c['mismatches']} / {e['mismatches']} of {r['samples']} |")
+            f"| {t['mismatches']} / {c['mismatches']} / {e['mismatches']} of {r['samples']} "
+            f"| {est(t['est_cycles'])} / {est(c['est_cycles'])} / {est(e['est_cycles'])} |")
     return "\n".join(lines)
 
 
@@ -120,7 +125,8 @@ def main(argv=None) -> int:
                 rows.append(measure(board_id, model, random_inputs(model, args.samples), Path(tmp)))
     print("Instructions per inference (median over samples), counted by QEMU -icount: executed "
           "instructions, not cycles. Flash/RAM: the whole benchmark firmware (ELF sections; RAM "
-          "with the measured stack).\n")
+          "with the measured stack). est. cycles: the executed instruction mix priced with the core's TRM "
+          "timings (pipeline/bench/cycles.py), an estimate: zero wait states, no caches.\n")
     print(table(rows))
     bad = [r for r in rows if r["tflm"]["mismatches"] or r["edgepipe"]["mismatches"]]
     return 1 if bad else 0

@@ -127,7 +127,8 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """One row per (variant, target) for the C engine and the boards, and every row that was asked
     for but could not be measured (failed or skipped, with the reason) whatever its target."""
     head = ["variant", "target", "acc %", "samples", "mismatches vs TFLM", "instructions/inf (p50)",
-            "cycles/inf (p50)", "est. ms @clock", "arena KiB", "flash KiB", "RAM KiB", "note"]
+            "cycles/inf (p50)", "est. cycles/inf (p50)", "MAC/est. cycle", "est. ms @clock", "arena KiB",
+            "flash KiB", "RAM KiB", "note"]
     # a TFLM engine on a board: an engine column, engines of one board side by side
     engines = any(r.get("engine") not in (None, "edgepipe") for r in results["results"])
     if engines:
@@ -145,7 +146,11 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             _fmt(r["samples"]), _fmt(r["mismatches"]),
             _fmt(instr["median"] if isinstance(instr, dict) else instr, ",.0f"),
             _fmt(cyc["median"] if isinstance(cyc, dict) else cyc, ",.0f"),
-            _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else ""),
+            _fmt((r.get("cycles_estimate") or {}).get("median"), ",.0f"),
+            _fmt(r.get("macs_per_cycle_estimate"), ".3f"),
+            # from the estimated cycles where there are some, else from the instructions
+            (_fmt(r["ms_estimate"], ".2f", " (estimate)") if r.get("ms_estimate") is not None else
+             _fmt(lat.get("median"), ".2f", " (estimate)" if lat.get("estimate") else "")),
             _kb(r.get("arena_bytes")), _kb(r.get("flash_bytes")), _kb(r.get("ram_bytes")),
             "; ".join(n for n in (
                 "★ best deployable here" if best.get(r["target"]) is r else "",
@@ -161,7 +166,8 @@ SLOWEST_LAYERS = 3
 def layer_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """The layers that cost most, per (variant, target) with a per-layer profile (`layers` rows:
     boards from the firmware's per-layer counter, host-c from callgrind)."""
-    head = ["variant", "target", "layer", "op", "MACs", "count", "share %", "MACs/count", "% of peak"]
+    head = ["variant", "target", "layer", "op", "MACs", "count", "share %", "MACs/count", "% of peak",
+            "est. cycles", "MACs/est. cycle"]
     rows = []
     for r in results["results"]:
         layers = r.get("layers") or []
@@ -175,7 +181,8 @@ def layer_table(results: dict) -> tuple[list[str], list[list[str]]]:
                          _fmt(n, ",.0f", f" {unit}"), _fmt(100 * n / total if n and total else None, ".1f"),
                          _fmt(rate, ".3f"),
                          _fmt(None if peak is None else 100 * peak, ".1f",
-                              " (estimate)" if "peak_fraction_estimate" in l else "")])
+                              " (estimate)" if "peak_fraction_estimate" in l else ""),
+                         _fmt(l.get("cycles_estimate"), ",.0f"), _fmt(l.get("macs_per_cycle_estimate"), ".3f")])
     return head, rows
 
 
@@ -242,7 +249,8 @@ def csv_text(results: dict) -> str:
     variants = {v["name"]: v for v in results["variants"]}
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
-            "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
+            "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median",
+            "cycles_estimate_median", "ms_estimate", "macs_per_cycle_estimate", "arena_bytes", "flash_bytes",
             "ram_bytes", "bit_exact", "mismatches", "engine", "status", "skipped", "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -256,7 +264,8 @@ def csv_text(results: dict) -> str:
                 "skipped": r.get("skipped") or r.get("stale"),
                 "latency_ms_median": lat.get("median"), "latency_ms_p90": lat.get("p90"),
                 "latency_is_estimate": bool(lat.get("estimate")) if lat else None,
-                "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles"))}
+                "instructions_median": med(r.get("instructions")), "cycles_median": med(r.get("cycles")),
+                "cycles_estimate_median": med(r.get("cycles_estimate"))}
         w.writerow(["" if vals[c] is None else vals[c] for c in cols])
     return buf.getvalue()
 
@@ -306,7 +315,9 @@ def render(results: dict) -> str:
     head, rows = target_table(results)
     if rows:
         out += ["", "Targets (instructions: executed instructions, counted by QEMU -icount on emulated "
-                "boards and by callgrind (x86) for host-c, not cycles; ms at the board clock are estimates)",
+                "boards and by callgrind (x86) for host-c, not cycles; est. cycles: the executed instruction "
+                "mix priced with the core's published timings, an estimate without wait states or caches; "
+                "est. ms = est. cycles (else instructions) / board clock)",
                 terminal(head, rows)]
     return "\n".join(out)
 

@@ -69,6 +69,28 @@ def test_missing_measurements_are_dashes_not_numbers():
     assert board["instructions/inf (p50)"] == "123,456" and board["est. ms @clock"] == "4.94 (estimate)"
 
 
+def test_estimated_cycles_are_labelled_and_drive_the_estimated_ms(tmp_path):
+    doc = _doc()
+    board = doc["results"][4]
+    board.update(cycles_estimate={"median": 150000, "max": 150010, "low": 140000, "high": 160000},
+                 ms_estimate=6.0, macs_per_cycle_estimate=0.25)
+    head, rows = report.target_table(doc)
+    row = dict(zip(head, rows[0]))
+    # the ms come from the estimated cycles (150,000 / 25 MHz), not from the instructions (4.94)
+    assert row["est. cycles/inf (p50)"] == "150,000" and row["MAC/est. cycle"] == "0.250"
+    assert row["est. ms @clock"] == "6.00 (estimate)" and row["cycles/inf (p50)"] == "–"
+    assert "est. cycles: the executed instruction mix" in report.render(doc)
+    board["layers"] = [{"index": 0, "opcode": "CONV_2D", "name": "c0", "macs": 4000, "instructions": 2000,
+                        "macs_per_instruction": 2.0, "peak_fraction_estimate": 1.0,
+                        "cycles_estimate": 2500, "macs_per_cycle_estimate": 1.6}]
+    head, rows = report.layer_table(doc)
+    layer = dict(zip(head, rows[0]))
+    assert layer["est. cycles"] == "2,500" and layer["MACs/est. cycle"] == "1.600"
+    csv = report.write(doc, tmp_path)["csv"].read_text().splitlines()
+    cols, line = csv[0].split(","), next(ln for ln in csv if ",mps2-an386," in ln).split(",")
+    assert line[cols.index("cycles_estimate_median")] == "150000" and line[cols.index("ms_estimate")] == "6.0"
+
+
 def test_slowest_layers_come_from_the_per_layer_rows(tmp_path):
     doc = _doc()
     board = doc["results"][4]

@@ -3,7 +3,9 @@
 run() reads top to bottom: fit check -> generate engine -> fit check with its arena and size -> build ->
 TFLM reference -> start QEMU or flash -> run every sample -> compare -> numbers. Under QEMU the
 counts are executed instructions (deterministic); on silicon they are DWT cycles. Latency in ms is
-count / clock, labelled an estimate under emulation (an instruction is not a cycle).
+count / clock, labelled an estimate under emulation (an instruction is not a cycle). Under QEMU a
+TCG plugin also records the executed instruction mix, which cycles.py prices with the core's TRM
+timings: `cycles_estimate` per inference and per layer, and `ms_estimate` from it (estimates).
 
 Samples reach a real board inside its RUN requests over the UART; under QEMU they are written to a
 file the firmware reads by semihosting (RUNF), and only the requests and replies cross the UART.
@@ -23,6 +25,7 @@ from firmware_gen import build
 from edgepipe_base.atomic import file_sha256
 from edgepipe_base.errors import EdgepipeError
 from ..results import latency_summary, top1
+from . import cycles
 from .serial_link import HOST_INPUTS, FirmwareFault, LinkError, SerialLink
 
 PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
@@ -69,11 +72,13 @@ def prepare_tflm(board_id: str, tflite_path, workdir, engine: str):
 class _Session:
     """One boot of the firmware: QEMU started (emulated) or port opened (real)."""
 
-    def __init__(self, board, fw, port, sha256, timeout_s, qemu_serial="tcp"):
+    def __init__(self, board, fw, port, sha256, timeout_s, qemu_serial="tcp", tag=0):
         self.board, self.qemu, self.link = board, None, None
+        self.mix_path = None    # the instruction mix QEMU's plugin writes at exit (cycles.py)
         if board.emulated:
             from .qemu import QemuBoard
-            self.qemu = QemuBoard(board, fw.elf, fw.elf.parent / "qemu.log", backend=qemu_serial)
+            self.qemu = QemuBoard(board, fw.elf, fw.elf.parent / "qemu.log", backend=qemu_serial,
+                                  extra_args=self._mix_plugin(board, fw, tag))
         # from here on QEMU runs: whatever stops the start (a link error, Ctrl-C, a bug) kills it
         try:
             if self.qemu is not None:
@@ -92,6 +97,23 @@ class _Session:
         except BaseException:
             self.close()
             raise
+
+    def _mix_plugin(self, board, fw, tag) -> list[str]:
+        """QEMU arguments for the instruction-mix plugin (the cycle estimate), or none where the
+        core has no cycle model or the firmware has no counter function to split at."""
+        usable = cycles.supported(board.core) and cycles.qemu_takes_plugins()
+        mark = cycles.symbol_address(fw.elf, cycles.MARK_SYMBOL) if usable else None
+        if mark is None:
+            return []
+        self.mix_path = fw.elf.parent / f"insn_mix-{tag}.txt"
+        self.mix_path.unlink(missing_ok=True)
+        return cycles.plugin_args(cycles.plugin(fw.elf.parent), self.mix_path, mark)
+
+    def mix_marks(self):
+        """The plugin's cumulative mixes at each counter read, once QEMU has exited; else None."""
+        if self.mix_path is None or not self.mix_path.exists():
+            return None
+        return cycles.read_mix(self.mix_path)[0]
 
     def _explain(self, e: Exception) -> EdgepipeError:
         if self.qemu is None:
@@ -169,8 +191,9 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
     counts: list[int] = []
     retransmits = 0
     errors = []
-    for _ in range(SESSIONS):
-        session = _Session(board, fw, port, sha256, timeout_s, qemu_serial)
+    for tag in range(SESSIONS):
+        session = _Session(board, fw, port, sha256, timeout_s, qemu_serial, tag)
+        first = len(outputs)
         try:
             while len(outputs) < len(x):
                 i = len(outputs)
@@ -181,7 +204,9 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
             layer_ticks = session.link.layers()
             stack_used, _ = session.finish()
             retransmits += session.link.retransmits
-            return outputs, counts, stack_used, retransmits, session.fields, layer_ticks
+            # the instruction mix of this session's inferences (cycle estimate; None without one)
+            mix = (session.mix_marks(), len(outputs) - first)
+            return outputs, counts, stack_used, retransmits, session.fields, layer_ticks, mix
         except FirmwareFault as e:
             raise session._explain(e) from None    # a fault repeats: no point resuming
         except LinkError as e:
@@ -255,7 +280,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
 
     if not board.emulated:
         _flash(board, fw)
-    outs, ticks, stack_used, retransmits, fields, layer_ticks = stream(
+    outs, ticks, stack_used, retransmits, fields, layer_ticks, mix = stream(
         board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
         route=route)
 
@@ -279,6 +304,9 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     # under emulation a count is an instruction, not a cycle: the fraction of the core's peak
     # MAC rate is then an estimate and is named so
     peak_fraction = macs / (median * board.peak_macs_per_cycle) if median and macs else None
+    # estimated cycles from the executed instruction mix (emulated boards; cycles.py)
+    n_layers = len(gen.layers) if engine == "edgepipe" and layer_ticks else 0
+    estimates, layer_estimates = cycles.row_fields(board.core, board.clock_hz, mix[0], mix[1], n_layers, macs)
     return {
         "engine": engine,
         "target": board.id,
@@ -299,6 +327,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "peak_fraction": None if board.emulated else peak_fraction,
         "peak_fraction_estimate": peak_fraction if board.emulated else None,
         "peak_macs_per_cycle": board.peak_macs_per_cycle,
+        **estimates,
         "flash_bytes": fw.flash_bytes,
         "ram_bytes": fw.ram_static_bytes + stack_used,
         "stack_bytes": stack_used,
@@ -310,11 +339,12 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         # the engine's constant tables as stored in the ELF (1-bit packed, int8, per-channel)
         "weight_bytes_elf": build.table_bytes(fw.elf, PREFIX, "arm-none-eabi-nm") if engine == "edgepipe" else None,
         **extra,
-        "layers": layer_profile(board, gen, layer_ticks) if engine == "edgepipe" else None,
+        "layers": layer_profile(board, gen, layer_ticks, layer_estimates) if engine == "edgepipe" else None,
     }
 
 
-def layer_profile(board, engine, layer_ticks: list[int] | None) -> list[dict] | None:
+def layer_profile(board, engine, layer_ticks: list[int] | None,
+                  estimates: list | None = None) -> list[dict] | None:
     """One row per kernel call of the last sample: opcode, name, MACs, count (instructions under
     emulation, cycles on silicon), MACs per count and the fraction of the core's peak MAC rate
     (an estimate under emulation, where a count is an instruction). None without a profile."""
@@ -329,4 +359,8 @@ def layer_profile(board, engine, layer_ticks: list[int] | None) -> list[dict] | 
                      f"macs_per_{unit[:-1]}": rate,
                      "peak_fraction" + ("_estimate" if board.emulated else ""):
                          rate / board.peak_macs_per_cycle if rate is not None and board.peak_macs_per_cycle else None})
+    for row, est in zip(rows, estimates or [None] * len(rows)):
+        # estimated cycles from the layer's executed instruction mix (cycles.py); null without one
+        row["cycles_estimate"] = round(est.cycles) if est else None
+        row["macs_per_cycle_estimate"] = row["macs"] / est.cycles if est and est.cycles and row["macs"] else None
     return rows

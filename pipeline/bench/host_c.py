@@ -87,7 +87,7 @@ def callgrind_layers(engine, binary, record: bytes) -> list[dict] | None:
         for f in [out, *parts]:
             f.unlink(missing_ok=True)
     return [{"index": index, "opcode": opcode, "name": name, "macs": macs, "instructions": n,
-             "macs_per_instruction": macs / n if n else None}
+             "macs_per_instruction": macs / n if n else None, "cycles_estimate": None}
             for (index, opcode, name, _), macs, n in zip(engine.layers, engine.layer_macs, counts)]
 
 
@@ -129,5 +129,7 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
         "instructions": instructions,
         "instructions_note": note,
         "latency_ms": None,
+        # x86 instructions: the Cortex-M cycle model (bench/cycles.py) does not apply here
+        "cycles_estimate": None,
         "layers": layers,
     }

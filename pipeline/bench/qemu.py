@@ -32,12 +32,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(board: Board, elf: Path, serial: str) -> list[str]:
+def command(board: Board, elf: Path, serial: str, extra: tuple | list = ()) -> list[str]:
     if not board.emulated:
         raise QemuError(f"board {board.id} is a real board (kind = 'real'); QEMU cannot run it")
     return [QEMU, "-M", board.qemu_machine, "-nographic", "-monitor", "none",
             "-serial", serial, "-semihosting-config", "enable=on,target=native",
-            "-icount", f"shift={board.icount_shift},align=off,sleep=off", "-kernel", str(Path(elf).resolve())]
+            "-icount", f"shift={board.icount_shift},align=off,sleep=off", *extra, "-kernel", str(Path(elf).resolve())]
 
 
 class QemuBoard:
@@ -47,7 +47,7 @@ class QemuBoard:
     a pseudo-terminal, opened like a real board's /dev/ttyACM0 (the boot line may be gone by the
     time we open it, and bytes sent just before the exit can be lost; the link copes with both)."""
 
-    def __init__(self, board: Board, elf: Path, log_path: Path, backend: str = "tcp"):
+    def __init__(self, board: Board, elf: Path, log_path: Path, backend: str = "tcp", extra_args=()):
         if shutil.which(QEMU) is None:
             raise QemuError(f"{QEMU} not found; install the Debian package qemu-system-arm")
         if backend not in ("tcp", "pty"):
@@ -58,10 +58,10 @@ class QemuBoard:
         if backend == "tcp":
             self.port = _free_port()
             self.url = f"socket://127.0.0.1:{self.port}"
-            self.cmd = command(board, elf, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on")
+            self.cmd = command(board, elf, f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on", extra_args)
         else:
             self.port, self.url = None, None          # known once QEMU prints the pty path
-            self.cmd = command(board, elf, "pty")
+            self.cmd = command(board, elf, "pty", extra_args)
         self._log = open(self.log_path, "wb")
         try:
             # the firmware's semihosting file reads (RUNF) are relative to the ELF's folder
