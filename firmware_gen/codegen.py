@@ -417,8 +417,7 @@ def _residual_layer(a, calls, res, ctx, arena_bytes: int, input_bytes: int) -> d
     win_end, row_end = win_at + res.window_rows * y1_row, ctx.arena_offset[row_ptr.text] + y2_row
     cf = c_call.fields
     em = _Streamed(a, ctx, arena_bytes, input_bytes)
-    for r, a_band, win, prev_lo in res.steps:
-        keep = (a_band.row if a_band is not None else win.lo + win.in_h) - win.lo
+    for r, a_band, win, prev_lo, keep in res.steps:
         if win.lo > prev_lo and keep > 0:
             em.move(win_ptr, _band_ptr(ctx, win_ptr, (win.lo - prev_lo) * y1_row), keep * y1_row, win_end)
         if a_band is not None:

@@ -40,10 +40,10 @@ class Band:
 
 @dataclass(frozen=True)
 class Residual:
-    """A row-streamed residual block (ops a, a + 1, a + 2): per output row, the window's rows
-    [win_lo, win_lo + win_rows), the y1 rows A computes into it first (None: none), and the
-    window's first row before that step (for the memmove)."""
-    steps: tuple          # (row, Band of A or None, Band of B over the window, window lo before A)
+    """A row-streamed residual block (ops a, a + 1, a + 2). Per output row: the rows of y1 conv A
+    adds to the window (None: none), B's band (its rows start the window), the window's first row
+    before the step and how many of its rows stay (moved to the front when the first row changes)."""
+    steps: tuple          # (row, Band of A or None, Band of B, window lo before, rows kept)
     window_rows: int
 
 
@@ -121,26 +121,25 @@ def residual_blocks(g) -> dict[int, Residual]:
         if a.options.strideH != 1 or b.options.strideH != 1:
             continue
         height = shapes[0][1]
-        a_kh, _, a_dil, a_pad = _window(a, g)
+        a_pad = _window(a, g)[3]
         steps, have_lo, have_hi, ok, rows = [], 0, -1, True, 1
         for r in range(height):
             win = rows_band(b, g, r, 1)
-            lo, hi = win.lo, win.lo + win.in_h - 1
-            if win.in_h < 1 or lo < have_lo:
+            lo = win.lo
+            # the ADD overwrites x row r: first compute every y1 row that reads it (rows up to
+            # r + A's top padding), even before B's window needs them
+            hi = min(height - 1, max(win.lo + win.in_h - 1, r + a_pad))
+            if win.in_h < 1 or lo < have_lo or lo > have_hi + 1:
                 ok = False
                 break
-            new_lo = max(have_hi + 1, lo)
-            a_band = rows_band(a, g, new_lo, hi - new_lo + 1) if hi >= new_lo else None
-            if a_band is not None and a_band.in_h < 1:
+            keep = max(have_hi - lo + 1, 0)
+            a_band = rows_band(a, g, have_hi + 1, hi - have_hi) if hi > have_hi else None
+            if (a_band is not None and a_band.in_h < 1) or (hi + 1 < height and hi + 1 - a_pad <= r):
                 ok = False
                 break
-            # the ADD overwrites x row r: every A row computed later must start below it
-            if hi + 1 < height and hi + 1 - a_pad <= r:
-                ok = False
-                break
-            steps.append((r, a_band, win, have_lo))
-            have_lo, have_hi = lo, hi
-            rows = max(rows, win.in_h)
+            steps.append((r, a_band, win, have_lo, keep))
+            have_lo, have_hi = lo, max(have_hi, hi)
+            rows = max(rows, have_hi - lo + 1)
         if ok and rows < height:
             out[a.index] = Residual(steps=tuple(steps), window_rows=rows)
     return out
