@@ -443,17 +443,25 @@ def engine_version() -> str:
 
 def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> GeneratedEngine:
     """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path.
-    `banding`: run conv -> pool pairs in bands (see bands()); off only to measure what it saves."""
+    `banding`: row-streamed plans (streaming.py) are candidates; off only to measure what they save."""
     if not _PREFIX_RE.match(prefix):
         raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
     g = graph_mod.load(tflite_path)
-    # overlapping sliding-window outputs usually wins, but it fuses lifetimes; bands keep the op's
-    # input live for the pool's step: keep the smallest plan (on a tie: whole calls, then overlap)
+    # overlapping sliding-window outputs usually wins, but it fuses lifetimes; streaming keeps a
+    # group's input live for all its ops: keep the smallest plan (on a tie: whole calls, then overlap)
     streams = [({}, {})]
     if banding:
         streams += [(streaming.pool_bands(g), {}), (streaming.pool_bands(g), streaming.residual_blocks(g))]
-    plans = [(planner.plan(b), p, banded, residual) for banded, residual in streams for overlap in (True, False)
-             for b, p in [buffers(g, overlap, banded, residual)]]
+    plans = []
+    for k, (banded, residual) in enumerate(streams):
+        for overlap in (True, False):
+            try:
+                b, p = buffers(g, overlap, banded, residual)
+            except EdgepipeError:
+                if k == 0:
+                    raise
+                continue        # a streamed plan that cannot be placed is simply not taken
+            plans.append((planner.plan(b), p, banded, residual))
     plan, place, banded, residual = min(plans, key=lambda pp: pp[0].arena_bytes)
     offsets = {t: (INPUT if grp == INPUT else plan.offsets[str(grp)] + rel) for t, (grp, rel) in place.items()}
 
