@@ -114,6 +114,9 @@ def test_streamed_engine_bit_exact_on_the_host(streamed_model, tmp_path):
     y = host_run.invoke(host_run.build(engine, tmp_path, sanitize=True), engine, x)
     ref = tflm.run(streamed_model.read_bytes(), x, where=str(streamed_model)).outputs
     assert np.array_equal(y.reshape(ref.shape), ref)
+    # the layer-by-layer debug build: a streamed group reports its last op's whole output
+    debug = host_run.build(engine, tmp_path, debug=True)
+    assert host_run.first_difference(streamed_model, engine, debug, x[0]) is None
 
 
 @pytest.mark.slow
