@@ -320,119 +320,13 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int, out: CEx
     return checks
 
 
-def _band_ptr(ctx, base: CExpr, offset: int) -> CExpr:
-    """base + offset bytes, for an int8 pointer into the caller's input or the arena."""
-    if offset == 0:
-        return base
-    if base.text == "input" or base.text in ctx.input_offset:
-        at = ctx.input_offset.get(base.text, 0) + offset
-        ptr = CExpr(f"input + {at}")
-        ctx.input_offset[ptr.text] = at
-    else:
-        at = ctx.arena_offset[base.text] + offset
-        ptr = CExpr(f"{ctx.prefix}_arena + {at}")
-        ctx.arena_offset[ptr.text] = at
-    ctx.itemsize[ptr.text] = 1
-    return ptr
-
-
-class _Streamed:
-    """The calls of one row-streamed group, as C statements, with their parameter structs
-    (bands sharing parameters share one) and bounds checks."""
-
-    def __init__(self, node, ctx, arena_bytes: int, input_bytes: int):
-        self.node, self.ctx, self.arena_bytes, self.input_bytes = node, ctx, arena_bytes, input_bytes
-        self.structs, self.names, self.lines, self.checks = [], {}, [], []
-
-    def call(self, kernel_call, out: CExpr, key, tag: str, buffer_end: int | None = None):
-        """Emit kernel_call writing to out; buffer_end: where out's buffer ends in the arena (a
-        band must stay inside its buffer, not only inside the arena)."""
-        ctx = self.ctx
-        if key not in self.names:
-            self.names[key] = f"{ctx.prefix}_l{self.node.index}_{tag}{len(self.names)}"
-            self.structs.append(dict(struct_type=kernel_call.struct_type, name=self.names[key], field_lines=[
-                f".{k.rstrip('_')} = {c_value(v)}" for k, v in kernel_call.fields.items()]))
-        self.checks += _bounds_checks(self.node, kernel_call, ctx, self.arena_bytes, self.input_bytes, out=out)
-        if buffer_end is not None:
-            fp = bounds.footprint(kernel_call, {t.name: t.values for t in ctx.tables})
-            if ctx.arena_offset[out.text] + fp.output > buffer_end:
-                raise EdgepipeError(f"{ctx.g.path}: internal: a band of layer '{self.node.name}' overruns its buffer")
-        self.lines.append(f"{kernel_call.function}(&{self.names[key]}, "
-                          f"{', '.join(p.text for p in kernel_call.inputs)}, {out.text});")
-
-    def move(self, dst: CExpr, src: CExpr, nbytes: int, buffer_end: int):
-        """memmove inside one arena buffer (the sliding window of rows)."""
-        a, b = self.ctx.arena_offset[dst.text], self.ctx.arena_offset[src.text]
-        if max(a, b) + nbytes > buffer_end:
-            raise EdgepipeError(f"{self.ctx.g.path}: internal: a window move of layer '{self.node.name}' overruns")
-        self.checks.append(f"{max(a, b)} + {nbytes} <= sizeof({self.ctx.prefix}_arena)")
-        self.lines.append(f"memmove({dst.text}, {src.text}, {nbytes});")
-
-    def layer(self) -> dict:
-        return dict(structs=self.structs, calls=self.lines, checks=list(dict.fromkeys(self.checks)))
-
-
-def _with_rows(call, band, in_ptr: CExpr) -> kernels.Call:
-    """A conv / depthwise call restricted to one band of output rows (streaming.Band)."""
-    f = call.fields
-    return dataclasses.replace(call, inputs=[in_ptr], fields=dict(
-        f, in_=Shape4(1, band.in_h, f["in_"].w, f["in_"].c), out=Shape4(1, band.rows, f["out"].w, f["out"].c),
-        pad_h=band.pad_h))
-
-
-def _row_bytes(g, t) -> int:
-    return g.tensors[t].nbytes // g.tensors[t].shape[1]
-
-
-def _banded_layer(node, call, pool, pool_call, bands_, ctx, arena_bytes: int, input_bytes: int) -> dict:
-    """streaming.pool_bands: per band, the conv on the input rows the band needs, into the band
-    buffer, then the pool on the band, into its output row."""
-    g = ctx.g
-    in_row, z_row = _row_bytes(g, node.inputs[0]), _row_bytes(g, pool.outputs[0])
-    band_ptr, z_ptr = ctx.ptr(node.outputs[0]), ctx.ptr(pool.outputs[0])
-    band_end = ctx.arena_offset[band_ptr.text] + bands_[0].rows * _row_bytes(g, node.outputs[0])
-    pf = pool_call.fields
-    em = _Streamed(node, ctx, arena_bytes, input_bytes)
-    for b in bands_:
-        em.call(_with_rows(call, b, _band_ptr(ctx, call.inputs[0], b.lo * in_row)), band_ptr,
-                (b.in_h, b.pad_h), "band", band_end)
-        red = dataclasses.replace(pool_call, inputs=[band_ptr], fields=dict(
-            pf, in_=Shape4(1, b.rows, pf["in_"].w, pf["in_"].c), out=Shape4(1, 1, pf["out"].w, pf["out"].c)))
-        em.call(red, _band_ptr(ctx, z_ptr, (b.row // b.rows) * z_row), "pool", "pool")
-    return em.layer()
-
-
-def _residual_layer(a, calls, res, ctx, arena_bytes: int, input_bytes: int) -> dict:
-    """streaming.residual_blocks: per output row, slide the window of y1 rows, compute the new y1
-    rows (conv A), y2's row (conv B over the window), and the ADD's row over x's row."""
-    g = ctx.g
-    b, c = g.nodes[a.index + 1], g.nodes[a.index + 2]
-    a_call, b_call, c_call = calls
-    x, y1, y2 = a.inputs[0], a.outputs[0], b.outputs[0]
-    x_ptr, win_ptr, row_ptr = ctx.ptr(x), ctx.ptr(y1), ctx.ptr(y2)
-    if ctx.ptr(c.outputs[0]).text != x_ptr.text:
-        raise EdgepipeError(f"{g.path}: internal: streamed ADD of layer '{c.name}' is not in place")
-    x_row, y1_row, y2_row = _row_bytes(g, x), _row_bytes(g, y1), _row_bytes(g, y2)
-    win_at = ctx.arena_offset[win_ptr.text]
-    win_end, row_end = win_at + res.window_rows * y1_row, ctx.arena_offset[row_ptr.text] + y2_row
-    cf = c_call.fields
-    em = _Streamed(a, ctx, arena_bytes, input_bytes)
-    for r, a_band, win, prev_lo, keep in res.steps:
-        if win.lo > prev_lo and keep > 0:
-            em.move(win_ptr, _band_ptr(ctx, win_ptr, (win.lo - prev_lo) * y1_row), keep * y1_row, win_end)
-        if a_band is not None:
-            em.call(_with_rows(a_call, a_band, _band_ptr(ctx, x_ptr, a_band.lo * x_row)),
-                    _band_ptr(ctx, win_ptr, (a_band.row - win.lo) * y1_row), (a_band.in_h, a_band.pad_h, a_band.rows),
-                    "a", win_end)
-        em.call(_with_rows(b_call, win, win_ptr), row_ptr, ("b", win.in_h, win.pad_h), "b", row_end)
-        x_r = _band_ptr(ctx, x_ptr, r * x_row)
-        # x, y2 and the output have one shape (streaming.residual_blocks): dense strides of one row
-        dense = (cf["out"].w * cf["out"].c, cf["out"].w * cf["out"].c, cf["out"].c, 1)
-        add = dataclasses.replace(c_call, inputs=[x_r if i == x else row_ptr for i in c.inputs],
-                                  fields=dict(cf, out=Shape4(1, 1, cf["out"].w, cf["out"].c),
-                                              in1_stride=dense, in2_stride=dense))
-        em.call(add, x_r, "add", "add")
-    return em.layer()
+def _checker(ctx, arena_bytes: int, input_bytes: int):
+    """What streaming's emitter needs from here: bounds checks of a call with a given output
+    pointer, and a parameter struct's field lines."""
+    def check(node, call, out):
+        return _bounds_checks(node, call, ctx, arena_bytes, input_bytes, out=out)
+    check.field_lines = lambda fields: [f".{k.rstrip('_')} = {c_value(v)}" for k, v in fields.items()]
+    return check
 
 
 def engine_version() -> str:
@@ -486,8 +380,8 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
             ctx.layer = node.index
             used_sources.add(pool_source)
             opcode = f"{node.opcode}+{last.opcode}"
-            banded_calls = _banded_layer(node, call, last, pool_call, banded[node.index], ctx,
-                                         plan.arena_bytes, g.input.nbytes)
+            banded_calls = streaming.pool_band_calls(node, call, last, pool_call, banded[node.index], ctx,
+                                                     _checker(ctx, plan.arena_bytes, g.input.nbytes))
             checks = banded_calls["checks"]
         elif node.index in residual:
             group = g.nodes[node.index:node.index + 3]
@@ -501,8 +395,8 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
             ctx.layer = node.index
             last = group[-1]
             opcode = "+".join(n.opcode for n in group)
-            banded_calls = _residual_layer(node, group_calls, residual[node.index], ctx, plan.arena_bytes,
-                                           g.input.nbytes)
+            banded_calls = streaming.residual_calls(node, group_calls, residual[node.index], ctx,
+                                                    _checker(ctx, plan.arena_bytes, g.input.nbytes))
             call = dataclasses.replace(call, macs=sum(c.macs for c in group_calls))
             checks = banded_calls["checks"]
         else:
