@@ -15,7 +15,7 @@ Per core and model it prints instructions, MACs per instruction, estimated cycle
 estimated cycle (the executed instruction mix priced with the core's TRM timings:
 pipeline/bench/cycles.py; an estimate), the per-layer-type split of the
 optimized build's instructions (from the engine's per-layer counter hook: which layer type holds a
-model back), and the engine's arena plus the stack the firmware used against TFLM's arena.
+model back), and the engine's arena plus the stack its invoke used against TFLM's arena.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
             "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x),
             "stack": (portable["stack_bytes"], optimized["stack_bytes"]),
             "arena": optimized["arena_bytes"], "tflm_arena": tflm_arena,
+            "engine_stack": optimized.get("engine_stack_bytes"),
             "types": by_type(optimized["layers"]),
             # estimated cycles of the optimized build (instruction mix x TRM timings; None: no model)
             "est_cycles": (optimized.get("cycles_estimate") or {}).get("median"),
@@ -145,14 +146,15 @@ def table(rows: list[dict]) -> str:
                      f"| {r['stack'][0]} / {r['stack'][1]} "
                      f"| {r['mismatches']} / {2 * r['samples']} |")
     lines += ["", "Optimized build per layer type (engine's per-layer counter hook), and RAM: the engine's "
-              "arena + the stack the firmware used (which includes the app's own frames) against TFLM's arena.",
+              "arena + the stack its invoke used (measured below the app's frame; bench/ram.py has the "
+              "whole-tensor vs row-streamed plans) against TFLM's arena.",
               "", "| board | model | layer type: instructions (share), MAC/instr | layer type: est. cycles, "
-              "MAC/est. cycle | arena + stack vs TFLM arena |",
+              "MAC/est. cycle | arena + engine stack vs TFLM arena |",
               "|---|---|---|---|---:|"]
     for r in rows:
         parts = [f"{op} {n:,} ({100 * n / r['optimized']:.0f}%), {m / n if n else 0:.2f}"
                  for op, (n, m) in sorted(r["types"].items(), key=lambda kv: -kv[1][0]) if n >= r["optimized"] / 100]
-        ram = r["arena"] + r["stack"][1]
+        ram = r["arena"] + (r["engine_stack"] if r["engine_stack"] is not None else r["stack"][1])
         vs = f"{ram:,} / {r['tflm_arena']:,} = {ram / r['tflm_arena']:.2f}x" if r["tflm_arena"] else "TFLM arena n/a"
         est = [f"{op} {c:,}, {r['types'][op][1] / c:.2f}" for op, c in
                sorted(r["est_types"].items(), key=lambda kv: -kv[1]) if c and r["types"][op][0] >= r["optimized"] / 100]

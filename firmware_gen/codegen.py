@@ -6,6 +6,7 @@ graph.load -> plan the arena from buffer lifetimes -> build one kernel call per 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from edgepipe_base.atomic import write_atomic
 from edgepipe_base.errors import EdgepipeError
 
 from . import graph as graph_mod
-from . import bounds, kernels, planner, qmath
+from . import bounds, kernels, planner, qmath, streaming
 from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
@@ -118,6 +119,7 @@ class _BuildContext:
         self.layer = 0
         self.itemsize: dict[str, int] = {}      # pointer expression -> element size of its tensor
         self.arena_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the arena
+        self.input_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the input
 
     def tensor(self, i):
         return self.g.tensors[i]
@@ -176,17 +178,38 @@ def lag_bytes(node, g) -> int | None:
     return planner.align(max(need, 0))
 
 
-def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tuple[int, int]]]:
+def buffers(g, overlap: bool = True, banded: dict | None = None, residual: dict | None = None) -> tuple[list[planner.Buffer], dict[int, tuple[int, int]]]:
     """Arena buffers with lifetimes. Returns (buffers, place): place maps every activation tensor to
     (group, byte offset inside the group's buffer); group is INPUT for the caller's input buffer.
     Views and in-place outputs share their input's bytes; with overlap, LAG_OPS outputs overlap a
-    dying input (which ties the tensors into one buffer: not always a smaller arena)."""
+    dying input (which ties the tensors into one buffer: not always a smaller arena). `banded`
+    (streaming.pool_bands) and `residual` (streaming.residual_blocks): row-streamed ops, whose
+    streamed tensors hold a band or a window of rows and live across the whole group of ops."""
     n = len(g.nodes)
+    banded, residual = banded or {}, residual or {}
+
+    def row_bytes(t):
+        return g.tensors[t].nbytes // g.tensors[t].shape[1]
+
+    band_bytes = {g.nodes[i].outputs[0]: bs[0].rows * row_bytes(g.nodes[i].outputs[0]) for i, bs in banded.items()}
+    streamed_ops = set(banded) | {i + 1 for i in banded}
+    for i, res in residual.items():
+        y1, y2 = g.nodes[i].outputs[0], g.nodes[i + 1].outputs[0]
+        band_bytes[y1], band_bytes[y2] = res.window_rows * row_bytes(y1), row_bytes(y2)
+        streamed_ops |= {i, i + 1}
     tlast = {o: n for o in g.outputs}
     for node in g.nodes:
         for i in node.inputs:
             if i >= 0 and not g.tensors[i].is_constant:
-                tlast[i] = max(tlast.get(i, node.index), node.index)
+                # a banded op reads its input until its pool's last band
+                last = node.index + 1 if node.index in banded else node.index
+                tlast[i] = max(tlast.get(i, last), last)
+
+    for i in residual:          # the window and the row live until the ADD's last row
+        tlast[g.nodes[i].outputs[0]] = tlast[g.nodes[i + 1].outputs[0]] = i + 2
+
+    def nbytes(t):
+        return band_bytes.get(t, g.tensors[t].nbytes)
     parent = {g.inputs[0]: (INPUT, 0)}       # tensor -> (tensor it lives in, offset relative to it)
 
     def r(t):
@@ -209,7 +232,16 @@ def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tu
             parent[out] = (node.inputs[0], 0)
             continue
         candidates = []
-        if node.opcode in IN_PLACE_OPS:
+        if node.index - 2 in residual:
+            # the streamed ADD writes each row over x's row (streaming.residual_blocks)
+            x = g.nodes[node.index - 2].inputs[0]
+            if r(x)[0] == INPUT or not dies_here(r(x)[0], node):
+                raise EdgepipeError(f"{g.path}: internal: streamed residual block at layer '{node.name}' "
+                                    f"cannot write in place")
+            parent[out] = (x, 0)
+        elif node.index in streamed_ops:
+            pass
+        elif node.opcode in IN_PLACE_OPS:
             candidates = [(i, 0) for i in node.inputs
                           if i >= 0 and not g.tensors[i].is_constant
                           and g.tensors[i].nbytes == g.tensors[out].nbytes]
@@ -224,7 +256,9 @@ def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tu
                 break
         for o in node.outputs:
             if o not in parent:
-                first[o] = node.index
+                # a streamed group's later ops write their rows from its first op's step on
+                first[o] = (node.index - 1 if node.index - 1 in banded or node.index - 1 in residual
+                            else node.index)
     members: dict[int, list[tuple[int, int]]] = {}
     for t in set(tlast) | set(parent) | set(first):
         group, rel = r(t)
@@ -236,16 +270,16 @@ def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tu
             place[t] = (group, rel - low)
         if group == INPUT:
             continue
-        size = max(rel - low + g.tensors[t].nbytes for t, rel in ms)
+        size = max(rel - low + nbytes(t) for t, rel in ms)
         last = max(tlast.get(t, first[group]) for t, _ in ms)
         bufs.append(planner.Buffer(name=str(group), size=size, first=first[group], last=last))
     return sorted(bufs, key=lambda b: int(b.name)), place
 
 
-def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[str]:
+def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int, out: CExpr | None = None) -> list[str]:
     """Check that the kernel's footprint (bounds.footprint, from its own parameters) stays inside
     every buffer it is handed; return the same facts as C constant expressions for the generated
-    file's compile-time asserts."""
+    file's compile-time asserts. `out`: the output pointer when it is not node's output tensor."""
     tables = {t.name: t for t in ctx.tables}
     fp = bounds.footprint(call, {name: t.values for name, t in tables.items()})
     where = f"{ctx.g.path}: layer '{node.name}' ({node.opcode})"
@@ -255,6 +289,9 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[
         nbytes = count * itemsize
         if ptr.text == "input":
             limit, c_limit, c_used = input_bytes, f"{ctx.prefix.upper()}_INPUT_BYTES", str(nbytes)
+        elif ptr.text in ctx.input_offset:
+            offset = ctx.input_offset[ptr.text]
+            limit, c_limit, c_used = input_bytes - offset, f"{ctx.prefix.upper()}_INPUT_BYTES", f"{offset} + {nbytes}"
         elif ptr.text in ctx.arena_offset:
             offset = ctx.arena_offset[ptr.text]
             limit, c_limit, c_used = arena_bytes - offset, f"sizeof({ctx.prefix}_arena)", f"{offset} + {nbytes}"
@@ -272,7 +309,7 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[
         within(ptr, count, ctx.itemsize.get(ptr.text, 1), f"input {k}")
     if len(fp.inputs) != len(call.inputs):
         raise EdgepipeError(f"{where}: internal: {len(call.inputs)} inputs, footprint of {len(fp.inputs)}")
-    out = ctx.ptr(node.outputs[0])
+    out = out or ctx.ptr(node.outputs[0])
     within(out, fp.output, ctx.itemsize.get(out.text, 1), "the output")
     for field_name, count in fp.tables.items():
         table = call.fields.get(field_name)
@@ -283,26 +320,51 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int) -> list[
     return checks
 
 
+def _checker(ctx, arena_bytes: int, input_bytes: int):
+    """What streaming's emitter needs from here: bounds checks of a call with a given output
+    pointer, and a parameter struct's field lines."""
+    def check(node, call, out):
+        return _bounds_checks(node, call, ctx, arena_bytes, input_bytes, out=out)
+    check.field_lines = lambda fields: [f".{k.rstrip('_')} = {c_value(v)}" for k, v in fields.items()]
+    return check
+
+
 def engine_version() -> str:
     """EP_ENGINE_VERSION of the runtime the generated code calls (from ep_runtime.h)."""
     m = re.search(r'#define EP_ENGINE_VERSION "([^"]+)"', (RUNTIME_DIR / "ep_runtime.h").read_text())
     return m.group(1) if m else "unknown"
 
 
-def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
-    """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path."""
+def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> GeneratedEngine:
+    """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path.
+    `banding`: row-streamed plans (streaming.py) are candidates; off only to measure what they save."""
     if not _PREFIX_RE.match(prefix):
         raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
     g = graph_mod.load(tflite_path)
-    # overlapping sliding-window outputs usually wins, but it fuses lifetimes: keep the smaller plan
-    plan, place = min(((planner.plan(b), p) for b, p in (buffers(g, True), buffers(g, False))),
-                      key=lambda pp: pp[0].arena_bytes)
+    # overlapping sliding-window outputs usually wins, but it fuses lifetimes; streaming keeps a
+    # group's input live for all its ops: keep the smallest plan (on a tie: whole calls, then overlap)
+    streams = [({}, {})]
+    if banding:
+        streams += [(streaming.pool_bands(g), {}), (streaming.pool_bands(g), streaming.residual_blocks(g))]
+    plans = []
+    for k, (banded, residual) in enumerate(streams):
+        for overlap in (True, False):
+            try:
+                b, p = buffers(g, overlap, banded, residual)
+            except EdgepipeError:
+                if k == 0:
+                    raise
+                continue        # a streamed plan that cannot be placed is simply not taken
+            plans.append((planner.plan(b), p, banded, residual))
+    plan, place, banded, residual = min(plans, key=lambda pp: pp[0].arena_bytes)
     offsets = {t: (INPUT if grp == INPUT else plan.offsets[str(grp)] + rel) for t, (grp, rel) in place.items()}
 
     tables: list[_Table] = []
     ctx = _BuildContext(g, prefix, offsets, tables)
     layers, used_sources, macs = [], set(), 0
     for node in g.nodes:
+        if node.index - 1 in banded or node.index - 1 in residual or node.index - 2 in residual:
+            continue        # ran row by row with the streamed group's first op
         spec = kernels.KERNELS[node.opcode]
         ctx.layer = node.index
         call, source = kernels.build(spec, node, ctx)
@@ -310,11 +372,40 @@ def generate(tflite_path, out_dir, prefix: str) -> GeneratedEngine:
             continue
         used_sources.add(source)
         macs += call.macs
-        checks = _bounds_checks(node, call, ctx, plan.arena_bytes, g.input.nbytes)
-        out = g.tensors[node.outputs[0]]
-        out_ptr = ctx.ptr(node.outputs[0]).text
+        opcode, last, banded_calls = node.opcode, node, {}
+        if node.index in banded:
+            last = g.nodes[node.index + 1]
+            ctx.layer = last.index
+            pool_call, pool_source = kernels.build(kernels.KERNELS[last.opcode], last, ctx)
+            ctx.layer = node.index
+            used_sources.add(pool_source)
+            opcode = f"{node.opcode}+{last.opcode}"
+            banded_calls = streaming.pool_band_calls(node, call, last, pool_call, banded[node.index], ctx,
+                                                     _checker(ctx, plan.arena_bytes, g.input.nbytes))
+            checks = banded_calls["checks"]
+        elif node.index in residual:
+            group = g.nodes[node.index:node.index + 3]
+            group_calls = [call]
+            for other in group[1:]:
+                ctx.layer = other.index
+                other_call, other_source = kernels.build(kernels.KERNELS[other.opcode], other, ctx)
+                used_sources.add(other_source)
+                macs += other_call.macs
+                group_calls.append(other_call)
+            ctx.layer = node.index
+            last = group[-1]
+            opcode = "+".join(n.opcode for n in group)
+            banded_calls = streaming.residual_calls(node, group_calls, residual[node.index], ctx,
+                                                    _checker(ctx, plan.arena_bytes, g.input.nbytes))
+            call = dataclasses.replace(call, macs=sum(c.macs for c in group_calls))
+            checks = banded_calls["checks"]
+        else:
+            checks = _bounds_checks(node, call, ctx, plan.arena_bytes, g.input.nbytes)
+        out = g.tensors[last.outputs[0]]
+        out_ptr = ctx.ptr(last.outputs[0]).text
         layers.append(dict(
-            index=node.index, opcode=node.opcode, name=node.name.replace("*/", "* /"),
+            structs=banded_calls.get("structs"), calls=banded_calls.get("calls"),
+            index=node.index, opcode=opcode, name=node.name.replace("*/", "* /"),
             struct_type=call.struct_type, params=f"{prefix}_l{node.index}", function=call.function,
             field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
             inputs=[p.text for p in call.inputs], output=out_ptr,

@@ -93,7 +93,7 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
 /* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
  * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
  * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
-static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
@@ -214,7 +214,7 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
 
 /* Buffers sized by the layer (k <= EP_COL_MAX), so the stack holds what this layer needs: a 1x1
  * unpadded filter reads its patch in place and needs no im2col buffer. */
-static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t k = p->kh * p->kw * p->in.c;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
@@ -228,7 +228,8 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
 }
 #endif
 
-void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* the reference loop (also every shape the blocked paths do not take) */
+__attribute__((noinline)) static void ep_conv2d_generic(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     /* parameters copied to locals: stores through int8_t *out may alias *p otherwise */
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
@@ -244,24 +245,6 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* undilated, ungrouped rows of taps are contiguous (kw * in_c bytes) */
     const int contiguous = dil_w == 1 && fic == in_c;
     int32_t b, oy, ox, oc, fy, fx, pair = 0;
-
-#if EP_KERNELS_DSP || EP_KERNELS_MVE
-#if EP_KERNELS_MVE
-    /* channels outer: every input pixel is read again after outputs were written, so the output
-     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
-    if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL &&
-        ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
-         (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
-        ep_conv1x1_mve(p, in, out);
-        return;
-    }
-#endif
-    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX && (!EP_BLOCK_FOLDS_OFFSET || p->kernel_sums != NULL)) {
-        ep_conv2d_block(p, in, out);
-        return;
-    }
-#endif
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
@@ -331,11 +314,47 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     }
 }
 
+/* Each path is its own function (none inlined here), so the stack holds only the frame of the one
+ * a layer takes. */
+void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, fic = p->filter_in_c;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
+#if EP_KERNELS_MVE
+    /* channels outer: every input pixel is read again after outputs were written, so the output
+     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
+    if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+        p->kernel_sums != NULL &&
+        ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
+         (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
+        ep_conv1x1_mve(p, in, out);
+        return;
+    }
+#endif
+    if (fic == in_c && kh * kw * in_c <= EP_COL_MAX && (!EP_BLOCK_FOLDS_OFFSET || p->kernel_sums != NULL)) {
+        ep_conv2d_block(p, in, out);
+        return;
+    }
+    (void)in_h;
+    (void)in_w;
+    (void)out_h;
+    (void)out_w;
+    (void)out_c;
+    (void)stride_h;
+    (void)stride_w;
+#endif
+    ep_conv2d_generic(p, in, out);
+}
+
 #define EP_DW_BLOCK 32
 
 /* The same sums as the generic loop, accumulated tap by tap over a block of output channels
- * (whole depth-multiplier groups) so the innermost loop walks contiguous memory. */
-static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *in, int8_t *out)
+ * (whole depth-multiplier groups) so the innermost loop walks contiguous memory. Every path is kept
+ * out of line: inlined together, their locals would all sit in one frame. */
+__attribute__((noinline)) static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
@@ -406,7 +425,7 @@ static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *i
  * usual KWS / MobileNet / micro_speech models): per output pixel the in-image taps form one
  * rows x cols window, walked once per block of EP_DW_LANES output channels with the accumulators
  * in registers (ep_simd.h). Padding taps are skipped, as in the reference. */
-static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
@@ -480,7 +499,7 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
  * inputs and one of weights per tap: 2 LDR, 2 ADD, 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE),
  * with the four accumulators in registers; no call, no accumulator array. Padding taps are
  * skipped, as in the reference. */
-static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w;
@@ -552,7 +571,9 @@ static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8
 }
 #endif
 
-void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* generic loop, kept for depth multipliers above the block size */
+__attribute__((noinline)) static void ep_depthwise_conv2d_generic(const ep_conv_params *p, const int8_t *in,
+                                                                  int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
@@ -564,23 +585,6 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
-#if EP_KERNELS_DSP
-    if (dil_h == 1 && dil_w == 1 && dm == 1) {
-        ep_depthwise_dm1_dsp(p, in, out);
-        return;
-    }
-#endif
-#if EP_KERNELS_DSP || EP_KERNELS_MVE
-    if (dil_h == 1 && dil_w == 1 && (dm == 1 || dm % 4 == 0)) {
-        ep_depthwise_conv2d_simd(p, in, out);
-        return;
-    }
-#endif
-    if (dm <= EP_DW_BLOCK) {
-        ep_depthwise_conv2d_blocked(p, in, out);
-        return;
-    }
-    /* generic loop, kept for depth multipliers above the block size */
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
@@ -618,6 +622,32 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
             }
         }
     }
+}
+
+/* Each path is its own function (none inlined here), so the stack holds only the frame of the one
+ * a layer takes. */
+void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
+
+#if EP_KERNELS_DSP
+    if (undilated && dm == 1) {
+        ep_depthwise_dm1_dsp(p, in, out);
+        return;
+    }
+#endif
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+    if (undilated && (dm == 1 || dm % 4 == 0)) {
+        ep_depthwise_conv2d_simd(p, in, out);
+        return;
+    }
+#endif
+    (void)undilated;
+    if (dm <= EP_DW_BLOCK) {
+        ep_depthwise_conv2d_blocked(p, in, out);
+        return;
+    }
+    ep_depthwise_conv2d_generic(p, in, out);
 }
 
 void ep_fully_connected(const ep_fc_params *p, const int8_t *in, int8_t *out)

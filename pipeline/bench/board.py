@@ -125,7 +125,8 @@ class _Session:
         return EdgepipeError(f"{e} (QEMU killed; its output: {self.qemu.log_tail(200)})")
 
     def finish(self) -> tuple[int, int]:
-        used, size = self.link.stack()
+        used, size, invoke = self.link.stack_detail()
+        self.fields["invoke_stack"] = invoke     # the engine's own stack, apart from the app's
         try:
             self.link.exit(0)
         except LinkError:
@@ -331,6 +332,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "flash_bytes": fw.flash_bytes,
         "ram_bytes": fw.ram_static_bytes + stack_used,
         "stack_bytes": stack_used,
+        "engine_stack_bytes": fields.get("invoke_stack"),
         "arena_bytes": arena,
         "engine_version": fields.get("engine"),
         "retransmits": retransmits,

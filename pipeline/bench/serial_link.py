@@ -325,12 +325,18 @@ class SerialLink:
         return RunReply(output=output, elapsed=elapsed)
 
     def stack(self) -> tuple[int, int]:
+        return self.stack_detail()[:2]
+
+    def stack_detail(self) -> tuple[int, int, int | None]:
+        """(bytes of stack ever used, stack size, the most one invoke used below the app's frame;
+        None from a firmware that does not measure the last)."""
         payload = self.request(REQ_STACK).payload
         if len(payload) < 8:
             raise LinkError(f"{self.where}: STACK reply of {len(payload)} bytes, expected 8 "
                             f"(used, size)")
         used, size = struct.unpack_from("<II", payload)
-        return used, size
+        invoke = struct.unpack_from("<I", payload, 8)[0] if len(payload) >= 12 else None
+        return used, size, invoke
 
     def layers(self) -> list[int] | None:
         """Per-kernel-call counts (ticks) of the last inference, in invoke order; None when the

@@ -38,6 +38,12 @@ int ep_host_read(const char *path, uint32_t offset, void *dst, uint32_t len);
 /* Common: stack painted at reset; bytes of it ever used, and its size. */
 uint32_t ep_stack_used(void);
 uint32_t ep_stack_size(void);
+/* The stack an engine call uses: sp = ep_stack_pointer() before the call, ep_stack_repaint(), the
+ * call, then ep_stack_depth_below(sp) (bytes below sp touched since; ep_stack_used keeps counting
+ * the whole high-water mark across repaints). */
+uintptr_t ep_stack_pointer(void);
+void ep_stack_repaint(void);
+uint32_t ep_stack_depth_below(uintptr_t sp);
 
 void ep_puts(const char *s);
 void ep_put_hex32(uint32_t v);

@@ -67,10 +67,37 @@ void Reset_Handler(void) {
 
 uint32_t ep_stack_size(void) { return (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)&__stack_limit); }
 
-uint32_t ep_stack_used(void) {
+static uint32_t stack_used_before_repaint; /* high-water mark when ep_stack_repaint last ran */
+
+static const uint32_t *stack_lowest_touched(void) {
     const uint32_t *p = &__stack_limit;
     while (p < &__stack_top && *p == EP_STACK_PAINT) p++;
-    return (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)p);
+    return p;
+}
+
+uint32_t ep_stack_used(void) {
+    const uint32_t used = (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)stack_lowest_touched());
+    return used > stack_used_before_repaint ? used : stack_used_before_repaint;
+}
+
+uintptr_t ep_stack_pointer(void) {
+    uintptr_t sp;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    return sp;
+}
+
+__attribute__((noinline)) void ep_stack_repaint(void) {
+    /* a leaf: painting below its own stack pointer touches no live frame (an interrupt's frame
+     * lands there only while this loop is not running) */
+    uint32_t *p = &__stack_limit;
+    uint32_t *end = (uint32_t *)ep_stack_pointer();
+    stack_used_before_repaint = ep_stack_used();
+    while (p < end) *p++ = EP_STACK_PAINT;
+}
+
+uint32_t ep_stack_depth_below(uintptr_t sp) {
+    const uintptr_t low = (uintptr_t)stack_lowest_touched();
+    return sp > low ? (uint32_t)(sp - low) : 0u;
 }
 
 void ep_puts(const char *s) {

@@ -32,6 +32,7 @@ static uint8_t reply_type;
 static uint16_t last_seq;
 static int have_last;
 static uint32_t runs;
+static uint32_t invoke_stack; /* most stack bytes one invoke used (below the app's frame) */
 static uint64_t counter_overhead;
 static int init_rc; /* EP_MODEL_INIT's result: every RUN answers it as an ERROR when nonzero */
 
@@ -126,12 +127,17 @@ static void run_model(const uint8_t *input) {
         reply_error(init_rc);
         return;
     }
+    /* the engine's own stack (invoke and everything it calls), apart from the app's frames */
+    const uintptr_t sp = ep_stack_pointer();
+    ep_stack_repaint();
     ep_counter_restart();
     uint64_t t0 = ep_counter_now();
     /* through void *: the invoke takes the model's I/O types (int8_t, or int16_t for int16x8);
      * both buffers are 16-byte aligned */
     int rc = EP_MODEL_INVOKE((const void *)input, (void *)output);
     uint64_t t1 = ep_counter_now();
+    const uint32_t depth = ep_stack_depth_below(sp);
+    if (depth > invoke_stack) invoke_stack = depth;
     runs++;
     if (rc != 0) {
         reply_error(rc);
@@ -180,7 +186,8 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
         case EP_REQ_STACK:
             put_u32(reply, ep_stack_used());
             put_u32(reply + 4, ep_stack_size());
-            reply_len = 8;
+            put_u32(reply + 8, invoke_stack);
+            reply_len = 12;
             break;
         case EP_REQ_LAYERS:
 #ifdef EP_MODEL_LAYERS
