@@ -164,6 +164,10 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     ep_patches v;
     int32_t pix, px, oc, c;
 #if EP_KERNELS_DSP
+    const int32_t *const bias = p->bias;
+    const int fast = ep_dsp_rq_ok(bias, shift, out_c, k);
+    const int32_t off2p1 = 2 * out_offset + 1;
+    const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
     v.wide = wide;
 #else
     (void)wide;
@@ -189,7 +193,29 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
             ep_requant4(vaddq_s32(ep_block_dot4(&v, w), vldrwq_z_s32(init + oc, vctp32q((uint32_t)nc))),
                         mult + oc, shift + oc, out_offset, act_min, act_max, o[0] + oc, nc);
 #else
-            {
+            if (fast && nc == 2) {
+                /* both pixels' two channels requantized into the four bytes of one word, clamped
+                 * as four lanes, stored as two halfwords */
+                int32_t acc[4];
+                uint32_t y;
+                uint16_t h;
+                acc[0] = bias != NULL ? bias[oc] : 0;
+                acc[1] = bias != NULL ? bias[oc + 1] : 0;
+                acc[2] = acc[0];
+                acc[3] = acc[1];
+                ep_block_dot(&v, w, acc);
+                {
+                    const int32_t m0 = mult[oc], m1 = mult[oc + 1], s0 = shift[oc], s1 = shift[oc + 1];
+                    y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(acc[0], m0, s0, off2p1), ep_dsp_rq(acc[1], m1, s1, off2p1),
+                                                   ep_dsp_rq(acc[2], m0, s0, off2p1), ep_dsp_rq(acc[3], m1, s1, off2p1)),
+                                      lo4, hi4);
+                }
+                /* the last pixel of a short block is stored twice, with the same values */
+                h = (uint16_t)(y >> 16);
+                memcpy(o[1] + oc, &h, 2);
+                h = (uint16_t)y;
+                memcpy(o[0] + oc, &h, 2);
+            } else {
                 /* 2 x 2: acc = {px0 ch0, px0 ch1, px1 ch0, px1 ch1} */
                 const int32_t c1 = oc + nc - 1;
                 const int32_t b0 = init != NULL ? init[oc] : 0, b1 = init != NULL ? init[c1] : 0;
@@ -475,11 +501,26 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
 #endif
 
 #if EP_KERNELS_DSP
+/* One tap of four channels: a word of inputs (x + in_offset widened by SXTAB16) and a word of
+ * weights, four SMLAxy into four accumulators. */
+#define EP_DW_TAP4(xp, wp)                                                   \
+    do {                                                                     \
+        const int32_t xv_ = ep_read_s8x4(xp), wv_ = ep_read_s8x4(wp);        \
+        const int32_t x02_ = __sxtab16(off2, xv_), x13_ = ep_sxtab16_ror8(off2, xv_); \
+        const int32_t w02_ = __sxtb16(wv_), w13_ = ep_sxtb16_ror8(wv_);      \
+        a0 = __smlabb(w02_, x02_, a0);                                       \
+        a2 = __smlatt(w02_, x02_, a2);                                       \
+        a1 = __smlabb(w13_, x13_, a1);                                       \
+        a3 = __smlatt(w13_, x13_, a3);                                       \
+    } while (0)
+
 /* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
- * channels, the in-image taps of each window row run in the assembly loop below (one word of
- * inputs and one of weights per tap: 2 LDR, 2 ADD, 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE),
- * with the four accumulators in registers; no call, no accumulator array. Padding taps are
- * skipped, as in the reference. */
+ * channels, four accumulators in registers. A 3x3 window with every tap in the image is unrolled
+ * (nine taps, no loop, no pointer updates); other windows run their in-image taps row by row in
+ * the assembly loop below (one word of inputs and one of weights per tap: 2 LDR, 2 ADD,
+ * 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE). Padding taps are skipped, as in the reference.
+ * Layers that pass ep_dsp_rq_ok requantize four channels in ~10 instructions per output
+ * (SMMULR, SSAT, SSUB8/SEL for the activation clamp, one word store). */
 static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
@@ -490,6 +531,9 @@ static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8
     const int32_t x_row = in_w * c_n, w_row = kw * c_n;
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int fast = ep_dsp_rq_ok(bias, shift, c_n, kh * kw);
+    const int32_t off2p1 = 2 * out_offset + 1;
+    const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
     int32_t b, oy, ox, c, r;
 
     for (b = 0; b < p->out.n; ++b) {
@@ -500,41 +544,60 @@ static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
                 const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0, cols = fx1 > fx0 ? fx1 - fx0 : 0;
+                const int full3 = rows == 3 && cols == 3 && kw == 3;
                 int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
                 const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
                 const int8_t *w = weights + ((size_t)fy0 * kw + fx0) * c_n;
                 for (c = 0; c + 4 <= c_n; c += 4) {
                     int32_t a0 = bias != NULL ? bias[c] : 0, a1 = bias != NULL ? bias[c + 1] : 0;
                     int32_t a2 = bias != NULL ? bias[c + 2] : 0, a3 = bias != NULL ? bias[c + 3] : 0;
-                    for (r = 0; r < rows && cols > 0; ++r) {
-                        const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
-                        int32_t n = cols, xv, wv, xh, wh;
-                        __asm__ volatile(
-                            "1:\n\t"
-                            "ldr     %[xv], [%[xp]]\n\t"
-                            "ldr     %[wv], [%[wp]]\n\t"
-                            "add     %[xp], %[xp], %[xs]\n\t"
-                            "add     %[wp], %[wp], %[ws]\n\t"
-                            "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
-                            "sxtab16 %[xv], %[off2], %[xv]\n\t"
-                            "sxtb16  %[wh], %[wv], ror #8\n\t"
-                            "sxtb16  %[wv], %[wv]\n\t"
-                            "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
-                            "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
-                            "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
-                            "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
-                            "subs    %[n], %[n], #1\n\t"
-                            "bne     1b\n\t"
-                            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
-                              [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
-                              [wh] "=&r"(wh)
-                            : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
-                            : "cc", "memory");
+                    if (full3) {
+                        const int8_t *x0 = x + c, *w0 = w + c;
+                        for (r = 0; r < 3; ++r, x0 += x_row, w0 += w_row) {
+                            EP_DW_TAP4(x0, w0);
+                            EP_DW_TAP4(x0 + c_n, w0 + c_n);
+                            EP_DW_TAP4(x0 + 2 * c_n, w0 + 2 * c_n);
+                        }
+                    } else {
+                        for (r = 0; r < rows && cols > 0; ++r) {
+                            const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
+                            int32_t n = cols, xv, wv, xh, wh;
+                            __asm__ volatile(
+                                "1:\n\t"
+                                "ldr     %[xv], [%[xp]]\n\t"
+                                "ldr     %[wv], [%[wp]]\n\t"
+                                "add     %[xp], %[xp], %[xs]\n\t"
+                                "add     %[wp], %[wp], %[ws]\n\t"
+                                "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
+                                "sxtab16 %[xv], %[off2], %[xv]\n\t"
+                                "sxtb16  %[wh], %[wv], ror #8\n\t"
+                                "sxtb16  %[wv], %[wv]\n\t"
+                                "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
+                                "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
+                                "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
+                                "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
+                                "subs    %[n], %[n], #1\n\t"
+                                "bne     1b\n\t"
+                                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+                                  [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
+                                  [wh] "=&r"(wh)
+                                : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
+                                : "cc", "memory");
+                        }
                     }
-                    o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
-                    o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
-                    o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
-                    o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                    if (fast) {
+                        const uint32_t v = ep_pack_s8x4(ep_dsp_rq(a0, mult[c], shift[c], off2p1),
+                                                        ep_dsp_rq(a1, mult[c + 1], shift[c + 1], off2p1),
+                                                        ep_dsp_rq(a2, mult[c + 2], shift[c + 2], off2p1),
+                                                        ep_dsp_rq(a3, mult[c + 3], shift[c + 3], off2p1));
+                        const uint32_t y = ep_clamp_s8x4(v, lo4, hi4);
+                        memcpy(o + c, &y, 4);
+                    } else {
+                        o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
+                        o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
+                        o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
+                        o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                    }
                 }
                 for (; c < c_n; ++c) {
                     int32_t a = bias != NULL ? bias[c] : 0, k;
