@@ -473,7 +473,30 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                 const int32_t *const init = fold ? p->kernel_sums : bias;
                 win.in_offset = fold ? 0 : p->in_offset;
 #endif
-                for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
+                oc0 = 0;
+#if EP_KERNELS_MVE
+                if (fold && kh == 3 && kw == 3) {
+                    /* a 3x3 window inside the image, eight channels per pass: nine taps unrolled,
+                     * two accumulators, no call and no loop over taps */
+                    const int32_t xr = win.x_row, wr = win.w_row, cs = in_c;
+                    for (; oc0 + 8 <= out_c; oc0 += 8) {
+                        const int8_t *xp = x + oc0, *wp = w + oc0;
+                        int32x4_t a0 = vldrwq_s32(init + oc0), a1 = vldrwq_s32(init + oc0 + 4);
+                        int32_t rr;
+                        for (rr = 0; rr < 3; ++rr, xp += xr, wp += wr) {
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp + cs), vldrbq_s32(wp + cs)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + cs + 4), vldrbq_s32(wp + cs + 4)));
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp + 2 * cs), vldrbq_s32(wp + 2 * cs)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 2 * cs + 4), vldrbq_s32(wp + 2 * cs + 4)));
+                        }
+                        ep_requant4_full(a0, mult + oc0, shift + oc0, out_offset, act_min, act_max, o + oc0);
+                        ep_requant4_full(a1, mult + oc0 + 4, shift + oc0 + 4, out_offset, act_min, act_max, o + oc0 + 4);
+                    }
+                }
+#endif
+                for (; oc0 < out_c; oc0 += EP_DW_LANES) {
                     const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
                     ep_dw_accumulate(acc, x, w, &win, oc0, nc);
 #if EP_KERNELS_MVE
@@ -481,6 +504,13 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
                     for (c = 0; c < nc; c += 4) {
                         const int32_t oc = oc0 + c, left = nc - c < 4 ? nc - c : 4;
                         int32x4_t v = vldrwq_s32(acc + c);
+                        if (left == 4) {
+                            if (init != NULL) {
+                                v = vaddq_s32(v, vldrwq_s32(init + oc));
+                            }
+                            ep_requant4_full(v, mult + oc, shift + oc, out_offset, act_min, act_max, o + oc);
+                            continue;
+                        }
                         if (init != NULL) {
                             v = vaddq_s32(v, vldrwq_z_s32(init + oc, vctp32q((uint32_t)left)));
                         }
@@ -521,7 +551,7 @@ static void ep_depthwise_conv2d_simd(const ep_conv_params *p, const int8_t *in, 
  * 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE). Padding taps are skipped, as in the reference.
  * Layers that pass ep_dsp_rq_ok requantize four channels in ~10 instructions per output
  * (SMMULR, SSAT, SSUB8/SEL for the activation clamp, one word store). */
-static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w;
@@ -615,6 +645,67 @@ static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8
 }
 #endif
 
+#if EP_KERNELS_MVE
+/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride and padding, eight channels per
+ * pass: every window runs the same nine taps from kernel_sums with the input offset left out. A tap
+ * outside the image reads `pad` (in_c bytes of -in_offset) instead of the input, which adds
+ * -in_offset * w and cancels that tap's share of the kernel sum: the same sums as skipping it. */
+static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *in, const int8_t *pad, int32_t b, int32_t oy,
+                          int32_t ox, const int8_t **xt)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    int32_t r, k;
+    for (r = 0; r < 3; ++r) {
+        const int32_t iy = iy0 + r;
+        for (k = 0; k < 3; ++k) {
+            const int32_t ix = ix0 + k;
+            xt[r * 3 + k] = iy < 0 || iy >= in_h || ix < 0 || ix >= in_w
+                                ? pad : in + ((size_t)(b * in_h + iy) * in_w + ix) * c_n;
+        }
+    }
+}
+
+__attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                   const int8_t *pad)
+{
+    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const mult = p->mult, *const shift = p->shift;
+    const int8_t *xt[9];
+    int32_t b, oy, ox, c, t;
+    const int32_t *const init = p->kernel_sums;
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            for (ox = 0; ox < out_w; ++ox) {
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+                ep_dw3x3_taps(p, in, pad, b, oy, ox, xt);
+                for (c = 0; c < c_n; c += 8) {
+                    const int8_t *wp = weights + c;
+                    int32x4_t a0 = vldrwq_s32(init + c), a1 = vldrwq_s32(init + c + 4);
+                    for (t = 0; t < 9; ++t, wp += c_n) {
+                        const int8_t *xp = xt[t] + c;
+                        a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
+                        a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                    }
+                    ep_requant4_full(a0, mult + c, shift + c, out_offset, act_min, act_max, o + c);
+                    ep_requant4_full(a1, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o + c + 4);
+                }
+            }
+        }
+    }
+}
+
+/* the pad row sized by the layer: in_c bytes of stack */
+static void ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    int8_t pad[p->in.c];
+    memset(pad, (int8_t)-p->in_offset, (size_t)p->in.c);
+    ep_dw3x3_run(p, in, out, pad);
+}
+#endif
+
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
@@ -627,6 +718,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     int32_t b, oy, ox, ic, m, fy, fx;
 
+#if EP_KERNELS_MVE
+    if (dil_h == 1 && dil_w == 1 && dm == 1 && kh == 3 && kw == 3 && in_c % 8 == 0 && p->kernel_sums != NULL) {
+        ep_dw3x3(p, in, out);
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP
     if (dil_h == 1 && dil_w == 1 && dm == 1) {
         ep_depthwise_dm1_dsp(p, in, out);
