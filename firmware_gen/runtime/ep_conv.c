@@ -666,6 +666,9 @@ static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *in, const int8_
     }
 }
 
+/* two output pixels per pass (the second repeats the first at the end of an odd row; both store
+ * the same bytes), eight channels: each weight vector loaded once for both pixels, four
+ * accumulators and three temporaries in the eight Q registers */
 __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
                                                    const int8_t *pad)
 {
@@ -673,24 +676,33 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
     const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int8_t *const weights = p->weights;
     const int32_t *const mult = p->mult, *const shift = p->shift;
-    const int8_t *xt[9];
-    int32_t b, oy, ox, c, t;
     const int32_t *const init = p->kernel_sums;
+    const int8_t *xt[18];
+    int32_t b, oy, ox, c, t;
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ++ox) {
-                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+            for (ox = 0; ox < out_w; ox += 2) {
+                const int32_t ox1 = ox + 1 < out_w ? ox + 1 : ox;
+                int8_t *o0 = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+                int8_t *o1 = out + ((size_t)(b * out_h + oy) * out_w + ox1) * c_n;
                 ep_dw3x3_taps(p, in, pad, b, oy, ox, xt);
+                ep_dw3x3_taps(p, in, pad, b, oy, ox1, xt + 9);
                 for (c = 0; c < c_n; c += 8) {
                     const int8_t *wp = weights + c;
-                    int32x4_t a0 = vldrwq_s32(init + c), a1 = vldrwq_s32(init + c + 4);
+                    int32x4_t a00 = vldrwq_s32(init + c), a01 = vldrwq_s32(init + c + 4);
+                    int32x4_t a10 = a00, a11 = a01;
                     for (t = 0; t < 9; ++t, wp += c_n) {
-                        const int8_t *xp = xt[t] + c;
-                        a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
-                        a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                        const int8_t *x0 = xt[t] + c, *x1 = xt[t + 9] + c;
+                        const int32x4_t w0 = vldrbq_s32(wp), w1 = vldrbq_s32(wp + 4);
+                        a00 = vaddq_s32(a00, vmulq_s32(vldrbq_s32(x0), w0));
+                        a01 = vaddq_s32(a01, vmulq_s32(vldrbq_s32(x0 + 4), w1));
+                        a10 = vaddq_s32(a10, vmulq_s32(vldrbq_s32(x1), w0));
+                        a11 = vaddq_s32(a11, vmulq_s32(vldrbq_s32(x1 + 4), w1));
                     }
-                    ep_requant4_full(a0, mult + c, shift + c, out_offset, act_min, act_max, o + c);
-                    ep_requant4_full(a1, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o + c + 4);
+                    ep_requant4_full(a10, mult + c, shift + c, out_offset, act_min, act_max, o1 + c);
+                    ep_requant4_full(a11, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o1 + c + 4);
+                    ep_requant4_full(a00, mult + c, shift + c, out_offset, act_min, act_max, o0 + c);
+                    ep_requant4_full(a01, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o0 + c + 4);
                 }
             }
         }
