@@ -145,6 +145,115 @@ static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *ou
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* What ep_conv_pairs_dsp needs for one pixel pair; filled once per layer (but the patches). */
+typedef struct {
+    const ep_patches *v;
+    const int8_t *weights;
+    const int32_t *bias, *mult, *shift;
+    int32_t k, pairs, off2p1;
+    uint32_t lo4, hi4;
+} ep_dsp_pass;
+
+/* Every full pair of output channels of one pixel pair, for layers that pass ep_dsp_rq_ok: the
+ * 2x2 SMLAD loop of ep_block_dot with the four accumulators in registers, then both pixels' two
+ * channels requantized into one word, clamped as four byte lanes and stored as two halfwords (the
+ * last pixel of a short block is stored twice, with the same values). Not inlined: the assembly
+ * loop needs 14 registers, and on its own the function keeps the rest in a few stack slots. */
+__attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, int8_t *o0, int8_t *o1)
+{
+    const ep_patches *const v = cx->v;
+    const int32_t k = cx->k, n4 = v->n4, n8 = v->n & ~7, tail = v->n - v->n4, off2p1 = cx->off2p1;
+    const int32_t *const bias = cx->bias, *const mult = cx->mult, *const shift = cx->shift;
+    const int32_t *const wide = v->wide, *const xend = wide + n8;
+    const int8_t *wrow = cx->weights;
+    int32_t oc, i;
+    for (oc = 0; oc < 2 * cx->pairs; oc += 2, wrow += 2 * k) {
+        int32_t a00 = bias != NULL ? bias[oc] : 0, a10 = bias != NULL ? bias[oc + 1] : 0;
+        int32_t a01 = a00, a11 = a10;
+        const int8_t *w0 = wrow, *w1 = wrow + k;
+        const int32_t *xw = wide;
+        int32_t p0a, p0b, p1a, p1b, wa, wb;
+        uint32_t y;
+        uint16_t h;
+        if (n8 > 0) {
+            __asm__ volatile("1:\n\t" EP_DSP_2X2_ASM EP_DSP_2X2_ASM
+                             "cmp    %[xw], %[xend]\n\t"
+                             "bne    1b\n\t"
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             : [xend] "r"(xend)
+                             : "cc", "memory");
+        }
+        if (n8 < n4) {
+            __asm__ volatile(EP_DSP_2X2_ASM
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             :
+                             : "memory");
+        }
+        for (i = 0; i < tail; ++i) {
+            const int32_t f0 = w0[i], f1 = w1[i], x0 = v->tail[0][i], x1 = v->tail[1][i];
+            a00 += f0 * x0;
+            a01 += f0 * x1;
+            a10 += f1 * x0;
+            a11 += f1 * x1;
+        }
+        {
+            const int32_t m0 = mult[oc], m1 = mult[oc + 1], s0 = shift[oc], s1 = shift[oc + 1];
+            y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(a00, m0, s0, off2p1), ep_dsp_rq(a10, m1, s1, off2p1),
+                                           ep_dsp_rq(a01, m0, s0, off2p1), ep_dsp_rq(a11, m1, s1, off2p1)),
+                              cx->lo4, cx->hi4);
+        }
+        h = (uint16_t)(y >> 16);
+        memcpy(o1 + oc, &h, 2);
+        h = (uint16_t)y;
+        memcpy(o0 + oc, &h, 2);
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* Every full group of four output channels of one pixel (x: its k-byte patch): the four filters'
+ * VMLADAVA loop with one filter pointer per channel advanced by one add each, the four sums moved
+ * into one vector, kernel_sums added and an unpredicated vector requantization (ep_requant4_full).
+ * Not inlined: on its own the function keeps its pointers in registers. */
+__attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p, const int8_t *x, int32_t k,
+                                                         int32_t groups, int8_t *o)
+{
+    const int32_t k16 = k & ~15, rest = k - k16;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const int8_t *wrow = p->weights;
+    int32_t g, i;
+    for (g = 0; g < groups; ++g, wrow += 4 * k) {
+        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int32x4_t acc;
+        for (i = 0; i < k16; i += 16, xp += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
+            const int8x16_t xv = vldrbq_s8(xp);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+        }
+        if (rest > 0) {
+            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+            const int8x16_t xv = vldrbq_z_s8(xp, pr);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
+        }
+        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
+                         act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
 /* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
  * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
  * channels repeats its last filter: the duplicates read valid memory and are not stored. */
@@ -168,7 +277,18 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     const int fast = ep_dsp_rq_ok(bias, shift, out_c, k);
     const int32_t off2p1 = 2 * out_offset + 1;
     const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
+    ep_dsp_pass pass;
     v.wide = wide;
+    pass.v = &v;
+    pass.weights = weights;
+    pass.bias = bias;
+    pass.mult = mult;
+    pass.shift = shift;
+    pass.k = k;
+    pass.pairs = out_c / 2;
+    pass.off2p1 = off2p1;
+    pass.lo4 = lo4;
+    pass.hi4 = hi4;
 #else
     (void)wide;
 #endif
@@ -182,7 +302,18 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
                          k, in_offset);
             o[px] = out + (size_t)q * out_c;
         }
-        for (oc = 0; oc < out_c; oc += EP_BLOCK_CH) {
+        oc = 0;
+#if EP_KERNELS_MVE
+        ep_conv_groups_mve(p, v.x, k, out_c / 4, o[0]);
+        oc = out_c & ~3;
+#endif
+#if EP_KERNELS_DSP
+        if (fast) {
+            ep_conv_pairs_dsp(&pass, o[0], o[1]);
+            oc = 2 * pass.pairs;
+        }
+#endif
+        for (; oc < out_c; oc += EP_BLOCK_CH) {
             const int32_t nc = out_c - oc < EP_BLOCK_CH ? out_c - oc : EP_BLOCK_CH;
             const int8_t *w[EP_BLOCK_CH];
             w[0] = weights + (size_t)oc * k;
@@ -276,7 +407,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* channels outer: every input pixel is read again after outputs were written, so the output
      * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL &&
+        p->kernel_sums != NULL && in_c <= 32 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
