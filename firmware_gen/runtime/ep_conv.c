@@ -781,18 +781,26 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
  * pass: every window runs the same nine taps from kernel_sums with the input offset left out. A tap
  * outside the image reads `pad` (in_c bytes of -in_offset) instead of the input, which adds
  * -in_offset * w and cancels that tap's share of the kernel sum: the same sums as skipping it. */
-static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *in, const int8_t *pad, int32_t b, int32_t oy,
+static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *const *rows, int all_rows, const int8_t *pad,
                           int32_t ox, const int8_t **xt)
 {
-    const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
-    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t in_w = p->in.w, c_n = p->in.c;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
     int32_t r, k;
+    if (all_rows && ix0 >= 0 && ix0 + 3 <= in_w) {
+        /* the whole window in the image */
+        const size_t o = (size_t)ix0 * c_n;
+        for (r = 0; r < 3; ++r) {
+            xt[3 * r] = rows[r] + o;
+            xt[3 * r + 1] = rows[r] + o + c_n;
+            xt[3 * r + 2] = rows[r] + o + 2 * c_n;
+        }
+        return;
+    }
     for (r = 0; r < 3; ++r) {
-        const int32_t iy = iy0 + r;
         for (k = 0; k < 3; ++k) {
             const int32_t ix = ix0 + k;
-            xt[r * 3 + k] = iy < 0 || iy >= in_h || ix < 0 || ix >= in_w
-                                ? pad : in + ((size_t)(b * in_h + iy) * in_w + ix) * c_n;
+            xt[r * 3 + k] = rows[r] == pad || ix < 0 || ix >= in_w ? pad : rows[r] + (size_t)ix * c_n;
         }
     }
 }
@@ -812,12 +820,21 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
     int32_t b, oy, ox, c, t;
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
+            /* the window's three input rows (pad where outside the image) */
+            const int8_t *rows[3];
+            int all_rows = 1;
+            for (t = 0; t < 3; ++t) {
+                const int32_t iy = oy * p->stride_h - p->pad_h + t;
+                const int in_image = iy >= 0 && iy < p->in.h;
+                rows[t] = in_image ? in + (size_t)(b * p->in.h + iy) * p->in.w * c_n : pad;
+                all_rows &= in_image;
+            }
             for (ox = 0; ox < out_w; ox += 2) {
                 const int32_t ox1 = ox + 1 < out_w ? ox + 1 : ox;
                 int8_t *o0 = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
                 int8_t *o1 = out + ((size_t)(b * out_h + oy) * out_w + ox1) * c_n;
-                ep_dw3x3_taps(p, in, pad, b, oy, ox, xt);
-                ep_dw3x3_taps(p, in, pad, b, oy, ox1, xt + 9);
+                ep_dw3x3_taps(p, rows, all_rows, pad, ox, xt);
+                ep_dw3x3_taps(p, rows, all_rows, pad, ox1, xt + 9);
                 for (c = 0; c < c_n; c += 8) {
                     const int8_t *wp = weights + c;
                     int32x4_t a00 = vldrwq_s32(init + c), a01 = vldrwq_s32(init + c + 4);
