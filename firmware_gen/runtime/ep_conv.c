@@ -146,6 +146,43 @@ static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *ou
 #endif
 
 #if EP_KERNELS_DSP
+/* im2col and widening in one pass when in_c % 4 == 0 (every tap is whole groups of four inputs):
+ * each in-image tap's in_c bytes are widened straight from the input (x + in_offset, SXTAB16), each
+ * padding tap is zero words (pad + in_offset = 0: the reference skips it, its terms are 0), so the
+ * patch is never copied to an im2col buffer first. */
+static void ep_patch_widen(const ep_conv_params *p, const int8_t *in, int32_t pix, ep_patches *v, int32_t px)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t off2 = ep_offset_x2(p->in_offset);
+    int32_t *d = v->wide + 2 * px;
+    int32_t fy, fx, i;
+    v->n = kh * kw * in_c;
+    v->n4 = v->n;
+    for (fy = 0; fy < kh; ++fy) {
+        const int32_t iy = iy0 + dil_h * fy;
+        for (fx = 0; fx < kw; ++fx) {
+            const int32_t ix = ix0 + dil_w * fx;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                for (i = 0; i < in_c; i += 4, d += 4) {
+                    d[0] = 0;
+                    d[1] = 0;
+                }
+            } else {
+                const int8_t *x = in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c;
+                for (i = 0; i < in_c; i += 4, d += 4) {
+                    const int32_t xv = ep_read_s8x4(x + i);
+                    EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+                }
+            }
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_DSP
 /* What ep_conv_pairs_dsp needs for one pixel pair; filled once per layer (but the patches). */
 typedef struct {
     const ep_patches *v;
@@ -297,6 +334,13 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
         int8_t *o[EP_BLOCK_PX];
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
+#if EP_KERNELS_DSP
+            if (!direct && p->in.c % 4 == 0) {
+                ep_patch_widen(p, in, q, &v, px);
+                o[px] = out + (size_t)q * out_c;
+                continue;
+            }
+#endif
             /* the DSP patches are widened copies, so one col buffer serves every pixel */
             ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET && !direct ? px * k : 0)),
                          k, in_offset);
@@ -375,7 +419,12 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
 {
     const int32_t k = p->kh * p->kw * p->in.c;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+#if EP_KERNELS_DSP
+    /* in_c % 4 == 0: ep_patch_widen needs no im2col buffer */
+    int8_t col[direct || p->in.c % 4 == 0 ? 1 : k];
+#else
     int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#endif
 #if EP_KERNELS_DSP
     int32_t wide[k >= 4 ? k & ~3 : 1];
     ep_conv2d_block_run(p, in, out, col, wide);

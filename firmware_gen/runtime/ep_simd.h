@@ -196,11 +196,18 @@ static inline int ep_dsp_rq_ok(const int32_t *bias, const int32_t *shift, int32_
     return worst + (int64_t)taps * 128 * 255 < ((int64_t)1 << 30);
 }
 
+/* floor((a * b + 2^31) / 2^32) */
+static inline int32_t ep_smmulr(int32_t a, int32_t b)
+{
+    int32_t x;
+    __asm__("smmulr %0, %1, %2" : "=r"(x) : "r"(a), "r"(b));
+    return x;
+}
+
 /* one output before the activation clamp: int8 (sign-extended in an int32); off2p1 = 2 * out_offset + 1 */
 static inline int32_t ep_dsp_rq(int32_t acc, int32_t mult, int32_t shift, int32_t off2p1)
 {
-    int32_t x;
-    __asm__("smmulr %0, %1, %2" : "=r"(x) : "r"((int32_t)((uint32_t)acc << 1)), "r"(mult));
+    int32_t x = ep_smmulr((int32_t)((uint32_t)acc << 1), mult);
     x += x >> 31;
     x = (x >> ~shift) + off2p1;
     return __ssat(x >> 1, 8);
