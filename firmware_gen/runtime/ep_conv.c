@@ -146,36 +146,75 @@ static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *ou
 #endif
 
 #if EP_KERNELS_DSP
-/* im2col and widening in one pass when in_c % 4 == 0 (every tap is whole groups of four inputs):
- * each in-image tap's in_c bytes are widened straight from the input (x + in_offset, SXTAB16), each
- * padding tap is zero words (pad + in_offset = 0: the reference skips it, its terms are 0), so the
- * patch is never copied to an im2col buffer first. */
+/* im2col and widening in one pass for filters whose rows are whole groups of four inputs
+ * (ep_patch_widens): a row of taps inside the image is widened straight from the input (x +
+ * in_offset, SXTAB16), a row outside it is zero words (pad + in_offset = 0: the reference skips
+ * those taps, their terms are 0), and a row cut by the left or right border is gathered byte by
+ * byte, its padding bytes -in_offset. The patch is never copied to an im2col buffer first. */
+static int ep_patch_widens(const ep_conv_params *p)
+{
+    return p->in.c % 4 == 0 || (p->dil_w == 1 && (p->kw * p->in.c) % 4 == 0);
+}
+
 static void ep_patch_widen(const ep_conv_params *p, const int8_t *in, int32_t pix, ep_patches *v, int32_t px)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
-    const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t dil_h = p->dil_h, dil_w = p->dil_w, run = kw * in_c;
     const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t off2 = ep_offset_x2(p->in_offset);
+    const int row_inside = ix0 >= 0 && ix0 + kw <= in_w;
     int32_t *d = v->wide + 2 * px;
-    int32_t fy, fx, i;
-    v->n = kh * kw * in_c;
+    int32_t fy, i;
+    v->n = kh * run;
     v->n4 = v->n;
     for (fy = 0; fy < kh; ++fy) {
         const int32_t iy = iy0 + dil_h * fy;
-        for (fx = 0; fx < kw; ++fx) {
-            const int32_t ix = ix0 + dil_w * fx;
-            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                for (i = 0; i < in_c; i += 4, d += 4) {
-                    d[0] = 0;
-                    d[1] = 0;
+        const int8_t *row;
+        if (iy < 0 || iy >= in_h) {
+            for (i = 0; i < run; i += 4, d += 4) {
+                d[0] = 0;
+                d[1] = 0;
+            }
+            continue;
+        }
+        row = in + (size_t)(b * in_h + iy) * in_w * in_c;
+        if (row_inside && dil_w == 1) {
+            /* one run of kw * in_c bytes */
+            const int8_t *x = row + (size_t)ix0 * in_c;
+            for (i = 0; i < run; i += 4, d += 4) {
+                const int32_t xv = ep_read_s8x4(x + i);
+                EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+            }
+        } else if (in_c % 4 == 0) {
+            /* whole groups per tap; taps outside the image are zero words */
+            int32_t fx;
+            for (fx = 0; fx < kw; ++fx) {
+                const int32_t ix = ix0 + dil_w * fx;
+                if (ix < 0 || ix >= in_w) {
+                    for (i = 0; i < in_c; i += 4, d += 4) {
+                        d[0] = 0;
+                        d[1] = 0;
+                    }
+                } else {
+                    const int8_t *x = row + (size_t)ix * in_c;
+                    for (i = 0; i < in_c; i += 4, d += 4) {
+                        const int32_t xv = ep_read_s8x4(x + i);
+                        EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+                    }
                 }
-            } else {
-                const int8_t *x = in + ((size_t)(b * in_h + iy) * in_w + ix) * in_c;
-                for (i = 0; i < in_c; i += 4, d += 4) {
-                    const int32_t xv = ep_read_s8x4(x + i);
-                    EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+            }
+        } else {
+            for (i = 0; i < run; i += 4, d += 4) {
+                uint32_t word = 0;
+                int32_t j;
+                for (j = 0; j < 4; ++j) {
+                    const int32_t tap = (i + j) / in_c, ix = ix0 + dil_w * tap;
+                    const int8_t x = ix >= 0 && ix < in_w ? row[(size_t)ix * in_c + i + j - tap * in_c]
+                                                          : (int8_t)-p->in_offset;
+                    word |= (uint32_t)(uint8_t)x << (8 * j);
                 }
+                EP_DSP_WIDEN_X((int32_t)word, off2, d[0], d[1]);
             }
         }
     }
@@ -335,7 +374,7 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
 #if EP_KERNELS_DSP
-            if (!direct && p->in.c % 4 == 0) {
+            if (!direct && ep_patch_widens(p)) {
                 ep_patch_widen(p, in, q, &v, px);
                 o[px] = out + (size_t)q * out_c;
                 continue;
@@ -420,8 +459,8 @@ static void ep_conv2d_block(const ep_conv_params *p, const int8_t *in, int8_t *o
     const int32_t k = p->kh * p->kw * p->in.c;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
 #if EP_KERNELS_DSP
-    /* in_c % 4 == 0: ep_patch_widen needs no im2col buffer */
-    int8_t col[direct || p->in.c % 4 == 0 ? 1 : k];
+    /* ep_patch_widen needs no im2col buffer */
+    int8_t col[direct || ep_patch_widens(p) ? 1 : k];
 #else
     int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
 #endif
