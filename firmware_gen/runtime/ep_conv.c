@@ -241,7 +241,8 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
     const ep_patches *const v = cx->v;
     const int32_t k = cx->k, n4 = v->n4, n8 = v->n & ~7, tail = v->n - v->n4, off2p1 = cx->off2p1;
     const int32_t *const bias = cx->bias, *const mult = cx->mult, *const shift = cx->shift;
-    const int32_t *const wide = v->wide, *const xend = wide + n8;
+    const int32_t n16 = v->n & ~15;
+    const int32_t *const wide = v->wide, *const xend = wide + n16;
     const int8_t *wrow = cx->weights;
     int32_t oc, i;
     for (oc = 0; oc < 2 * cx->pairs; oc += 2, wrow += 2 * k) {
@@ -252,8 +253,9 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
         int32_t p0a, p0b, p1a, p1b, wa, wb;
         uint32_t y;
         uint16_t h;
-        if (n8 > 0) {
-            __asm__ volatile("1:\n\t" EP_DSP_2X2_ASM EP_DSP_2X2_ASM
+        if (n16 > 0) {
+            /* sixteen inputs (64 MACs) per iteration: the compare and branch are 2 of 66 */
+            __asm__ volatile("1:\n\t" EP_DSP_2X2_ASM EP_DSP_2X2_ASM EP_DSP_2X2_ASM EP_DSP_2X2_ASM
                              "cmp    %[xw], %[xend]\n\t"
                              "bne    1b\n\t"
                              : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
@@ -261,6 +263,14 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
                                [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
                              : [xend] "r"(xend)
                              : "cc", "memory");
+        }
+        if (n16 < n8) {
+            __asm__ volatile(EP_DSP_2X2_ASM EP_DSP_2X2_ASM
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             :
+                             : "memory");
         }
         if (n8 < n4) {
             __asm__ volatile(EP_DSP_2X2_ASM
