@@ -340,6 +340,37 @@ __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p
 }
 #endif
 
+#if EP_KERNELS_MVE
+/* A window inside the image whose filter rows are at most 16 bytes (kw * in_c: the 3x3x3 stems,
+ * KWS's 10x4x1), every group of four output channels: one predicated vector per filter row read
+ * straight from the input (inactive lanes load nothing), no im2col copy. */
+__attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, const int8_t *x, int32_t groups,
+                                                       int8_t *o)
+{
+    const int32_t kh = p->kh, run = p->kw * p->in.c, x_row = p->in.w * p->in.c * p->dil_h, k = kh * run;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const mve_pred16_t pr = vctp8q((uint32_t)run);
+    const int8_t *wrow = p->weights;
+    int32_t g, r;
+    for (g = 0; g < groups; ++g, wrow += 4 * k) {
+        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int32x4_t acc;
+        for (r = 0; r < kh; ++r, xp += x_row, w0 += run, w1 += run, w2 += run, w3 += run) {
+            const int8x16_t xv = vldrbq_z_s8(xp, pr);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
+        }
+        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
+                         act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
 /* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
  * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
  * channels repeats its last filter: the duplicates read valid memory and are not stored. */
@@ -379,8 +410,25 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     (void)wide;
 #endif
 
+#if EP_KERNELS_MVE
+    /* row vectors instead of im2col when they are not many more than the patch's vectors (the
+     * stems' 3 rows of 9 bytes: yes; KWS's 10 rows of 4 bytes: no) */
+    const int rows_ok = !direct && p->dil_w == 1 && p->kw * p->in.c <= 16 && out_c % 4 == 0 &&
+                        p->kernel_sums != NULL && p->kh <= 2 * ((k + 15) / 16);
+#endif
     for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
         int8_t *o[EP_BLOCK_PX];
+#if EP_KERNELS_MVE
+        if (rows_ok) {
+            const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+            const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+            if (iy0 >= 0 && iy0 + p->dil_h * (p->kh - 1) < p->in.h && ix0 >= 0 && ix0 + p->kw <= p->in.w) {
+                ep_conv_rows_mve(p, in + ((size_t)(b * p->in.h + iy0) * p->in.w + ix0) * p->in.c, out_c / 4,
+                                 out + (size_t)pix * out_c);
+                continue;
+            }
+        }
+#endif
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
 #if EP_KERNELS_DSP
