@@ -65,6 +65,16 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
     if (kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0) {
         return in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
     }
+    if (dil_w == 1 && iy0 >= 0 && iy0 + dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+        /* the window inside the image: kh runs of kw * in_c bytes */
+        const int32_t run = kw * in_c;
+        const size_t x_row = (size_t)in_w * in_c * dil_h;
+        const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+        for (fy = 0; fy < kh; ++fy, src += x_row, c += run) {
+            ep_copy(c, src, run);
+        }
+        return col;
+    }
     for (fy = 0; fy < kh; ++fy) {
         const int32_t iy = iy0 + dil_h * fy;
         if (dil_w == 1 && iy >= 0 && iy < in_h) {
