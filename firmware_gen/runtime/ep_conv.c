@@ -65,6 +65,16 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
     if (kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0) {
         return in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
     }
+    if (dil_w == 1 && iy0 >= 0 && iy0 + dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+        /* the window inside the image: kh runs of kw * in_c bytes */
+        const int32_t run = kw * in_c;
+        const size_t x_row = (size_t)in_w * in_c * dil_h;
+        const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+        for (fy = 0; fy < kh; ++fy, src += x_row, c += run) {
+            ep_copy(c, src, run);
+        }
+        return col;
+    }
     for (fy = 0; fy < kh; ++fy) {
         const int32_t iy = iy0 + dil_h * fy;
         if (dil_w == 1 && iy >= 0 && iy < in_h) {
@@ -145,6 +155,232 @@ __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, co
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* im2col and widening in one pass for filters whose rows are whole groups of four inputs
+ * (ep_patch_widens): a row of taps inside the image is widened straight from the input (x +
+ * in_offset, SXTAB16), a row outside it is zero words (pad + in_offset = 0: the reference skips
+ * those taps, their terms are 0), and a row cut by the left or right border is gathered byte by
+ * byte, its padding bytes -in_offset. The patch is never copied to an im2col buffer first. */
+static int ep_patch_widens(const ep_conv_params *p)
+{
+    return p->in.c % 4 == 0 || (p->dil_w == 1 && (p->kw * p->in.c) % 4 == 0);
+}
+
+static void ep_patch_widen(const ep_conv_params *p, const int8_t *in, int32_t pix, ep_patches *v, int32_t px)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t dil_h = p->dil_h, dil_w = p->dil_w, run = kw * in_c;
+    const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t off2 = ep_offset_x2(p->in_offset);
+    const int row_inside = ix0 >= 0 && ix0 + kw <= in_w;
+    int32_t *d = v->wide + 2 * px;
+    int32_t fy, i;
+    v->n = kh * run;
+    v->n4 = v->n;
+    for (fy = 0; fy < kh; ++fy) {
+        const int32_t iy = iy0 + dil_h * fy;
+        const int8_t *row;
+        if (iy < 0 || iy >= in_h) {
+            for (i = 0; i < run; i += 4, d += 4) {
+                d[0] = 0;
+                d[1] = 0;
+            }
+            continue;
+        }
+        row = in + (size_t)(b * in_h + iy) * in_w * in_c;
+        if (row_inside && dil_w == 1) {
+            /* one run of kw * in_c bytes */
+            const int8_t *x = row + (size_t)ix0 * in_c;
+            for (i = 0; i < run; i += 4, d += 4) {
+                const int32_t xv = ep_read_s8x4(x + i);
+                EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+            }
+        } else if (in_c % 4 == 0) {
+            /* whole groups per tap; taps outside the image are zero words */
+            int32_t fx;
+            for (fx = 0; fx < kw; ++fx) {
+                const int32_t ix = ix0 + dil_w * fx;
+                if (ix < 0 || ix >= in_w) {
+                    for (i = 0; i < in_c; i += 4, d += 4) {
+                        d[0] = 0;
+                        d[1] = 0;
+                    }
+                } else {
+                    const int8_t *x = row + (size_t)ix * in_c;
+                    for (i = 0; i < in_c; i += 4, d += 4) {
+                        const int32_t xv = ep_read_s8x4(x + i);
+                        EP_DSP_WIDEN_X(xv, off2, d[0], d[1]);
+                    }
+                }
+            }
+        } else {
+            for (i = 0; i < run; i += 4, d += 4) {
+                uint32_t word = 0;
+                int32_t j;
+                for (j = 0; j < 4; ++j) {
+                    const int32_t tap = (i + j) / in_c, ix = ix0 + dil_w * tap;
+                    const int8_t x = ix >= 0 && ix < in_w ? row[(size_t)ix * in_c + i + j - tap * in_c]
+                                                          : (int8_t)-p->in_offset;
+                    word |= (uint32_t)(uint8_t)x << (8 * j);
+                }
+                EP_DSP_WIDEN_X((int32_t)word, off2, d[0], d[1]);
+            }
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_DSP
+/* What ep_conv_pairs_dsp needs for one pixel pair; filled once per layer (but the patches). */
+typedef struct {
+    const ep_patches *v;
+    const int8_t *weights;
+    const int32_t *bias, *mult, *shift;
+    int32_t k, pairs, off2p1;
+    uint32_t lo4, hi4;
+} ep_dsp_pass;
+
+/* Every full pair of output channels of one pixel pair, for layers that pass ep_dsp_rq_ok: the
+ * 2x2 SMLAD loop of ep_block_dot with the four accumulators in registers, then both pixels' two
+ * channels requantized into one word, clamped as four byte lanes and stored as two halfwords (the
+ * last pixel of a short block is stored twice, with the same values). Not inlined: the assembly
+ * loop needs 14 registers, and on its own the function keeps the rest in a few stack slots. */
+__attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, int8_t *o0, int8_t *o1)
+{
+    const ep_patches *const v = cx->v;
+    const int32_t k = cx->k, n4 = v->n4, n8 = v->n & ~7, tail = v->n - v->n4, off2p1 = cx->off2p1;
+    const int32_t *const bias = cx->bias, *const mult = cx->mult, *const shift = cx->shift;
+    const int32_t n16 = v->n & ~15;
+    const int32_t *const wide = v->wide, *const xend = wide + n16;
+    const int8_t *wrow = cx->weights;
+    int32_t oc, i;
+    for (oc = 0; oc < 2 * cx->pairs; oc += 2, wrow += 2 * k) {
+        int32_t a00 = bias != NULL ? bias[oc] : 0, a10 = bias != NULL ? bias[oc + 1] : 0;
+        int32_t a01 = a00, a11 = a10;
+        const int8_t *w0 = wrow, *w1 = wrow + k;
+        const int32_t *xw = wide;
+        int32_t p0a, p0b, p1a, p1b, wa, wb;
+        uint32_t y;
+        uint16_t h;
+        if (n16 > 0) {
+            /* sixteen inputs (64 MACs) per iteration: the compare and branch are 2 of 66 */
+            __asm__ volatile("1:\n\t" EP_DSP_2X2_ASM EP_DSP_2X2_ASM EP_DSP_2X2_ASM EP_DSP_2X2_ASM
+                             "cmp    %[xw], %[xend]\n\t"
+                             "bne    1b\n\t"
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             : [xend] "r"(xend)
+                             : "cc", "memory");
+        }
+        if (n16 < n8) {
+            __asm__ volatile(EP_DSP_2X2_ASM EP_DSP_2X2_ASM
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             :
+                             : "memory");
+        }
+        if (n8 < n4) {
+            __asm__ volatile(EP_DSP_2X2_ASM
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+                               [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw), [p0a] "=&r"(p0a), [p0b] "=&r"(p0b),
+                               [p1a] "=&r"(p1a), [p1b] "=&r"(p1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                             :
+                             : "memory");
+        }
+        for (i = 0; i < tail; ++i) {
+            const int32_t f0 = w0[i], f1 = w1[i], x0 = v->tail[0][i], x1 = v->tail[1][i];
+            a00 += f0 * x0;
+            a01 += f0 * x1;
+            a10 += f1 * x0;
+            a11 += f1 * x1;
+        }
+        {
+            const int32_t m0 = mult[oc], m1 = mult[oc + 1], s0 = shift[oc], s1 = shift[oc + 1];
+            y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(a00, m0, s0, off2p1), ep_dsp_rq(a10, m1, s1, off2p1),
+                                           ep_dsp_rq(a01, m0, s0, off2p1), ep_dsp_rq(a11, m1, s1, off2p1)),
+                              cx->lo4, cx->hi4);
+        }
+        h = (uint16_t)(y >> 16);
+        memcpy(o1 + oc, &h, 2);
+        h = (uint16_t)y;
+        memcpy(o0 + oc, &h, 2);
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* Every full group of four output channels of one pixel (x: its k-byte patch): the four filters'
+ * VMLADAVA loop with one filter pointer per channel advanced by one add each, the four sums moved
+ * into one vector, kernel_sums added and an unpredicated vector requantization (ep_requant4_full).
+ * Not inlined: on its own the function keeps its pointers in registers. */
+__attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p, const int8_t *x, int32_t k,
+                                                         int32_t groups, int8_t *o)
+{
+    const int32_t k16 = k & ~15, rest = k - k16;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const int8_t *wrow = p->weights;
+    int32_t g, i;
+    for (g = 0; g < groups; ++g, wrow += 4 * k) {
+        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int32x4_t acc;
+        for (i = 0; i < k16; i += 16, xp += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
+            const int8x16_t xv = vldrbq_s8(xp);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+        }
+        if (rest > 0) {
+            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+            const int8x16_t xv = vldrbq_z_s8(xp, pr);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
+        }
+        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
+                         act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* A window inside the image whose filter rows are at most 16 bytes (kw * in_c: the 3x3x3 stems,
+ * KWS's 10x4x1), every group of four output channels: one predicated vector per filter row read
+ * straight from the input (inactive lanes load nothing), no im2col copy. */
+__attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, const int8_t *x, int32_t groups,
+                                                       int8_t *o)
+{
+    const int32_t kh = p->kh, run = p->kw * p->in.c, x_row = p->in.w * p->in.c * p->dil_h, k = kh * run;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const mve_pred16_t pr = vctp8q((uint32_t)run);
+    const int8_t *wrow = p->weights;
+    int32_t g, r;
+    for (g = 0; g < groups; ++g, wrow += 4 * k) {
+        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int32x4_t acc;
+        for (r = 0; r < kh; ++r, xp += x_row, w0 += run, w1 += run, w2 += run, w3 += run) {
+            const int8x16_t xv = vldrbq_z_s8(xp, pr);
+            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
+            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
+            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
+            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
+        }
+        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
+                         act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
 /* Ungrouped convolution, EP_BLOCK_PX output pixels x EP_BLOCK_CH output channels per pass
  * (ep_simd_block.h). A short last block of pixels repeats the last pixel, a short block of
  * channels repeats its last filter: the duplicates read valid memory and are not stored. */
@@ -164,21 +400,71 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     ep_patches v;
     int32_t pix, px, oc, c;
 #if EP_KERNELS_DSP
+    const int32_t *const bias = p->bias;
+    const int fast = ep_dsp_rq_ok(bias, shift, out_c, k);
+    const int32_t off2p1 = 2 * out_offset + 1;
+    const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
+    ep_dsp_pass pass;
     v.wide = wide;
+    pass.v = &v;
+    pass.weights = weights;
+    pass.bias = bias;
+    pass.mult = mult;
+    pass.shift = shift;
+    pass.k = k;
+    pass.pairs = out_c / 2;
+    pass.off2p1 = off2p1;
+    pass.lo4 = lo4;
+    pass.hi4 = hi4;
 #else
     (void)wide;
 #endif
 
+#if EP_KERNELS_MVE
+    /* row vectors instead of im2col when they are not many more than the patch's vectors (the
+     * stems' 3 rows of 9 bytes: yes; KWS's 10 rows of 4 bytes: no) */
+    const int rows_ok = !direct && p->dil_w == 1 && p->kw * p->in.c <= 16 && out_c % 4 == 0 &&
+                        p->kernel_sums != NULL && p->kh <= 2 * ((k + 15) / 16);
+#endif
     for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
         int8_t *o[EP_BLOCK_PX];
+#if EP_KERNELS_MVE
+        if (rows_ok) {
+            const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+            const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+            if (iy0 >= 0 && iy0 + p->dil_h * (p->kh - 1) < p->in.h && ix0 >= 0 && ix0 + p->kw <= p->in.w) {
+                ep_conv_rows_mve(p, in + ((size_t)(b * p->in.h + iy0) * p->in.w + ix0) * p->in.c, out_c / 4,
+                                 out + (size_t)pix * out_c);
+                continue;
+            }
+        }
+#endif
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
+#if EP_KERNELS_DSP
+            if (!direct && ep_patch_widens(p)) {
+                ep_patch_widen(p, in, q, &v, px);
+                o[px] = out + (size_t)q * out_c;
+                continue;
+            }
+#endif
             /* the DSP patches are widened copies, so one col buffer serves every pixel */
             ep_patch_set(&v, px, ep_patch(p, in, q, col + (EP_BLOCK_FOLDS_OFFSET && !direct ? px * k : 0)),
                          k, in_offset);
             o[px] = out + (size_t)q * out_c;
         }
-        for (oc = 0; oc < out_c; oc += EP_BLOCK_CH) {
+        oc = 0;
+#if EP_KERNELS_MVE
+        ep_conv_groups_mve(p, v.x, k, out_c / 4, o[0]);
+        oc = out_c & ~3;
+#endif
+#if EP_KERNELS_DSP
+        if (fast) {
+            ep_conv_pairs_dsp(&pass, o[0], o[1]);
+            oc = 2 * pass.pairs;
+        }
+#endif
+        for (; oc < out_c; oc += EP_BLOCK_CH) {
             const int32_t nc = out_c - oc < EP_BLOCK_CH ? out_c - oc : EP_BLOCK_CH;
             const int8_t *w[EP_BLOCK_CH];
             w[0] = weights + (size_t)oc * k;
@@ -189,7 +475,29 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
             ep_requant4(vaddq_s32(ep_block_dot4(&v, w), vldrwq_z_s32(init + oc, vctp32q((uint32_t)nc))),
                         mult + oc, shift + oc, out_offset, act_min, act_max, o[0] + oc, nc);
 #else
-            {
+            if (fast && nc == 2) {
+                /* both pixels' two channels requantized into the four bytes of one word, clamped
+                 * as four lanes, stored as two halfwords */
+                int32_t acc[4];
+                uint32_t y;
+                uint16_t h;
+                acc[0] = bias != NULL ? bias[oc] : 0;
+                acc[1] = bias != NULL ? bias[oc + 1] : 0;
+                acc[2] = acc[0];
+                acc[3] = acc[1];
+                ep_block_dot(&v, w, acc);
+                {
+                    const int32_t m0 = mult[oc], m1 = mult[oc + 1], s0 = shift[oc], s1 = shift[oc + 1];
+                    y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(acc[0], m0, s0, off2p1), ep_dsp_rq(acc[1], m1, s1, off2p1),
+                                                   ep_dsp_rq(acc[2], m0, s0, off2p1), ep_dsp_rq(acc[3], m1, s1, off2p1)),
+                                      lo4, hi4);
+                }
+                /* the last pixel of a short block is stored twice, with the same values */
+                h = (uint16_t)(y >> 16);
+                memcpy(o[1] + oc, &h, 2);
+                h = (uint16_t)y;
+                memcpy(o[0] + oc, &h, 2);
+            } else {
                 /* 2 x 2: acc = {px0 ch0, px0 ch1, px1 ch0, px1 ch1} */
                 const int32_t c1 = oc + nc - 1;
                 const int32_t b0 = init != NULL ? init[oc] : 0, b1 = init != NULL ? init[c1] : 0;
@@ -218,7 +526,12 @@ __attribute__((noinline)) static void ep_conv2d_block(const ep_conv_params *p, c
 {
     const int32_t k = p->kh * p->kw * p->in.c;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+#if EP_KERNELS_DSP
+    /* ep_patch_widen needs no im2col buffer */
+    int8_t col[direct || ep_patch_widens(p) ? 1 : k];
+#else
     int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#endif
 #if EP_KERNELS_DSP
     int32_t wide[k >= 4 ? k & ~3 : 1];
     ep_conv2d_block_run(p, in, out, col, wide);
@@ -327,7 +640,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* channels outer: every input pixel is read again after outputs were written, so the output
      * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL &&
+        p->kernel_sums != NULL && in_c <= 32 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
@@ -352,8 +665,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 #define EP_DW_BLOCK 32
 
 /* The same sums as the generic loop, accumulated tap by tap over a block of output channels
- * (whole depth-multiplier groups) so the innermost loop walks contiguous memory. Every path is kept
- * out of line: inlined together, their locals would all sit in one frame. */
+ * (whole depth-multiplier groups) so the innermost loop walks contiguous memory. */
 __attribute__((noinline)) static void ep_depthwise_conv2d_blocked(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
@@ -466,7 +778,30 @@ __attribute__((noinline)) static void ep_depthwise_conv2d_simd(const ep_conv_par
                 const int32_t *const init = fold ? p->kernel_sums : bias;
                 win.in_offset = fold ? 0 : p->in_offset;
 #endif
-                for (oc0 = 0; oc0 < out_c; oc0 += EP_DW_LANES) {
+                oc0 = 0;
+#if EP_KERNELS_MVE
+                if (fold && kh == 3 && kw == 3) {
+                    /* a 3x3 window inside the image, eight channels per pass: nine taps unrolled,
+                     * two accumulators, no call and no loop over taps */
+                    const int32_t xr = win.x_row, wr = win.w_row, cs = in_c;
+                    for (; oc0 + 8 <= out_c; oc0 += 8) {
+                        const int8_t *xp = x + oc0, *wp = w + oc0;
+                        int32x4_t a0 = vldrwq_s32(init + oc0), a1 = vldrwq_s32(init + oc0 + 4);
+                        int32_t rr;
+                        for (rr = 0; rr < 3; ++rr, xp += xr, wp += wr) {
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp), vldrbq_s32(wp)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 4), vldrbq_s32(wp + 4)));
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp + cs), vldrbq_s32(wp + cs)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + cs + 4), vldrbq_s32(wp + cs + 4)));
+                            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(xp + 2 * cs), vldrbq_s32(wp + 2 * cs)));
+                            a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(xp + 2 * cs + 4), vldrbq_s32(wp + 2 * cs + 4)));
+                        }
+                        ep_requant4_full(a0, mult + oc0, shift + oc0, out_offset, act_min, act_max, o + oc0);
+                        ep_requant4_full(a1, mult + oc0 + 4, shift + oc0 + 4, out_offset, act_min, act_max, o + oc0 + 4);
+                    }
+                }
+#endif
+                for (; oc0 < out_c; oc0 += EP_DW_LANES) {
                     const int32_t nc = out_c - oc0 < EP_DW_LANES ? out_c - oc0 : EP_DW_LANES;
                     ep_dw_accumulate(acc, x, w, &win, oc0, nc);
 #if EP_KERNELS_MVE
@@ -474,6 +809,13 @@ __attribute__((noinline)) static void ep_depthwise_conv2d_simd(const ep_conv_par
                     for (c = 0; c < nc; c += 4) {
                         const int32_t oc = oc0 + c, left = nc - c < 4 ? nc - c : 4;
                         int32x4_t v = vldrwq_s32(acc + c);
+                        if (left == 4) {
+                            if (init != NULL) {
+                                v = vaddq_s32(v, vldrwq_s32(init + oc));
+                            }
+                            ep_requant4_full(v, mult + oc, shift + oc, out_offset, act_min, act_max, o + oc);
+                            continue;
+                        }
                         if (init != NULL) {
                             v = vaddq_s32(v, vldrwq_z_s32(init + oc, vctp32q((uint32_t)left)));
                         }
@@ -494,11 +836,100 @@ __attribute__((noinline)) static void ep_depthwise_conv2d_simd(const ep_conv_par
 #endif
 
 #if EP_KERNELS_DSP
+/* One tap of four channels: a word of inputs (x + in_offset widened by SXTAB16) and a word of
+ * weights, four SMLAxy into four accumulators. */
+#define EP_DW_TAP4(xp, wp)                                                   \
+    do {                                                                     \
+        const int32_t xv_ = ep_read_s8x4(xp), wv_ = ep_read_s8x4(wp);        \
+        const int32_t x02_ = __sxtab16(off2, xv_), x13_ = ep_sxtab16_ror8(off2, xv_); \
+        const int32_t w02_ = __sxtb16(wv_), w13_ = ep_sxtb16_ror8(wv_);      \
+        a0 = __smlabb(w02_, x02_, a0);                                       \
+        a2 = __smlatt(w02_, x02_, a2);                                       \
+        a1 = __smlabb(w13_, x13_, a1);                                       \
+        a3 = __smlatt(w13_, x13_, a3);                                       \
+    } while (0)
+
+/* Two horizontally adjacent 3x3 windows, stride 1, both inside the image (depth multiplier 1,
+ * in_c % 4 == 0, a layer that passes ep_dsp_rq_ok): each weight word is widened once for both
+ * pixels, eight accumulators in registers (61 instructions per window row and 24 MACs instead of
+ * 2 x 44). The windows have no padding taps, so the sums start from kernel_sums (bias + in_offset *
+ * sum of weights) and the inputs are widened without the offset, which frees its register. */
+typedef struct {
+    int32_t c_n, x_row, w_row, off2p1;
+    uint32_t lo4, hi4;
+    const int32_t *kernel_sums, *mult, *shift;
+} ep_dw_pair_ctx;
+
+__attribute__((noinline)) static void ep_dw3x3_pair_dsp(const ep_dw_pair_ctx *cx, const int8_t *x, const int8_t *w,
+                                                        int8_t *o0)
+{
+    const int32_t c_n = cx->c_n, x_row = cx->x_row, w_row = cx->w_row, off2p1 = cx->off2p1;
+    const int32_t *const init = cx->kernel_sums, *const mult = cx->mult, *const shift = cx->shift;
+    int8_t *const o1 = o0 + c_n;
+    int32_t c, r;
+    for (c = 0; c < c_n; c += 4) {
+        int32_t a0 = init[c], a1 = init[c + 1], a2 = init[c + 2], a3 = init[c + 3];
+        int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+        const int8_t *xr = x + c, *wr = w + c;
+        uint32_t y;
+        for (r = 0; r < 3; ++r) {
+            const int8_t *xp = xr + (size_t)r * x_row, *wp = wr + (size_t)r * w_row;
+            int32_t x02, x13, w02, w13;
+            /* columns 0..3 of the row against weights 0..2: pixel a takes (col k, weight k),
+             * pixel b (col k + 1, weight k); the column stride comes from memory ([cs]), every
+             * register holds an accumulator, a pointer or a widened word */
+#define EP_DW_PAIR_X(a0_, a1_, a2_, a3_)                          \
+            "ldr     %[x13], [%[xp]]\n\t"                          \
+            "sxtb16  %[x02], %[x13]\n\t"                          \
+            "sxtb16  %[x13], %[x13], ror #8\n\t"                  \
+            "smlabb  %[" a0_ "], %[w02], %[x02], %[" a0_ "]\n\t"   \
+            "smlatt  %[" a2_ "], %[w02], %[x02], %[" a2_ "]\n\t"   \
+            "smlabb  %[" a1_ "], %[w13], %[x13], %[" a1_ "]\n\t"   \
+            "smlatt  %[" a3_ "], %[w13], %[x13], %[" a3_ "]\n\t"
+#define EP_DW_PAIR_W                                               \
+            "ldr     %[w13], [%[wp]]\n\t"                          \
+            "sxtb16  %[w02], %[w13]\n\t"                           \
+            "sxtb16  %[w13], %[w13], ror #8\n\t"
+#define EP_DW_PAIR_STEP(ptr)                                       \
+            "ldr     %[x02], %[cs]\n\t"                            \
+            "add     %[" ptr "], %[" ptr "], %[x02]\n\t"
+            __asm__ volatile(EP_DW_PAIR_W EP_DW_PAIR_X("a0", "a1", "a2", "a3") EP_DW_PAIR_STEP("xp")
+                             EP_DW_PAIR_X("b0", "b1", "b2", "b3") EP_DW_PAIR_STEP("wp") EP_DW_PAIR_W
+                             EP_DW_PAIR_X("a0", "a1", "a2", "a3") EP_DW_PAIR_STEP("xp")
+                             EP_DW_PAIR_X("b0", "b1", "b2", "b3") EP_DW_PAIR_STEP("wp") EP_DW_PAIR_W
+                             EP_DW_PAIR_X("a0", "a1", "a2", "a3") EP_DW_PAIR_STEP("xp")
+                             EP_DW_PAIR_X("b0", "b1", "b2", "b3")
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0),
+                               [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [xp] "+r"(xp), [wp] "+r"(wp),
+                               [x02] "=&r"(x02), [x13] "=&r"(x13), [w02] "=&r"(w02), [w13] "=&r"(w13)
+                             : [cs] "m"(c_n)
+                             : "memory");
+#undef EP_DW_PAIR_X
+#undef EP_DW_PAIR_W
+#undef EP_DW_PAIR_STEP
+        }
+        y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(a0, mult[c], shift[c], off2p1),
+                                       ep_dsp_rq(a1, mult[c + 1], shift[c + 1], off2p1),
+                                       ep_dsp_rq(a2, mult[c + 2], shift[c + 2], off2p1),
+                                       ep_dsp_rq(a3, mult[c + 3], shift[c + 3], off2p1)),
+                          cx->lo4, cx->hi4);
+        memcpy(o0 + c, &y, 4);
+        y = ep_clamp_s8x4(ep_pack_s8x4(ep_dsp_rq(b0, mult[c], shift[c], off2p1),
+                                       ep_dsp_rq(b1, mult[c + 1], shift[c + 1], off2p1),
+                                       ep_dsp_rq(b2, mult[c + 2], shift[c + 2], off2p1),
+                                       ep_dsp_rq(b3, mult[c + 3], shift[c + 3], off2p1)),
+                          cx->lo4, cx->hi4);
+        memcpy(o1 + c, &y, 4);
+    }
+}
+
 /* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
- * channels, the in-image taps of each window row run in the assembly loop below (one word of
- * inputs and one of weights per tap: 2 LDR, 2 ADD, 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE),
- * with the four accumulators in registers; no call, no accumulator array. Padding taps are
- * skipped, as in the reference. */
+ * channels, four accumulators in registers. A 3x3 window with every tap in the image is unrolled
+ * (nine taps, no loop, no pointer updates); other windows run their in-image taps row by row in
+ * the assembly loop below (one word of inputs and one of weights per tap: 2 LDR, 2 ADD,
+ * 2 SXTAB16, 2 SXTB16, 4 SMLAxy, SUBS, BNE). Padding taps are skipped, as in the reference.
+ * Layers that pass ep_dsp_rq_ok requantize four channels in ~10 instructions per output
+ * (SMMULR, SSAT, SSUB8/SEL for the activation clamp, one word store). */
 __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, c_n = p->in.c;
@@ -509,8 +940,22 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     const int32_t x_row = in_w * c_n, w_row = kw * c_n;
     const int8_t *const weights = p->weights;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int fast = ep_dsp_rq_ok(bias, shift, c_n, kh * kw);
+    const int32_t off2p1 = 2 * out_offset + 1;
+    const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
+    const int pairs = fast && kh == 3 && kw == 3 && stride_w == 1 && c_n % 4 == 0 && p->kernel_sums != NULL;
+    ep_dw_pair_ctx pcx;
     int32_t b, oy, ox, c, r;
 
+    pcx.c_n = c_n;
+    pcx.x_row = x_row;
+    pcx.w_row = w_row;
+    pcx.off2p1 = off2p1;
+    pcx.lo4 = lo4;
+    pcx.hi4 = hi4;
+    pcx.kernel_sums = p->kernel_sums;
+    pcx.mult = mult;
+    pcx.shift = shift;
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - p->pad_h;
@@ -519,41 +964,66 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
                 const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0, cols = fx1 > fx0 ? fx1 - fx0 : 0;
+                const int full3 = rows == 3 && cols == 3 && kw == 3;
                 int8_t *o = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
                 const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
                 const int8_t *w = weights + ((size_t)fy0 * kw + fx0) * c_n;
+                if (pairs && full3 && ox + 1 < out_w && ix0 + 4 <= in_w) {
+                    /* this window and the next one, both inside the image */
+                    ep_dw3x3_pair_dsp(&pcx, x, w, o);
+                    ++ox;
+                    continue;
+                }
                 for (c = 0; c + 4 <= c_n; c += 4) {
                     int32_t a0 = bias != NULL ? bias[c] : 0, a1 = bias != NULL ? bias[c + 1] : 0;
                     int32_t a2 = bias != NULL ? bias[c + 2] : 0, a3 = bias != NULL ? bias[c + 3] : 0;
-                    for (r = 0; r < rows && cols > 0; ++r) {
-                        const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
-                        int32_t n = cols, xv, wv, xh, wh;
-                        __asm__ volatile(
-                            "1:\n\t"
-                            "ldr     %[xv], [%[xp]]\n\t"
-                            "ldr     %[wv], [%[wp]]\n\t"
-                            "add     %[xp], %[xp], %[xs]\n\t"
-                            "add     %[wp], %[wp], %[ws]\n\t"
-                            "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
-                            "sxtab16 %[xv], %[off2], %[xv]\n\t"
-                            "sxtb16  %[wh], %[wv], ror #8\n\t"
-                            "sxtb16  %[wv], %[wv]\n\t"
-                            "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
-                            "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
-                            "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
-                            "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
-                            "subs    %[n], %[n], #1\n\t"
-                            "bne     1b\n\t"
-                            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
-                              [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
-                              [wh] "=&r"(wh)
-                            : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
-                            : "cc", "memory");
+                    if (full3) {
+                        const int8_t *x0 = x + c, *w0 = w + c;
+                        for (r = 0; r < 3; ++r, x0 += x_row, w0 += w_row) {
+                            EP_DW_TAP4(x0, w0);
+                            EP_DW_TAP4(x0 + c_n, w0 + c_n);
+                            EP_DW_TAP4(x0 + 2 * c_n, w0 + 2 * c_n);
+                        }
+                    } else {
+                        for (r = 0; r < rows && cols > 0; ++r) {
+                            const int8_t *xp = x + (size_t)r * x_row + c, *wp = w + (size_t)r * w_row + c;
+                            int32_t n = cols, xv, wv, xh, wh;
+                            __asm__ volatile(
+                                "1:\n\t"
+                                "ldr     %[xv], [%[xp]]\n\t"
+                                "ldr     %[wv], [%[wp]]\n\t"
+                                "add     %[xp], %[xp], %[xs]\n\t"
+                                "add     %[wp], %[wp], %[ws]\n\t"
+                                "sxtab16 %[xh], %[off2], %[xv], ror #8\n\t"
+                                "sxtab16 %[xv], %[off2], %[xv]\n\t"
+                                "sxtb16  %[wh], %[wv], ror #8\n\t"
+                                "sxtb16  %[wv], %[wv]\n\t"
+                                "smlabb  %[a0], %[wv], %[xv], %[a0]\n\t"
+                                "smlatt  %[a2], %[wv], %[xv], %[a2]\n\t"
+                                "smlabb  %[a1], %[wh], %[xh], %[a1]\n\t"
+                                "smlatt  %[a3], %[wh], %[xh], %[a3]\n\t"
+                                "subs    %[n], %[n], #1\n\t"
+                                "bne     1b\n\t"
+                                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+                                  [wp] "+r"(wp), [n] "+r"(n), [xv] "=&r"(xv), [wv] "=&r"(wv), [xh] "=&r"(xh),
+                                  [wh] "=&r"(wh)
+                                : [xs] "r"(c_n), [ws] "r"(c_n), [off2] "r"(off2)
+                                : "cc", "memory");
+                        }
                     }
-                    o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
-                    o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
-                    o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
-                    o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                    if (fast) {
+                        const uint32_t v = ep_pack_s8x4(ep_dsp_rq(a0, mult[c], shift[c], off2p1),
+                                                        ep_dsp_rq(a1, mult[c + 1], shift[c + 1], off2p1),
+                                                        ep_dsp_rq(a2, mult[c + 2], shift[c + 2], off2p1),
+                                                        ep_dsp_rq(a3, mult[c + 3], shift[c + 3], off2p1));
+                        const uint32_t y = ep_clamp_s8x4(v, lo4, hi4);
+                        memcpy(o + c, &y, 4);
+                    } else {
+                        o[c] = ep_requant_fast(a0, mult[c], shift[c], out_offset, act_min, act_max);
+                        o[c + 1] = ep_requant_fast(a1, mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
+                        o[c + 2] = ep_requant_fast(a2, mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
+                        o[c + 3] = ep_requant_fast(a3, mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                    }
                 }
                 for (; c < c_n; ++c) {
                     int32_t a = bias != NULL ? bias[c] : 0, k;
@@ -568,6 +1038,96 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
             }
         }
     }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride and padding, eight channels per
+ * pass: every window runs the same nine taps from kernel_sums with the input offset left out. A tap
+ * outside the image reads `pad` (in_c bytes of -in_offset) instead of the input, which adds
+ * -in_offset * w and cancels that tap's share of the kernel sum: the same sums as skipping it. */
+static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *const *rows, int all_rows, const int8_t *pad,
+                          int32_t ox, const int8_t **xt)
+{
+    const int32_t in_w = p->in.w, c_n = p->in.c;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    int32_t r, k;
+    if (all_rows && ix0 >= 0 && ix0 + 3 <= in_w) {
+        /* the whole window in the image */
+        const size_t o = (size_t)ix0 * c_n;
+        for (r = 0; r < 3; ++r) {
+            xt[3 * r] = rows[r] + o;
+            xt[3 * r + 1] = rows[r] + o + c_n;
+            xt[3 * r + 2] = rows[r] + o + 2 * c_n;
+        }
+        return;
+    }
+    for (r = 0; r < 3; ++r) {
+        for (k = 0; k < 3; ++k) {
+            const int32_t ix = ix0 + k;
+            xt[r * 3 + k] = rows[r] == pad || ix < 0 || ix >= in_w ? pad : rows[r] + (size_t)ix * c_n;
+        }
+    }
+}
+
+/* two output pixels per pass (the second repeats the first at the end of an odd row; both store
+ * the same bytes), eight channels: each weight vector loaded once for both pixels, four
+ * accumulators and three temporaries in the eight Q registers */
+__attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                   const int8_t *pad)
+{
+    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const weights = p->weights;
+    const int32_t *const mult = p->mult, *const shift = p->shift;
+    const int32_t *const init = p->kernel_sums;
+    const int8_t *xt[18];
+    int32_t b, oy, ox, c, t;
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            /* the window's three input rows (pad where outside the image) */
+            const int8_t *rows[3];
+            int all_rows = 1;
+            for (t = 0; t < 3; ++t) {
+                const int32_t iy = oy * p->stride_h - p->pad_h + t;
+                const int in_image = iy >= 0 && iy < p->in.h;
+                rows[t] = in_image ? in + (size_t)(b * p->in.h + iy) * p->in.w * c_n : pad;
+                all_rows &= in_image;
+            }
+            for (ox = 0; ox < out_w; ox += 2) {
+                const int32_t ox1 = ox + 1 < out_w ? ox + 1 : ox;
+                int8_t *o0 = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
+                int8_t *o1 = out + ((size_t)(b * out_h + oy) * out_w + ox1) * c_n;
+                ep_dw3x3_taps(p, rows, all_rows, pad, ox, xt);
+                ep_dw3x3_taps(p, rows, all_rows, pad, ox1, xt + 9);
+                for (c = 0; c < c_n; c += 8) {
+                    const int8_t *wp = weights + c;
+                    int32x4_t a00 = vldrwq_s32(init + c), a01 = vldrwq_s32(init + c + 4);
+                    int32x4_t a10 = a00, a11 = a01;
+                    for (t = 0; t < 9; ++t, wp += c_n) {
+                        const int8_t *x0 = xt[t] + c, *x1 = xt[t + 9] + c;
+                        const int32x4_t w0 = vldrbq_s32(wp), w1 = vldrbq_s32(wp + 4);
+                        a00 = vaddq_s32(a00, vmulq_s32(vldrbq_s32(x0), w0));
+                        a01 = vaddq_s32(a01, vmulq_s32(vldrbq_s32(x0 + 4), w1));
+                        a10 = vaddq_s32(a10, vmulq_s32(vldrbq_s32(x1), w0));
+                        a11 = vaddq_s32(a11, vmulq_s32(vldrbq_s32(x1 + 4), w1));
+                    }
+                    ep_requant4_full(a10, mult + c, shift + c, out_offset, act_min, act_max, o1 + c);
+                    ep_requant4_full(a11, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o1 + c + 4);
+                    ep_requant4_full(a00, mult + c, shift + c, out_offset, act_min, act_max, o0 + c);
+                    ep_requant4_full(a01, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o0 + c + 4);
+                }
+            }
+        }
+    }
+}
+
+/* the pad row sized by the layer: in_c bytes of stack */
+__attribute__((noinline)) static void ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    int8_t pad[p->in.c];
+    memset(pad, (int8_t)-p->in_offset, (size_t)p->in.c);
+    ep_dw3x3_run(p, in, out, pad);
 }
 #endif
 
@@ -624,12 +1184,16 @@ __attribute__((noinline)) static void ep_depthwise_conv2d_generic(const ep_conv_
     }
 }
 
-/* Each path is its own function (none inlined here), so the stack holds only the frame of the one
- * a layer takes. */
 void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
 
+#if EP_KERNELS_MVE
+    if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->in.c % 8 == 0 && p->kernel_sums != NULL) {
+        ep_dw3x3(p, in, out);
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP
     if (undilated && dm == 1) {
         ep_depthwise_dm1_dsp(p, in, out);

@@ -39,6 +39,36 @@ static void ep_binary_flat(const ep_binary_params *p, const int8_t *in1, const i
         vstrbq_p_s32(out + i, r, pr);
     }
 #else
+#if EP_KERNELS_DSP
+    /* ADD without left shifts (the usual case): every MultiplyByQuantizedMultiplier as SMMULR
+     * and shifts (see ep_dsp_rq: (x + off) << ls is at most 255 << 20, the rescaled inputs and
+     * their sum stay below 2^29, so 2 * operand fits in int32 each time), four elements per pass
+     * clamped as byte lanes and stored as one word */
+    if (!is_mul && ls >= 0 && ls <= 21 && s1 <= 0 && s1 >= -31 && s2 <= 0 && s2 >= -31 && so <= -1 && so >= -31) {
+        const int32_t off2p1 = 2 * out_off + 1;
+        const uint32_t lo4 = ep_bytes4(lo), hi4 = ep_bytes4(hi);
+        for (; i + 4 <= size; i += 4) {
+            int32_t r[4], k;
+            uint32_t y;
+            for (k = 0; k < 4; ++k) {
+                int32_t a = ep_smmulr((int32_t)((uint32_t)(off1 + in1[i + k]) << (ls + 1)), m1);
+                int32_t b = ep_smmulr((int32_t)((uint32_t)(off2 + in2[i + k]) << (ls + 1)), m2);
+                /* a shift of 0 (the input with the larger scale: multiplier 0.5) rounds nothing */
+                if (s1 < 0) {
+                    a += a >> 31;
+                    a = ((a >> ~s1) + 1) >> 1;
+                }
+                if (s2 < 0) {
+                    b += b >> 31;
+                    b = ((b >> ~s2) + 1) >> 1;
+                }
+                r[k] = ep_dsp_rq(a + b, mo, so, off2p1);
+            }
+            y = ep_clamp_s8x4(ep_pack_s8x4(r[0], r[1], r[2], r[3]), lo4, hi4);
+            memcpy(out + i, &y, 4);
+        }
+    }
+#endif
     for (; i < size; ++i) {
         const int32_t v1 = off1 + in1[i], v2 = off2 + in2[i];
         int32_t r;

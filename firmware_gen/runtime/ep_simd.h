@@ -15,6 +15,7 @@
 #ifndef EP_SIMD_H
 #define EP_SIMD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -170,6 +171,78 @@ static inline void ep_dot2(const int8_t *w0, const int8_t *w1, const int8_t *x, 
     }
     *acc0 = a0;
     *acc1 = a1;
+}
+
+/* ---- DSP requantization in a few instructions (layers that pass ep_dsp_rq_ok) ----------------
+ * TFLM's MultiplyByQuantizedMultiplier for right shifts r = -shift >= 1, written for SMMULR and SSAT:
+ *   SRDHM(a, m) = floor((a * m + 2^30) / 2^31) = floor((2a * m + 2^31) / 2^32) = SMMULR(2a, m)
+ * exactly when 2a fits in int32 (|a| < 2^30, checked per layer from the bias and the tap count:
+ * |acc| <= max|bias| + taps * 128 * 255) and m >= 0 (never gemmlowp's saturating case).
+ *   RoundingDivideByPOT(x, r) = floor((t + 1) / 2), t = (x - [x < 0]) >> (r - 1) (see ep_mbqm_fast),
+ * and floor((t + 1) / 2) + out_offset = (t + 1 + 2 * out_offset) >> 1, which SSAT #8 shifts and
+ * saturates in one instruction (the activation range lies inside int8, so clamping to int8 first
+ * changes nothing). r - 1 = ~shift. |x| < 2^30, so nothing here overflows. */
+static inline int ep_dsp_rq_ok(const int32_t *bias, const int32_t *shift, int32_t n, int32_t taps)
+{
+    int64_t worst = 0;
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        const int64_t b = bias != NULL ? (int64_t)bias[c] : 0;
+        if (shift[c] > -1 || shift[c] < -31) {
+            return 0;
+        }
+        worst = b < 0 ? (-b > worst ? -b : worst) : (b > worst ? b : worst);
+    }
+    return worst + (int64_t)taps * 128 * 255 < ((int64_t)1 << 30);
+}
+
+/* floor((a * b + 2^31) / 2^32) */
+static inline int32_t ep_smmulr(int32_t a, int32_t b)
+{
+    int32_t x;
+    __asm__("smmulr %0, %1, %2" : "=r"(x) : "r"(a), "r"(b));
+    return x;
+}
+
+/* one output before the activation clamp: int8 (sign-extended in an int32); off2p1 = 2 * out_offset + 1 */
+static inline int32_t ep_dsp_rq(int32_t acc, int32_t mult, int32_t shift, int32_t off2p1)
+{
+    int32_t x = ep_smmulr((int32_t)((uint32_t)acc << 1), mult);
+    x += x >> 31;
+    x = (x >> ~shift) + off2p1;
+    return __ssat(x >> 1, 8);
+}
+
+/* four int8 values (in int32s) into the bytes of one word, v0 lowest */
+static inline uint32_t ep_pack_s8x4(int32_t v0, int32_t v1, int32_t v2, int32_t v3)
+{
+    uint32_t r = (uint32_t)v0;
+    __asm__("bfi %0, %1, #8, #8\n\t"
+            "bfi %0, %2, #16, #8\n\t"
+            "bfi %0, %3, #24, #8"
+            : "+r"(r)
+            : "r"(v1), "r"(v2), "r"(v3));
+    return r;
+}
+
+/* the activation clamp on four int8 lanes: lo4/hi4 hold act_min/act_max in every byte
+ * (SSUB8 sets a lane's GE flag when the signed difference is >= 0, SEL picks by it) */
+static inline uint32_t ep_clamp_s8x4(uint32_t v, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel   %0, %0, %2\n\t"
+            "ssub8 %1, %3, %0\n\t"
+            "sel   %0, %0, %3"
+            : "+r"(v), "=&r"(t)
+            : "r"(lo4), "r"(hi4)
+            : "cc");
+    return v;
+}
+
+static inline uint32_t ep_bytes4(int32_t v)
+{
+    return 0x01010101u * (uint8_t)v;
 }
 
 /* An input vector met by many filters (an im2col patch, a fully-connected input): widened once to

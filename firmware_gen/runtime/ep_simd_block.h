@@ -182,6 +182,23 @@ static inline void ep_requant4(int32x4_t acc, const int32_t *mult, const int32_t
     v = vminq_s32(v, vdupq_n_s32(act_max));
     vstrbq_p_s32(o, v, p);
 }
+
+/* ep_requant4 for four full lanes: no predicate, so no VPST/VMSR around the loads and store */
+static inline void ep_requant4_full(int32x4_t acc, const int32_t *mult, const int32_t *shift, int32_t out_offset,
+                                    int32_t act_min, int32_t act_max, int8_t *o)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t sh = vldrwq_s32(shift), m = vldrwq_s32(mult);
+    const int32x4_t right = vminq_s32(sh, zero);
+    int32x4_t v = vshlq_s32(acc, vmaxq_s32(sh, zero));
+    v = vqrdmulhq_s32(v, m);
+    v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, right), 31));
+    v = vrshlq_s32(v, right);
+    v = vaddq_n_s32(v, out_offset);
+    v = vmaxq_s32(v, vdupq_n_s32(act_min));
+    v = vminq_s32(v, vdupq_n_s32(act_max));
+    vstrbq_s32(o, v);
+}
 #endif
 
 #endif /* EP_SIMD_BLOCK_H */
