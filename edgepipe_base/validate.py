@@ -63,7 +63,8 @@ RULES = {
     "buffer_index": "every tensor's buffer index is in range, and buffer 0 (the empty sentinel) is empty",
     "tensor_index": "every operator and subgraph input/output is a tensor of the subgraph",
     "tensor_type": "every tensor has a known element type",
-    "shape": f"every dimension is at least 1, rank <= {MAX_RANK}, and the size fits in 2^31 - 1 bytes",
+    "shape": f"every dimension is at least 1 (a tensor no operator reads or writes may be empty: the "
+             f"converter's LSTM intermediates), rank <= {MAX_RANK}, and the size fits in 2^31 - 1 bytes",
     "buffer_size": "a constant tensor's buffer holds exactly shape x element-size bytes",
     "sparse": "tensors are dense (sparse tensors are not read by edgepipe)",
     "constant_written": "no operator writes a constant tensor or a subgraph input",
@@ -196,9 +197,21 @@ def validate(model, buffers: list[bytes], path: str, names: dict[int, str], opti
                  f"metadata buffer index {md.buffer} is out of range (0..{len(buffers) - 1})")
 
 
+def _referenced(sg) -> set[int]:
+    """Tensors a kernel may touch: subgraph inputs and outputs, operator inputs and outputs (an
+    operator's `intermediates`, which the converter's LSTM carries for calibration, are not read)."""
+    used = {int(i) for i in list(sg.inputs if sg.inputs is not None else []) +
+            list(sg.outputs if sg.outputs is not None else [])}
+    for op in sg.operators or []:
+        used.update(int(i) for i in list(op.inputs if op.inputs is not None else []) +
+                    list(op.outputs if op.outputs is not None else []))
+    return used
+
+
 def _tensors(sg, buffers, where: _Where) -> list[_T]:
     from .tflite_file import tensor_type_name
     out = []
+    used = _referenced(sg)
     for i, t in enumerate(sg.tensors or []):
         name = (t.name or b"").decode(errors="replace")
         dtype = tensor_type_name(int(t.type))
@@ -216,7 +229,8 @@ def _tensors(sg, buffers, where: _Where) -> list[_T]:
                    f"buffer index {buf} is out of range (0..{len(buffers) - 1})", info)
         where.need(t.sparsity is None, "sparse", "sparse tensor: edgepipe reads dense tensors only", info)
         where.need(len(shape) <= MAX_RANK, "shape", f"rank {len(shape)} > {MAX_RANK}", info)
-        where.need(all(d >= 1 for d in shape), "shape", f"shape {list(shape)} has a dimension < 1", info)
+        where.need(all(d >= 1 for d in shape) or (i not in used and all(d >= 0 for d in shape)), "shape",
+                   f"shape {list(shape)} has a dimension < 1", info)
         nbytes = _nbytes(info)
         where.need(nbytes is None or nbytes <= MAX_BYTES, "shape",
                    f"shape {list(shape)} of {dtype} is {nbytes} bytes, more than 2^31 - 1", info)

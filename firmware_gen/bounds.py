@@ -189,6 +189,23 @@ def _transpose_conv(f, function, tables) -> Footprint:
                      products=(i.h * f["stride_h"] + f["kh"], i.w * f["stride_w"] + f["kw"]))
 
 
+def _lstm(f, function, tables) -> Footprint:
+    steps, state, inputs = f["batches"] * f["time_steps"], f["batches"] * f["state_dim"], f["input_dim"]
+    s = f["state_dim"]
+    return Footprint(inputs=(steps * inputs, state, state), output=steps * s,
+                     tables=dict(in_weights=4 * s * inputs, rec_weights=4 * s * s, bias=4 * s))
+
+
+def _svdf(f, function, tables) -> Footprint:
+    if f["filters"] != f["units"] * f["rank"]:
+        raise EdgepipeError(f"SVDF of {f['filters']} filters in {f['units']} units of rank {f['rank']}")
+    weights = f["filters"] * f["memory"]
+    return Footprint(inputs=(f["batches"] * f["input_dim"], f["batches"] * weights),
+                     output=f["batches"] * f["units"],
+                     tables=dict(feature_weights=f["filters"] * f["input_dim"], time_weights16=weights,
+                                 time_weights8=weights, bias=f["units"]))
+
+
 FOOTPRINTS = {
     "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
     "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
@@ -203,6 +220,8 @@ FOOTPRINTS = {
     "ep_minmax_params": _binary, "ep_transpose_params": _transpose, "ep_resize_nn_params": _resize_nn,
     "ep_resize_bilinear_params": _resize_bilinear, "ep_batch_matmul_params": _batch_matmul,
     # binarized (Larq Compute Engine ops, lce_kernels): int32 words hold 32 packed channels
+    # recurrent (kernels_rnn): the state inputs are read and written in place
+    "ep_lstm_params": _lstm, "ep_svdf_params": _svdf,
     "ep_bitpack_params": _bitpack, "ep_unpack_params": _unpack, "ep_bconv_params": _bconv,
 }
 

@@ -203,7 +203,13 @@ def buffers(g, overlap: bool = True) -> tuple[list[planner.Buffer], dict[int, tu
         return max(tlast.get(t, -1) for t in set(tlast) | set(parent) if r(t)[0] == group) == node.index
 
     first = {}
+    written = {o for node in g.nodes for o in node.outputs}
     for node in g.nodes:
+        # a variable tensor (LSTM / SVDF state) is read before anything writes it: it is placed from
+        # its first use (interim: the kernels reset it at every invocation)
+        for i in node.inputs:
+            if i >= 0 and i not in written and i not in parent and not g.tensors[i].is_constant:
+                first.setdefault(i, node.index)
         out = node.outputs[0]
         if node.view:
             parent[out] = (node.inputs[0], 0)

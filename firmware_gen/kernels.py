@@ -341,6 +341,8 @@ KERNELS.update(LCE_KERNELS)
 BITPACKED_OPS = frozenset(LCE_KERNELS)
 from . import kernels_mobile  # noqa: E402  (its builders use the helpers above)
 KERNELS.update({k.opcode: k for k in kernels_mobile.KERNELS})
+from . import kernels_rnn  # noqa: E402  (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF)
+KERNELS.update({k.opcode: k for k in kernels_rnn.KERNELS})
 
 
 def build(spec: Kernel, node, ctx) -> tuple[Call | None, str | None]:

@@ -258,6 +258,9 @@ VIEWS = frozenset({"RESHAPE"})
 
 
 def is_int16(node, tensors) -> bool:
-    """Whether any activation of node is int16 (then it takes an int16x8 kernel)."""
-    return any(i >= 0 and tensors[i].data is None and tensors[i].dtype == "INT16"
+    """Whether any activation of node is int16 (then it takes an int16x8 kernel). A recurrent op's
+    state does not count: the int8 LSTM keeps an int16 cell state, the int8 SVDF an int16 memory."""
+    from .kernels_rnn import STATE_INPUTS
+    state = {node.inputs[k] for k in STATE_INPUTS.get(node.opcode, ()) if k < len(node.inputs)}
+    return any(i >= 0 and i not in state and tensors[i].data is None and tensors[i].dtype == "INT16"
                for i in (*node.inputs, *node.outputs))

@@ -148,5 +148,6 @@ void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out);
 #include "ep_mobile.h"   /* MobileNet-family and common ops (ep_activation2.c, ep_shape.c, ep_matmul.c) */
 #include "ep_runtime_s16.h"   /* int16x8 kernels (int16 activations, int8 weights) */
 #include "ep_runtime_extra.h" /* SUB, LEAKY_RELU, STRIDED_SLICE, TRANSPOSE_CONV (int8 and int16x8) */
+#include "ep_rnn.h"           /* UNIDIRECTIONAL_SEQUENCE_LSTM and SVDF (ep_rnn.c) */
 
 #endif /* EP_RUNTIME_H */
