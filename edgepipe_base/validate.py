@@ -732,6 +732,91 @@ def _rule_resize(op: _Op, where):
     _same_dtype(op, where, x, y)
 
 
+LSTM_OPTIONAL = (1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23)   # CIFG, peephole, projection, layer norm
+
+
+def _rule_lstm(op: _Op, where):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_shared.h): input [B, T, I] (time-major [T, B, I]), input
+    weights [S, I], recurrent weights [S, P], biases [S], variable hidden [B x P] and cell [B x S]
+    states, output [., ., P]; P = S unless a projection [P, S] is present."""
+    where.need(len(op.ins) == 24 and len(op.outs) == 1, "arity",
+               f"UNIDIRECTIONAL_SEQUENCE_LSTM takes 24 inputs and 1 output, it has {len(op.ins)} and {len(op.outs)}")
+    where.need(all(op.ins[k] >= 0 for k in range(24) if k not in LSTM_OPTIONAL), "arity",
+               "a required input of UNIDIRECTIONAL_SEQUENCE_LSTM is omitted")
+    x, y, o = op.input(0), op.output(), op.options
+    where.need(len(x.shape) == 3, "op_shape", f"the LSTM input must be 3-D, got {list(x.shape)}", x)
+    time_major = bool(getattr(o, "timeMajor", False))
+    batches = x.shape[1] if time_major else x.shape[0]
+    in_dim = x.shape[2]
+    s = op.input(2).shape[0] if len(op.input(2).shape) == 2 else 0
+    proj = op.input(16)
+    p = proj.shape[0] if proj is not None and len(proj.shape) == 2 else s
+    shapes = {**{k: (s, in_dim) for k in (1, 2, 3, 4)}, **{k: (s, p) for k in (5, 6, 7, 8)},
+              **{k: (s,) for k in (9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23)}, 16: (p, s), 17: (p,)}
+    for k, shape in shapes.items():
+        t = op.input(k)
+        if t is not None:
+            where.need(tuple(t.shape) == shape, "op_shape",
+                       f"LSTM input {k} of shape {list(t.shape)}, the op's sizes give {list(shape)}", t)
+    for k, n in ((18, batches * p), (19, batches * s)):
+        t = op.input(k)
+        where.need(t.variable and not t.constant and t.elements == n, "op_shape",
+                   f"LSTM state input {k} must be a variable tensor of {n} values", t)
+    _expect_shape(op, where, (x.shape[0], x.shape[1], p))
+    _fused(op, where)
+    clip = float(getattr(o, "cellClip", 0.0) or 0.0)
+    where.need(math.isfinite(clip) and clip >= 0, "options", f"cell clip {clip:g} is not finite and >= 0")
+    h, c = op.input(18), op.input(19)
+    _same_dtype(op, where, x, h, y)
+    if _quantized(x):
+        for t in (x, h, c, y):
+            _activation_quant(t, where)
+        where.need(c.dtype == "INT16", "dtype", f"{c.dtype} cell state; the quantized LSTM keeps it in int16", c)
+        for k in (1, 2, 3, 4, 5, 6, 7, 8):
+            w = op.input(k)
+            if w is None:
+                continue
+            where.need(w.dtype == "INT8" and len(w.scale) >= 1, "dtype", f"{w.dtype} LSTM weights", w)
+            _weights_quant(op, where, w, s, 0)
+            _multiplier(where, (x if k <= 4 else h).scale[0] * w.scale[0] * 4096.0,
+                        "gate input x weight / 2^-12", w)
+        for k in (12, 13, 14, 15):
+            b = op.input(k)
+            if b is not None:
+                where.need(b.dtype in (("INT32", "INT64") if x.dtype == "INT16" else ("INT32",)), "dtype",
+                           f"{b.dtype} LSTM bias with {x.dtype} activations", b)
+        _multiplier(where, 2.0 ** -30 / c.scale[0], "gate x gate / cell state", c)
+        _multiplier(where, 2.0 ** -30 / h.scale[0], "gate x gate / hidden state", h)
+
+
+def _rule_svdf(op: _Op, where):
+    """SVDF: input [B, I], feature weights [F, I], time weights [F, M], bias [F / rank], variable
+    state [B, F x M], output [B, F / rank]."""
+    _arity(op, where, (4, 5))
+    where.need(len(op.ins) == 5 and op.ins[4] >= 0, "arity", "SVDF needs its state as input 4")
+    x, wf, wt, y, state = op.input(0), op.input(1), op.input(2), op.output(), op.input(4)
+    rank = int(getattr(op.options, "rank", 0) or 0)
+    where.need(len(x.shape) == 2 and len(wf.shape) == 2 and len(wt.shape) == 2, "op_shape",
+               f"SVDF needs 2-D input and weights, got {list(x.shape)}, {list(wf.shape)}, {list(wt.shape)}")
+    filters = wf.shape[0]
+    where.need(rank >= 1 and filters % rank == 0, "options", f"rank {rank} does not divide {filters} filters")
+    units = filters // rank
+    where.need(wf.shape[1] == x.shape[1] and wt.shape[0] == filters, "op_shape",
+               f"weights {list(wf.shape)} and {list(wt.shape)} for input {list(x.shape)}")
+    b = op.input(3)
+    if b is not None:
+        where.need(b.elements == units, "op_shape", f"bias of {b.elements} values for {units} units", b)
+    where.need(state.variable and not state.constant and tuple(state.shape) == (x.shape[0], filters * wt.shape[1]),
+               "op_shape", f"the SVDF state must be a variable [{x.shape[0]}, {filters * wt.shape[1]}] tensor", state)
+    _expect_shape(op, where, (x.shape[0], units))
+    _fused(op, where)
+    if _quantized(x):
+        for t in (x, y, state):
+            _activation_quant(t, where)
+        _multiplier(where, x.scale[0] * wf.scale[0] / state.scale[0], "input x feature weight / state", state)
+        _multiplier(where, state.scale[0] * wt.scale[0] / y.scale[0], "state x time weight / output", y)
+
+
 OP_RULES = {
     "CONV_2D": _rule_conv, "DEPTHWISE_CONV_2D": _rule_conv, "FULLY_CONNECTED": _rule_fully_connected,
     "AVERAGE_POOL_2D": _rule_pool, "MAX_POOL_2D": _rule_pool, "ADD": _rule_binary, "SUB": _rule_binary,
@@ -742,4 +827,5 @@ OP_RULES = {
     "HARD_SWISH": _rule_activation, "LEAKY_RELU": _rule_activation, "MAXIMUM": _rule_select,
     "MINIMUM": _rule_select, "PRELU": _rule_select, "SQUEEZE": _rule_view, "EXPAND_DIMS": _rule_view,
     "TRANSPOSE": _rule_transpose, "RESIZE_BILINEAR": _rule_resize, "RESIZE_NEAREST_NEIGHBOR": _rule_resize,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": _rule_lstm, "SVDF": _rule_svdf,
 }

@@ -1,0 +1,125 @@
+"""Small recurrent test models: int8 Keras LSTMs through the real TFLite converter, and SVDF models
+written with TFLite's flatbuffer schema (tensorflow/lite/python/schema_py_generated.py, object API),
+because the converter has no Keras layer that lowers to SVDF. Used by tests/test_engine_rnn.py."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+
+def convert_int8(model, scale: float = 1.0, seed: int = 0) -> bytes:
+    """Full-integer int8 post-training quantization (int8 input and output), as the pipeline's int8
+    variant converts; representative inputs ~ N(0, scale)."""
+    import tensorflow as tf
+    shape = model.input_shape
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(64):
+            yield [rng.normal(0, scale, size=(shape[0] or 1, *shape[1:])).astype(np.float32)]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def lstm_models() -> dict[str, bytes]:
+    """stack: two stacked LSTMs (the second returns its last step), Dense and softmax, inputs scaled
+    so that gates saturate; seq: the LSTM's sequence output itself, batch 2; time_major: a
+    time-major LSTM (batch 2)."""
+    import tf_keras as keras
+    L = keras.layers
+    out = {}
+    keras.utils.set_random_seed(6)
+    x = L.Input((12, 6), batch_size=1)
+    y = L.LSTM(16, return_sequences=True)(x)
+    y = L.LSTM(8)(y)
+    out["stack"] = convert_int8(keras.Model(x, L.Dense(3, activation="softmax")(y)), scale=3.0)
+    keras.utils.set_random_seed(8)
+    x = L.Input((5, 3), batch_size=2)
+    out["seq"] = convert_int8(keras.Model(x, L.LSTM(4, return_sequences=True)(x)))
+    keras.utils.set_random_seed(7)
+    x = L.Input((2, 3), batch_size=6)
+    out["time_major"] = convert_int8(keras.Model(x, L.LSTM(5, time_major=True, return_sequences=True)(x)),
+                                     scale=2.0)
+    return out
+
+
+def svdf_model(batches=2, in_dim=8, units=4, rank=2, memory=5, state16=True, seed=0) -> bytes:
+    """One SVDF op as TFLite writes it: int8 input/output, int8 feature weights, int16 (or int8)
+    time weights and variable state of the same type, int32 bias at state x time-weight scale."""
+    from flatbuffers import Builder
+
+    from edgepipe_base import tflite_file
+    s = tflite_file.schema()
+    rng = np.random.default_rng(seed)
+    filters = units * rank
+    buffers = [s.BufferT()]
+
+    def buffer(values):
+        b = s.BufferT()
+        b.data = np.frombuffer(np.ascontiguousarray(values).tobytes(), dtype=np.uint8)
+        buffers.append(b)
+        return len(buffers) - 1
+
+    def tensor(name, dtype, shape, scale, zp, data=None, variable=False):
+        t = s.TensorT()
+        t.name, t.type, t.shape = name.encode(), getattr(s.TensorType, dtype), list(shape)
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [float(scale)], [int(zp)]
+        t.quantization = q
+        t.buffer = buffer(data) if data is not None else 0
+        t.isVariable = variable
+        return t
+
+    state_type, state_scale, state_zp = ("INT16", 2.0 ** -10, 0) if state16 else ("INT8", 0.05, -5)
+    wt_scale = 1e-4 if state16 else 0.01
+    wt_max = 3000 if state16 else 127
+    wt_dtype = np.int16 if state16 else np.int8
+    tensors = [
+        tensor("input", "INT8", (batches, in_dim), 0.02, 3),
+        tensor("svdf/weights_feature", "INT8", (filters, in_dim), 0.01, 0,
+               rng.integers(-127, 128, size=(filters, in_dim), dtype=np.int8)),
+        tensor("svdf/weights_time", state_type, (filters, memory), wt_scale, 0,
+               rng.integers(-wt_max, wt_max + 1, size=(filters, memory)).astype(wt_dtype)),
+        tensor("svdf/bias", "INT32", (units,), float(np.float32(state_scale) * np.float32(wt_scale)), 0,
+               rng.integers(-20000, 20000, size=(units,), dtype=np.int32)),
+        tensor("svdf/state", state_type, (batches, filters * memory), state_scale, state_zp, variable=True),
+        tensor("model/svdf/output", "INT8", (batches, units), 0.03 if state16 else 0.3, -7),
+    ]
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, 2, 3, 4], [5]
+    op.builtinOptionsType = s.BuiltinOptions.SVDFOptions
+    op.builtinOptions = s.SVDFOptionsT()
+    op.builtinOptions.rank = rank
+    sg = s.SubGraphT()
+    sg.tensors, sg.operators, sg.inputs, sg.outputs, sg.name = tensors, [op], [0], [5], b"main"
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.SVDF
+    code.version = 1
+    m = s.ModelT()
+    m.version, m.operatorCodes, m.subgraphs, m.buffers = 3, [code], [sg], buffers
+    m.description = b"edgepipe test SVDF"
+    b = Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def tflm_per_sample(model: bytes, x: np.ndarray) -> np.ndarray:
+    """TFLM's outputs with its variable tensors reset before every sample (a stateless model's
+    semantics; per-sample evaluation). x holds whole input tensors [N, *input_shape]."""
+    from tflite_micro.python.tflite_micro import runtime
+    interp = runtime.Interpreter.from_bytes(model, arena_size=1 << 22)
+    outs = []
+    for sample in x:
+        interp.reset()
+        interp.set_input(np.ascontiguousarray(sample), 0)
+        interp.invoke()
+        outs.append(np.array(interp.get_output(0)))
+    return np.stack(outs)
