@@ -51,7 +51,10 @@ OPTIONS = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", True),
     "CALL_ONCE": ("CallOnceOptions", True), "GATHER": ("GatherOptions", False),
     "TRANSPOSE": ("TransposeOptions", False), "SHAPE": ("ShapeOptions", False),
+    "VAR_HANDLE": ("VarHandleOptions", True),
 }
+# ops that only have side effects: they write a resource variable or run another subgraph
+NO_OUTPUT_OPS = frozenset({"CALL_ONCE", "ASSIGN_VARIABLE"})
 FUSED_ACTIVATIONS = range(0, 6)   # NONE RELU RELU_N1_TO_1 RELU6 TANH SIGN_BIT
 PADDINGS = (0, 1)                 # SAME VALID
 
@@ -303,7 +306,7 @@ def _validate_subgraph(sg, s, n_subgraphs, model, buffers, path, opcodes, option
         layer = tensors[outs[0]].name.split(";")[0] if outs else ""
         parts = layer.split("/")
         where.op = (k, opcode, parts[1] if len(parts) > 2 else layer)
-        where.need(len(outs) > 0, "arity", "the operator has no output")
+        where.need(len(outs) > 0 or opcode in NO_OUTPUT_OPS, "arity", "the operator has no output")
         for i in outs:
             t = tensors[i]
             where.need(not t.constant and i not in inputs, "constant_written",
@@ -817,6 +820,58 @@ def _rule_svdf(op: _Op, where):
         _multiplier(where, state.scale[0] * wt.scale[0] / y.scale[0], "state x time weight / output", y)
 
 
+def _rule_var_handle(op: _Op, where):
+    _arity(op, where, (0, 0))
+    y = op.output()
+    where.need(y.dtype == "RESOURCE", "dtype", f"VAR_HANDLE writes {y.dtype}, not RESOURCE", y)
+
+
+def _rule_read_variable(op: _Op, where):
+    _arity(op, where, (1, 1))
+    h, y = op.input(0), op.output()
+    where.need(h.dtype == "RESOURCE", "dtype", f"READ_VARIABLE reads a {h.dtype} tensor, not a RESOURCE", h)
+    where.need(y.dtype not in ("RESOURCE", "VARIANT", "STRING"), "dtype", f"READ_VARIABLE writes {y.dtype}", y)
+
+
+def _rule_assign_variable(op: _Op, where):
+    _arity(op, where, (2, 2), 0)
+    h, v = op.input(0), op.input(1)
+    where.need(h.dtype == "RESOURCE", "dtype", f"ASSIGN_VARIABLE assigns to a {h.dtype} tensor, not a RESOURCE", h)
+    where.need(v.dtype not in ("RESOURCE", "VARIANT", "STRING"), "dtype", f"ASSIGN_VARIABLE assigns {v.dtype}", v)
+
+
+def _rule_call_once(op: _Op, where):
+    _arity(op, where, (0, 0), 0)
+
+
+def _rule_split(op: _Op, where):
+    """SPLIT (axis, input) into num_splits equal parts; SPLIT_V (input, size_splits, axis)."""
+    n = int(getattr(op.options, "numSplits", 0) or 0)
+    where.need(n >= 1 and len(op.outs) == n, "arity", f"{op.opcode} has num_splits {n} and {len(op.outs)} outputs")
+    _arity(op, where, (2, 2) if op.opcode == "SPLIT" else (3, 3), n)
+    x, a = (op.input(1), op.input(0)) if op.opcode == "SPLIT" else (op.input(0), op.input(2))
+    axis = op.const_values(a)
+    rank = len(x.shape)
+    where.need(axis is not None and axis.size == 1 and -rank <= int(axis.reshape(-1)[0]) < rank, "op_shape",
+               f"the axis must be one constant int32 in -{rank}..{rank - 1}", a)
+    axis = int(axis.reshape(-1)[0]) % rank
+    if op.opcode == "SPLIT":
+        where.need(x.shape[axis] % n == 0, "op_shape", f"axis {axis} of size {x.shape[axis]} does not split in {n}", x)
+        sizes = [x.shape[axis] // n] * n
+    else:
+        sv = op.const_values(op.input(1))
+        where.need(sv is not None and sv.size == n, "op_shape", f"size_splits must be {n} constant int32 values",
+                   op.input(1))
+        sizes = [int(v) for v in sv.reshape(-1)]
+        if sizes.count(-1) == 1:
+            sizes[sizes.index(-1)] = x.shape[axis] - sum(v for v in sizes if v != -1)
+        where.need(all(v >= 1 for v in sizes) and sum(sizes) == x.shape[axis], "op_shape",
+                   f"size_splits {sizes} do not add up to axis {axis} of size {x.shape[axis]}", op.input(1))
+    for k, size in enumerate(sizes):
+        _expect_shape(op, where, tuple(size if d == axis else x.shape[d] for d in range(rank)), op.output(k))
+        _same_dtype(op, where, x, op.output(k))
+
+
 OP_RULES = {
     "CONV_2D": _rule_conv, "DEPTHWISE_CONV_2D": _rule_conv, "FULLY_CONNECTED": _rule_fully_connected,
     "AVERAGE_POOL_2D": _rule_pool, "MAX_POOL_2D": _rule_pool, "ADD": _rule_binary, "SUB": _rule_binary,
@@ -828,4 +883,7 @@ OP_RULES = {
     "MINIMUM": _rule_select, "PRELU": _rule_select, "SQUEEZE": _rule_view, "EXPAND_DIMS": _rule_view,
     "TRANSPOSE": _rule_transpose, "RESIZE_BILINEAR": _rule_resize, "RESIZE_NEAREST_NEIGHBOR": _rule_resize,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _rule_lstm, "SVDF": _rule_svdf,
+    "VAR_HANDLE": _rule_var_handle, "READ_VARIABLE": _rule_read_variable,
+    "ASSIGN_VARIABLE": _rule_assign_variable, "CALL_ONCE": _rule_call_once, "SPLIT": _rule_split,
+    "SPLIT_V": _rule_split,
 }

@@ -4,8 +4,9 @@ with int16 or int8 state). Each fills the struct of runtime/ep_rnn.h with what T
 computes (lstm_eval_common.cc, svdf_common.cc; float32 vs double as there) and refuses, in one
 line, anything TFLM's reference kernel would not run or the C kernel could not run safely.
 
-The ops' state tensors (is_variable) are passed to the kernels as pointers: the kernels update
-them in place, so the state carries over between invocations as TFLM's does.
+The ops' state tensors (is_variable) live in the engine's state region (firmware_gen/state.py); the
+kernels update them in place through pointers into it, so the state carries over between
+invocations as in TFLM, and `<prefix>_reset()` fills it with its zero point as TFLM's reset does.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ LSTM_VARIANTS = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection"
 TANH, SIGMOID_TFLITE = 4, 6          # schema ActivationFunctionType TANH; TfLite's kTfLiteActSigmoid
 # inputs of each op that are its state (variable tensors): their type does not pick the kernel
 STATE_INPUTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": (LSTM_HIDDEN, LSTM_CELL), "SVDF": (4,)}
-# interim, until the state region lands: every invocation starts from the reset state (a stateless
-# Keras LSTM's semantics, and what per-sample evaluation compares against)
-RESET_EACH_INVOKE = 1
 
 
 def _fail(node, what: str):
@@ -77,7 +75,7 @@ def _state(node, ctx, k: int, dtype: str, elements: int):
     if i < 0:
         _fail(node, f"state input {k} is missing")
     t = ctx.tensor(i)
-    if t.is_constant or t.dtype != dtype or t.elements != elements:
+    if not t.is_variable or t.dtype != dtype or t.elements != elements:
         _fail(node, f"state '{t.name}' must be a variable {dtype} tensor of {elements} values "
                     f"(got {t.dtype} {list(t.shape)})")
     if any(i in n.outputs for n in ctx.g.nodes) or i in ctx.g.inputs:
@@ -162,7 +160,6 @@ def lstm(node, ctx) -> Call:
                     forget_mult=forget[0], forget_shift=forget[1], input_mult=inp[0], input_shift=inp[1],
                     hidden_mult=hidden[0], hidden_shift=hidden[1],
                     cell_tanh_mult=cell_tanh[0], cell_tanh_shift=cell_tanh[1], cell_clip=q_clip,
-                    reset_state=RESET_EACH_INVOKE,
                     in_weights=ctx.table("in_weights", "int8_t", np.concatenate([w.data.reshape(-1) for w in w_in])),
                     rec_weights=ctx.table("rec_weights", "int8_t",
                                           np.concatenate([w.data.reshape(-1) for w in w_rec])),
@@ -222,7 +219,6 @@ def svdf(node, ctx) -> Call:
         fields=dict(batches=batches, input_dim=in_dim, filters=filters, units=units, rank=rank, memory=memory,
                     in_zero_point=x.zp, state_zero_point=state.zp, out_zero_point=y.zp,
                     feature_mult=feature[0], feature_shift=feature[1], out_mult=out[0], out_shift=out[1],
-                    reset_state=RESET_EACH_INVOKE,
                     feature_weights=ctx.table("feature_weights", "int8_t", wf.data),
                     time_weights16=ctx.table("time_weights", "int16_t", wt.data) if sixteen else None,
                     time_weights8=None if sixteen else ctx.table("time_weights", "int8_t", wt.data),

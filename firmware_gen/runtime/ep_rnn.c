@@ -69,10 +69,6 @@ void ep_lstm_s8(const ep_lstm_params *p, const int8_t *in, int8_t *hidden, int16
     const int32_t B = p->batches, T = p->time_steps, I = p->input_dim, S = p->state_dim;
     int32_t b, t, j, g;
 
-    if (p->reset_state) {
-        memset(hidden, (int)(int8_t)p->hidden_zero_point, (size_t)B * (size_t)S);
-        memset(cell, 0, (size_t)B * (size_t)S * sizeof(int16_t));
-    }
     for (b = 0; b < B; ++b) {
         int8_t *h = hidden + (size_t)b * S;
         int16_t *c = cell + (size_t)b * S;
@@ -113,11 +109,6 @@ void ep_lstm_s8(const ep_lstm_params *p, const int8_t *in, int8_t *hidden, int16
 #define EP_SVDF_BODY(STATE_T, STATE_MIN, STATE_MAX, TIME_WEIGHTS)                                          \
     const int32_t F = p->filters, M = p->memory, U = p->units, R = p->rank;                           \
     int32_t b, f, m, u, r, k;                                                                         \
-    if (p->reset_state) {                                                                             \
-        for (k = 0; k < p->batches * F * M; ++k) {                                                    \
-            state[k] = (STATE_T)p->state_zero_point;                                                  \
-        }                                                                                             \
-    }                                                                                                 \
     /* shift every memory by one (TFLM moves the whole state one element down) */                     \
     if (p->batches * F * M > 1) {                                                                     \
         memmove(state, state + 1, ((size_t)p->batches * F * M - 1) * sizeof(STATE_T));               \

@@ -2,8 +2,9 @@
  * TFLM's integer reference kernels. Included by ep_runtime.h; the code is in ep_rnn.c.
  *
  * Their state (the LSTM's hidden and cell state, the SVDF's activation memory) is a variable
- * tensor of the model: the kernels read and update it in place through the pointers they are
- * given, so it carries over from one invocation to the next exactly as in TFLM. */
+ * tensor of the model, kept in the engine's state region: the kernels read and update it in place
+ * through the pointers they are given, so it carries over from one invocation to the next exactly
+ * as in TFLM; <prefix>_reset() fills it with its zero point. */
 #ifndef EP_RNN_H
 #define EP_RNN_H
 
@@ -35,7 +36,6 @@ typedef struct {
     int32_t hidden_mult, hidden_shift;    /* tanh(c) (Q0.15) x o (Q0.15) -> h */
     int32_t cell_tanh_mult, cell_tanh_shift;   /* tanh(c): c rescaled to Q3.12 (as ep_tanh_s16) */
     int32_t cell_clip;             /* > 0: clamp the cell state to +-cell_clip; 0: no clipping */
-    int32_t reset_state;           /* 1: start every invocation from the reset state (zero point) */
     const int8_t *in_weights;      /* [4][state_dim][input_dim] */
     const int8_t *rec_weights;     /* [4][state_dim][state_dim] */
     const int32_t *bias;           /* [4][state_dim] */
@@ -55,7 +55,6 @@ typedef struct {
     int32_t in_zero_point, state_zero_point, out_zero_point;
     int32_t feature_mult, feature_shift;  /* input x feature weights -> state */
     int32_t out_mult, out_shift;          /* state x time weights -> output */
-    int32_t reset_state;                  /* 1: start every invocation from the reset state */
     const int8_t *feature_weights;        /* [filters][input_dim] */
     const int16_t *time_weights16;        /* [filters][memory] (int16 state), or NULL */
     const int8_t *time_weights8;          /* [filters][memory] (int8 state), or NULL */

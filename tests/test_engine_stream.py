@@ -1,0 +1,132 @@
+"""Streaming (stateful) models in the generated engine: resource variables in the state region,
+CALL_ONCE, SPLIT, SPLIT_V, STRIDED_SLICE, CONCATENATION and an int8 -> uint8 output, against TFLM
+frame by frame: 50 consecutive frames as one stream (state carried) and as independent samples
+(state reset before each), ASan/UBSan, -Werror. The model is microWakeWord's shape, built by the real
+converter (tests/stream_models.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgepipe_base import tflite_file
+from edgepipe_base.errors import EdgepipeError
+from edgepipe_base.validate import ModelValidationError
+from firmware_gen import codegen, host_run, tflm
+
+sys.path.insert(0, str(Path(__file__).parent))
+import stream_models  # noqa: E402
+from model_fuzz import pack  # noqa: E402
+
+FRAMES = 50
+OPS = {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CONCATENATION", "STRIDED_SLICE",
+       "SPLIT", "SPLIT_V", "QUANTIZE"}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return stream_models.build(tmp_path_factory.mktemp("stream") / "stream.tflite")
+
+
+@pytest.fixture(scope="module")
+def engine(model, tmp_path_factory):
+    work = tmp_path_factory.mktemp("stream_c")
+    eng = codegen.generate(model, work, "kws")
+    return eng, host_run.build(eng, work, sanitize=True)
+
+
+def _frames(n=FRAMES, seed=3):
+    return np.random.default_rng(seed).integers(-128, 128, (n, 1, stream_models.FEATURES), dtype=np.int8)
+
+
+def test_model_has_the_streaming_ops(model):
+    m = tflite_file.read(model)
+    assert OPS <= set(m.op_names()) and len(m.subgraphs) == 2
+    assert m.main.tensors[m.main.outputs[0]].dtype == "UINT8"
+
+
+def test_state_region_is_separate_and_reported(engine):
+    eng, _ = engine
+    # two int8 ring buffers (2x10 and 2x6 bytes, 16-byte slots) and one CALL_ONCE flag
+    assert eng.state_bytes == 32 + 16 + 16 and eng.output_dtype == "uint8"
+    h = eng.h_path.read_text()
+    assert "#define KWS_STATE_BYTES  64" in h and "void kws_reset(void);" in h
+    assert "static int8_t kws_state[64]" in eng.c_path.read_text()
+
+
+@pytest.mark.parametrize("mode", [tflm.STREAM, tflm.RESET])
+def test_frames_match_tflm_at_every_step(model, engine, mode):
+    eng, binary = engine
+    x = _frames()
+    ours = host_run.invoke(binary, eng, x, mode=mode)
+    ref = tflm.run(model.read_bytes(), x, mode=mode).outputs
+    assert ours.dtype == ref.dtype == np.uint8
+    assert ours.reshape(ref.shape).tobytes() == ref.tobytes()      # 0 mismatching bytes, every frame
+
+
+def test_state_carries_between_frames(model, engine):
+    """Not vacuous: carrying the state changes the outputs, and a reset gives the first frame's
+    output again (a fresh stream of one frame)."""
+    eng, binary = engine
+    x = _frames()
+    stream = host_run.invoke(binary, eng, x, mode=tflm.STREAM)
+    reset = host_run.invoke(binary, eng, x, mode=tflm.RESET)
+    assert (stream != reset).any(axis=-1).sum() >= FRAMES // 2
+    assert np.array_equal(stream[0], reset[0])
+    single = np.stack([host_run.invoke(binary, eng, x[k:k + 1], mode=tflm.STREAM)[0] for k in (5, 17)])
+    assert np.array_equal(single, reset[[5, 17]])
+
+
+def _mutated(model, tmp_path, change):
+    m = tflite_file.schema().ModelT.InitFromPackedBuf(bytearray(model.read_bytes()), 0)
+    change(m)
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(pack(m))
+    return path
+
+
+def _ops(m, sg, name):
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    want = getattr(tflite_file.schema().BuiltinOperator, name)
+    return [op for op in m.subgraphs[sg].operators if codes[op.opcodeIndex] == want]
+
+
+def _give_output(m, op):
+    import copy
+    sg = m.subgraphs[0]
+    sg.tensors.append(copy.deepcopy(sg.tensors[op.inputs[1]]))
+    op.outputs = [len(sg.tensors) - 1]
+
+
+@pytest.mark.parametrize("what,change,rule,text", [
+    ("split count", lambda m: setattr(_ops(m, 0, "SPLIT")[0].builtinOptions, "numSplits", 3),
+     "arity", "num_splits 3 and 2 outputs"),
+    ("split_v sizes", lambda m: setattr(_ops(m, 0, "SPLIT_V")[0], "outputs", _ops(m, 0, "SPLIT_V")[0].outputs[:2]),
+     "arity", "num_splits 3 and 2 outputs"),
+    ("read of a non-resource", lambda m: setattr(_ops(m, 0, "READ_VARIABLE")[0], "inputs", [0]),
+     "dtype", "reads a INT8 tensor, not a RESOURCE"),
+    ("assign with an output", lambda m: _give_output(m, _ops(m, 0, "ASSIGN_VARIABLE")[0]),
+     "arity", "ASSIGN_VARIABLE has 0 output(s)"),
+    ("var_handle without options", lambda m: setattr(_ops(m, 0, "VAR_HANDLE")[0], "builtinOptions", None),
+     "options", "VAR_HANDLE has no builtin options"),
+])
+def test_validator_rules_of_the_streaming_ops(model, tmp_path, what, change, rule, text):
+    path = _mutated(model, tmp_path, change)
+    with pytest.raises(ModelValidationError) as info:
+        tflite_file.read(path)
+    assert info.value.rule == rule and text in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_init_subgraph_the_engine_cannot_run_is_one_line(model, tmp_path):
+    def computed_init(m):      # the init value is no longer a constant: a tensor nothing writes
+        init = m.subgraphs[1]
+        t = init.tensors[_ops(m, 1, "ASSIGN_VARIABLE")[0].inputs[1]]
+        t.buffer, t.isVariable = 0, True
+    path = _mutated(model, tmp_path, computed_init)
+    with pytest.raises(EdgepipeError) as info:
+        codegen.generate(path, tmp_path / "c", "kws")
+    msg = str(info.value)
+    assert "\n" not in msg and "init subgraphs made of VAR_HANDLE and constant ASSIGN_VARIABLE only" in msg, msg
