@@ -795,8 +795,10 @@ def _rule_lstm(op: _Op, where):
 def _rule_svdf(op: _Op, where):
     """SVDF: input [B, I], feature weights [F, I], time weights [F, M], bias [F / rank], variable
     state [B, F x M], output [B, F / rank]."""
-    _arity(op, where, (4, 5))
-    where.need(len(op.ins) == 5 and op.ins[4] >= 0, "arity", "SVDF needs its state as input 4")
+    where.need(len(op.ins) == 5 and len(op.outs) == 1, "arity",
+               f"SVDF takes 5 inputs and 1 output, it has {len(op.ins)} and {len(op.outs)}")
+    where.need(all(op.ins[k] >= 0 for k in (0, 1, 2, 4)), "arity",
+               "a required input of SVDF (input, weights, state) is omitted")
     x, wf, wt, y, state = op.input(0), op.input(1), op.input(2), op.output(), op.input(4)
     rank = int(getattr(op.options, "rank", 0) or 0)
     where.need(len(x.shape) == 2 and len(wf.shape) == 2 and len(wt.shape) == 2, "op_shape",

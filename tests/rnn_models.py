@@ -1,10 +1,14 @@
 """Small recurrent test models: int8 Keras LSTMs through the real TFLite converter, and SVDF models
 written with TFLite's flatbuffer schema (tensorflow/lite/python/schema_py_generated.py, object API),
-because the converter has no Keras layer that lowers to SVDF. Used by tests/test_engine_rnn.py."""
+because the converter has no Keras layer that lowers to SVDF. Used by tests/test_engine_rnn.py.
+
+The LSTM models are stored in tests/data/lstm_<name>_int8.tflite (converting them takes ~80 s of a
+busy CI machine); `python tests/rnn_models.py` writes them again with the installed converter."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +53,14 @@ def lstm_models() -> dict[str, bytes]:
     out["time_major"] = convert_int8(keras.Model(x, L.LSTM(5, time_major=True, return_sequences=True)(x)),
                                      scale=2.0)
     return out
+
+
+DATA = Path(__file__).parent / "data"
+LSTM_NAMES = ("stack", "seq", "time_major")
+
+
+def lstm_path(name: str) -> Path:
+    return DATA / f"lstm_{name}_int8.tflite"
 
 
 def svdf_model(batches=2, in_dim=8, units=4, rank=2, memory=5, state16=True, seed=0) -> bytes:
@@ -123,3 +135,9 @@ def tflm_per_sample(model: bytes, x: np.ndarray) -> np.ndarray:
         interp.invoke()
         outs.append(np.array(interp.get_output(0)))
     return np.stack(outs)
+
+
+if __name__ == "__main__":
+    for name, blob in lstm_models().items():
+        lstm_path(name).write_bytes(blob)
+        print(lstm_path(name), len(blob), "bytes")
