@@ -41,11 +41,24 @@ for _q in (Quantization("fp32", "float32", "float"),
 LCE = Quantization("lce", "LCE int8 + 1-bit", "int8")
 
 
+def _keras_converter(t, model):
+    """from_keras_model; a recurrent model (LSTM, GRU, ...) with a free batch dimension is traced at
+    batch 1 instead: the converter cannot lower a recurrent loop over an unknown batch, and batch 1
+    is what every target runs (the LSTM becomes UNIDIRECTIONAL_SEQUENCE_LSTM)."""
+    from .keras_env import keras
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+    if shape and shape[0] is None and any(isinstance(m, keras().layers.RNN) for m in model.submodules):
+        traced = t.function(lambda x: model(x)).get_concrete_function(
+            t.TensorSpec([1, *shape[1:]], model.inputs[0].dtype))
+        return t.lite.TFLiteConverter.from_concrete_functions([traced], model)
+    return t.lite.TFLiteConverter.from_keras_model(model)
+
+
 def _converter(model, quantization: str, calibration: np.ndarray):
     from .keras_env import tf
     t = tf()
     conv = t.lite.TFLiteConverter.from_saved_model(str(model)) if isinstance(model, Path) else \
-        t.lite.TFLiteConverter.from_keras_model(model)
+        _keras_converter(t, model)
     if quantization == "fp32":
         return conv
     conv.optimizations = [t.lite.Optimize.DEFAULT]

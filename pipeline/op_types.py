@@ -24,7 +24,8 @@ class OpType:
 
 def classify_op(op: Operator, sg: Subgraph) -> str:
     tensors = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
-    activations = {t.dtype for t in tensors if not t.is_constant and t.dtype != "INT32"}
+    # a recurrent op's state (is_variable) does not set its type: the int8 LSTM keeps an int16 cell
+    activations = {t.dtype for t in tensors if not t.is_constant and not t.is_variable and t.dtype != "INT32"}
     consts = {t.dtype for t in tensors if t.is_constant}
     if activations & {"FLOAT32", "FLOAT16"}:
         return "hybrid" if consts & {"INT8", "UINT8"} and op.opcode not in BOUNDARY_OPS else "float"
