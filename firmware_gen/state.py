@@ -127,6 +127,13 @@ def collect(model, tensors, path: str) -> StateVars:
     return sv
 
 
+def is_stateful(model) -> bool:
+    """Whether a model (edgepipe_base.tflite_file.TFLiteModel) keeps state between invocations:
+    resource variables or variable tensors. Its samples are then either reset or streamed."""
+    return any(op.opcode == "VAR_HANDLE" for sg in model.subgraphs for op in sg.operators) or \
+        any(t.is_variable for sg in model.subgraphs for t in sg.tensors)
+
+
 def layout(sv: StateVars, tensors) -> None:
     """Place every variable, variable tensor and CALL_ONCE flag in the state region."""
     pos = 0

@@ -107,7 +107,7 @@ def integer_ops_only(ctx: Context) -> str | None:
     a representative dataset and TFLITE_BUILTINS_INT8."""
     bad: dict[str, list[str]] = {}
     for t in op_types(ctx.model):
-        if t.computes not in ("int8", "int16x8") and not (t.op in BOUNDARY and t.computes == "float"):
+        if t.computes not in ("int8", "int16x8", "none") and not (t.op in BOUNDARY and t.computes == "float"):
             bad.setdefault(t.computes, []).append(f"{t.op}({t.layer})")
     if not bad:
         return None
@@ -129,8 +129,10 @@ def integer_io(ctx: Context) -> str | None:
 @rule("mcu")
 def single_subgraph(ctx: Context) -> str | None:
     """More than one subgraph ({details}): control flow (IF/WHILE) is not supported by the C engine;
-    unroll it in the model."""
-    n = len(ctx.model.subgraphs)
+    unroll it in the model (a streaming model's CALL_ONCE init subgraphs are supported)."""
+    inits = {int(op.builtin_options.initSubgraphIndex) for op in ctx.model.main.operators
+             if op.opcode == "CALL_ONCE" and op.builtin_options is not None}
+    n = len([k for k in range(1, len(ctx.model.subgraphs)) if k not in inits]) + 1
     return None if n == 1 else f"{n} subgraphs"
 
 

@@ -130,3 +130,19 @@ def test_init_subgraph_the_engine_cannot_run_is_one_line(model, tmp_path):
         codegen.generate(path, tmp_path / "c", "kws")
     msg = str(info.value)
     assert "\n" not in msg and "init subgraphs made of VAR_HANDLE and constant ASSIGN_VARIABLE only" in msg, msg
+
+
+@pytest.fixture(scope="module")
+def board_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("an386")      # one firmware build for both modes
+
+
+@pytest.mark.parametrize("mode", [tflm.STREAM, tflm.RESET])
+def test_stream_on_mps2_an386_matches_tflm_frame_by_frame(model, board_dir, mode):
+    """The same 50 frames on the emulated Cortex-M4 (QEMU), as one stream and reset before each
+    (the RESET request of the serial protocol)."""
+    from pipeline.bench import board as board_bench
+    x = _frames()
+    r = board_bench.run("mps2-an386", model, x, None, board_dir, mode=mode)
+    assert r["samples"] == FRAMES and r["mismatches"] == 0 and r["bit_exact"], r
+    assert r["state_bytes"] == 64 and r["eval_mode"] == mode and r["arena_bytes"] > 0
