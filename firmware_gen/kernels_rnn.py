@@ -230,8 +230,10 @@ def svdf(node, ctx) -> Call:
 KERNELS = (
     Kernel("UNIDIRECTIONAL_SEQUENCE_LSTM", "ep_lstm_s8", "ep_rnn.c",
            "int8 activations and weights, int16 cell state, int32 bias (the converter's Keras LSTM); "
-           "tanh cell gate, cell clip, batch- or time-major; no peephole/projection/layer norm/CIFG", lstm),
+           "tanh cell gate, cell clip, batch- or time-major, state in the state region; no peephole/projection/"
+           "layer norm/CIFG; no int16x8 (the converter does not quantize the LSTM to 16x8)", lstm),
     Kernel("SVDF", "ep_svdf_s8_s16", "ep_rnn.c",
-           "int8 input and output, int8 feature weights, int16 (or int8) time weights and state, int32 bias",
+           "int8 input and output, int8 feature weights, int16 time weights and state, int32 bias "
+           "(int8 time weights and state: `ep_svdf_s8_s8`); state in the state region",
            svdf),
 )
