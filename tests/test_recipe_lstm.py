@@ -33,8 +33,6 @@ def test_lstm_har_int8_bit_exact_on_host_c(tmp_path):
     # trained base model is reused from the run above)
     recipe = recipes.load("lstm_har")
     assert "int8" in recipe.variants and not {"qat", "int16x8", "binary"} & set(recipe.variants)
-    for variant, text in (("int16x8", "not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'"),
-                          ("binary", "no build_binary()")):
-        with pytest.raises(EdgepipeError) as info:
-            run(RunConfig(model="lstm_har", variants=(variant,), targets=("host-tflm",), out=tmp_path))
-        assert text in str(info.value) and "\n" not in str(info.value), str(info.value)
+    with pytest.raises(EdgepipeError) as info:
+        run(RunConfig(model="lstm_har", variants=("binary",), targets=("host-tflm",), out=tmp_path))
+    assert "no build_binary()" in str(info.value) and "\n" not in str(info.value), str(info.value)
