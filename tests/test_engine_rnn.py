@@ -217,3 +217,27 @@ def test_svdf_without_bias_is_refused(models, tmp_path):
     with pytest.raises(EdgepipeError) as info:
         codegen.generate(path, tmp_path / "c", "bad")
     assert "no bias; TFLM's integer SVDF reads the bias scale" in str(info.value)
+
+
+FUZZ_MUTANTS = 40
+
+
+def test_mutants_of_recurrent_models_fail_cleanly_or_match(models, tmp_path):
+    """The fuzz property (tests/model_fuzz.py) on the batch-1 recurrent models: every structure-aware
+    mutant ends in one clean error line or in an engine that runs ASan/UBSan clean and matches TFLM.
+    bench/fuzz_models.py --models tests/data/lstm_stack_int8.tflite runs thousands."""
+    import collections
+    import model_fuzz
+    seeds = {"stack": models["stack"].read_bytes(), "svdf8": models["svdf8"].read_bytes()}
+    checker = model_fuzz.Checker(tmp_path / "fuzz")
+    rng = np.random.default_rng(20261202)
+    counts, failures = collections.Counter(), []
+    for i in range(FUZZ_MUTANTS):
+        name = ("stack", "svdf8")[i % 2]
+        data, what = model_fuzz.mutate(seeds[name], rng)
+        outcome = checker.check(data)
+        counts[outcome.kind] += 1
+        if outcome.kind in model_fuzz.FAILURES:
+            failures.append(f"#{i} {name}: {what} -> {outcome.kind}: {outcome.detail}")
+    assert not failures, model_fuzz.table(counts) + "\n" + "\n".join(failures)
+    assert counts["clean_error"] >= FUZZ_MUTANTS // 4 and counts["match"] >= 2, model_fuzz.table(counts)
