@@ -241,3 +241,21 @@ def test_mutants_of_recurrent_models_fail_cleanly_or_match(models, tmp_path):
             failures.append(f"#{i} {name}: {what} -> {outcome.kind}: {outcome.detail}")
     assert not failures, model_fuzz.table(counts) + "\n" + "\n".join(failures)
     assert counts["clean_error"] >= FUZZ_MUTANTS // 4 and counts["match"] >= 2, model_fuzz.table(counts)
+
+
+@pytest.fixture(scope="module")
+def board_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("an386_rnn")      # one firmware build for both modes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [tflm.STREAM, tflm.RESET])
+def test_lstm_on_mps2_an386_matches_tflm(models, board_dir, mode):
+    """The stacked LSTM cross-compiled for the emulated Cortex-M4 (QEMU) in the benchmark firmware:
+    20 sequences as one stream (hidden and cell state carried) and reset before each."""
+    from pipeline.bench import board as board_bench
+    shape = tflite_file.read(models["stack"]).main.tensors[0].shape[1:]
+    x = np.random.default_rng(9).integers(-128, 128, size=(20, *shape), dtype=np.int8)
+    r = board_bench.run("mps2-an386", models["stack"], x, None, board_dir, mode=mode)
+    assert r["samples"] == 20 and r["mismatches"] == 0 and r["bit_exact"], r
+    assert r["eval_mode"] == mode and r["state_bytes"] == 80      # two LSTMs' hidden + cell slots
