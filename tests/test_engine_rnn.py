@@ -1,6 +1,6 @@
 """Recurrent ops in the generated engine against TFLM: UNIDIRECTIONAL_SEQUENCE_LSTM int8 (int16 cell
 state) from Keras LSTMs through the real TFLite converter (stacked, sequence output, time-major,
-batch 2; stored in tests/data, written by tests/rnn_models.py), and SVDF int8 with int16 and int8 state (written with TFLite's schema: no Keras layer
+batch 2; stored in tests/data/rnn, written by tests/rnn_models.py), and SVDF int8 with int16 and int8 state (written with TFLite's schema: no Keras layer
 converts to SVDF). Random inputs as independent samples (state reset before each) and as one stream
 (state carried), 0 mismatching bytes, ASan/UBSan, -Werror on gcc and arm-none-eabi-gcc for every
 core; the validator's rules and the builders' refusals are one line each."""
@@ -225,7 +225,7 @@ FUZZ_MUTANTS = 40
 def test_mutants_of_recurrent_models_fail_cleanly_or_match(models, tmp_path):
     """The fuzz property (tests/model_fuzz.py) on the batch-1 recurrent models: every structure-aware
     mutant ends in one clean error line or in an engine that runs ASan/UBSan clean and matches TFLM.
-    bench/fuzz_models.py --models tests/data/lstm_stack_int8.tflite runs thousands."""
+    bench/fuzz_models.py --models tests/data/rnn/lstm_stack_int8.tflite runs thousands."""
     import collections
     import model_fuzz
     seeds = {"stack": models["stack"].read_bytes(), "svdf8": models["svdf8"].read_bytes()}
