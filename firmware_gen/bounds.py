@@ -193,7 +193,7 @@ def _lstm(f, function, tables) -> Footprint:
     steps, state, inputs = f["batches"] * f["time_steps"], f["batches"] * f["state_dim"], f["input_dim"]
     s = f["state_dim"]
     return Footprint(inputs=(steps * inputs, state, state), output=steps * s,
-                     tables=dict(in_weights=4 * s * inputs, rec_weights=4 * s * s, bias=4 * s))
+                     tables=dict(in_weights=4 * s * inputs, rec_weights=4 * s * s, bias=4 * s, bias64=4 * s))
 
 
 def _svdf(f, function, tables) -> Footprint:

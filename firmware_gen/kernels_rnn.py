@@ -1,6 +1,7 @@
 """Kernel builders for the recurrent ops: UNIDIRECTIONAL_SEQUENCE_LSTM (int8, as the TFLite converter
-quantizes a Keras LSTM: int8 activations and weights, int16 cell state, int32 bias) and SVDF (int8
-with int16 or int8 state). Each fills the struct of runtime/ep_rnn.h with what TFLM's Prepare
+quantizes a Keras LSTM: int8 activations and weights, int16 cell state, int32 bias; and int16x8:
+int16 activations, int64 bias, which TFLM runs though the converter refuses to write it) and SVDF
+(int8 with int16 or int8 state). Each fills the struct of runtime/ep_rnn.h with what TFLM's Prepare
 computes (lstm_eval_common.cc, svdf_common.cc; float32 vs double as there) and refuses, in one
 line, anything TFLM's reference kernel would not run or the C kernel could not run safely.
 
@@ -93,9 +94,11 @@ def _check_sums(node, what: str, worst: int):
 def lstm(node, ctx) -> Call:
     x, y = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
     o = node.options
-    if x.dtype != "INT8":
+    if x.dtype not in ("INT8", "INT16"):
         _fail(node, f"{x.dtype} input; the C engine runs the int8 LSTM (int8 activations and weights, "
-                    "int16 cell state), as the TFLite converter quantizes a Keras LSTM")
+                    "int16 cell state), as the TFLite converter quantizes a Keras LSTM, and the int16x8 one")
+    sixteen = x.dtype == "INT16"          # int16x8: int16 activations, int64 bias (TFLM's EvalLstm<int16_t, ...>)
+    act = "INT16" if sixteen else "INT8"
     if len(node.inputs) != 24 or len(node.outputs) != 1:
         _fail(node, f"{len(node.inputs)} inputs and {len(node.outputs)} outputs; the op takes 24 and 1")
     variants = sorted({v for k, v in LSTM_VARIANTS.items() if node.inputs[k] >= 0})
@@ -114,11 +117,13 @@ def lstm(node, ctx) -> Call:
         _fail(node, f"weights of shape {list(w_f.shape)}")
     w_in = [_const(node, ctx, k, "INT8", (state_dim, in_dim)) for k in LSTM_INPUT_WEIGHTS]
     w_rec = [_const(node, ctx, k, "INT8", (state_dim, state_dim)) for k in LSTM_RECURRENT_WEIGHTS]
-    biases = [_const(node, ctx, k, "INT32", (state_dim,)) for k in LSTM_BIASES]
-    h = _state(node, ctx, LSTM_HIDDEN, "INT8", batches * state_dim)
+    biases = [_const(node, ctx, k, "INT64" if sixteen else "INT32", (state_dim,)) for k in LSTM_BIASES]
+    h = _state(node, ctx, LSTM_HIDDEN, act, batches * state_dim)
     c = _state(node, ctx, LSTM_CELL, "INT16", batches * state_dim)
-    if y.dtype != "INT8" or tuple(y.shape) != (int(x.shape[0]), int(x.shape[1]), state_dim):
-        _fail(node, f"output {y.dtype} {list(y.shape)}; expected INT8 {[int(x.shape[0]), int(x.shape[1]), state_dim]}")
+    if y.dtype != act or tuple(y.shape) != (int(x.shape[0]), int(x.shape[1]), state_dim):
+        _fail(node, f"output {y.dtype} {list(y.shape)}; expected {act} {[int(x.shape[0]), int(x.shape[1]), state_dim]}")
+    if sixteen and (x.zp != 0 or h.zp != 0):
+        _fail(node, "int16 input and hidden state must be symmetric (zero point 0)")
     if (y.s, y.zp) != (h.s, h.zp):
         # TFLM copies the hidden state's bytes to the output: both must mean the same values
         _fail(node, f"output quantization ({y.s:g}, {y.zp}) differs from the hidden state's ({h.s:g}, {h.zp})")
@@ -138,20 +143,31 @@ def lstm(node, ctx) -> Call:
         _fail(node, f"cell clip {cell_clip:g} is not finite and >= 0")
     # CreateLstmCellStateInfo: static_cast<int16_t>(clamp(double(cell_clip) / double(scale)))
     q_clip = int(min(max(cell_clip / float(np.float32(c.s)), -32768.0), 32767.0)) if cell_clip > 0 else 0
-    # accumulators: |w| x |x + offset| summed over a row (+ the bias) must stay in int32
+    # accumulators: |w| x |x + offset| summed over a row (+ the bias) must stay in int32 (int8), or
+    # within the +-2^47 of TFLM's 64-bit requantization (int16x8)
+    limit = (1 << 47) - 1 if sixteen else INT32_MAX
+    span = 32768 if sixteen else 128
     for g in range(4):
         wi = np.abs(w_in[g].data.astype(np.int64)).sum(axis=1)
         wr = np.abs(w_rec[g].data.astype(np.int64)).sum(axis=1)
-        b = np.abs(biases[g].data.astype(np.int64))
-        _check_sums(node, "an input gate FC", int((wi * (128 + abs(x.zp)) + b).max()))
-        _check_sums(node, "a recurrent gate FC", int((wr * (128 + abs(h.zp))).max()))
+        b = np.abs(biases[g].data.astype(np.int64)) if not sixteen else \
+            np.abs(biases[g].data.astype(np.float64))          # an int64 bias may be huge: no int64 overflow
+        for what, worst in (("an input gate FC", (wi * (span + abs(x.zp)) + b).max()),
+                            ("a recurrent gate FC", (wr * (span + abs(h.zp))).max())):
+            if worst > limit:
+                _fail(node, f"{what} can overflow its accumulator ({worst:.0f}); the layer is too large or its "
+                            "weights malformed")
     in_pairs = [_conv_multiplier(node, x, w, GATE_INPUT_SCALE) for w in w_in]
     rec_pairs = [_conv_multiplier(node, h, w, GATE_INPUT_SCALE) for w in w_rec]
+    if sixteen and any(s >= 8 for _, s in in_pairs + rec_pairs):
+        _fail(node, "a gate FC's scale ratio needs a left shift of 8 or more; TFLM's 64-bit requantization "
+                    "allows at most 7")
     forget = _mul_multiplier(node, GATE_OUTPUT_SCALE, c.s, c.s)
     inp = _mul_multiplier(node, GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, c.s)
     hidden = _mul_multiplier(node, GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, h.s)
+    bias_values = np.concatenate([b.data.reshape(-1) for b in biases])
     return Call(
-        function="ep_lstm_s8", struct_type="ep_lstm_params",
+        function="ep_lstm_s16" if sixteen else "ep_lstm_s8", struct_type="ep_lstm_params",
         fields=dict(batches=batches, time_steps=t_steps, input_dim=in_dim, state_dim=state_dim,
                     time_major=int(time_major), in_offset=-x.zp, hidden_offset=-h.zp, hidden_zero_point=h.zp,
                     cell_gate_tanh=int(activation == TANH),
@@ -163,7 +179,8 @@ def lstm(node, ctx) -> Call:
                     in_weights=ctx.table("in_weights", "int8_t", np.concatenate([w.data.reshape(-1) for w in w_in])),
                     rec_weights=ctx.table("rec_weights", "int8_t",
                                           np.concatenate([w.data.reshape(-1) for w in w_rec])),
-                    bias=ctx.table("bias", "int32_t", np.concatenate([b.data.reshape(-1) for b in biases]))),
+                    bias=None if sixteen else ctx.table("bias", "int32_t", bias_values),
+                    bias64=ctx.table("bias", "int64_t", bias_values) if sixteen else None),
         inputs=[ctx.ptr(node.inputs[0]), ctx.ptr(node.inputs[LSTM_HIDDEN]), ctx.ptr(node.inputs[LSTM_CELL])],
         macs=batches * t_steps * 4 * state_dim * (in_dim + state_dim))
 
@@ -231,7 +248,8 @@ KERNELS = (
     Kernel("UNIDIRECTIONAL_SEQUENCE_LSTM", "ep_lstm_s8", "ep_rnn.c",
            "int8 activations and weights, int16 cell state, int32 bias (the converter's Keras LSTM); "
            "tanh cell gate, cell clip, batch- or time-major, state in the state region; no peephole/projection/"
-           "layer norm/CIFG; no int16x8 (the converter does not quantize the LSTM to 16x8)", lstm),
+           "layer norm/CIFG; int16x8 too (`ep_lstm_s16`, int64 bias; TFLM runs it, the converter does not write it)",
+           lstm),
     Kernel("SVDF", "ep_svdf_s8_s16", "ep_rnn.c",
            "int8 input and output, int8 feature weights, int16 time weights and state, int32 bias "
            "(int8 time weights and state: `ep_svdf_s8_s8`); state in the state region",

@@ -123,6 +123,42 @@ def svdf_model(batches=2, in_dim=8, units=4, rank=2, memory=5, state16=True, see
     return bytes(b.Output())
 
 
+def lstm_int16x8(int8_model: bytes) -> bytes:
+    """The int16x8 form of a converter-built int8 LSTM-only model, written with the schema: int16
+    input, hidden state and output at 1/256 of the int8 scales (zero point 0), int64 biases at input
+    x weight scale, the same int8 weights and int16 cell state. The TFLite converter refuses to
+    quantize UNIDIRECTIONAL_SEQUENCE_LSTM to 16x8 ("not yet supported"), TFLM runs it
+    (EvalLstm<int16_t, int8_t, int16_t, int64_t>)."""
+    from flatbuffers import Builder
+
+    from edgepipe_base import tflite_file
+    s = tflite_file.schema()
+    m = s.ModelT.InitFromPackedBuf(bytearray(int8_model), 0)
+    sg = m.subgraphs[0]
+    assert len(sg.operators) == 1, "an LSTM-only model"
+    op = sg.operators[0]
+    x, h, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[18]], sg.tensors[op.outputs[0]]
+    scale8 = {id(t): float(t.quantization.scale[0]) for t in (x, h, y)}
+    for t in {id(t): t for t in (x, h, y)}.values():
+        t.type = s.TensorType.INT16
+        t.quantization.scale = [scale8[id(t)] / 256.0]
+        t.quantization.zeroPoint = [0]
+    for gate in range(4):
+        w, b = sg.tensors[op.inputs[1 + gate]], sg.tensors[op.inputs[12 + gate]]
+        real = np.frombuffer(bytes(np.asarray(m.buffers[b.buffer].data, dtype=np.uint8)), dtype=np.int32) \
+            * np.float64(b.quantization.scale[0])
+        scale = float(np.float32(x.quantization.scale[0]) * np.float32(w.quantization.scale[0]))
+        b.type = s.TensorType.INT64
+        b.quantization.scale = [scale]
+        fresh = s.BufferT()          # the converter shares equal constants' buffers: one of its own
+        fresh.data = np.frombuffer(np.round(real / scale).astype(np.int64).tobytes(), dtype=np.uint8)
+        m.buffers.append(fresh)
+        b.buffer = len(m.buffers) - 1
+    b = Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def tflm_per_sample(model: bytes, x: np.ndarray) -> np.ndarray:
     """TFLM's outputs with its variable tensors reset before every sample (a stateless model's
     semantics; per-sample evaluation). x holds whole input tensors [N, *input_shape]."""

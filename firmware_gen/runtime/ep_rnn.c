@@ -2,6 +2,7 @@
  * (micro/kernels/lstm_eval.{h,cc}, svdf_common.cc), with the same integer steps in the same order. */
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
+#include "ep_fixedpoint_s16.h"
 #include "ep_sigmoid_table.h"
 
 #include <stddef.h>
@@ -102,6 +103,59 @@ void ep_lstm_s8(const ep_lstm_params *p, const int8_t *in, int8_t *hidden, int16
             }
             /* h_{t-1} was read by every unit above; now it becomes h_t */
             memcpy(h, y, (size_t)S);
+        }
+    }
+}
+
+/* one int16 FC row requantized to int16 (reference_integer_ops::FullyConnected<int16, int8, int16,
+ * int64>: int64 accumulator and bias, the 64-bit MultiplyByQuantizedMultiplier) */
+static inline int16_t ep_fc_row_s16(const int8_t *w, const int16_t *x, int32_t n, int64_t bias,
+                                    int32_t mult, int32_t shift)
+{
+    int64_t acc = 0;
+    int32_t d;
+    for (d = 0; d < n; ++d) {
+        acc += (int64_t)((int32_t)w[d] * (int32_t)x[d]);
+    }
+    acc += bias;
+    return ep_sat16(ep_mbqm64(acc, mult, shift));
+}
+
+void ep_lstm_s16(const ep_lstm_params *p, const int16_t *in, int16_t *hidden, int16_t *cell, int16_t *out)
+{
+    const int32_t B = p->batches, T = p->time_steps, I = p->input_dim, S = p->state_dim;
+    int32_t b, t, j, g;
+
+    for (b = 0; b < B; ++b) {
+        int16_t *h = hidden + (size_t)b * S;
+        int16_t *c = cell + (size_t)b * S;
+        for (t = 0; t < T; ++t) {
+            const size_t step = p->time_major ? (size_t)t * B + b : (size_t)b * T + t;
+            const int16_t *x = in + step * I;
+            int16_t *y = out + step * S;
+            for (j = 0; j < S; ++j) {
+                int16_t gate[4];
+                int16_t c_forget, c_input, c_new, tanh_c;
+                for (g = 0; g < 4; ++g) {
+                    const int16_t fx = ep_fc_row_s16(p->in_weights + ((size_t)g * S + j) * I, x, I,
+                                                     p->bias64[g * S + j], p->in_mult[g], p->in_shift[g]);
+                    const int16_t fh = ep_fc_row_s16(p->rec_weights + ((size_t)g * S + j) * S, h, S, 0,
+                                                     p->rec_mult[g], p->rec_shift[g]);
+                    const int16_t pre = ep_sat16((int32_t)fx + fh);
+                    gate[g] = (g == 2 && p->cell_gate_tanh) ? ep_tanh_q15(pre, 3, 0) : ep_sigmoid_q15(pre);
+                }
+                c_forget = ep_sat16(ep_mbqm((int32_t)gate[1] * c[j], p->forget_mult, p->forget_shift));
+                c_input = ep_sat16(ep_mbqm((int32_t)gate[0] * gate[2], p->input_mult, p->input_shift));
+                c_new = ep_sat16((int32_t)c_forget + c_input);
+                if (p->cell_clip > 0) {
+                    c_new = (int16_t)ep_clamp(c_new, -p->cell_clip, p->cell_clip);
+                }
+                c[j] = c_new;
+                tanh_c = ep_tanh_q15(c_new, p->cell_tanh_mult, p->cell_tanh_shift);
+                y[j] = ep_sat16(ep_mbqm((int32_t)tanh_c * gate[3], p->hidden_mult, p->hidden_shift)
+                                + p->hidden_zero_point);
+            }
+            memcpy(h, y, (size_t)S * sizeof(int16_t));
         }
     }
 }

@@ -38,13 +38,17 @@ typedef struct {
     int32_t cell_clip;             /* > 0: clamp the cell state to +-cell_clip; 0: no clipping */
     const int8_t *in_weights;      /* [4][state_dim][input_dim] */
     const int8_t *rec_weights;     /* [4][state_dim][state_dim] */
-    const int32_t *bias;           /* [4][state_dim] */
+    const int32_t *bias;           /* [4][state_dim] (int8) */
+    const int64_t *bias64;         /* [4][state_dim] (int16x8) */
 } ep_lstm_params;
 
 /* in [batches x time_steps x input_dim] (time-major: [time_steps x batches x input_dim]),
  * out likewise with state_dim; hidden [batches x state_dim] and cell [batches x state_dim] are the
  * state, updated in place. */
 void ep_lstm_s8(const ep_lstm_params *p, const int8_t *in, int8_t *hidden, int16_t *cell, int8_t *out);
+/* int16x8 (TFLM's EvalLstm<int16, int8, int16, int64>): int16 input / hidden state / output (zero
+ * point 0), int64 bias and accumulators; in_offset and hidden_offset are 0 */
+void ep_lstm_s16(const ep_lstm_params *p, const int16_t *in, int16_t *hidden, int16_t *cell, int16_t *out);
 
 /* SVDF (TFLM's EvalIntegerSvdfReference): int8 input, int8 feature weights, int16 (or int8) time
  * weights and state, int32 bias, int8 output. Each call shifts every filter's memory by one,
