@@ -36,3 +36,16 @@ def test_lstm_har_int8_bit_exact_on_host_c(tmp_path):
     with pytest.raises(EdgepipeError) as info:
         run(RunConfig(model="lstm_har", variants=("binary",), targets=("host-tflm",), out=tmp_path))
     assert "no build_binary()" in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_synthetic_har_is_seeded_and_offline():
+    import numpy as np
+    from pipeline import datasets
+    a, b = datasets.load("synthetic_har"), datasets.load("synthetic_har")
+    assert a.fingerprint == b.fingerprint and np.array_equal(a.x_test, b.x_test)
+    assert a.input_shape == (32, 3) and a.labels == ("still", "walk", "run", "stairs")
+    assert len(a.x_train) + len(a.x_val) == 2400 and len(a.x_test) == 400
+    assert set(np.unique(a.y_test)) == {0, 1, 2, 3}
+    # the activities differ in how much the signal moves: still < walk < run (std over time, mean over axes)
+    motion = [a.x_test[a.y_test == k].std(axis=1).mean() for k in range(3)]
+    assert motion[0] < motion[1] < motion[2], motion
