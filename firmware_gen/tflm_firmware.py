@@ -53,7 +53,8 @@ def glue_header(engine_version: str, sha256: str, input_bytes: int, output_bytes
         "#define EP_MODEL_ARENA_BYTES ep_tflm_arena_used()   /* measured on the board at init */",
         f'#define EP_MODEL_SHA256 "{sha256}"',
         "#define EP_MODEL_INVOKE ep_tflm_invoke",
-        "#define EP_MODEL_INIT ep_tflm_init", "",
+        "#define EP_MODEL_INIT ep_tflm_init",
+        "#define EP_MODEL_RESET ep_tflm_reset", "",
         "#endif /* EP_MODEL_GLUE_H */", ""])
 
 

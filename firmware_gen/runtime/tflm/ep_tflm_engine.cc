@@ -52,6 +52,10 @@ extern "C" int ep_tflm_invoke(const int8_t *input, int8_t *output) {
     return 0;
 }
 
+extern "C" void ep_tflm_reset(void) {
+    if (init_status == 0) interpreter->Reset();   /* variable tensors back to their zero point */
+}
+
 extern "C" uint32_t ep_tflm_arena_used(void) {
     return interpreter != nullptr && init_status == 0 ? (uint32_t)interpreter->arena_used_bytes() : 0u;
 }
