@@ -268,3 +268,18 @@ def test_lstm_on_mps2_an386_matches_tflm(models, board_dir, mode):
     r = board_bench.run("mps2-an386", models["stack"], x, None, board_dir, mode=mode)
     assert r["samples"] == 20 and r["mismatches"] == 0 and r["bit_exact"], r
     assert r["eval_mode"] == mode and r["state_bytes"] == 80      # two LSTMs' hidden + cell slots
+
+
+def test_tflm_library_closure_finds_global_tables(tmp_path, monkeypatch):
+    """CMSIS-NN's LSTM kernels need sigmoid_table_uint16, a global table (not a function): the TFLM
+    library's link closure finds the file that defines it, not the ones that declare it extern or
+    keep a static copy."""
+    from firmware_gen import tflm_tree
+    monkeypatch.setenv("EDGEPIPE_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "tree"
+    (root / "nn").mkdir(parents=True)
+    (root / "nn" / "tables.c").write_text("const uint16_t sigmoid_table_uint16[256] = {\n    32768,\n};\n")
+    (root / "nn" / "user.c").write_text("extern const uint16_t sigmoid_table_uint16[256];\n")
+    (root / "nn" / "common.h.cc").write_text("static const uint16_t sigmoid_table_uint16[256] = {\n};\n")
+    lib = tflm_tree.Library(tflm_tree.Tree("tflm-cmsis-nn", root), ["-mcpu=cortex-m4"])
+    assert lib.for_undefined(["sigmoid_table_uint16"]) == ["nn/tables.c"]
