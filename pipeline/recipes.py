@@ -5,8 +5,6 @@ A recipe file has a docstring (shown by `edgepipe models`), a `RECIPE` dict and 
 `RECIPE` names the dataset, the training hyper-parameters, the architecture knobs of the teacher
 (`arch`) and of a smaller student (`student`), and the parameters of each compression
 (`compress`). Optional `build_binary(...)` gives the binarized (larq) form of the architecture.
-An optional `variants` list names the variants a run builds when none are asked for (default: all);
-a recipe whose layers some compressions cannot handle (an LSTM: no QAT, no int16x8) lists the others.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ class Recipe:
     arch: dict = field(default_factory=dict)
     student: dict = field(default_factory=dict)
     compress: dict = field(default_factory=dict)
-    variants: tuple = ()                     # default variants of a run (empty: all)
     module: ModuleType | None = field(default=None, repr=False, compare=False)
 
     def build(self, input_shape, num_classes, **overrides):
@@ -77,10 +74,10 @@ def load(name: str, models_dir: Path = MODELS_DIR) -> Recipe:
         raise EdgepipeError(f"{path}: a recipe needs a RECIPE dict and a build() function")
     if "dataset" not in recipe:
         raise EdgepipeError(f"{path}: RECIPE has no 'dataset'")
-    unknown = set(recipe) - {"dataset", "train", "arch", "student", "compress", "variants"}
+    unknown = set(recipe) - {"dataset", "train", "arch", "student", "compress"}
     if unknown:
         raise EdgepipeError(f"{path}: RECIPE has unknown keys {sorted(unknown)}; valid keys: "
-                            "dataset, train, arch, student, compress, variants")
+                            "dataset, train, arch, student, compress")
     # models depend on the recipe's code (build, build_binary, helpers); the RECIPE dict's sections are
     # keyed by the stages that read them, so tuning a compression knob does not retrain the base model
     try:
@@ -93,4 +90,4 @@ def load(name: str, models_dir: Path = MODELS_DIR) -> Recipe:
                   path=str(path), source_sha256=hashlib.sha256(build_source).hexdigest(),
                   train={**TRAIN_DEFAULTS, **recipe.get("train", {})}, arch=dict(recipe.get("arch", {})),
                   student=dict(recipe.get("student", {})), compress=dict(recipe.get("compress", {})),
-                  variants=tuple(recipe.get("variants", ())), module=module)
+                  module=module)

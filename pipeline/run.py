@@ -298,7 +298,7 @@ def all_variant_names() -> list[str]:
 
 def _variant_names(cfg: RunConfig, recipe) -> list[str]:
     valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
-    names = list(cfg.variants) if cfg.variants else list(getattr(recipe, "variants", ()) or valid)
+    names = list(cfg.variants) if cfg.variants else valid
     for n in names:
         if n not in valid and recipe is None and n in all_variant_names():
             raise EdgepipeError(f"variant {n} needs a recipe (compressions retrain a tf-keras model that a "

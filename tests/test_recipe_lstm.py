@@ -29,13 +29,19 @@ def test_lstm_har_int8_bit_exact_on_host_c(tmp_path):
     assert c["error"] is None and c.get("skipped") is None, c
     assert c["samples"] == HOST_C_SAMPLES and c["mismatches"] == 0 and c["bit_exact"] is True
     assert c["eval_mode"] == "reset" and c["state_bytes"] > 0 and c["instructions"] > 0
-    # the variants an LSTM cannot take are not in the recipe's defaults; asked for, one line (the
-    # trained base model is reused from the run above)
+
+
+def test_variants_an_lstm_cannot_take_are_refused_in_one_line():
+    """Left out of a default run; asked for, one line with the reason, before anything runs."""
+    from pipeline.run import _variant_names
     recipe = recipes.load("lstm_har")
-    assert "int8" in recipe.variants and not {"qat", "int16x8", "binary"} & set(recipe.variants)
-    with pytest.raises(EdgepipeError) as info:
-        run(RunConfig(model="lstm_har", variants=("binary",), targets=("host-tflm",), out=tmp_path))
-    assert "no build_binary()" in str(info.value) and "\n" not in str(info.value), str(info.value)
+    default = _variant_names(RunConfig(model="lstm_har"), recipe)
+    assert "int8" in default and not {"qat", "prune_qat", "distill_qat", "int16x8", "binary"} & set(default)
+    for variant, reason in (("int16x8", "does not quantize UNIDIRECTIONAL_SEQUENCE_LSTM to 16x8"),
+                            ("qat", "cannot annotate an LSTM layer")):
+        with pytest.raises(EdgepipeError) as info:
+            _variant_names(RunConfig(model="lstm_har", variants=("int8", variant)), recipe)
+        assert reason in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
 def test_synthetic_har_is_seeded_and_offline():
