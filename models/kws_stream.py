@@ -17,7 +17,21 @@ RECIPE = {
     },
 }
 
+# variants that cannot apply to a streaming model, and why (the run refuses them in one line)
+_QAT = ("tfmot's quantization-aware training has no QuantizeConfig for the streaming layer "
+        "(StreamingConv1D); the post-training int8 variant is the deployable one")
+NOT_APPLICABLE = {
+    "qat": _QAT, "prune_qat": _QAT, "distill_qat": _QAT,
+    "binary": "a 1-bit model goes through Larq Compute Engine's converter, which has no streaming "
+              "(resource variable) form of the ring buffer",
+}
+
 _LAYER = None
+
+
+def custom_objects() -> dict:
+    """Registers the streaming layer (a cached run loads the saved model without calling build)."""
+    return {"StreamingConv1D": stream_conv_class()}
 
 
 def stream_conv_class():
