@@ -146,3 +146,18 @@ def test_stream_on_mps2_an386_matches_tflm_frame_by_frame(model, board_dir, mode
     r = board_bench.run("mps2-an386", model, x, None, board_dir, mode=mode)
     assert r["samples"] == FRAMES and r["mismatches"] == 0 and r["bit_exact"], r
     assert r["state_bytes"] == 64 and r["eval_mode"] == mode and r["arena_bytes"] > 0
+
+
+def test_cli_bench_streams_a_stateful_tflite(model, tmp_path):
+    """`edgepipe bench FILE --target host-c --stream`: seeded random frames as one stream."""
+    import json
+    import subprocess
+    repo = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "pipeline.cli", "bench", str(model), "--target", "host-c",
+                        "--samples", "40", "--stream", "--out", str(tmp_path / "run")],
+                       cwd=repo, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    row = next(r for r in json.loads((tmp_path / "run" / "results.json").read_text())["results"]
+               if r["target"] == "host-c")
+    assert row["samples"] == 40 and row["mismatches"] == 0 and row["eval_mode"] == "stream", row
+    assert row["state_bytes"] == 64 and "state 64 B beside the arena" in p.stdout
