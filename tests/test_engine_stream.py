@@ -161,3 +161,15 @@ def test_cli_bench_streams_a_stateful_tflite(model, tmp_path):
                if r["target"] == "host-c")
     assert row["samples"] == 40 and row["mismatches"] == 0 and row["eval_mode"] == "stream", row
     assert row["state_bytes"] == 64 and "state 64 B beside the arena" in p.stdout
+
+
+@pytest.mark.parametrize("board_id", ["microbit", "mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547"])
+def test_streaming_engine_cross_compiles_warning_free(engine, board_id, tmp_path):
+    """M0, M3, M4, M7 and M55 flags from the board files, -Wall -Wextra -Werror; the state region is
+    a static array of its own (bss), apart from the arena."""
+    from firmware_gen import boards, build
+    eng, _ = engine
+    flags = boards.load_board(board_id).cflags()
+    objs = build.compile_objects(eng.sources, tmp_path, include_dirs=eng.include_dirs, flags=flags,
+                                 cc="arm-none-eabi-gcc")
+    assert build.sum_sizes(objs, size_tool="arm-none-eabi-size")["bss"] >= eng.arena_bytes + eng.state_bytes
