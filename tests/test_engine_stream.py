@@ -173,3 +173,25 @@ def test_streaming_engine_cross_compiles_warning_free(engine, board_id, tmp_path
     objs = build.compile_objects(eng.sources, tmp_path, include_dirs=eng.include_dirs, flags=flags,
                                  cc="arm-none-eabi-gcc")
     assert build.sum_sizes(objs, size_tool="arm-none-eabi-size")["bss"] >= eng.arena_bytes + eng.state_bytes
+
+
+MUTANTS = 30
+
+
+def test_mutants_of_the_streaming_model_fail_cleanly_or_run_exactly(model, tmp_path):
+    """The fuzzing property (tests/test_fuzz.py) on the streaming model: a mutant ends in one clean
+    error line or in C that builds with -Werror, runs clean under ASan/UBSan and matches TFLM."""
+    import collections
+    import model_fuzz
+    checker = model_fuzz.Checker(tmp_path)
+    seed = model.read_bytes()
+    rng = np.random.default_rng(20261202)
+    counts, failures = collections.Counter(), []
+    for i in range(MUTANTS):
+        data, what = model_fuzz.mutate(seed, rng)
+        outcome = checker.check(data)
+        counts[outcome.kind] += 1
+        if outcome.kind in model_fuzz.FAILURES:
+            failures.append(f"#{i}: {what} -> {outcome.kind}: {outcome.detail}")
+    assert not failures, model_fuzz.table(counts) + "\n" + "\n".join(failures)
+    assert counts["clean_error"] >= 3 and counts["match"] >= 3, model_fuzz.table(counts)
