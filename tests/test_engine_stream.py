@@ -195,3 +195,10 @@ def test_mutants_of_the_streaming_model_fail_cleanly_or_run_exactly(model, tmp_p
             failures.append(f"#{i}: {what} -> {outcome.kind}: {outcome.detail}")
     assert not failures, model_fuzz.table(counts) + "\n" + "\n".join(failures)
     assert counts["clean_error"] >= 3 and counts["match"] >= 3, model_fuzz.table(counts)
+
+
+def test_first_difference_names_no_layer_when_all_agree(model, engine, tmp_path):
+    """The debug path (layer by layer against TFLM) skips the calls that write only state."""
+    eng, _ = engine
+    debug = host_run.build(eng, tmp_path, debug=True)
+    assert host_run.first_difference(model, eng, debug, _frames(1)[0]) is None
