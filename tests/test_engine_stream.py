@@ -202,3 +202,19 @@ def test_first_difference_names_no_layer_when_all_agree(model, engine, tmp_path)
     eng, _ = engine
     debug = host_run.build(eng, tmp_path, debug=True)
     assert host_run.first_difference(model, eng, debug, _frames(1)[0]) is None
+
+
+def test_int16x8_stream_matches_tflm(tmp_path):
+    """The same streaming graph in int16x8: int16 variables, SPLIT/SPLIT_V/STRIDED_SLICE on int16."""
+    path = stream_models.build(tmp_path / "stream16.tflite", int16=True)
+    m = tflite_file.read(path)
+    assert {"CALL_ONCE", "READ_VARIABLE", "ASSIGN_VARIABLE", "SPLIT", "SPLIT_V"} <= set(m.op_names())
+    assert m.main.tensors[m.main.inputs[0]].dtype == "INT16"
+    eng = codegen.generate(path, tmp_path / "c", "kws16")
+    binary = host_run.build(eng, tmp_path / "c", sanitize=True)
+    x = (_frames().astype(np.int16) * 211).astype(np.int16)
+    for mode in (tflm.STREAM, tflm.RESET):
+        ours = host_run.invoke(binary, eng, x, mode=mode)
+        ref = tflm.run(path.read_bytes(), x, mode=mode).outputs
+        assert ours.reshape(ref.shape).tobytes() == ref.tobytes(), mode
+    assert eng.state_bytes == 48 + 32 + 16     # int16 ring buffers (40 and 24 bytes, 16-aligned), the flag
