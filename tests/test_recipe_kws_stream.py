@@ -43,8 +43,14 @@ def test_kws_stream_int8_streams_bit_exact_on_host_c(tmp_path):
     assert "state 80 B beside the arena" in paths["md"].read_text()
 
 
-def test_variants_that_cannot_apply_are_refused_in_one_line(tmp_path):
+def test_variants_that_cannot_apply_are_refused_in_one_line():
+    from pipeline import recipes
+    from pipeline.run import _variant_names
+    recipe = recipes.load("kws_stream")
     with pytest.raises(EdgepipeError) as info:
-        run(RunConfig(model="kws_stream", variants=("int8", "qat"), targets=("host-c",), out=tmp_path))
+        _variant_names(RunConfig(model="kws_stream", variants=("int8", "qat")), recipe)
     msg = str(info.value)
     assert "\n" not in msg and msg.startswith("variant qat does not apply to recipe kws_stream: tfmot"), msg
+    default = _variant_names(RunConfig(model="kws_stream"), recipe)          # all that apply
+    assert {"int8", "int16x8", "prune75", "distill"} <= set(default)
+    assert not {"qat", "prune_qat", "distill_qat", "binary"} & set(default)
