@@ -218,3 +218,17 @@ def test_int16x8_stream_matches_tflm(tmp_path):
         ref = tflm.run(path.read_bytes(), x, mode=mode).outputs
         assert ours.reshape(ref.shape).tobytes() == ref.tobytes(), mode
     assert eng.state_bytes == 48 + 32 + 16     # int16 ring buffers (40 and 24 bytes, 16-aligned), the flag
+
+
+def test_litert_host_target_streams_and_resets(model):
+    """host-litert: a stream keeps LiteRT's state (as TFLM's, frame for frame here); reset takes a
+    fresh interpreter per sample, since LiteRT's reset_all_variables() leaves resource variables and
+    CALL_ONCE as they are: each reset sample gives what a one-frame stream gives."""
+    from pipeline.bench import host_litert
+    m = tflite_file.read(model)
+    x = _frames(20)
+    stream = host_litert._stateful_outputs(m, x, 1, tflm.STREAM)
+    assert np.array_equal(stream.reshape(20, -1), tflm.run(model.read_bytes(), x, mode=tflm.STREAM).outputs.reshape(20, -1))
+    reset = host_litert._stateful_outputs(m, x, 1, tflm.RESET)
+    single = np.stack([host_litert._stateful_outputs(m, x[k:k + 1], 1, tflm.STREAM)[0] for k in (3, 11)])
+    assert np.array_equal(reset[[3, 11]], single) and not np.array_equal(reset, stream)
