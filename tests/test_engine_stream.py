@@ -94,6 +94,11 @@ def _ops(m, sg, name):
     return [op for op in m.subgraphs[sg].operators if codes[op.opcodeIndex] == want]
 
 
+def _zero_strides(m, op):
+    buf = m.buffers[m.subgraphs[0].tensors[op.inputs[3]].buffer]
+    buf.data = np.zeros_like(np.asarray(buf.data, dtype=np.uint8))
+
+
 def _give_output(m, op):
     import copy
     sg = m.subgraphs[0]
@@ -112,6 +117,11 @@ def _give_output(m, op):
      "arity", "ASSIGN_VARIABLE has 0 output(s)"),
     ("var_handle without options", lambda m: setattr(_ops(m, 0, "VAR_HANDLE")[0], "builtinOptions", None),
      "options", "VAR_HANDLE has no builtin options"),
+    ("strided slice shape", lambda m: setattr(m.subgraphs[0].tensors[_ops(m, 0, "STRIDED_SLICE")[0].outputs[0]],
+                                              "shape", [1, 3, 10]),
+     "op_shape", "output shape [1, 3, 10], the op's rule gives [1, 2, 10]"),
+    ("strided slice zero stride", lambda m: _zero_strides(m, _ops(m, 0, "STRIDED_SLICE")[0]),
+     "op_shape", "a stride is 0"),
 ])
 def test_validator_rules_of_the_streaming_ops(model, tmp_path, what, change, rule, text):
     path = _mutated(model, tmp_path, change)
