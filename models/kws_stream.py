@@ -1,6 +1,7 @@
-"""Streaming keyword spotter (microWakeWord-style) on a synthetic keyword stream: trained on 6-frame
-windows, deployed frame by frame with a ring buffer of past frames held in a resource variable
-(state carried between invocations). Trains in seconds."""
+"""Streaming keyword spotter (microWakeWord-style): state carried from frame to frame.
+
+Trained in seconds on 6-frame windows of a synthetic keyword stream, deployed frame by frame with a
+ring buffer of past frames held in a resource variable (state carried between invocations)."""
 
 from pipeline.keras_env import keras
 
