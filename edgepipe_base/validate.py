@@ -822,6 +822,39 @@ def _rule_svdf(op: _Op, where):
         _multiplier(where, state.scale[0] * wt.scale[0] / y.scale[0], "state x time weight / output", y)
 
 
+def _rule_strided_slice(op: _Op, where):
+    """Constant begin/end/strides of the input's rank; the output shape numpy slicing gives (TFLite's
+    StridedSlice follows it), shrunk axes removed. Ellipsis / new-axis masks and offset slices: only
+    the constants are checked (the C engine refuses them)."""
+    _arity(op, where, (4, 4))
+    x, y = op.input(0), op.output()
+    rank = len(x.shape)
+    consts = [op.const_values(op.input(k)) for k in (1, 2, 3)]
+    where.need(all(c is not None and c.ndim == 1 for c in consts), "op_shape",
+               "begin, end and strides must be constant 1-D int32 tensors", op.input(1))
+    begin, end, strides = (c.astype(np.int64) for c in consts)
+    where.need(len(begin) == len(end) == len(strides), "op_shape",
+               f"begin, end and strides have {len(begin)}, {len(end)} and {len(strides)} values")
+    where.need(bool((strides != 0).all()), "op_shape", f"a stride is 0: {strides.tolist()[:8]}", op.input(3))
+    o = op.options
+    masks = (int(getattr(o, "ellipsisMask", 0) or 0), int(getattr(o, "newAxisMask", 0) or 0))
+    if any(masks) or getattr(o, "offset", False) or len(begin) != rank:
+        _same_dtype(op, where, x, y)
+        return
+    shape = []
+    for d in range(rank):
+        if int(getattr(o, "shrinkAxisMask", 0) or 0) >> d & 1:
+            i = int(begin[d]) + (x.shape[d] if begin[d] < 0 else 0)
+            where.need(0 <= i < x.shape[d], "op_shape", f"shrunk axis {d} index {int(begin[d])} of size {x.shape[d]}")
+            continue
+        b = None if int(getattr(o, "beginMask", 0) or 0) >> d & 1 else int(begin[d])
+        e = None if int(getattr(o, "endMask", 0) or 0) >> d & 1 else int(end[d])
+        shape.append(len(range(*slice(b, e, int(strides[d])).indices(x.shape[d]))))
+    where.need(all(v >= 1 for v in shape), "op_shape", f"the slice is empty: {shape}", y)
+    _expect_shape(op, where, tuple(shape))
+    _same_dtype(op, where, x, y)
+
+
 def _rule_var_handle(op: _Op, where):
     _arity(op, where, (0, 0))
     y = op.output()
@@ -887,5 +920,5 @@ OP_RULES = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _rule_lstm, "SVDF": _rule_svdf,
     "VAR_HANDLE": _rule_var_handle, "READ_VARIABLE": _rule_read_variable,
     "ASSIGN_VARIABLE": _rule_assign_variable, "CALL_ONCE": _rule_call_once, "SPLIT": _rule_split,
-    "SPLIT_V": _rule_split,
+    "SPLIT_V": _rule_split, "STRIDED_SLICE": _rule_strided_slice,
 }

@@ -109,6 +109,9 @@ def check_supported(node: Node, ctx: Context) -> Node:
     return node
 
 
+# ops that take or give a resource variable's handle (a RESOURCE tensor, no data)
+RESOURCE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+
 # Activation types the engine runs: int8, and int16 activations with int8 weights (int16x8).
 ACTIVATION_TYPES = ("INT8", "INT16")
 
@@ -122,6 +125,9 @@ def check_integer(node: Node, ctx: Context) -> Node:
         if i < 0:
             continue
         t = ctx.tensors[i]
+        if t.dtype == "RESOURCE" and node.opcode not in RESOURCE_OPS:
+            raise EdgepipeError(f"{ctx.path}: layer '{node.name}' ({node.opcode}) takes the resource handle "
+                                f"'{t.name}' as data; only {', '.join(sorted(RESOURCE_OPS))} use handles")
         if t.is_constant or t.dtype == "RESOURCE":
             continue
         if node.opcode == "QUANTIZE" and i in node.outputs and t.dtype == "UINT8":
@@ -205,6 +211,10 @@ def load(path) -> Graph:
         for t in sg.tensors)
     ctx = Context(path=str(path), tensors=tensors)
     state = state_mod.collect(model, tensors, str(path))   # refuses extra subgraphs it cannot run
+    for i in (sg.inputs[0], sg.outputs[0]):
+        if tensors[i].is_variable or tensors[i].dtype == "RESOURCE":
+            raise EdgepipeError(f"{path}: the model's {'input' if i == sg.inputs[0] else 'output'} "
+                                f"'{tensors[i].name}' is a variable; the C engine needs plain input and output tensors")
     nodes = []
     for op in sg.operators:
         # a custom op is ours only under one of the custom names we run (Larq Compute Engine's):

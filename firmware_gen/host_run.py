@@ -76,8 +76,10 @@ def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary,
     ours = dump_layers(debug_binary, x_one)
     # all_tensors feeds x[None, ...]: pass the per-sample array
     ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one).reshape(engine.input_shape)[0],
-                           [t for _, _, _, t in engine.layers], where=str(tflite_path))
+                           [t for _, _, _, t in engine.layers if t >= 0], where=str(tflite_path))
     for index, opcode, name, tensor in engine.layers:
+        if tensor < 0:
+            continue            # writes the state region (ASSIGN_VARIABLE, CALL_ONCE), no tensor
         b = ref[tensor].reshape(-1)
         a = ours[tensor].view(b.dtype)
         if not np.array_equal(a, b):

@@ -391,6 +391,14 @@ def supported_md() -> str:
         fn = kernels_s16.FUNCTIONS[op]
         lines.append(f"| {op} | {', '.join('`' + f + '`' for f in fn)} | {kernels_s16.SOURCES[op]} |")
     lines += [f"| {op} | - | - |" for op in sorted(kernels_s16.VIEWS)]
+    lines += ["", "## Streaming (stateful) models", "",
+              "Resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, int8 or int16 values, as the",
+              "converter writes them with `_experimental_variable_quantization`) and variable tensors",
+              "(`is_variable`) live in a static state region beside the arena (`<PREFIX>_STATE_BYTES`) and",
+              "survive between invocations; CALL_ONCE runs an init subgraph of constant ASSIGN_VARIABLEs on the",
+              "first invoke after `<prefix>_reset()`, which re-initialises the region (variable tensors to their",
+              "zero point, as TFLM's ResetVariableTensors). A model output may be uint8 (an int8 -> uint8",
+              "QUANTIZE, as microWakeWord's models end). Other subgraphs (IF/WHILE) are refused."]
     return "\n".join(lines) + "\n"
 
 

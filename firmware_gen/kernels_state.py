@@ -24,6 +24,9 @@ def _var_handle(node, ctx):
 
 def _read_variable(node, ctx):
     y = ctx.tensor(node.outputs[0])
+    if not y.in_arena:
+        raise EdgepipeError(f"layer '{node.name}' (READ_VARIABLE) reads into a variable tensor; the C engine "
+                            "reads resource variables into activations")
     src = ctx.state_ptr(ctx.g.state.resource_offset(node.inputs[0]), y.nbytes)
     return Call(function="ep_state_copy", struct_type="ep_copy_params", fields=dict(bytes=y.nbytes),
                 inputs=[src], output=CExpr(ctx.byte_ptr(node.outputs[0])))

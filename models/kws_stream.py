@@ -1,6 +1,7 @@
-"""Streaming keyword spotter (microWakeWord-style) on a synthetic keyword stream: trained on 6-frame
-windows, deployed frame by frame with a ring buffer of past frames held in a resource variable
-(state carried between invocations). Trains in seconds."""
+"""Streaming keyword spotter (microWakeWord-style): state carried from frame to frame.
+
+Trained in seconds on 6-frame windows of a synthetic keyword stream, deployed frame by frame with a
+ring buffer of past frames held in a resource variable (state carried between invocations)."""
 
 from pipeline.keras_env import keras
 
@@ -17,7 +18,21 @@ RECIPE = {
     },
 }
 
+# variants that cannot apply to a streaming model, and why (the run refuses them in one line)
+_QAT = ("tfmot's quantization-aware training has no QuantizeConfig for the streaming layer "
+        "(StreamingConv1D); the post-training int8 variant is the deployable one")
+NOT_APPLICABLE = {
+    "qat": _QAT, "prune_qat": _QAT, "distill_qat": _QAT,
+    "binary": "a 1-bit model goes through Larq Compute Engine's converter, which has no streaming "
+              "(resource variable) form of the ring buffer",
+}
+
 _LAYER = None
+
+
+def custom_objects() -> dict:
+    """Registers the streaming layer (a cached run loads the saved model without calling build)."""
+    return {"StreamingConv1D": stream_conv_class()}
 
 
 def stream_conv_class():

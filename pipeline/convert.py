@@ -63,7 +63,7 @@ def _converter(model, quantization: str, calibration: np.ndarray, stream: bool =
         # a streaming model keeps its state in variables: resource variables (VAR_HANDLE ...), with
         # the variables quantized like the activations (as microWakeWord converts its models)
         conv.experimental_enable_resource_variables = True
-        conv._experimental_variable_quantization = True
+        conv._experimental_variable_quantization = quantization in ("int8", "int16x8")   # full integer only
     if quantization == "fp32":
         return conv
     conv.optimizations = [t.lite.Optimize.DEFAULT]

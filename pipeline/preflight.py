@@ -117,12 +117,13 @@ def integer_ops_only(ctx: Context) -> str | None:
 
 @rule("mcu")
 def integer_io(ctx: Context) -> str | None:
-    """Float input or output ({details}): firmware feeds integer tensors and reads integer tensors or
-    the float output of a final DEQUANTIZE; convert with inference_input_type set to tf.int8."""
+    """Float input or output ({details}): firmware feeds integer tensors and reads integer (int8, int16,
+    uint8) tensors or the float output of a final DEQUANTIZE; convert with inference_input_type set to tf.int8."""
     i, o = ctx.variant.io_types
     sg = ctx.model.main
     dequantized = any(op.opcode == "DEQUANTIZE" and sg.outputs[0] in op.outputs for op in sg.operators)
-    out_ok = o.startswith("int") or (o == "float32" and dequantized and i.startswith("int"))
+    # uint8 output: an int8 model's final QUANTIZE to uint8 (microWakeWord's models end so)
+    out_ok = o.startswith("int") or o == "uint8" or (o == "float32" and dequantized and i.startswith("int"))
     return None if i.startswith("int") and out_ok else f"input {i}, output {o}"
 
 

@@ -254,9 +254,9 @@ def csv_text(results: dict) -> str:
     variants = {v["name"]: v for v in results["variants"]}
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
-            "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "flash_bytes",
-            "ram_bytes", "bit_exact", "mismatches", "engine", "status", "skipped", "note", "error",
-            "state_bytes", "eval_mode"]
+            "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median", "arena_bytes", "state_bytes",
+            "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "engine", "eval_mode", "status", "skipped",
+            "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)

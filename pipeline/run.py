@@ -283,7 +283,9 @@ def _source(cfg: RunConfig):
             raise EdgepipeError(f"{p}: starting from a file needs --dataset "
                                 f"({', '.join(datasets.DATASETS.names())})")
         return None, "tflite" if p.suffix == ".tflite" else "keras"
-    return recipes.load(cfg.model), "recipe"
+    recipe = recipes.load(cfg.model)
+    recipe.register_layers()
+    return recipe, "recipe"
 
 
 def _from_keras_file(cfg: RunConfig, data) -> KerasModel:
@@ -298,8 +300,12 @@ def all_variant_names() -> list[str]:
 
 def _variant_names(cfg: RunConfig, recipe) -> list[str]:
     valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
-    names = list(cfg.variants) if cfg.variants else valid
+    refused = recipe.not_applicable() if recipe else {}
+    names = list(cfg.variants) if cfg.variants else [n for n in valid if n not in refused]
     for n in names:
+        if n in refused:
+            raise EdgepipeError(f"variant {n} does not apply to recipe {recipe.name}: {refused[n]}; leave it "
+                                f"out of --variants")
         if n not in valid and recipe is None and n in all_variant_names():
             raise EdgepipeError(f"variant {n} needs a recipe (compressions retrain a tf-keras model that a "
                                 "recipe builds); a model file (tf-keras or Keras 3) runs the post-training "

@@ -18,7 +18,8 @@ import numpy as np
 FEATURES, KERNEL, CHANNELS, CLASSES = 10, 3, 6, 4
 
 
-def build(path: Path, seed: int = 0) -> Path:
+def build(path: Path, seed: int = 0, int16: bool = False) -> Path:
+    """int16: the int16x8 form (int16 activations and variables, int16 input and output)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
 
@@ -57,9 +58,13 @@ def build(path: Path, seed: int = 0) -> Path:
         for _ in range(64):
             yield [rep_rng.uniform(-1, 1, (1, 1, FEATURES)).astype(np.float32)]
     conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.uint8
+    if int16:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int16
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.uint8
     path = Path(path)
     path.write_bytes(conv.convert())
     return path

@@ -94,6 +94,11 @@ def _ops(m, sg, name):
     return [op for op in m.subgraphs[sg].operators if codes[op.opcodeIndex] == want]
 
 
+def _zero_strides(m, op):
+    buf = m.buffers[m.subgraphs[0].tensors[op.inputs[3]].buffer]
+    buf.data = np.zeros_like(np.asarray(buf.data, dtype=np.uint8))
+
+
 def _give_output(m, op):
     import copy
     sg = m.subgraphs[0]
@@ -112,6 +117,11 @@ def _give_output(m, op):
      "arity", "ASSIGN_VARIABLE has 0 output(s)"),
     ("var_handle without options", lambda m: setattr(_ops(m, 0, "VAR_HANDLE")[0], "builtinOptions", None),
      "options", "VAR_HANDLE has no builtin options"),
+    ("strided slice shape", lambda m: setattr(m.subgraphs[0].tensors[_ops(m, 0, "STRIDED_SLICE")[0].outputs[0]],
+                                              "shape", [1, 3, 10]),
+     "op_shape", "output shape [1, 3, 10], the op's rule gives [1, 2, 10]"),
+    ("strided slice zero stride", lambda m: _zero_strides(m, _ops(m, 0, "STRIDED_SLICE")[0]),
+     "op_shape", "a stride is 0"),
 ])
 def test_validator_rules_of_the_streaming_ops(model, tmp_path, what, change, rule, text):
     path = _mutated(model, tmp_path, change)
@@ -146,3 +156,89 @@ def test_stream_on_mps2_an386_matches_tflm_frame_by_frame(model, board_dir, mode
     r = board_bench.run("mps2-an386", model, x, None, board_dir, mode=mode)
     assert r["samples"] == FRAMES and r["mismatches"] == 0 and r["bit_exact"], r
     assert r["state_bytes"] == 64 and r["eval_mode"] == mode and r["arena_bytes"] > 0
+
+
+def test_cli_bench_streams_a_stateful_tflite(model, tmp_path):
+    """`edgepipe bench FILE --target host-c --stream`: seeded random frames as one stream."""
+    import json
+    import subprocess
+    repo = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "pipeline.cli", "bench", str(model), "--target", "host-c",
+                        "--samples", "40", "--stream", "--out", str(tmp_path / "run")],
+                       cwd=repo, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    row = next(r for r in json.loads((tmp_path / "run" / "results.json").read_text())["results"]
+               if r["target"] == "host-c")
+    assert row["samples"] == 40 and row["mismatches"] == 0 and row["eval_mode"] == "stream", row
+    assert row["state_bytes"] == 64 and "state 64 B beside the arena" in p.stdout
+
+
+@pytest.mark.parametrize("board_id", ["microbit", "mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547"])
+def test_streaming_engine_cross_compiles_warning_free(engine, board_id, tmp_path):
+    """M0, M3, M4, M7 and M55 flags from the board files, -Wall -Wextra -Werror; the state region is
+    a static array of its own (bss), apart from the arena."""
+    from firmware_gen import boards, build
+    eng, _ = engine
+    flags = boards.load_board(board_id).cflags()
+    objs = build.compile_objects(eng.sources, tmp_path, include_dirs=eng.include_dirs, flags=flags,
+                                 cc="arm-none-eabi-gcc")
+    assert build.sum_sizes(objs, size_tool="arm-none-eabi-size")["bss"] >= eng.arena_bytes + eng.state_bytes
+
+
+MUTANTS = 30
+
+
+def test_mutants_of_the_streaming_model_fail_cleanly_or_run_exactly(model, tmp_path):
+    """The fuzzing property (tests/test_fuzz.py) on the streaming model: a mutant ends in one clean
+    error line or in C that builds with -Werror, runs clean under ASan/UBSan and matches TFLM."""
+    import collections
+    import model_fuzz
+    checker = model_fuzz.Checker(tmp_path)
+    seed = model.read_bytes()
+    rng = np.random.default_rng(20261202)
+    counts, failures = collections.Counter(), []
+    for i in range(MUTANTS):
+        data, what = model_fuzz.mutate(seed, rng)
+        outcome = checker.check(data)
+        counts[outcome.kind] += 1
+        if outcome.kind in model_fuzz.FAILURES:
+            failures.append(f"#{i}: {what} -> {outcome.kind}: {outcome.detail}")
+    assert not failures, model_fuzz.table(counts) + "\n" + "\n".join(failures)
+    assert counts["clean_error"] >= 3 and counts["match"] >= 3, model_fuzz.table(counts)
+
+
+def test_first_difference_names_no_layer_when_all_agree(model, engine, tmp_path):
+    """The debug path (layer by layer against TFLM) skips the calls that write only state."""
+    eng, _ = engine
+    debug = host_run.build(eng, tmp_path, debug=True)
+    assert host_run.first_difference(model, eng, debug, _frames(1)[0]) is None
+
+
+def test_int16x8_stream_matches_tflm(tmp_path):
+    """The same streaming graph in int16x8: int16 variables, SPLIT/SPLIT_V/STRIDED_SLICE on int16."""
+    path = stream_models.build(tmp_path / "stream16.tflite", int16=True)
+    m = tflite_file.read(path)
+    assert {"CALL_ONCE", "READ_VARIABLE", "ASSIGN_VARIABLE", "SPLIT", "SPLIT_V"} <= set(m.op_names())
+    assert m.main.tensors[m.main.inputs[0]].dtype == "INT16"
+    eng = codegen.generate(path, tmp_path / "c", "kws16")
+    binary = host_run.build(eng, tmp_path / "c", sanitize=True)
+    x = (_frames().astype(np.int16) * 211).astype(np.int16)
+    for mode in (tflm.STREAM, tflm.RESET):
+        ours = host_run.invoke(binary, eng, x, mode=mode)
+        ref = tflm.run(path.read_bytes(), x, mode=mode).outputs
+        assert ours.reshape(ref.shape).tobytes() == ref.tobytes(), mode
+    assert eng.state_bytes == 48 + 32 + 16     # int16 ring buffers (40 and 24 bytes, 16-aligned), the flag
+
+
+def test_litert_host_target_streams_and_resets(model):
+    """host-litert: a stream keeps LiteRT's state (as TFLM's, frame for frame here); reset takes a
+    fresh interpreter per sample, since LiteRT's reset_all_variables() leaves resource variables and
+    CALL_ONCE as they are: each reset sample gives what a one-frame stream gives."""
+    from pipeline.bench import host_litert
+    m = tflite_file.read(model)
+    x = _frames(20)
+    stream = host_litert._stateful_outputs(m, x, 1, tflm.STREAM)
+    assert np.array_equal(stream.reshape(20, -1), tflm.run(model.read_bytes(), x, mode=tflm.STREAM).outputs.reshape(20, -1))
+    reset = host_litert._stateful_outputs(m, x, 1, tflm.RESET)
+    single = np.stack([host_litert._stateful_outputs(m, x[k:k + 1], 1, tflm.STREAM)[0] for k in (3, 11)])
+    assert np.array_equal(reset[[3, 11]], single) and not np.array_equal(reset, stream)

@@ -204,6 +204,11 @@ def _device_target(name: str) -> Target:
     def run(variant, model, x, y, opt):
         from ..quant_io import quantize_inputs
         from . import device
+        from edgepipe_base.errors import EdgepipeError
+        from firmware_gen.state import is_stateful
+        if is_stateful(model) and (opt.mode == "stream" or not engine):
+            raise EdgepipeError(f"{name}: OS devices run a stateful (streaming) model's samples independently, "
+                                "with the C engine only; streams run on host-litert, host-tflm, host-c and boards")
         xq = quantize_inputs(model, x)
         if engine:
             r = device.run_engine(d, variant.tflite_path, xq, y, opt.workdir, host=opt.host, serial=opt.serial)
