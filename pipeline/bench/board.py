@@ -262,9 +262,6 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if mode not in tflm.MODES:
         raise EdgepipeError(f"evaluation mode '{mode}': one of {', '.join(tflm.MODES)}")
     stateful = state.is_stateful(model)
-    if stateful and engine != "edgepipe":
-        raise EdgepipeError(f"board {board.id}: the {engine} firmware cannot run a stateful (streaming) model "
-                            "(its interpreter has no resource variables); use the edgepipe engine")
     ref, reference = lce.reference_outputs(model, x.reshape((len(x), *input_shape[1:]))
                                            if len(input_shape) > 1 else x, where=str(tflite_path),
                                            mode=mode)
