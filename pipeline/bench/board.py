@@ -262,11 +262,6 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if mode not in tflm.MODES:
         raise EdgepipeError(f"evaluation mode '{mode}': one of {', '.join(tflm.MODES)}")
     stateful = state.is_stateful(model)
-    resources = any(op.opcode == "VAR_HANDLE" for sg in model.subgraphs for op in sg.operators)
-    if resources and engine != "edgepipe":
-        # variable tensors (LSTM / SVDF state) are TFLM's own and its Reset() restores them
-        raise EdgepipeError(f"board {board.id}: the {engine} firmware cannot run a model with resource "
-                            "variables (its interpreter has none); use the edgepipe engine")
     ref, reference = lce.reference_outputs(model, x.reshape((len(x), *input_shape[1:]))
                                            if len(input_shape) > 1 else x, where=str(tflite_path),
                                            mode=mode)
