@@ -59,6 +59,7 @@ class Tensor:
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
     quantized_dimension: int = 0
+    is_variable: bool = False     # state kept between invocations (SVDF/LSTM state; reset by the runtime)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ def _convert(model, buffers: tuple[bytes, ...]):
                 dtype=tensor_type_name(t.type), shape=shape, buffer=buf,
                 is_constant=0 < buf < len(buffers) and len(buffers[buf]) > 0,
                 scale=scale, zero_point=zp,
-                quantized_dimension=int(q.quantizedDimension) if q is not None else 0))
+                quantized_dimension=int(q.quantizedDimension) if q is not None else 0,
+                is_variable=bool(t.isVariable)))
         ops = []
         for i, op in enumerate(sg.operators or []):
             name, custom = codes[op.opcodeIndex]

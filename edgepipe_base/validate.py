@@ -51,7 +51,10 @@ OPTIONS = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", True),
     "CALL_ONCE": ("CallOnceOptions", True), "GATHER": ("GatherOptions", False),
     "TRANSPOSE": ("TransposeOptions", False), "SHAPE": ("ShapeOptions", False),
+    "VAR_HANDLE": ("VarHandleOptions", True),
 }
+# ops that only have side effects: they write a resource variable or run another subgraph
+NO_OUTPUT_OPS = frozenset({"CALL_ONCE", "ASSIGN_VARIABLE"})
 FUSED_ACTIVATIONS = range(0, 6)   # NONE RELU RELU_N1_TO_1 RELU6 TANH SIGN_BIT
 PADDINGS = (0, 1)                 # SAME VALID
 
@@ -63,7 +66,8 @@ RULES = {
     "buffer_index": "every tensor's buffer index is in range, and buffer 0 (the empty sentinel) is empty",
     "tensor_index": "every operator and subgraph input/output is a tensor of the subgraph",
     "tensor_type": "every tensor has a known element type",
-    "shape": f"every dimension is at least 1, rank <= {MAX_RANK}, and the size fits in 2^31 - 1 bytes",
+    "shape": f"every dimension is at least 1 (a tensor no operator reads or writes may be empty: the "
+             f"converter's LSTM intermediates), rank <= {MAX_RANK}, and the size fits in 2^31 - 1 bytes",
     "buffer_size": "a constant tensor's buffer holds exactly shape x element-size bytes",
     "sparse": "tensors are dense (sparse tensors are not read by edgepipe)",
     "constant_written": "no operator writes a constant tensor or a subgraph input",
@@ -196,9 +200,21 @@ def validate(model, buffers: list[bytes], path: str, names: dict[int, str], opti
                  f"metadata buffer index {md.buffer} is out of range (0..{len(buffers) - 1})")
 
 
+def _referenced(sg) -> set[int]:
+    """Tensors a kernel may touch: subgraph inputs and outputs, operator inputs and outputs (an
+    operator's `intermediates`, which the converter's LSTM carries for calibration, are not read)."""
+    used = {int(i) for i in list(sg.inputs if sg.inputs is not None else []) +
+            list(sg.outputs if sg.outputs is not None else [])}
+    for op in sg.operators or []:
+        used.update(int(i) for i in list(op.inputs if op.inputs is not None else []) +
+                    list(op.outputs if op.outputs is not None else []))
+    return used
+
+
 def _tensors(sg, buffers, where: _Where) -> list[_T]:
     from .tflite_file import tensor_type_name
     out = []
+    used = _referenced(sg)
     for i, t in enumerate(sg.tensors or []):
         name = (t.name or b"").decode(errors="replace")
         dtype = tensor_type_name(int(t.type))
@@ -216,7 +232,8 @@ def _tensors(sg, buffers, where: _Where) -> list[_T]:
                    f"buffer index {buf} is out of range (0..{len(buffers) - 1})", info)
         where.need(t.sparsity is None, "sparse", "sparse tensor: edgepipe reads dense tensors only", info)
         where.need(len(shape) <= MAX_RANK, "shape", f"rank {len(shape)} > {MAX_RANK}", info)
-        where.need(all(d >= 1 for d in shape), "shape", f"shape {list(shape)} has a dimension < 1", info)
+        where.need(all(d >= 1 for d in shape) or (i not in used and all(d >= 0 for d in shape)), "shape",
+                   f"shape {list(shape)} has a dimension < 1", info)
         nbytes = _nbytes(info)
         where.need(nbytes is None or nbytes <= MAX_BYTES, "shape",
                    f"shape {list(shape)} of {dtype} is {nbytes} bytes, more than 2^31 - 1", info)
@@ -289,7 +306,7 @@ def _validate_subgraph(sg, s, n_subgraphs, model, buffers, path, opcodes, option
         layer = tensors[outs[0]].name.split(";")[0] if outs else ""
         parts = layer.split("/")
         where.op = (k, opcode, parts[1] if len(parts) > 2 else layer)
-        where.need(len(outs) > 0, "arity", "the operator has no output")
+        where.need(len(outs) > 0 or opcode in NO_OUTPUT_OPS, "arity", "the operator has no output")
         for i in outs:
             t = tensors[i]
             where.need(not t.constant and i not in inputs, "constant_written",
@@ -718,6 +735,178 @@ def _rule_resize(op: _Op, where):
     _same_dtype(op, where, x, y)
 
 
+LSTM_OPTIONAL = (1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23)   # CIFG, peephole, projection, layer norm
+
+
+def _rule_lstm(op: _Op, where):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_shared.h): input [B, T, I] (time-major [T, B, I]), input
+    weights [S, I], recurrent weights [S, P], biases [S], variable hidden [B x P] and cell [B x S]
+    states, output [., ., P]; P = S unless a projection [P, S] is present."""
+    where.need(len(op.ins) == 24 and len(op.outs) == 1, "arity",
+               f"UNIDIRECTIONAL_SEQUENCE_LSTM takes 24 inputs and 1 output, it has {len(op.ins)} and {len(op.outs)}")
+    where.need(all(op.ins[k] >= 0 for k in range(24) if k not in LSTM_OPTIONAL), "arity",
+               "a required input of UNIDIRECTIONAL_SEQUENCE_LSTM is omitted")
+    x, y, o = op.input(0), op.output(), op.options
+    where.need(len(x.shape) == 3, "op_shape", f"the LSTM input must be 3-D, got {list(x.shape)}", x)
+    time_major = bool(getattr(o, "timeMajor", False))
+    batches = x.shape[1] if time_major else x.shape[0]
+    in_dim = x.shape[2]
+    s = op.input(2).shape[0] if len(op.input(2).shape) == 2 else 0
+    proj = op.input(16)
+    p = proj.shape[0] if proj is not None and len(proj.shape) == 2 else s
+    shapes = {**{k: (s, in_dim) for k in (1, 2, 3, 4)}, **{k: (s, p) for k in (5, 6, 7, 8)},
+              **{k: (s,) for k in (9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23)}, 16: (p, s), 17: (p,)}
+    for k, shape in shapes.items():
+        t = op.input(k)
+        if t is not None:
+            where.need(tuple(t.shape) == shape, "op_shape",
+                       f"LSTM input {k} of shape {list(t.shape)}, the op's sizes give {list(shape)}", t)
+    for k, n in ((18, batches * p), (19, batches * s)):
+        t = op.input(k)
+        where.need(t.variable and not t.constant and t.elements == n, "op_shape",
+                   f"LSTM state input {k} must be a variable tensor of {n} values", t)
+    _expect_shape(op, where, (x.shape[0], x.shape[1], p))
+    _fused(op, where)
+    clip = float(getattr(o, "cellClip", 0.0) or 0.0)
+    where.need(math.isfinite(clip) and clip >= 0, "options", f"cell clip {clip:g} is not finite and >= 0")
+    h, c = op.input(18), op.input(19)
+    _same_dtype(op, where, x, h, y)
+    if _quantized(x):
+        for t in (x, h, c, y):
+            _activation_quant(t, where)
+        where.need(c.dtype == "INT16", "dtype", f"{c.dtype} cell state; the quantized LSTM keeps it in int16", c)
+        for k in (1, 2, 3, 4, 5, 6, 7, 8):
+            w = op.input(k)
+            if w is None:
+                continue
+            where.need(w.dtype == "INT8" and len(w.scale) >= 1, "dtype", f"{w.dtype} LSTM weights", w)
+            _weights_quant(op, where, w, s, 0)
+            _multiplier(where, (x if k <= 4 else h).scale[0] * w.scale[0] * 4096.0,
+                        "gate input x weight / 2^-12", w)
+        for k in (12, 13, 14, 15):
+            b = op.input(k)
+            if b is not None:
+                where.need(b.dtype in (("INT32", "INT64") if x.dtype == "INT16" else ("INT32",)), "dtype",
+                           f"{b.dtype} LSTM bias with {x.dtype} activations", b)
+        _multiplier(where, 2.0 ** -30 / c.scale[0], "gate x gate / cell state", c)
+        _multiplier(where, 2.0 ** -30 / h.scale[0], "gate x gate / hidden state", h)
+
+
+def _rule_svdf(op: _Op, where):
+    """SVDF: input [B, I], feature weights [F, I], time weights [F, M], bias [F / rank], variable
+    state [B, F x M], output [B, F / rank]."""
+    where.need(len(op.ins) == 5 and len(op.outs) == 1, "arity",
+               f"SVDF takes 5 inputs and 1 output, it has {len(op.ins)} and {len(op.outs)}")
+    where.need(all(op.ins[k] >= 0 for k in (0, 1, 2, 4)), "arity",
+               "a required input of SVDF (input, weights, state) is omitted")
+    x, wf, wt, y, state = op.input(0), op.input(1), op.input(2), op.output(), op.input(4)
+    rank = int(getattr(op.options, "rank", 0) or 0)
+    where.need(len(x.shape) == 2 and len(wf.shape) == 2 and len(wt.shape) == 2, "op_shape",
+               f"SVDF needs 2-D input and weights, got {list(x.shape)}, {list(wf.shape)}, {list(wt.shape)}")
+    filters = wf.shape[0]
+    where.need(rank >= 1 and filters % rank == 0, "options", f"rank {rank} does not divide {filters} filters")
+    units = filters // rank
+    where.need(wf.shape[1] == x.shape[1] and wt.shape[0] == filters, "op_shape",
+               f"weights {list(wf.shape)} and {list(wt.shape)} for input {list(x.shape)}")
+    b = op.input(3)
+    if b is not None:
+        where.need(b.elements == units, "op_shape", f"bias of {b.elements} values for {units} units", b)
+    where.need(state.variable and not state.constant and tuple(state.shape) == (x.shape[0], filters * wt.shape[1]),
+               "op_shape", f"the SVDF state must be a variable [{x.shape[0]}, {filters * wt.shape[1]}] tensor", state)
+    _expect_shape(op, where, (x.shape[0], units))
+    _fused(op, where)
+    if _quantized(x):
+        for t in (x, y, state):
+            _activation_quant(t, where)
+        _multiplier(where, x.scale[0] * wf.scale[0] / state.scale[0], "input x feature weight / state", state)
+        _multiplier(where, state.scale[0] * wt.scale[0] / y.scale[0], "state x time weight / output", y)
+
+
+def _rule_strided_slice(op: _Op, where):
+    """Constant begin/end/strides of the input's rank; the output shape numpy slicing gives (TFLite's
+    StridedSlice follows it), shrunk axes removed. Ellipsis / new-axis masks and offset slices: only
+    the constants are checked (the C engine refuses them)."""
+    _arity(op, where, (4, 4))
+    x, y = op.input(0), op.output()
+    rank = len(x.shape)
+    consts = [op.const_values(op.input(k)) for k in (1, 2, 3)]
+    where.need(all(c is not None and c.ndim == 1 for c in consts), "op_shape",
+               "begin, end and strides must be constant 1-D int32 tensors", op.input(1))
+    begin, end, strides = (c.astype(np.int64) for c in consts)
+    where.need(len(begin) == len(end) == len(strides), "op_shape",
+               f"begin, end and strides have {len(begin)}, {len(end)} and {len(strides)} values")
+    where.need(bool((strides != 0).all()), "op_shape", f"a stride is 0: {strides.tolist()[:8]}", op.input(3))
+    o = op.options
+    masks = (int(getattr(o, "ellipsisMask", 0) or 0), int(getattr(o, "newAxisMask", 0) or 0))
+    if any(masks) or getattr(o, "offset", False) or len(begin) != rank:
+        _same_dtype(op, where, x, y)
+        return
+    shape = []
+    for d in range(rank):
+        if int(getattr(o, "shrinkAxisMask", 0) or 0) >> d & 1:
+            i = int(begin[d]) + (x.shape[d] if begin[d] < 0 else 0)
+            where.need(0 <= i < x.shape[d], "op_shape", f"shrunk axis {d} index {int(begin[d])} of size {x.shape[d]}")
+            continue
+        b = None if int(getattr(o, "beginMask", 0) or 0) >> d & 1 else int(begin[d])
+        e = None if int(getattr(o, "endMask", 0) or 0) >> d & 1 else int(end[d])
+        shape.append(len(range(*slice(b, e, int(strides[d])).indices(x.shape[d]))))
+    where.need(all(v >= 1 for v in shape), "op_shape", f"the slice is empty: {shape}", y)
+    _expect_shape(op, where, tuple(shape))
+    _same_dtype(op, where, x, y)
+
+
+def _rule_var_handle(op: _Op, where):
+    _arity(op, where, (0, 0))
+    y = op.output()
+    where.need(y.dtype == "RESOURCE", "dtype", f"VAR_HANDLE writes {y.dtype}, not RESOURCE", y)
+
+
+def _rule_read_variable(op: _Op, where):
+    _arity(op, where, (1, 1))
+    h, y = op.input(0), op.output()
+    where.need(h.dtype == "RESOURCE", "dtype", f"READ_VARIABLE reads a {h.dtype} tensor, not a RESOURCE", h)
+    where.need(y.dtype not in ("RESOURCE", "VARIANT", "STRING"), "dtype", f"READ_VARIABLE writes {y.dtype}", y)
+
+
+def _rule_assign_variable(op: _Op, where):
+    _arity(op, where, (2, 2), 0)
+    h, v = op.input(0), op.input(1)
+    where.need(h.dtype == "RESOURCE", "dtype", f"ASSIGN_VARIABLE assigns to a {h.dtype} tensor, not a RESOURCE", h)
+    where.need(v.dtype not in ("RESOURCE", "VARIANT", "STRING"), "dtype", f"ASSIGN_VARIABLE assigns {v.dtype}", v)
+
+
+def _rule_call_once(op: _Op, where):
+    _arity(op, where, (0, 0), 0)
+
+
+def _rule_split(op: _Op, where):
+    """SPLIT (axis, input) into num_splits equal parts; SPLIT_V (input, size_splits, axis)."""
+    n = int(getattr(op.options, "numSplits", 0) or 0)
+    where.need(n >= 1 and len(op.outs) == n, "arity", f"{op.opcode} has num_splits {n} and {len(op.outs)} outputs")
+    _arity(op, where, (2, 2) if op.opcode == "SPLIT" else (3, 3), n)
+    x, a = (op.input(1), op.input(0)) if op.opcode == "SPLIT" else (op.input(0), op.input(2))
+    axis = op.const_values(a)
+    rank = len(x.shape)
+    where.need(axis is not None and axis.size == 1 and -rank <= int(axis.reshape(-1)[0]) < rank, "op_shape",
+               f"the axis must be one constant int32 in -{rank}..{rank - 1}", a)
+    axis = int(axis.reshape(-1)[0]) % rank
+    if op.opcode == "SPLIT":
+        where.need(x.shape[axis] % n == 0, "op_shape", f"axis {axis} of size {x.shape[axis]} does not split in {n}", x)
+        sizes = [x.shape[axis] // n] * n
+    else:
+        sv = op.const_values(op.input(1))
+        where.need(sv is not None and sv.size == n, "op_shape", f"size_splits must be {n} constant int32 values",
+                   op.input(1))
+        sizes = [int(v) for v in sv.reshape(-1)]
+        if sizes.count(-1) == 1:
+            sizes[sizes.index(-1)] = x.shape[axis] - sum(v for v in sizes if v != -1)
+        where.need(all(v >= 1 for v in sizes) and sum(sizes) == x.shape[axis], "op_shape",
+                   f"size_splits {sizes} do not add up to axis {axis} of size {x.shape[axis]}", op.input(1))
+    for k, size in enumerate(sizes):
+        _expect_shape(op, where, tuple(size if d == axis else x.shape[d] for d in range(rank)), op.output(k))
+        _same_dtype(op, where, x, op.output(k))
+
+
 OP_RULES = {
     "CONV_2D": _rule_conv, "DEPTHWISE_CONV_2D": _rule_conv, "FULLY_CONNECTED": _rule_fully_connected,
     "AVERAGE_POOL_2D": _rule_pool, "MAX_POOL_2D": _rule_pool, "ADD": _rule_binary, "SUB": _rule_binary,
@@ -728,4 +917,8 @@ OP_RULES = {
     "HARD_SWISH": _rule_activation, "LEAKY_RELU": _rule_activation, "MAXIMUM": _rule_select,
     "MINIMUM": _rule_select, "PRELU": _rule_select, "SQUEEZE": _rule_view, "EXPAND_DIMS": _rule_view,
     "TRANSPOSE": _rule_transpose, "RESIZE_BILINEAR": _rule_resize, "RESIZE_NEAREST_NEIGHBOR": _rule_resize,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": _rule_lstm, "SVDF": _rule_svdf,
+    "VAR_HANDLE": _rule_var_handle, "READ_VARIABLE": _rule_read_variable,
+    "ASSIGN_VARIABLE": _rule_assign_variable, "CALL_ONCE": _rule_call_once, "SPLIT": _rule_split,
+    "SPLIT_V": _rule_split, "STRIDED_SLICE": _rule_strided_slice,
 }

@@ -142,6 +142,8 @@ def tflite_needs(board: Board, tflite_path: Path) -> Needs:
     sg = model.main
 
     def nbytes(t):
+        if t.dtype == "RESOURCE":       # a variable's handle; the variable is in the state region
+            return 0
         return int(np.prod(t.shape, dtype=np.int64)) * np.dtype(numpy_dtype(t.dtype)).itemsize
 
     weights = sum(len(model.buffers[t.buffer]) for t in sg.tensors if t.is_constant)
@@ -227,6 +229,7 @@ def model_glue_header(prefix: str, model_header: str, version_header: str | None
     ]
     lines += [f"#define EP_MODEL_{ours} {P}_{theirs}" for ours, theirs in names.items()]
     lines += [f"#define EP_MODEL_INVOKE {prefix}_invoke",
+              f"#ifdef {P}_STATE_BYTES", f"#define EP_MODEL_RESET {prefix}_reset", "#endif",
               f"#ifdef {P}_LAYERS", f"#define EP_MODEL_LAYERS {P}_LAYERS",
               f"#define EP_MODEL_PROFILE_HOOK {prefix}_profile", "#endif",
               "", "#endif /* EP_MODEL_GLUE_H */", ""]

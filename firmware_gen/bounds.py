@@ -189,6 +189,37 @@ def _transpose_conv(f, function, tables) -> Footprint:
                      products=(i.h * f["stride_h"] + f["kh"], i.w * f["stride_w"] + f["kw"]))
 
 
+def _lstm(f, function, tables) -> Footprint:
+    steps, state, inputs = f["batches"] * f["time_steps"], f["batches"] * f["state_dim"], f["input_dim"]
+    s = f["state_dim"]
+    return Footprint(inputs=(steps * inputs, state, state), output=steps * s,
+                     tables=dict(in_weights=4 * s * inputs, rec_weights=4 * s * s, bias=4 * s, bias64=4 * s))
+
+
+def _svdf(f, function, tables) -> Footprint:
+    if f["filters"] != f["units"] * f["rank"]:
+        raise EdgepipeError(f"SVDF of {f['filters']} filters in {f['units']} units of rank {f['rank']}")
+    weights = f["filters"] * f["memory"]
+    return Footprint(inputs=(f["batches"] * f["input_dim"], f["batches"] * weights),
+                     output=f["batches"] * f["units"],
+                     tables=dict(feature_weights=f["filters"] * f["input_dim"], time_weights16=weights,
+                                 time_weights8=weights, bias=f["units"]))
+
+
+def _copy(f, function, tables) -> Footprint:
+    return Footprint(inputs=(f["bytes"],), output=f["bytes"], tables={})
+
+
+def _call_once(f, function, tables) -> Footprint:
+    """Writes size[k] bytes at offset[k] of the state region and the flag byte; reads the image."""
+    offsets = [int(v) for v in tables[f["offset"].text]][:f["count"]]
+    sizes = [int(v) for v in tables[f["size"].text]][:f["count"]]
+    if len(offsets) != f["count"] or len(sizes) != f["count"] or min(offsets + sizes + [f["flag"]]) < 0:
+        raise EdgepipeError(f"CALL_ONCE: {f['count']} initial values, tables of {len(offsets)}/{len(sizes)}")
+    return Footprint(inputs=(), output=max([f["flag"] + 1] + [o + n for o, n in zip(offsets, sizes)]),
+                     tables=dict(offset=f["count"], size=f["count"], image=sum(sizes)))
+
+
 FOOTPRINTS = {
     "ep_conv_params": _conv, "ep_fc_params": _fc, "ep_pool_params": _pool, "ep_binary_params": _binary,
     "ep_pad_params": _pad, "ep_mean_params": _mean, "ep_concat_params": _concat,
@@ -202,7 +233,11 @@ FOOTPRINTS = {
     "ep_leaky_relu_params": _flat("size"), "ep_dequantize_params": _flat("size"), "ep_prelu_params": _prelu,
     "ep_minmax_params": _binary, "ep_transpose_params": _transpose, "ep_resize_nn_params": _resize_nn,
     "ep_resize_bilinear_params": _resize_bilinear, "ep_batch_matmul_params": _batch_matmul,
+    # persistent state (kernels_state): READ/ASSIGN_VARIABLE copies, CALL_ONCE initial values
+    "ep_copy_params": _copy, "ep_call_once_params": _call_once,
     # binarized (Larq Compute Engine ops, lce_kernels): int32 words hold 32 packed channels
+    # recurrent (kernels_rnn): the state inputs are read and written in place
+    "ep_lstm_params": _lstm, "ep_svdf_params": _svdf,
     "ep_bitpack_params": _bitpack, "ep_unpack_params": _unpack, "ep_bconv_params": _bconv,
 }
 

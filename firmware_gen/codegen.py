@@ -19,11 +19,12 @@ from edgepipe_base.errors import EdgepipeError
 
 from . import graph as graph_mod
 from . import bounds, kernels, planner, qmath, streaming
+from . import state as state_mod
 from .kernels import CExpr, Shape4
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-NUMPY_CTYPES = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
+NUMPY_CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "float32": "float"}
 _PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -45,7 +46,8 @@ class GeneratedEngine:
     sha256: str
     layers: list = field(default_factory=list)   # (layer index, opcode, name, output tensor index)
     input_dtype: str = "int8"      # numpy names of the I/O element types: int8, int16 (int16x8),
-    output_dtype: str = "int8"     # float32 after a final DEQUANTIZE
+    output_dtype: str = "int8"     # float32 after a final DEQUANTIZE, uint8 after a final QUANTIZE
+    state_bytes: int = 0           # persistent state region (resource variables, variable tensors)
 
     @property
     def input_ctype(self) -> str:
@@ -96,7 +98,7 @@ def c_float(x: float) -> str:
 
 
 # C element type of each activation / constant tensor type the engine handles
-CTYPES = {"INT8": "int8_t", "INT16": "int16_t", "INT32": "int32_t", "INT64": "int64_t", "FLOAT32": "float"}
+CTYPES = {"INT8": "int8_t", "UINT8": "uint8_t", "INT16": "int16_t", "INT32": "int32_t", "INT64": "int64_t", "FLOAT32": "float"}
 
 
 def c_value(v) -> str:
@@ -120,6 +122,7 @@ class _BuildContext:
         self.itemsize: dict[str, int] = {}      # pointer expression -> element size of its tensor
         self.arena_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the arena
         self.input_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the input
+        self.state_offset: dict[str, int] = {}  # pointer expression -> its byte offset in the state region
 
     def tensor(self, i):
         return self.g.tensors[i]
@@ -132,6 +135,13 @@ class _BuildContext:
             if data.dtype not in (np.int8, np.int16):
                 raise EdgepipeError(f"constant tensor '{t.name}' is {t.dtype}; expected int8 or int16 data")
             return self.table(f"t{i}", CTYPES[t.dtype], data)
+        if t.is_variable:
+            ptr = self.state_ptr(self.g.state.tensor_offset(i), t.nbytes)
+            if t.dtype != "INT8":
+                ptr = CExpr(f"(({CTYPES[t.dtype]} *)(void *)({ptr.text}))")
+                self.state_offset[ptr.text] = self.g.state.tensor_offset(i)
+            self.itemsize[ptr.text] = t.nbytes // max(t.elements, 1)
+            return ptr
         if self.offsets[i] == INPUT:
             ptr = CExpr("input")
         elif t.dtype != "INT16":    # int8; float (DEQUANTIZE) and packed int32 (Lce) bytes via int8_t *
@@ -143,6 +153,25 @@ class _BuildContext:
         if self.offsets[i] != INPUT:
             self.arena_offset[ptr.text] = self.offsets[i]
         return ptr
+
+    def state_ptr(self, offset: int, nbytes: int) -> CExpr:
+        """An int8_t pointer to byte `offset` of the state region (a variable's slot)."""
+        ptr = CExpr(f"{self.prefix}_state + {offset}")
+        self.state_offset[ptr.text] = offset
+        self.itemsize[ptr.text] = 1
+        return ptr
+
+    def byte_ptr(self, i) -> str:
+        """Tensor i's bytes as an int8_t pointer (for kernels that copy bytes: READ/ASSIGN_VARIABLE)."""
+        t = self.g.tensors[i]
+        if self.offsets.get(i) == INPUT:
+            text = "input" if t.dtype == "INT8" else "(const int8_t *)(const void *)input"
+            self.itemsize[text] = 1
+            return text
+        text = f"{self.prefix}_arena + {self.offsets[i]}"
+        self.itemsize[text] = 1
+        self.arena_offset[text] = self.offsets[i]
+        return text
 
     def table(self, suffix, ctype, values) -> CExpr:
         name = f"{self.prefix}_l{self.layer}_{suffix}"
@@ -200,7 +229,7 @@ def buffers(g, overlap: bool = True, banded: dict | None = None, residual: dict 
     tlast = {o: n for o in g.outputs}
     for node in g.nodes:
         for i in node.inputs:
-            if i >= 0 and not g.tensors[i].is_constant:
+            if i >= 0 and g.tensors[i].in_arena:
                 # a banded op reads its input until its pool's last band
                 last = node.index + 1 if node.index in banded else node.index
                 tlast[i] = max(tlast.get(i, last), last)
@@ -227,6 +256,8 @@ def buffers(g, overlap: bool = True, banded: dict | None = None, residual: dict 
 
     first = {}
     for node in g.nodes:
+        if not node.outputs or not g.tensors[node.outputs[0]].in_arena:
+            continue                  # ASSIGN_VARIABLE / CALL_ONCE, VAR_HANDLE: nothing in the arena
         out = node.outputs[0]
         if node.view:
             parent[out] = (node.inputs[0], 0)
@@ -243,9 +274,9 @@ def buffers(g, overlap: bool = True, banded: dict | None = None, residual: dict 
             pass
         elif node.opcode in IN_PLACE_OPS:
             candidates = [(i, 0) for i in node.inputs
-                          if i >= 0 and not g.tensors[i].is_constant
+                          if i >= 0 and g.tensors[i].in_arena
                           and g.tensors[i].nbytes == g.tensors[out].nbytes]
-        elif overlap and node.opcode in LAG_OPS and not g.tensors[node.inputs[0]].is_constant:
+        elif overlap and node.opcode in LAG_OPS and g.tensors[node.inputs[0]].in_arena:
             lag = lag_bytes(node, g)
             if lag is not None:
                 candidates = [(node.inputs[0], -lag)]
@@ -295,6 +326,9 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int, out: CEx
         elif ptr.text in ctx.arena_offset:
             offset = ctx.arena_offset[ptr.text]
             limit, c_limit, c_used = arena_bytes - offset, f"sizeof({ctx.prefix}_arena)", f"{offset} + {nbytes}"
+        elif ptr.text in ctx.state_offset:
+            offset = ctx.state_offset[ptr.text]
+            limit, c_limit, c_used = ctx.g.state.bytes - offset, f"sizeof({ctx.prefix}_state)", f"{offset} + {nbytes}"
         elif ptr.text in tables:
             t = tables[ptr.text]
             limit, c_limit, c_used = t.count * t.itemsize, f"sizeof({t.name})", str(nbytes)
@@ -335,6 +369,34 @@ def engine_version() -> str:
     return m.group(1) if m else "unknown"
 
 
+def _layer(node, call, ctx, arena_bytes, g, offsets, prefix) -> dict:
+    """The template's view of one kernel call. A call writes one output tensor of the node (the
+    first, or call.out_tensor), or, with call.output, a slot of the state region (no tensor: -1)."""
+    tensor = call.out_tensor if call.out_tensor is not None else (node.outputs[0] if node.outputs else -1)
+    if call.output is not None and (call.out_tensor is None or tensor < 0):
+        out_ptr = call.output
+    else:
+        out_ptr = ctx.ptr(tensor)
+    checks = _bounds_checks(node, call, ctx, arena_bytes, g.input.nbytes, out_ptr)
+    out_ptr = out_ptr.text
+    params = f"{prefix}_l{node.index}" + (f"_{tensor}" if call.out_tensor is not None else "")
+    if call.output is not None and call.output.text.startswith(f"{prefix}_state"):
+        tensor, out_bytes, out_shape = -1, 0, "state"
+        where = f"state+{ctx.state_offset.get(out_ptr, 0)}"
+    else:
+        out = g.tensors[tensor]
+        out_bytes, out_shape = out.nbytes, "x".join(map(str, out.shape))
+        where = f"arena+{offsets[out.index]}"
+    return dict(
+        structs=None, calls=None, index=node.index, opcode=node.opcode, name=node.name.replace("*/", "* /"),
+        struct_type=call.struct_type, params=params, function=call.function,
+        field_lines=[f".{k.rstrip('_')} = {c_value(v)}" for k, v in call.fields.items()],
+        inputs=[p.text for p in call.inputs], output=out_ptr,
+        dump_ptr=out_ptr if tensor < 0 or g.tensors[tensor].dtype in ("INT8", "UINT8") else f"(const int8_t *)(const void *){out_ptr}",
+        array_inputs=call.array_inputs, array_ctype=call.array_ctype, tensor=tensor, out_bytes=out_bytes, checks=checks,
+        out_shape=out_shape, out_offset=where, macs=call.macs)
+
+
 def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> GeneratedEngine:
     """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path.
     `banding`: row-streamed plans (streaming.py) are candidates; off only to measure what they save."""
@@ -367,12 +429,18 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
             continue        # ran row by row with the streamed group's first op
         spec = kernels.KERNELS[node.opcode]
         ctx.layer = node.index
-        call, source = kernels.build(spec, node, ctx)
-        if call is None:
+        built, source = kernels.build(spec, node, ctx)
+        if built is None:
             continue
         used_sources.add(source)
+        if node.index not in banded and node.index not in residual:
+            for call in (built if isinstance(built, list) else [built]):
+                macs += call.macs
+                layers.append(_layer(node, call, ctx, plan.arena_bytes, g, offsets, prefix))
+            continue
+        call = built
         macs += call.macs
-        opcode, last, banded_calls = node.opcode, node, {}
+        opcode, last = node.opcode, node
         if node.index in banded:
             last = g.nodes[node.index + 1]
             ctx.layer = last.index
@@ -399,8 +467,6 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
                                                     _checker(ctx, plan.arena_bytes, g.input.nbytes))
             call = dataclasses.replace(call, macs=sum(c.macs for c in group_calls))
             checks = banded_calls["checks"]
-        else:
-            checks = _bounds_checks(node, call, ctx, plan.arena_bytes, g.input.nbytes)
         out = g.tensors[last.outputs[0]]
         out_ptr = ctx.ptr(last.outputs[0]).text
         layers.append(dict(
@@ -411,8 +477,9 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
             inputs=[p.text for p in call.inputs], output=out_ptr,
             dump_ptr=out_ptr if out.dtype == "INT8" else f"(const int8_t *)(const void *){out_ptr}",
             array_inputs=call.array_inputs, array_ctype=call.array_ctype, tensor=out.index, out_bytes=out.nbytes, checks=checks,
-            out_shape="x".join(map(str, out.shape)), out_offset=offsets[out.index], macs=call.macs))
+            out_shape="x".join(map(str, out.shape)), out_offset=f"arena+{offsets[out.index]}", macs=call.macs))
 
+    sv = g.state
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x, y = g.input, g.output
@@ -429,7 +496,9 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
         input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),
         output_zero_point=y.zp, input_shape=list(x.shape), output_shape=list(y.shape),
         output_src=ctx.ptr(y.index).text, layer_count=len(layers),
-        input_ctype=CTYPES[x.dtype], output_ctype=CTYPES[y.dtype])
+        input_ctype=CTYPES[x.dtype], output_ctype=CTYPES[y.dtype],
+        state_bytes=sv.bytes, state_alloc=max(sv.bytes, 16), state_fills=state_mod.reset_fills(sv, g.tensors),
+        state_resources=len(sv.sizes), state_tensors=len(sv.variable_tensors))
     c_path, h_path = out_dir / f"{prefix}_model.c", out_dir / f"{prefix}_model.h"
     write_atomic(h_path, env.get_template("model.h.j2").render(**values))
     write_atomic(c_path, env.get_template("model.c.j2").render(**values))
@@ -441,4 +510,4 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
         layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
         input_dtype=x.dtype.lower(), output_dtype=y.dtype.lower(),
-        layer_macs=[l["macs"] for l in layers])
+        layer_macs=[l["macs"] for l in layers], state_bytes=sv.bytes)

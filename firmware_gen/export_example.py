@@ -33,7 +33,7 @@ def write(engine: GeneratedEngine, out_dir, source: str, preprocessing: dict | N
         engine_version=engine_version(), input_elements=input_elements,
         input_shape="x".join(map(str, engine.input_shape)), output_shape="x".join(map(str, engine.output_shape)),
         input_bytes=input_elements, output_bytes=output_elements, engine_arena=engine.arena_bytes,
-        tflm_arena=m.group(1) if m else "not measured", macs=engine.macs,
+        tflm_arena=m.group(1) if m else "not measured", macs=engine.macs, state_bytes=engine.state_bytes,
         raw_scale=c_float(pre["scale"]), raw_offset=c_float(pre["offset"]),
         raw_scale_text=f"{pre['scale']:.9g}", raw_offset_text=f"{pre['offset']:.9g}",
         raw_min=_num(pre.get("raw_min")), raw_max=_num(pre.get("raw_max")),

@@ -79,8 +79,8 @@ def export(tflite_path, out_dir, name: str, labels=None, arena_margin: float = 0
     if measured is None:
         raise EdgepipeError(f"{tflite_path}: TFLM did not report its arena use; cannot size the arena")
     arena = int(math.ceil(measured * (1.0 + arena_margin) / 16.0)) * 16
-    ops = sorted({op.opcode for op in sg.operators})
-    custom = sorted({op.opcode for op in sg.operators if op.custom})
+    ops = sorted({op.opcode for s in model.subgraphs for op in s.operators})    # CALL_ONCE's init too
+    custom = sorted({op.opcode for s in model.subgraphs for op in s.operators if op.custom})
     if custom:
         raise EdgepipeError(f"{tflite_path}: custom ops {', '.join(custom)} have no TFLM registration")
 

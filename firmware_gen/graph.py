@@ -17,6 +17,7 @@ from edgepipe_base.errors import EdgepipeError
 from edgepipe_base.tflite_types import FLOAT_TYPES, numpy_dtype
 
 from . import kernels, kernels_s16
+from . import state as state_mod
 
 # Ops whose output is the input's bytes under another shape: they alias their input in the arena.
 VIEW_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -32,6 +33,7 @@ class TensorInfo:
     zero_point: tuple[int, ...]
     quantized_dimension: int
     data: np.ndarray | None = field(default=None, compare=False, repr=False)
+    is_variable: bool = False     # persistent state (SVDF / LSTM), placed in the state region
 
     @property
     def is_constant(self) -> bool:
@@ -43,7 +45,15 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype == "RESOURCE":
+            return 0                # a handle: no bytes of its own (the variable is in the state region)
         return self.elements * np.dtype(numpy_dtype(self.dtype)).itemsize
+
+    @property
+    def in_arena(self) -> bool:
+        """An activation the planner places in the scratch arena (not a constant, a resource
+        handle or a variable tensor, which lives in the state region)."""
+        return not self.is_constant and not self.is_variable and self.dtype != "RESOURCE"
 
     @property
     def s(self) -> float:
@@ -73,6 +83,7 @@ class Graph:
     nodes: tuple[Node, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    state: "state_mod.StateVars" = None   # resource variables, CALL_ONCE inits, variable tensors
 
     @property
     def input(self) -> TensorInfo:
@@ -98,6 +109,9 @@ def check_supported(node: Node, ctx: Context) -> Node:
     return node
 
 
+# ops that take or give a resource variable's handle (a RESOURCE tensor, no data)
+RESOURCE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+
 # Activation types the engine runs: int8, and int16 activations with int8 weights (int16x8).
 ACTIVATION_TYPES = ("INT8", "INT16")
 
@@ -111,8 +125,13 @@ def check_integer(node: Node, ctx: Context) -> Node:
         if i < 0:
             continue
         t = ctx.tensors[i]
-        if t.is_constant:
+        if t.dtype == "RESOURCE" and node.opcode not in RESOURCE_OPS:
+            raise EdgepipeError(f"{ctx.path}: layer '{node.name}' ({node.opcode}) takes the resource handle "
+                                f"'{t.name}' as data; only {', '.join(sorted(RESOURCE_OPS))} use handles")
+        if t.is_constant or t.dtype == "RESOURCE":
             continue
+        if node.opcode == "QUANTIZE" and i in node.outputs and t.dtype == "UINT8":
+            continue        # int8 -> uint8 (at the output, as microWakeWord's models end)
         if node.opcode == "DEQUANTIZE" and i in node.outputs and t.dtype == "FLOAT32":
             continue        # int8 -> float32 at the output; kernels_mobile checks the rest
         if t.dtype not in ACTIVATION_TYPES:
@@ -125,8 +144,9 @@ def check_integer(node: Node, ctx: Context) -> Node:
                 f"{ctx.path}: layer '{node.name}' ({node.opcode}): int16 tensor '{t.name}' has zero "
                 f"point {t.zp}; int16x8 models need symmetric int16 activations (zero point 0), as "
                 "the TFLite converter produces them")
+    from .kernels_state import ANY_DTYPE
     if kernels_s16.is_int16(node, ctx.tensors) and node.opcode not in kernels_s16.BUILDERS \
-            and node.opcode not in kernels_s16.VIEWS:
+            and node.opcode not in kernels_s16.VIEWS and node.opcode not in ANY_DTYPE:
         raise EdgepipeError(
             f"{ctx.path}: op {node.opcode} (layer '{node.name}') has int16 activations; the C engine has "
             f"no int16x8 kernel for it; int16x8 ops: {', '.join(sorted(kernels_s16.BUILDERS))}")
@@ -138,6 +158,9 @@ def mark_views(node: Node, ctx: Context) -> Node:
         if ctx.tensors[node.inputs[0]].is_constant:
             raise EdgepipeError(f"{ctx.path}: layer '{node.name}' reshapes a constant; "
                                 "fold it in the converter (the engine aliases reshapes in the arena)")
+        if not ctx.tensors[node.inputs[0]].in_arena:
+            raise EdgepipeError(f"{ctx.path}: layer '{node.name}' reshapes a variable tensor; the engine "
+                                "aliases reshapes in the arena and keeps variables in the state region")
         return dataclasses.replace(node, view=True)
     return node
 
@@ -164,9 +187,6 @@ def custom_options(model, op) -> dict:
 def load(path) -> Graph:
     """Read a .tflite into the IR, rejecting what the engine cannot run with one clear line."""
     model = tflite_file.read(path)
-    if len(model.subgraphs) != 1:
-        raise EdgepipeError(f"{path}: has {len(model.subgraphs)} subgraphs; the C engine runs "
-                            "single-subgraph models only")
     sg = model.main
     if len(sg.inputs) != 1 or len(sg.outputs) != 1:
         raise EdgepipeError(f"{path}: has {len(sg.inputs)} inputs and {len(sg.outputs)} outputs; "
@@ -187,9 +207,14 @@ def load(path) -> Graph:
     tensors = tuple(
         TensorInfo(index=t.index, name=t.name, dtype=t.dtype, shape=t.shape, scale=t.scale,
                    zero_point=t.zero_point, quantized_dimension=t.quantized_dimension,
-                   data=model.constant(t) if t.is_constant else None)
+                   data=model.constant(t) if t.is_constant else None, is_variable=t.is_variable)
         for t in sg.tensors)
     ctx = Context(path=str(path), tensors=tensors)
+    state = state_mod.collect(model, tensors, str(path))   # refuses extra subgraphs it cannot run
+    for i in (sg.inputs[0], sg.outputs[0]):
+        if tensors[i].is_variable or tensors[i].dtype == "RESOURCE":
+            raise EdgepipeError(f"{path}: the model's {'input' if i == sg.inputs[0] else 'output'} "
+                                f"'{tensors[i].name}' is a variable; the C engine needs plain input and output tensors")
     nodes = []
     for op in sg.operators:
         # a custom op is ours only under one of the custom names we run (Larq Compute Engine's):
@@ -204,4 +229,4 @@ def load(path) -> Graph:
             node = transform(node, ctx)
         nodes.append(node)
     return Graph(path=str(path), sha256=model.sha256, tensors=tensors, nodes=tuple(nodes),
-                 inputs=sg.inputs, outputs=sg.outputs)
+                 inputs=sg.inputs, outputs=sg.outputs, state=state)

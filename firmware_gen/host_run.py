@@ -42,11 +42,13 @@ def build(engine: codegen.GeneratedEngine, workdir, sanitize=False, debug=False,
                                   include_dirs=engine.include_dirs, defines=defines, sanitize=sanitize, opt=opt)
 
 
-def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray) -> np.ndarray:
+def invoke(binary, engine: codegen.GeneratedEngine, x: np.ndarray, mode: str = tflm.RESET) -> np.ndarray:
     """Outputs [N, *output_shape] of the compiled engine for inputs x [N, *input_shape] (of the
-    model's input type: int8, or int16 for int16x8)."""
+    model's input type: int8, or int16 for int16x8). `mode` as in tflm.run: tflm.RESET resets a
+    stateful model before each sample, tflm.STREAM feeds the samples as one stream."""
     x = np.ascontiguousarray(x, dtype=engine.input_dtype).reshape(len(x), -1)
-    proc = subprocess.run([str(binary)], input=x.tobytes(), capture_output=True)
+    args = [str(binary)] + (["--stream"] if mode == tflm.STREAM else [])
+    proc = subprocess.run(args, input=x.tobytes(), capture_output=True)
     if proc.returncode != 0:
         raise EdgepipeError(f"{binary} exited with {proc.returncode}: "
                             f"{proc.stderr.decode(errors='replace').strip()[-2000:]}")
@@ -74,8 +76,10 @@ def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary,
     ours = dump_layers(debug_binary, x_one)
     # all_tensors feeds x[None, ...]: pass the per-sample array
     ref = tflm.all_tensors(Path(tflite_path).read_bytes(), np.asarray(x_one).reshape(engine.input_shape)[0],
-                           [t for _, _, _, t in engine.layers], where=str(tflite_path))
+                           [t for _, _, _, t in engine.layers if t >= 0], where=str(tflite_path))
     for index, opcode, name, tensor in engine.layers:
+        if tensor < 0:
+            continue            # writes the state region (ASSIGN_VARIABLE, CALL_ONCE), no tensor
         b = ref[tensor].reshape(-1)
         a = ours[tensor].view(b.dtype)
         if not np.array_equal(a, b):
@@ -85,8 +89,9 @@ def first_difference(tflite_path, engine: codegen.GeneratedEngine, debug_binary,
     return None
 
 
-def run(tflite_path, x: np.ndarray, workdir, prefix: str = "ep", sanitize: bool = False) -> np.ndarray:
+def run(tflite_path, x: np.ndarray, workdir, prefix: str = "ep", sanitize: bool = False,
+        mode: str = tflm.RESET) -> np.ndarray:
     """Generate, compile and run the engine for tflite_path on inputs x [N, ...]; returns outputs."""
     workdir = Path(workdir)
     engine = codegen.generate(tflite_path, workdir, prefix)
-    return invoke(build(engine, workdir, sanitize=sanitize), engine, x)
+    return invoke(build(engine, workdir, sanitize=sanitize), engine, x, mode=mode)

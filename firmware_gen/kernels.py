@@ -42,6 +42,9 @@ class Call:
     macs: int = 0
     array_inputs: bool = False   # pass inputs as one `const int8_t *const []` (CONCATENATION)
     array_ctype: str = "int8_t"  # element type of that array (int16_t for int16x8)
+    output: CExpr | None = None  # where it writes, when not the node's first output (the state
+                                 # region for ASSIGN_VARIABLE / CALL_ONCE, one output of a SPLIT)
+    out_tensor: int | None = None  # the output tensor it writes (None: the node's first, if any)
 
 
 @dataclass(frozen=True)
@@ -245,8 +248,13 @@ def _sigmoid(node, ctx):
 
 def _quantize(node, ctx):
     x, y = _io(node, ctx)
+    if x.dtype != "INT8" or y.dtype not in ("INT8", "UINT8"):
+        raise EdgepipeError(f"layer '{node.name}' (QUANTIZE): {x.dtype} -> {y.dtype}; the C engine "
+                            "requantizes int8 -> int8 or uint8 (and int16 <-> int8 in int16x8 models)")
     mult, shift = qmath.quantize_multiplier(x.s / y.s)
-    return Call(function="ep_requantize", struct_type="ep_requant_params",
+    # TFLM's Requantize: the same arithmetic, clamped to the output type's range
+    return Call(function="ep_requantize_u8" if y.dtype == "UINT8" else "ep_requantize",
+                struct_type="ep_requant_params",
                 fields=dict(size=x.elements, in_zero_point=x.zp, out_zero_point=y.zp, mult=mult, shift=shift),
                 inputs=[ctx.ptr(node.inputs[0])])
 
@@ -319,7 +327,8 @@ KERNELS = {k.opcode: k for k in (
     Kernel("MEAN", "ep_mean", "ep_pool.c", "int8, over axes (1, 2) of NHWC, keep_dims or not", _mean),
     Kernel("ADD", "ep_add", "ep_elementwise.c", "int8, broadcasting up to 4-D, fused activation", _binary),
     Kernel("MUL", "ep_mul", "ep_elementwise.c", "int8, broadcasting up to 4-D, fused activation", _binary),
-    Kernel("QUANTIZE", "ep_requantize", "ep_elementwise.c", "int8 -> int8 requantization only", _quantize),
+    Kernel("QUANTIZE", "ep_requantize", "ep_elementwise.c",
+           "int8 -> int8 and int8 -> uint8 (a uint8 model output) requantization", _quantize),
     Kernel("PAD", "ep_pad", "ep_elementwise.c", "int8, constant paddings, up to 4-D", _pad),
     Kernel("PADV2", "ep_pad", "ep_elementwise.c", "int8, constant paddings and pad value", _pad),
     Kernel("CONCATENATION", "ep_concat", "ep_elementwise.c",
@@ -341,13 +350,18 @@ KERNELS.update(LCE_KERNELS)
 BITPACKED_OPS = frozenset(LCE_KERNELS)
 from . import kernels_mobile  # noqa: E402  (its builders use the helpers above)
 KERNELS.update({k.opcode: k for k in kernels_mobile.KERNELS})
+from . import kernels_rnn  # noqa: E402  (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF)
+KERNELS.update({k.opcode: k for k in kernels_rnn.KERNELS})
+from . import kernels_state  # noqa: E402  (resource variables, CALL_ONCE, SPLIT)
+KERNELS.update({k.opcode: k for k in kernels_state.KERNELS})
 
 
 def build(spec: Kernel, node, ctx) -> tuple[Call | None, str | None]:
     """The kernel call for node and the runtime file holding it: the int16x8 builder
     (kernels_s16) when one of its activations is int16, the int8 one otherwise."""
-    from . import kernels_s16
-    if spec.function is not None and kernels_s16.is_int16(node, ctx.g.tensors):
+    from . import kernels_s16, kernels_state
+    if spec.function is not None and node.opcode not in kernels_state.ANY_DTYPE and \
+            kernels_s16.is_int16(node, ctx.g.tensors):
         if node.opcode not in kernels_s16.BUILDERS:
             raise EdgepipeError(f"layer '{node.name}' ({node.opcode}) has int16 activations; the C engine "
                                 f"has no int16x8 {node.opcode} kernel")
@@ -377,6 +391,14 @@ def supported_md() -> str:
         fn = kernels_s16.FUNCTIONS[op]
         lines.append(f"| {op} | {', '.join('`' + f + '`' for f in fn)} | {kernels_s16.SOURCES[op]} |")
     lines += [f"| {op} | - | - |" for op in sorted(kernels_s16.VIEWS)]
+    lines += ["", "## Streaming (stateful) models", "",
+              "Resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, int8 or int16 values, as the",
+              "converter writes them with `_experimental_variable_quantization`) and variable tensors",
+              "(`is_variable`) live in a static state region beside the arena (`<PREFIX>_STATE_BYTES`) and",
+              "survive between invocations; CALL_ONCE runs an init subgraph of constant ASSIGN_VARIABLEs on the",
+              "first invoke after `<prefix>_reset()`, which re-initialises the region (variable tensors to their",
+              "zero point, as TFLM's ResetVariableTensors). A model output may be uint8 (an int8 -> uint8",
+              "QUANTIZE, as microWakeWord's models end). Other subgraphs (IF/WHILE) are refused."]
     return "\n".join(lines) + "\n"
 
 

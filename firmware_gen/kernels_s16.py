@@ -233,6 +233,7 @@ BUILDERS = {
     "QUANTIZE": quantize, "PAD": pad, "PADV2": pad, "CONCATENATION": concat, "SOFTMAX": softmax,
     "LOGISTIC": sigmoid, "TANH": sigmoid, "SUB": kernels_extra.sub, "LEAKY_RELU": kernels_extra.leaky_relu,
     "STRIDED_SLICE": kernels_extra.strided_slice, "TRANSPOSE_CONV": kernels_extra.transpose_conv,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lambda node, ctx: _rnn().lstm(node, ctx),
 }
 # the runtime file of each int16 kernel
 SOURCES = {"CONV_2D": "ep_conv_s16.c", "DEPTHWISE_CONV_2D": "ep_conv_s16.c",
@@ -241,7 +242,7 @@ SOURCES = {"CONV_2D": "ep_conv_s16.c", "DEPTHWISE_CONV_2D": "ep_conv_s16.c",
            "MUL": "ep_elementwise_s16.c", "QUANTIZE": "ep_elementwise_s16.c", "PAD": "ep_elementwise_s16.c",
            "PADV2": "ep_elementwise_s16.c", "CONCATENATION": "ep_elementwise_s16.c",
            "SOFTMAX": "ep_activation_s16.c", "LOGISTIC": "ep_activation_s16.c", "TANH": "ep_activation_s16.c",
-           **kernels_extra.SOURCES}
+           "UNIDIRECTIONAL_SEQUENCE_LSTM": "ep_rnn.c", **kernels_extra.SOURCES}
 # the C kernels of each op, for docs/SUPPORTED.md
 FUNCTIONS = {
     "CONV_2D": ["ep_conv2d_s16"], "DEPTHWISE_CONV_2D": ["ep_depthwise_conv2d_s16"],
@@ -251,13 +252,21 @@ FUNCTIONS = {
     "PAD": ["ep_pad_s16"], "PADV2": ["ep_pad_s16"], "CONCATENATION": ["ep_concat_s16"],
     "SOFTMAX": ["ep_softmax_s16"], "LOGISTIC": ["ep_logistic_s16"], "TANH": ["ep_tanh_s16"],
     "SUB": ["ep_sub_s16"], "LEAKY_RELU": ["ep_leaky_relu_s16"], "STRIDED_SLICE": ["ep_strided_slice_s16"],
-    "TRANSPOSE_CONV": ["ep_transpose_conv_s16"],
+    "TRANSPOSE_CONV": ["ep_transpose_conv_s16"], "UNIDIRECTIONAL_SEQUENCE_LSTM": ["ep_lstm_s16"],
 }
 # ops that need no int16 code (views)
 VIEWS = frozenset({"RESHAPE"})
 
 
+def _rnn():
+    from . import kernels_rnn         # it imports kernels, which imports this module
+    return kernels_rnn
+
+
 def is_int16(node, tensors) -> bool:
-    """Whether any activation of node is int16 (then it takes an int16x8 kernel)."""
-    return any(i >= 0 and tensors[i].data is None and tensors[i].dtype == "INT16"
+    """Whether any activation of node is int16 (then it takes an int16x8 kernel). A recurrent op's
+    state does not count: the int8 LSTM keeps an int16 cell state, the int8 SVDF an int16 memory."""
+    from .kernels_rnn import STATE_INPUTS
+    state = {node.inputs[k] for k in STATE_INPUTS.get(node.opcode, ()) if k < len(node.inputs)}
+    return any(i >= 0 and i not in state and tensors[i].data is None and tensors[i].dtype == "INT16"
                for i in (*node.inputs, *node.outputs))

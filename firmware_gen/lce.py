@@ -98,10 +98,11 @@ class Reference:
                          for s in x])
 
 
-def reference_outputs(model: tflite_file.TFLiteModel, x: np.ndarray, where: str = "model"):
+def reference_outputs(model: tflite_file.TFLiteModel, x: np.ndarray, where: str = "model", mode: str = "reset"):
     """(outputs, reference name) that a C-engine run of `model` is compared with: TFLM for
-    builtin-op models, Reference (TFLM + LCE kernels op by op) for models with Lce ops."""
+    builtin-op models, Reference (TFLM + LCE kernels op by op) for models with Lce ops. `mode`:
+    tflm.RESET or tflm.STREAM (a stateful model's samples as one stream)."""
     from . import tflm
     if is_lce(model):
         return Reference(model.data, where).outputs(x), "tflm+lce"
-    return tflm.run(model.data, x, where=where).outputs, "tflm"
+    return tflm.run(model.data, x, where=where, mode=mode).outputs, "tflm"

@@ -81,24 +81,36 @@ _REFERENCE: dict[str, tuple[np.ndarray, TFLMRun]] = {}
 _LOCK = threading.RLock()
 
 
+# How a sequence of inputs is run through a stateful (streaming) model: RESET re-initialises its
+# state before every sample (independent samples: a dataset's accuracy), STREAM carries it from one
+# input to the next (the frames of one stream). A model without state gives the same either way.
+RESET, STREAM = "reset", "stream"
+MODES = (RESET, STREAM)
+
+
 def run(model: bytes, inputs: np.ndarray, arena_size: int = DEFAULT_ARENA, where: str = "model",
-        doing: str = "computing reference outputs") -> TFLMRun:
+        doing: str = "computing reference outputs", mode: str = RESET) -> TFLMRun:
     """Invoke TFLM once per sample of `inputs` (shape [N, *input_shape]) and collect the outputs.
+    `mode`: RESET (interpreter.reset() before each sample) or STREAM (one fresh interpreter, state
+    carried from sample to sample).
 
     TFLM runs in worker processes (see _Worker): a model that crashes it ends in a TFLMError naming
     the signal, never in a dead edgepipe. Samples that an earlier call already ran through the same
     model (a prefix of its inputs) are not run again: TFLM is deterministic, so its outputs are reused."""
     with _LOCK:                   # one caller at a time: the workers' pipes carry one request each
-        return _run_memoized(model, inputs, arena_size, where, doing)
+        return _run_memoized(model, inputs, arena_size, where, doing, mode)
 
 
-def _run_memoized(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str) -> TFLMRun:
+def _run_memoized(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str,
+                  mode: str = RESET) -> TFLMRun:
     import hashlib
-    key = hashlib.sha256(model).hexdigest() + f"/{arena_size}"
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: one of {MODES}")
+    key = hashlib.sha256(model).hexdigest() + f"/{arena_size}/{mode}"
     seen = _REFERENCE.get(key)
     if seen is not None and len(inputs) <= len(seen[0]) and np.array_equal(seen[0][:len(inputs)], inputs):
         return TFLMRun(outputs=seen[1].outputs[:len(inputs)], arena_bytes=seen[1].arena_bytes)
-    result = _run_isolated(model, inputs, arena_size, where, doing)
+    result = _run_isolated(model, inputs, arena_size, where, doing, mode)
     if len(inputs) > 1:
         _REFERENCE.clear()                       # keep one model's reference: bounded memory
         _REFERENCE[key] = (np.array(inputs, copy=True), result)
@@ -110,19 +122,21 @@ SECONDS_PER_CALL = 120.0          # generous: what a worker may take before it c
 SECONDS_PER_SAMPLE = 0.5          # ... plus this per sample (ResNet-8 takes ~0.05 s in TFLM here)
 
 
-def _run_isolated(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str) -> TFLMRun:
+def _run_isolated(model: bytes, inputs: np.ndarray, arena_size: int, where: str, doing: str,
+                  mode: str = RESET) -> TFLMRun:
     """Large sample sets are split over the machine's cores (TFLM itself is single-threaded).
 
     Each part runs in its own worker process; outputs are concatenated in order, so the result is
-    the same as one sequential run (TFLM keeps no state between invocations of these feed-forward
-    models). The first sample runs alone first: its diagnostics and arena use are what we report."""
+    the same as one sequential run (each sample starts from reset state: feed-forward models keep
+    none, stateful ones are reset). A stream runs in one worker, in order. The first sample runs
+    alone first: its diagnostics and arena use are what we report."""
     workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or len(inputs) < PARALLEL_MIN_SAMPLES:
-        return _call(0, "run", (model, inputs, arena_size, where), where, doing, len(inputs))
-    first = _call(0, "run", (model, inputs[:1], arena_size, where), where, doing, 1)
+    if workers < 2 or len(inputs) < PARALLEL_MIN_SAMPLES or mode == STREAM:
+        return _call(0, "run", (model, inputs, arena_size, where, mode), where, doing, len(inputs))
+    first = _call(0, "run", (model, inputs[:1], arena_size, where, mode), where, doing, 1)
     chunks = np.array_split(inputs[1:], workers)
     for k, chunk in enumerate(chunks):
-        _worker(k).send("outputs", (model, chunk, arena_size, where))
+        _worker(k).send("outputs", (model, chunk, arena_size, where, mode))
     parts = [_worker(k).receive(where, doing, len(chunk)) for k, chunk in enumerate(chunks)]
     return TFLMRun(outputs=np.concatenate([first.outputs, *parts]), arena_bytes=first.arena_bytes)
 
@@ -264,11 +278,19 @@ def _close_workers() -> None:
     _WORKERS.clear()
 
 
-def _outputs_only(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> np.ndarray:
-    return _run(model, inputs, arena_size, where).outputs
+def _outputs_only(model: bytes, inputs: np.ndarray, arena_size: int, where: str, mode: str = RESET) -> np.ndarray:
+    return _run(model, inputs, arena_size, where, mode).outputs
 
 
-def _run(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMRun:
+def is_stateful(model: bytes) -> bool:
+    """Whether the model keeps state between invocations (resource variables or variable tensors)."""
+    from tflite_micro.python.tflite_micro import runtime
+    m = runtime.convert_bytearray_to_object(bytearray(model))
+    return runtime.count_resource_variables(m) > 0 or any(
+        bool(t.isVariable) for sg in m.subgraphs or [] for t in sg.tensors or [])
+
+
+def _run(model: bytes, inputs: np.ndarray, arena_size: int, where: str, mode: str = RESET) -> TFLMRun:
     with _capture_fd2() as err:
         try:
             interp = _interpreter(model, arena_size)
@@ -279,7 +301,10 @@ def _run(model: bytes, inputs: np.ndarray, arena_size: int, where: str) -> TFLMR
     outs = []
     with _capture_fd2() as err:
         try:
+            reset = mode == RESET and is_stateful(model)
             for i, x in enumerate(inputs):
+                if reset and i > 0:
+                    interp.reset()
                 interp.set_input(np.ascontiguousarray(x[None, ...]), 0)
                 interp.invoke()
                 outs.append(np.array(interp.get_output(0))[0])

@@ -53,7 +53,8 @@ def glue_header(engine_version: str, sha256: str, input_bytes: int, output_bytes
         "#define EP_MODEL_ARENA_BYTES ep_tflm_arena_used()   /* measured on the board at init */",
         f'#define EP_MODEL_SHA256 "{sha256}"',
         "#define EP_MODEL_INVOKE ep_tflm_invoke",
-        "#define EP_MODEL_INIT ep_tflm_init", "",
+        "#define EP_MODEL_INIT ep_tflm_init",
+        "#define EP_MODEL_RESET ep_tflm_reset", "",
         "#endif /* EP_MODEL_GLUE_H */", ""])
 
 
@@ -70,7 +71,8 @@ def build(board: Board, engine: str, tflite_path: Path, out_dir: Path) -> TflmBu
     tree = tflm_tree.find(engine)
     model = tflite_file.read(tflite_path)
     sg = model.main
-    ops = sorted({op.opcode for op in sg.operators})
+    ops = sorted({op.opcode for s in model.subgraphs for op in s.operators})   # CALL_ONCE's init too
+    variables = len({_shared_name(op) for s in model.subgraphs for op in s.operators if op.opcode == "VAR_HANDLE"})
     x, y = sg.tensors[sg.inputs[0]], sg.tensors[sg.outputs[0]]
     nbytes = lambda t: int(np.prod(t.shape, dtype=np.int64)) * np.dtype(numpy_dtype(t.dtype)).itemsize
 
@@ -97,7 +99,8 @@ def build(board: Board, engine: str, tflite_path: Path, out_dir: Path) -> TflmBu
     engine_obj = obj_dir / "engine" / "ep_tflm_engine.o"
     engine_obj.parent.mkdir(parents=True, exist_ok=True)
     build_mod.run_tool([tflm_tree.CXX, *tflm_tree.CXXFLAGS, *lib.flags, *build_mod.WARNINGS, "-g",
-                        *[f"-I{d}" for d in includes], *[f"-isystem{d}" for d in lib.includes], "-c", ENGINE_SOURCE, "-o", engine_obj],
+                        *[f"-I{d}" for d in includes], *[f"-isystem{d}" for d in lib.includes],
+                        f"-DEP_TFLM_RESOURCE_VARIABLES={variables}", "-c", ENGINE_SOURCE, "-o", engine_obj],
                        f"compiling ep_tflm_engine.cc for {board.id}")
     elf = out_dir / "firmware.elf"
     link = [tflm_tree.CXX, *board.cflags(), "-nostartfiles", "-specs=nano.specs", "-specs=nosys.specs",
@@ -113,6 +116,11 @@ def build(board: Board, engine: str, tflite_path: Path, out_dir: Path) -> TflmBu
                               ram_static_bytes=ram, sources=[*ours, data_c, ENGINE_SOURCE])
     return TflmBuild(firmware=fw, engine=engine, engine_version=version, tree=tree.root,
                      arena_alloc_bytes=arena_alloc, host_arena_bytes=host_arena, ops=ops, library=lib)
+
+
+def _shared_name(op) -> tuple:
+    o = op.builtin_options
+    return (bytes(o.container or b""), bytes(o.sharedName or b"")) if o is not None else (b"", b"")
 
 
 def _arena_from_settings(text: str) -> tuple[int, int]:

@@ -265,6 +265,13 @@ class Library:
             pat = re.compile(rf"^[A-Za-z_][\w:<>,*& ]*[\s*&]{re.escape(name)}\s*\([^;]*$", re.M)
         return [rel for rel, text in self._texts.items() if pat.search(text)]
 
+    def defining_data(self, name: str) -> list[str]:
+        """Sources that define the global variable `name` (CMSIS-NN's tables, e.g. the
+        sigmoid_table_uint16 its LSTM kernels use): a non-extern, non-static definition with an
+        initializer starting a line."""
+        pat = re.compile(rf"^(?!extern|static)[A-Za-z_][\w ]*[\s*]{re.escape(name)}\s*(\[[^\]]*\]\s*)*=", re.M)
+        return [rel for rel, text in self._texts.items() if pat.search(text)]
+
     def for_undefined(self, symbols: list[str]) -> list[str]:
         """Sources to compile for the undefined (demangled) symbols a link reported."""
         found = []
@@ -288,6 +295,8 @@ class Library:
             hits = self.defining(name, qual)
             if not hits and qual:
                 hits = self.defining(name)
+            if not hits and "(" not in sym:
+                hits = self.defining_data(name)
             found += hits
         return list(dict.fromkeys(found))
 

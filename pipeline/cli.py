@@ -95,7 +95,7 @@ def cmd_bench(a) -> int:
                             "`edgepipe run MODEL --dataset ...`")
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "port": a.port, "host": a.host,
-                              "serial": a.serial}.items() if v is not None}
+                              "serial": a.serial, "mode": "stream" if a.stream else None}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
                                input_scale=a.input_scale, input_offset=a.input_offset, options=opts,
                                engines=a.engines))
@@ -197,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     _preprocessing_args(be)
     be.add_argument("--samples", type=_samples, metavar="N", help="test samples (default: all; 500 on boards)")
     be.add_argument("--port")
+    be.add_argument("--stream", action="store_true",
+                    help="a stateful (streaming) model: the samples are the consecutive frames of one stream "
+                         "(default: its state is reset before each sample)")
     be.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
     be.add_argument("--host", help="user@address of a Linux device")
     be.add_argument("--serial", help="adb serial of an Android device")

@@ -41,11 +41,29 @@ for _q in (Quantization("fp32", "float32", "float"),
 LCE = Quantization("lce", "LCE int8 + 1-bit", "int8")
 
 
-def _converter(model, quantization: str, calibration: np.ndarray):
+def _keras_converter(t, model):
+    """from_keras_model; a recurrent model (LSTM, GRU, ...) with a free batch dimension is traced at
+    batch 1 instead: the converter cannot lower a recurrent loop over an unknown batch, and batch 1
+    is what every target runs (the LSTM becomes UNIDIRECTIONAL_SEQUENCE_LSTM)."""
+    from .keras_env import keras
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+    if shape and shape[0] is None and any(isinstance(m, keras().layers.RNN) for m in model.submodules):
+        traced = t.function(lambda x: model(x)).get_concrete_function(
+            t.TensorSpec([1, *shape[1:]], model.inputs[0].dtype))
+        return t.lite.TFLiteConverter.from_concrete_functions([traced], model)
+    return t.lite.TFLiteConverter.from_keras_model(model)
+
+
+def _converter(model, quantization: str, calibration: np.ndarray, stream: bool = False):
     from .keras_env import tf
     t = tf()
     conv = t.lite.TFLiteConverter.from_saved_model(str(model)) if isinstance(model, Path) else \
-        t.lite.TFLiteConverter.from_keras_model(model)
+        _keras_converter(t, model)
+    if stream:
+        # a streaming model keeps its state in variables: resource variables (VAR_HANDLE ...), with
+        # the variables quantized like the activations (as microWakeWord converts its models)
+        conv.experimental_enable_resource_variables = True
+        conv._experimental_variable_quantization = quantization in ("int8", "int16x8")   # full integer only
     if quantization == "fp32":
         return conv
     conv.optimizations = [t.lite.Optimize.DEFAULT]
@@ -67,12 +85,19 @@ def _converter(model, quantization: str, calibration: np.ndarray):
 
 
 def convert(source: KerasModel, name: str, kind: str, quantization: str, data: Dataset, root: Path,
-            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, force: bool = False) -> TFLiteVariant:
-    """Convert one Keras model to one .tflite variant (cached by model hash + settings)."""
+            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, force: bool = False,
+            stream=None) -> TFLiteVariant:
+    """Convert one Keras model to one .tflite variant (cached by model hash + settings).
+    `stream`: the recipe's stream_model(model), for a streaming recipe: the window model trained on
+    the dataset is converted in its streaming form (one frame per invocation, state in variables),
+    calibrated with the windows' last frames."""
     q = LCE if quantization == "lce" else QUANTIZATIONS.get(quantization)
     config = {"stage_version": STAGE_VERSION, "source_sha256": source.sha256, "quantization": q.name,
               "calibration_samples": calibration_samples if q.name in ("int8", "int16x8", "lce") else 0,
-              "data": data.fingerprint}
+              "data": data.fingerprint, **({"stream": 1} if stream else {})}
+    if stream and (q.name == "lce" or source.meta.get("keras_version") == 3):
+        raise EdgepipeError(f"variant {name}: a streaming recipe's model converts in its streaming form with "
+                            "the TFLite converter only (not Larq Compute Engine's, not from Keras 3)")
     if q.name == "lce":
         from . import convert_lce
         config["lce_export"] = convert_lce.VERSION
@@ -85,6 +110,9 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
                 model = keras3.export_saved_model(source.path, out / "saved_model")
         else:
             model = load_keras(source.path)
+        calibration = data.calibration(calibration_samples)
+        if stream:
+            model, calibration = stream(model), calibration[:, -1:, ...]
         noise = None
         if q.name == "lce":
             from . import convert_lce
@@ -94,7 +122,7 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
             return {"file": "model.tflite"}
         try:
             with captured() as noise:            # converter warnings and MLIR dumps: kept for the error
-                blob = _converter(model, q.name, data.calibration(calibration_samples)).convert()
+                blob = _converter(model, q.name, calibration, stream=bool(stream)).convert()
         except Exception as exc:
             if os.environ.get("EDGEPIPE_DEBUG"):
                 raise
@@ -113,6 +141,7 @@ def convert(source: KerasModel, name: str, kind: str, quantization: str, data: D
         sha256=parsed.sha256, tflite_bytes=len(blob), gzip_bytes=len(gzip.compress(blob, 9, mtime=0)),
         params=source.params, sparsity=weight_sparsity(parsed), tensor_types=model_types(parsed),
         io_types=io_types(parsed), meta={**source.meta, "expected_types": q.expect,
+                                         **({"stream": True} if stream else {}),
                                          "float_test_accuracy": source.test_accuracy,
                                          **_sparse_sizes(parsed)})
 

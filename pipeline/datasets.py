@@ -278,3 +278,86 @@ def digits() -> Dataset:
     test, rest = perm[:360], perm[360:]
     return _split("digits", [str(i) for i in range(10)], pre, x[rest], y[rest], x[test], y[test], n_val=240,
                   raw_hash=_fingerprint(d.images, d.target))
+
+
+HAR_LABELS = ("still", "walk", "run", "stairs")
+HAR_STEPS, HAR_RATE_HZ = 32, 25.0
+
+
+def _har_windows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n windows of a 3-axis accelerometer (in g) at HAR_RATE_HZ: gravity on a randomly tilted axis
+    plus each activity's periodic motion (random frequency, amplitude, phase) and sensor noise."""
+    t = np.arange(HAR_STEPS) / HAR_RATE_HZ
+    y = rng.integers(0, len(HAR_LABELS), n)
+    x = np.empty((n, HAR_STEPS, 3), dtype=np.float32)
+    for k in range(n):
+        tilt = rng.normal(0, 0.25, 2)
+        gravity = np.array([np.sin(tilt[0]), np.sin(tilt[1]), np.cos(tilt[0]) * np.cos(tilt[1])])
+        phase = rng.uniform(0, 2 * np.pi)
+        freq, amp = {0: (0.0, 0.0), 1: (1.8, 0.35), 2: (2.8, 0.9), 3: (1.2, 0.6)}[int(y[k])]
+        freq *= rng.uniform(0.8, 1.2)
+        amp *= rng.uniform(0.7, 1.3)
+        wave = np.sin(2 * np.pi * freq * t + phase)
+        if y[k] == 3:                                # stairs: a step's impact, then a lift
+            wave = np.abs(wave) * 2 - 1
+        motion = np.stack([0.5 * amp * np.cos(2 * np.pi * freq * t + phase), 0.3 * amp * wave, amp * wave], -1)
+        x[k] = gravity + motion + rng.normal(0, 0.06, (HAR_STEPS, 3))
+    return x, y.astype(np.int64)
+
+
+@register("synthetic_har", (HAR_STEPS, 3), len(HAR_LABELS))
+def synthetic_har() -> Dataset:
+    """Synthetic human-activity windows: 3-axis accelerometer (g), 32 steps at 25 Hz, 4 activities
+    (still, walk, run, stairs); seeded, generated offline in well under a second."""
+    rng = np.random.default_rng(SPLIT_SEED + 2)
+    x, y = _har_windows(rng, 2400)
+    x_test, y_test = _har_windows(rng, 400)
+    pre = Preprocessing(raw_min=-4.0, raw_max=4.0, scale=1.0)
+    return _split("synthetic_har", HAR_LABELS, pre, x, y, x_test, y_test, n_val=300,
+                  raw_hash=_fingerprint(x, y, x_test, y_test))
+
+
+KWS_STREAM_LABELS = ("background", "yes", "no", "go")
+KWS_STREAM_FEATURES, KWS_STREAM_WINDOW, KWS_STREAM_WORD = 10, 6, 4
+
+
+def kws_stream_frames(frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic keyword stream: `frames` frames of KWS_STREAM_FEATURES band energies (smooth
+    background noise) with a keyword (a fixed KWS_STREAM_WORD-frame pattern of its class, random
+    gain) every 8..20 frames. The label of frame t is the class of a keyword that ended at t or
+    t - 1, else background: what a streaming detector with a KWS_STREAM_WINDOW-frame receptive
+    field can see. Deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    templates = np.random.default_rng(20261201).uniform(0, 1, (len(KWS_STREAM_LABELS) - 1, KWS_STREAM_WORD,
+                                                               KWS_STREAM_FEATURES)).astype(np.float32)
+    x = rng.normal(0.2, 0.3, (frames, KWS_STREAM_FEATURES)).astype(np.float32)
+    x = (x + np.roll(x, 1, axis=0)) / 2                      # slowly varying background
+    y = np.zeros(frames, dtype=np.int64)
+    t = int(rng.integers(4, 12))
+    while t + KWS_STREAM_WORD < frames:
+        c = int(rng.integers(1, len(KWS_STREAM_LABELS)))
+        x[t:t + KWS_STREAM_WORD] += templates[c - 1] * rng.uniform(0.4, 1.2)
+        end = t + KWS_STREAM_WORD - 1
+        y[end:end + 2] = c
+        t += KWS_STREAM_WORD + int(rng.integers(4, 16))
+    return x, y
+
+
+def stream_windows(frames: np.ndarray, window: int) -> np.ndarray:
+    """Window t holds frames t - window + 1 .. t (zeros before the stream starts): the input a
+    non-streaming model needs to give, at t, what a streaming model fed frame by frame gives."""
+    padded = np.concatenate([np.zeros((window - 1, *frames.shape[1:]), frames.dtype), frames])
+    return np.stack([padded[t:t + window] for t in range(len(frames))])
+
+
+@register("kws_stream", (KWS_STREAM_WINDOW, KWS_STREAM_FEATURES), len(KWS_STREAM_LABELS))
+def kws_stream() -> Dataset:
+    """Synthetic keyword stream (offline, seeded): windows of 6 frames x 10 band energies, 4 classes
+    (background, yes, no, go); the test split is one continuous stream in order, so its last frames
+    are the frames a streaming model takes one by one (6,000 train / 2,000 test frames)."""
+    x, y = kws_stream_frames(6000, seed=1)
+    x_test, y_test = kws_stream_frames(2000, seed=2)
+    pre = Preprocessing(raw_min=float(min(x.min(), x_test.min())), raw_max=float(max(x.max(), x_test.max())),
+                        scale=1.0)
+    return _split("kws_stream", KWS_STREAM_LABELS, pre, stream_windows(x, KWS_STREAM_WINDOW), y,
+                  stream_windows(x_test, KWS_STREAM_WINDOW), y_test, n_val=600, raw_hash=_fingerprint(x, x_test, y, y_test))

@@ -13,18 +13,27 @@ from edgepipe_base.tflite_file import Operator, Subgraph, TFLiteModel
 INTEGER_ACTIVATIONS = {"INT8": "int8", "INT16": "int16x8"}
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}          # convert types at the model's edges
 WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+STATE_OPS = {"VAR_HANDLE", "CALL_ONCE"}             # name or initialise state: compute nothing
+VARIABLE_OPS = {"READ_VARIABLE", "ASSIGN_VARIABLE"}  # copy a variable's values (none for a constant init)
 
 
 @dataclass(frozen=True)
 class OpType:
     op: str
     layer: str
-    computes: str       # int8 | int16x8 | float | hybrid | other
+    computes: str       # int8 | int16x8 | float | hybrid | other | none (no data: VAR_HANDLE, CALL_ONCE)
 
 
 def classify_op(op: Operator, sg: Subgraph) -> str:
     tensors = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
-    activations = {t.dtype for t in tensors if not t.is_constant and t.dtype != "INT32"}
+    # a resource handle carries no data (the variable's values go through READ/ASSIGN_VARIABLE); a
+    # recurrent op's state (is_variable) does not set its type: the int8 LSTM keeps an int16 cell
+    activations = {t.dtype for t in tensors if not t.is_constant and not t.is_variable
+                   and t.dtype not in ("INT32", "RESOURCE")}
+    if op.opcode in BOUNDARY_OPS and "UINT8" in activations and activations & {"INT8"}:
+        activations.discard("UINT8")           # int8 -> uint8 at the output (microWakeWord's models)
+    if op.opcode in STATE_OPS or (not activations and op.opcode in VARIABLE_OPS):
+        return "none"
     consts = {t.dtype for t in tensors if t.is_constant}
     if activations & {"FLOAT32", "FLOAT16"}:
         return "hybrid" if consts & {"INT8", "UINT8"} and op.opcode not in BOUNDARY_OPS else "float"
@@ -42,7 +51,7 @@ def op_types(model: TFLiteModel) -> list[OpType]:
 def model_types(model: TFLiteModel) -> str:
     """One label for the whole model: int8 | int16x8 | float | hybrid | mixed."""
     core = {t.computes for t in op_types(model)
-            if not (t.op in BOUNDARY_OPS and t.computes == "float")}
+            if not (t.op in BOUNDARY_OPS and t.computes == "float") and t.computes != "none"}
     if not core:
         return "float"
     if "hybrid" in core:

@@ -107,7 +107,7 @@ def integer_ops_only(ctx: Context) -> str | None:
     a representative dataset and TFLITE_BUILTINS_INT8."""
     bad: dict[str, list[str]] = {}
     for t in op_types(ctx.model):
-        if t.computes not in ("int8", "int16x8") and not (t.op in BOUNDARY and t.computes == "float"):
+        if t.computes not in ("int8", "int16x8", "none") and not (t.op in BOUNDARY and t.computes == "float"):
             bad.setdefault(t.computes, []).append(f"{t.op}({t.layer})")
     if not bad:
         return None
@@ -117,20 +117,23 @@ def integer_ops_only(ctx: Context) -> str | None:
 
 @rule("mcu")
 def integer_io(ctx: Context) -> str | None:
-    """Float input or output ({details}): firmware feeds integer tensors and reads integer tensors or
-    the float output of a final DEQUANTIZE; convert with inference_input_type set to tf.int8."""
+    """Float input or output ({details}): firmware feeds integer tensors and reads integer (int8, int16,
+    uint8) tensors or the float output of a final DEQUANTIZE; convert with inference_input_type set to tf.int8."""
     i, o = ctx.variant.io_types
     sg = ctx.model.main
     dequantized = any(op.opcode == "DEQUANTIZE" and sg.outputs[0] in op.outputs for op in sg.operators)
-    out_ok = o.startswith("int") or (o == "float32" and dequantized and i.startswith("int"))
+    # uint8 output: an int8 model's final QUANTIZE to uint8 (microWakeWord's models end so)
+    out_ok = o.startswith("int") or o == "uint8" or (o == "float32" and dequantized and i.startswith("int"))
     return None if i.startswith("int") and out_ok else f"input {i}, output {o}"
 
 
 @rule("mcu")
 def single_subgraph(ctx: Context) -> str | None:
     """More than one subgraph ({details}): control flow (IF/WHILE) is not supported by the C engine;
-    unroll it in the model."""
-    n = len(ctx.model.subgraphs)
+    unroll it in the model (a streaming model's CALL_ONCE init subgraphs are supported)."""
+    inits = {int(op.builtin_options.initSubgraphIndex) for op in ctx.model.main.operators
+             if op.opcode == "CALL_ONCE" and op.builtin_options is not None}
+    n = len([k for k in range(1, len(ctx.model.subgraphs)) if k not in inits]) + 1
     return None if n == 1 else f"{n} subgraphs"
 
 

@@ -49,6 +49,17 @@ class Recipe:
             raise EdgepipeError(f"{self.path}: build() raised {type(exc).__name__}: {exc}; "
                                 "fix the recipe's architecture") from None
 
+    def register_layers(self) -> None:
+        """Run the recipe's optional `custom_objects()`, which registers its custom Keras layers: a
+        run whose training stage is cached loads the saved model without ever calling build()."""
+        fn = getattr(self.module, "custom_objects", None)
+        if callable(fn):
+            fn()
+
+    def not_applicable(self) -> dict:
+        """Variants that cannot apply to this recipe (its optional NOT_APPLICABLE: name -> reason)."""
+        return dict(getattr(self.module, "NOT_APPLICABLE", {}) or {})
+
     def params(self, section: str) -> dict:
         """Parameters of one compression (`compress[section]`), {} when the recipe sets none."""
         return dict(self.compress.get(section, {}))

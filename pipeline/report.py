@@ -123,6 +123,18 @@ def row_note(r: dict) -> str:
     return r.get("error") or r.get("skipped") or r.get("stale") or ""
 
 
+def state_note(r: dict) -> str:
+    """A streaming model's persistent state (not in the arena) and how its samples ran."""
+    parts = []
+    if r.get("state_bytes"):
+        parts.append(f"state {r['state_bytes']:,} B beside the arena")
+    if r.get("eval_mode") == "stream":
+        parts.append("samples are the frames of one stream (state carried)")
+    elif r.get("eval_mode") == "reset":
+        parts.append("state reset before each sample")
+    return ", ".join(parts)
+
+
 def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
     """One row per (variant, target) for the C engine and the boards, and every row that was asked
     for but could not be measured (failed or skipped, with the reason) whatever its target."""
@@ -155,7 +167,7 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             "; ".join(n for n in (
                 "★ best deployable here" if best.get(r["target"]) is r else "",
                 (f"{status(r)}: " if status(r) != "measured" else "") + row_note(r),
-                r.get("note")) if n),
+                state_note(r), r.get("note")) if n),
         ])
     return head, rows
 
@@ -250,8 +262,9 @@ def csv_text(results: dict) -> str:
     cols = ["variant", "kind", "quantization", "tensor_types", "tflite_bytes", "gzip_bytes", "params",
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
             "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median",
-            "cycles_estimate_median", "ms_estimate", "macs_per_cycle_estimate", "arena_bytes", "flash_bytes",
-            "ram_bytes", "bit_exact", "mismatches", "engine", "status", "skipped", "note", "error"]
+            "cycles_estimate_median", "ms_estimate", "macs_per_cycle_estimate", "arena_bytes", "state_bytes",
+            "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "engine", "eval_mode", "status", "skipped",
+            "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)

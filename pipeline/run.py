@@ -7,6 +7,7 @@ first stage to redo (it and every later stage are recomputed).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,7 @@ def prepare(cfg: RunConfig) -> Prepared:
         return Prepared(recipe, data, out, None, [variant])
     base = train_stage(recipe, data, out, cfg) if source == "recipe" else _from_keras_file(cfg, data)
     keras_models = compress_stage(_compressions(cfg, recipe), base, recipe, data, out, cfg)
-    tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg)
+    tflites = convert_stage(_variant_names(cfg, recipe), base, keras_models, data, out, cfg, recipe)
     return Prepared(recipe, data, out, base, tflites)
 
 
@@ -107,7 +108,7 @@ def compress_stage(names: list[str], base: KerasModel, recipe, data, out: Path,
 
 
 def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, KerasModel], data,
-                  out: Path, cfg: RunConfig) -> list[TFLiteVariant]:
+                  out: Path, cfg: RunConfig, recipe=None) -> list[TFLiteVariant]:
     variants = []
     for name in names:
         if name in PTQ_VARIANTS:
@@ -119,7 +120,8 @@ def convert_stage(names: list[str], base: KerasModel, compressed: dict[str, Kera
             quant = source.meta.get("quantization", "int8")      # binary: "lce"
         print(f"convert {name}: {kind}", flush=True)
         v = convert.convert(source, name, kind, quant, data, out,
-                            calibration_samples=cfg.calibration_samples, force=_forced(cfg, "convert"))
+                            calibration_samples=cfg.calibration_samples, force=_forced(cfg, "convert"),
+                            stream=getattr(recipe.module, "stream_model", None) if recipe else None)
         assert v.tflite_bytes > 0 and v.tensor_types, f"variant {name} has no model"
         variants.append(v)
     return variants
@@ -158,12 +160,16 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
                 target, note = target_registry.resolve_engine(target, pre.engine_runs or not pre.deployable,
                                                              pre.reason(("engine",)))
                 x, y = target_registry.select_samples(target, opts, data.x_test, data.y_test)
+                v_opts = opts
+                if v.meta.get("stream"):    # the test windows' last frames, in order: one stream
+                    x, v_opts = x[:, -1:, ...], dataclasses.replace(opts, mode="stream")
                 why_not = _not_for(target, checks, v)
                 bar.doing(f"{v.name} on {target.name}")
                 if why_not is None:
                     if target.key not in deps:
                         deps[target.key] = target_registry.cache_key(target, opts)
-                    why_not = _bench_one(target, v, model, x, y, opts, out, cfg, data.fingerprint, deps[target.key])
+                    why_not = _bench_one(target, v, model, x, y, v_opts, out, cfg, data.fingerprint,
+                                         {**deps[target.key], **({"mode": "stream"} if v_opts.mode == "stream" else {})})
                 if target.engine is not None:
                     why_not = {**why_not, "engine": target.engine, **({"note": note} if note else {})}
                 bar.update(n[key])
@@ -277,7 +283,9 @@ def _source(cfg: RunConfig):
             raise EdgepipeError(f"{p}: starting from a file needs --dataset "
                                 f"({', '.join(datasets.DATASETS.names())})")
         return None, "tflite" if p.suffix == ".tflite" else "keras"
-    return recipes.load(cfg.model), "recipe"
+    recipe = recipes.load(cfg.model)
+    recipe.register_layers()
+    return recipe, "recipe"
 
 
 def _from_keras_file(cfg: RunConfig, data) -> KerasModel:
@@ -292,8 +300,12 @@ def all_variant_names() -> list[str]:
 
 def _variant_names(cfg: RunConfig, recipe) -> list[str]:
     valid = all_variant_names() if recipe else list(PTQ_VARIANTS)
-    names = list(cfg.variants) if cfg.variants else valid
+    refused = recipe.not_applicable() if recipe else {}
+    names = list(cfg.variants) if cfg.variants else [n for n in valid if n not in refused]
     for n in names:
+        if n in refused:
+            raise EdgepipeError(f"variant {n} does not apply to recipe {recipe.name}: {refused[n]}; leave it "
+                                f"out of --variants")
         if n not in valid and recipe is None and n in all_variant_names():
             raise EdgepipeError(f"variant {n} needs a recipe (compressions retrain a tf-keras model that a "
                                 "recipe builds); a model file (tf-keras or Keras 3) runs the post-training "

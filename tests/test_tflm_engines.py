@@ -148,3 +148,17 @@ def test_default_engine_per_variant(monkeypatch, tmp_path):
     # --engines: every board target once per engine, host targets once
     expanded = targets.with_engines([targets.get("host-tflm"), auto], ("edgepipe", "tflm"))
     assert [x.key for x in expanded] == ["host-tflm", "mps2-an386/edgepipe", "mps2-an386/tflm"]
+
+
+def test_tflm_reference_firmware_streams_a_stateful_model(tflm_dir, tmp_path):
+    """A streaming model (resource variables, CALL_ONCE) on the TFLM firmware: its interpreter gets
+    MicroResourceVariables, RESET maps to MicroInterpreter::Reset(); frame by frame as host TFLM."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    import stream_models
+    model = stream_models.build(tmp_path / "stream.tflite")
+    x = np.random.default_rng(4).integers(-128, 128, (20, 1, stream_models.FEATURES), dtype=np.int8)
+    for mode in ("stream", "reset"):
+        r = board_bench.run("mps2-an386", model, x, None, tmp_path / "fw", engine="tflm", mode=mode)
+        assert r["engine"] == "tflm" and r["mismatches"] == 0 and r["eval_mode"] == mode, r
+        assert {"VAR_HANDLE", "CALL_ONCE"} <= set(r["ops"]) and r["state_bytes"] is None

@@ -143,6 +143,18 @@ void ep_requantize(const ep_requant_params *p, const int8_t *in, int8_t *out)
     }
 }
 
+/* int8 -> uint8 (TFLM's Requantize into uint8: the same arithmetic, clamped to 0..255); the
+ * output bytes are uint8 values */
+void ep_requantize_u8(const ep_requant_params *p, const int8_t *in, int8_t *out)
+{
+    uint8_t *o = (uint8_t *)(void *)out;
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t v = ep_mbqm((int32_t)in[i] - p->in_zero_point, p->mult, p->shift) + p->out_zero_point;
+        o[i] = (uint8_t)ep_clamp(v, 0, 255);
+    }
+}
+
 void ep_pad(const ep_pad_params *p, const int8_t *in, int8_t *out)
 {
     int32_t n, h, w;

@@ -132,6 +132,7 @@ void ep_mean(const ep_mean_params *p, const int8_t *in, int8_t *out);
 void ep_add(const ep_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void ep_mul(const ep_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void ep_requantize(const ep_requant_params *p, const int8_t *in, int8_t *out);
+void ep_requantize_u8(const ep_requant_params *p, const int8_t *in, int8_t *out);
 void ep_pad(const ep_pad_params *p, const int8_t *in, int8_t *out);
 void ep_concat(const ep_concat_params *p, const int8_t *const *ins, int8_t *out);
 void ep_softmax(const ep_softmax_params *p, const int8_t *in, int8_t *out);
@@ -148,5 +149,7 @@ void ep_bconv2d(const ep_bconv_params *p, const int8_t *in, int8_t *out);
 #include "ep_mobile.h"   /* MobileNet-family and common ops (ep_activation2.c, ep_shape.c, ep_matmul.c) */
 #include "ep_runtime_s16.h"   /* int16x8 kernels (int16 activations, int8 weights) */
 #include "ep_runtime_extra.h" /* SUB, LEAKY_RELU, STRIDED_SLICE, TRANSPOSE_CONV (int8 and int16x8) */
+#include "ep_rnn.h"           /* UNIDIRECTIONAL_SEQUENCE_LSTM and SVDF (ep_rnn.c) */
+#include "ep_state.h"          /* persistent state: resource variables, CALL_ONCE, variable tensors */
 
 #endif /* EP_RUNTIME_H */

@@ -180,10 +180,14 @@ def input_route(board, route: str | None = None) -> str:
 
 def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
            timeout_s: float = 10.0, qemu_serial: str = "tcp", output_bytes: int | None = None,
-           route: str | None = None) -> tuple[list[bytes], list[int], int, int, dict]:
+           route: str | None = None, reset_each: bool = False,
+           one_stream: bool = False) -> tuple[list[bytes], list[int], int, int, dict]:
     """Run every sample, resuming in a fresh session if the link breaks; never returns fewer
     results than samples. `output_bytes`: the model's output size, checked on every reply.
-    `route`: see input_route. Returns (outputs, counts, stack_used, retransmits, announce fields)."""
+    `route`: see input_route. `reset_each`: send RESET before every sample (the independent samples
+    of a stateful model). `one_stream`: the samples are the frames of one stream, so a broken
+    session restarts from the first (a fresh boot has lost the state). Returns (outputs, counts,
+    stack_used, retransmits, announce fields)."""
     route = input_route(board, route)
     samples = np.ascontiguousarray(x)
     if route == "host-file":
@@ -196,8 +200,12 @@ def stream(board, fw, x: np.ndarray, sha256: str, port: str | None,
         session = _Session(board, fw, port, sha256, timeout_s, qemu_serial, tag)
         first = len(outputs)
         try:
+            if one_stream:
+                outputs, counts = [], []
             while len(outputs) < len(x):
                 i = len(outputs)
+                if reset_each:
+                    session.link.reset()
                 r = (session.link.run_record(i, output_bytes) if route == "host-file"
                      else session.link.run(samples[i].tobytes(), output_bytes))
                 outputs.append(r.output)
@@ -236,13 +244,14 @@ def _count_unit(board, ticks: list[int]) -> list[int]:
 def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir,
         port: str | None = None, samples: int | None = None, generate: Callable | None = None,
         timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None,
-        engine: str = "edgepipe") -> dict:
+        engine: str = "edgepipe", mode: str = "reset") -> dict:
     """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
     `route`: how samples reach the firmware (input_route). `engine`: edgepipe (the generated C
     engine), tflm (TFLM, reference kernels) or tflm-cmsis-nn (TFLM with Arm's CMSIS-NN kernels);
-    every engine is compared with the host TFLM interpreter (`mismatches`)."""
+    every engine is compared with the host TFLM interpreter (`mismatches`). `mode`: how a stateful
+    (streaming) model takes the samples: "reset" (state reset before each) or "stream" (one stream)."""
     from edgepipe_base import tflite_file
-    from firmware_gen import lce
+    from firmware_gen import lce, state, tflm
 
     board = boards_mod.load_board(board_id)
     if not board.emulated and port is None:
@@ -276,14 +285,18 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
         raise EdgepipeError(f"board {board.id}: samples have shape {x.shape[1:]}, the model "
                             f"takes {input_shape}")
+    if mode not in tflm.MODES:
+        raise EdgepipeError(f"evaluation mode '{mode}': one of {', '.join(tflm.MODES)}")
+    stateful = state.is_stateful(model)
     ref, reference = lce.reference_outputs(model, x.reshape((len(x), *input_shape[1:]))
-                                           if len(input_shape) > 1 else x, where=str(tflite_path))
+                                           if len(input_shape) > 1 else x, where=str(tflite_path),
+                                           mode=mode)
 
     if not board.emulated:
         _flash(board, fw)
     outs, ticks, stack_used, retransmits, fields, layer_ticks, mix = stream(
         board, fw, x, model.sha256, port, timeout_s, qemu_serial, output_bytes=int(ref[0].nbytes),
-        route=route)
+        route=route, reset_each=stateful and mode == tflm.RESET, one_stream=stateful and mode == tflm.STREAM)
 
     out = np.stack([np.frombuffer(o, dtype=ref.dtype) for o in outs]).reshape(ref.shape)
     mismatches = int(np.sum(np.any((out != ref).reshape(len(x), -1), axis=1)))
@@ -334,6 +347,8 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
         "stack_bytes": stack_used,
         "engine_stack_bytes": fields.get("invoke_stack"),
         "arena_bytes": arena,
+        "state_bytes": int(gen.state_bytes) if engine == "edgepipe" else None,
+        **({"eval_mode": mode} if stateful else {}),
         "engine_version": fields.get("engine"),
         "retransmits": retransmits,
         "inputs_via": route,

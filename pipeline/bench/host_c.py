@@ -91,8 +91,9 @@ def callgrind_layers(engine, binary, record: bytes) -> list[dict] | None:
             for (index, opcode, name, _), macs, n in zip(engine.layers, engine.layer_macs, counts)]
 
 
-def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
-    """Run the engine on x_int8 [N, ...]; raises EdgepipeError if the model is not supported."""
+def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir, mode: str = "reset") -> dict:
+    """Run the engine on x_int8 [N, ...]; raises EdgepipeError if the model is not supported.
+    `mode`: "reset" (a stateful model's state re-initialised before each sample) or "stream"."""
     workdir = Path(workdir) / "host-c"
     engine = codegen.generate(tflite_path, workdir / "src", PREFIX)
     objects = build.compile_objects(engine.sources, workdir / "obj", include_dirs=engine.include_dirs,
@@ -100,9 +101,9 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
     binary = host_run.build(engine, workdir / "bin", opt=HOST_OPT, objects=objects)
     # the model's input type: int8, or int16 for int16x8
     x = np.ascontiguousarray(x_int8, dtype=engine.input_dtype).reshape(len(x_int8), *engine.input_shape[1:])
-    ours = host_run.invoke(binary, engine, x)
+    ours = host_run.invoke(binary, engine, x, mode=mode)
     from edgepipe_base import tflite_file
-    ref, reference = lce.reference_outputs(tflite_file.read(tflite_path), x, where=str(tflite_path))
+    ref, reference = lce.reference_outputs(tflite_file.read(tflite_path), x, where=str(tflite_path), mode=mode)
     n = len(x)
     differs = (ours.reshape(n, -1) != ref.reshape(n, -1)).any(axis=1)
     accuracy = top1(ours, np.asarray(y).reshape(-1)) if y is not None and n else None
@@ -122,6 +123,8 @@ def run(tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir) -> dict:
         "bit_exact": bool(not differs.any()),
         "bit_exact_reference": reference,
         "arena_bytes": engine.arena_bytes,
+        "state_bytes": engine.state_bytes,         # persistent state region (streaming models), not in the arena
+        **({"eval_mode": mode} if engine.state_bytes else {}),
         "flash_bytes": None,                       # not a board: see host_code/data_bytes
         "ram_bytes": None,
         "host_code_bytes": sizes["text"] + sizes["rodata"],

@@ -26,6 +26,7 @@ MAX_PAYLOAD = 0xFFFF                       # the 16-bit length field
 
 REQ_INFO, REQ_RUN, REQ_STACK, REQ_EXIT, REQ_RUN_FILE, REQ_FAULT = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7E
 REQ_LAYERS = 0x06
+REQ_RESET = 0x07
 NAK_UNKNOWN_TYPE = 4
 REPLY_BIT = 0x80
 NAK = 0x15
@@ -349,6 +350,14 @@ class SerialLink:
             raise LinkError(f"{self.where}: LAYERS reply of {len(payload)} bytes, expected a "
                             f"multiple of 4 (u32 per layer)")
         return list(struct.unpack(f"<{len(payload) // 4}I", payload)) or None
+
+    def reset(self) -> None:
+        """Re-initialise the model's state (a streaming model's variables) before the next RUN."""
+        try:
+            self.request(REQ_RESET)
+        except UnsupportedRequest:
+            raise EdgepipeError(f"{self.where}: the firmware predates the RESET request (it cannot reset a "
+                            "streaming model's state); rebuild it") from None
 
     def exit(self, code: int = 0) -> None:
         self.request(REQ_EXIT, bytes([code & 0xFF]))

@@ -26,6 +26,8 @@ class Options:
     port: str | None = None           # serial port of a real board
     host: str | None = None           # user@address of a Linux device (overrides its device file)
     serial: str | None = None         # adb serial of an Android device (overrides its device file)
+    mode: str = "reset"               # a stateful (streaming) model's samples: "reset" before each,
+                                      # or "stream" (the samples are the consecutive frames of one stream)
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,19 @@ class Target:
 
 def _litert(variant, model, x, y, opt):
     from . import host_litert
-    return host_litert.run(variant.name, model, x, y, threads=opt.threads, latency_runs=opt.latency_runs)
+    return host_litert.run(variant.name, model, x, y, threads=opt.threads, latency_runs=opt.latency_runs,
+                           mode=opt.mode)
 
 
 def _tflm(variant, model, x, y, opt):
     from . import host_tflm
-    return host_tflm.run(variant.name, model, x, y)
+    return host_tflm.run(variant.name, model, x, y, mode=opt.mode)
 
 
 def _host_c(variant, model, x, y, opt):
     from ..quant_io import quantize_inputs
     from . import host_c
-    r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir / "host-c")
+    r = host_c.run(variant.tflite_path, quantize_inputs(model, x), y, opt.workdir / "host-c", mode=opt.mode)
     return row(variant.name, "host-c", engine="edgepipe", **{k: v for k, v in r.items() if k != "target"})
 
 
@@ -103,7 +106,8 @@ MEASURING_CODE = (PIPELINE / "bench", FIRMWARE_GEN / "tflm.py", PIPELINE / "quan
 
 def cache_key(target: "Target", opt: Options) -> dict:
     """What a cached result of `target` is valid for: its own dependencies and the measuring code."""
-    return {**target.depends(opt), "measuring_code": tree_hash(*MEASURING_CODE)}
+    return {**target.depends(opt), "measuring_code": tree_hash(*MEASURING_CODE),
+            **({"mode": opt.mode} if opt.mode != "reset" else {})}
 
 
 def _engine_depends(opt: Options) -> dict:
@@ -142,7 +146,7 @@ def _board_target(board_id: str, engine: str | None = None) -> Target:
     def run(variant, model, x, y, opt):
         from ..quant_io import quantize_inputs
         r = board_bench.run(board_id, variant.tflite_path, quantize_inputs(model, x), y,
-                            opt.workdir, port=opt.port, engine=engine or "edgepipe")
+                            opt.workdir, port=opt.port, engine=engine or "edgepipe", mode=opt.mode)
         return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
     def depends(opt: Options) -> dict:
@@ -200,6 +204,11 @@ def _device_target(name: str) -> Target:
     def run(variant, model, x, y, opt):
         from ..quant_io import quantize_inputs
         from . import device
+        from edgepipe_base.errors import EdgepipeError
+        from firmware_gen.state import is_stateful
+        if is_stateful(model) and (opt.mode == "stream" or not engine):
+            raise EdgepipeError(f"{name}: OS devices run a stateful (streaming) model's samples independently, "
+                                "with the C engine only; streams run on host-litert, host-tflm, host-c and boards")
         xq = quantize_inputs(model, x)
         if engine:
             r = device.run_engine(d, variant.tflite_path, xq, y, opt.workdir, host=opt.host, serial=opt.serial)

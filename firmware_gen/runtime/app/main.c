@@ -194,6 +194,11 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
             reply_len = layer_reply(reply);
 #endif
             break;
+        case EP_REQ_RESET:
+#ifdef EP_MODEL_RESET
+            EP_MODEL_RESET();
+#endif
+            break;
         case EP_REQ_EXIT:
             break;
         case EP_REQ_FAULT:
@@ -206,7 +211,7 @@ static void handle(uint8_t type, uint8_t *payload, uint16_t len) {
 
 static int known_type(uint8_t t) {
     return t == EP_REQ_INFO || t == EP_REQ_RUN || t == EP_REQ_RUN_FILE || t == EP_REQ_STACK ||
-           t == EP_REQ_LAYERS || t == EP_REQ_EXIT || t == EP_REQ_FAULT;
+           t == EP_REQ_LAYERS || t == EP_REQ_RESET || t == EP_REQ_EXIT || t == EP_REQ_FAULT;
 }
 
 /* Read one frame into rx_payload. Returns 1 for a valid frame, 0 after a NAK was sent. */

@@ -15,6 +15,11 @@
  *   LAYERS ()            -> count:u32le per kernel call of the last RUN/RUNF, in invoke order (the
  *                           engine's per-layer hook, one hook call's cost taken off each); empty when
  *                           the engine has no hook. Firmware older than this request answers NAK(4).
+ *   RESET ()             -> () re-initialises the model's state (a streaming model's resource
+ *                           variables and variable tensors: the engine's reset()). RUN/RUNF never
+ *                           reset, so consecutive RUNs are the frames of one stream; the host sends
+ *                           RESET before each independent sample of a stateful model. Firmware
+ *                           older than this request answers NAK(4).
  *   EXIT  (code:u8)      -> () then the firmware exits with `code`
  *   FAULT ()             -> (none: executes UDF to test the fault path)
  * A frame that fails its CRC, has a length over EP_MAX_PAYLOAD, an unknown type, or stops
@@ -34,6 +39,7 @@
 #define EP_REQ_EXIT 0x04u
 #define EP_REQ_RUN_FILE 0x05u
 #define EP_REQ_LAYERS 0x06u
+#define EP_REQ_RESET 0x07u
 #define EP_REQ_FAULT 0x7Eu
 #define EP_REPLY_BIT 0x80u
 #define EP_NAK 0x15u

@@ -11,13 +11,19 @@
 
 #include "ep_tflm_engine.h"
 #include "ep_tflm_model_data.h"
+#include "tensorflow/lite/micro/micro_allocator.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_resource_variable.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "ep_tflm_model_settings.h"
 
 #define EP_TFLM_INPUT_BYTES (EP_TFLM_INPUT_ELEMENTS * sizeof(EP_TFLM_INPUT_TYPE))
 #define EP_TFLM_OUTPUT_BYTES (EP_TFLM_OUTPUT_ELEMENTS * sizeof(EP_TFLM_OUTPUT_TYPE))
+/* resource variables of a streaming model (VAR_HANDLE's shared names), set by the build */
+#ifndef EP_TFLM_RESOURCE_VARIABLES
+#define EP_TFLM_RESOURCE_VARIABLES 0
+#endif
 
 namespace {
 
@@ -36,7 +42,18 @@ extern "C" int ep_tflm_init(void) {
     if (model->version() != TFLITE_SCHEMA_VERSION) return init_status = -1;
     Resolver *resolver = new (resolver_mem) Resolver();
     if (ep_tflm_register_ops(*resolver) != kTfLiteOk) return init_status = -2;
+#if EP_TFLM_RESOURCE_VARIABLES > 0
+    /* the allocator and the variables live in the arena (no heap), as TFLM's Python interpreter
+     * sets them up for models with resource variables */
+    tflite::MicroAllocator *allocator = tflite::MicroAllocator::Create(arena, sizeof arena);
+    if (allocator == nullptr) return init_status = -3;
+    tflite::MicroResourceVariables *variables =
+        tflite::MicroResourceVariables::Create(allocator, EP_TFLM_RESOURCE_VARIABLES);
+    if (variables == nullptr) return init_status = -3;
+    interpreter = new (interpreter_mem) tflite::MicroInterpreter(model, *resolver, allocator, variables);
+#else
     interpreter = new (interpreter_mem) tflite::MicroInterpreter(model, *resolver, arena, sizeof arena);
+#endif
     if (interpreter->AllocateTensors() != kTfLiteOk) return init_status = -3;
     if (interpreter->input(0)->bytes != EP_TFLM_INPUT_BYTES ||
         interpreter->output(0)->bytes != EP_TFLM_OUTPUT_BYTES)
@@ -50,6 +67,10 @@ extern "C" int ep_tflm_invoke(const int8_t *input, int8_t *output) {
     if (interpreter->Invoke() != kTfLiteOk) return -5;
     memcpy(output, interpreter->output(0)->data.raw, EP_TFLM_OUTPUT_BYTES);
     return 0;
+}
+
+extern "C" void ep_tflm_reset(void) {
+    if (init_status == 0) interpreter->Reset();   /* variable tensors, resource variables, CALL_ONCE */
 }
 
 extern "C" uint32_t ep_tflm_arena_used(void) {

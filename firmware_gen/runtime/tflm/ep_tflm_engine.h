@@ -17,6 +17,8 @@ int ep_tflm_init(void);
 /* Copy `input` into the input tensor, Invoke(), copy the output tensor to `output`: 0, or the
  * init error, or -5 when Invoke() fails. */
 int ep_tflm_invoke(const int8_t *input, int8_t *output);
+/* Re-initialise a streaming model's state (MicroInterpreter::Reset()). */
+void ep_tflm_reset(void);
 /* Bytes of the arena the interpreter uses (after init), as TFLM's allocator reports them. */
 uint32_t ep_tflm_arena_used(void);
 

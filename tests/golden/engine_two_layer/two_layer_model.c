@@ -109,6 +109,11 @@ static const ep_fc_params two_layer_l2 = {
  * is read in place from the caller's buffer and never copied in ---- */
 static int8_t two_layer_arena[48] TWO_LAYER_ALIGN16;
 
+/* ---- no state: every invocation is independent ---- */
+void two_layer_reset(void)
+{
+}
+
 /* ---- bounds: every buffer a kernel touches, worked out from its parameters at generation time,
  * asserted again here at compile time (a negative array size stops the build) ---- */
 typedef char two_layer_l0_in_bounds[(16 <= TWO_LAYER_INPUT_BYTES && 0 + 32 <= sizeof(two_layer_arena) && 18 <= sizeof(two_layer_l0_weights) && 8 <= sizeof(two_layer_l0_bias) && 8 <= sizeof(two_layer_l0_mult) && 8 <= sizeof(two_layer_l0_shift) && 8 <= sizeof(two_layer_l0_kernel_sums)) ? 1 : -1];

@@ -9,6 +9,7 @@
 #define TWO_LAYER_INPUT_BYTES  16
 #define TWO_LAYER_OUTPUT_BYTES 3
 #define TWO_LAYER_ARENA_BYTES  48
+#define TWO_LAYER_STATE_BYTES  0     /* persistent state (streaming models), not in the arena */
 #define TWO_LAYER_LAYERS       2     /* kernel calls per inference */
 #define TWO_LAYER_MACS         384     /* multiply-accumulates per inference */
 #define TWO_LAYER_MODEL_SHA256 "8a47023b6049d0b118e63f749bd799e5dcef42706abb20b5581a1a08205f9e31"
@@ -25,6 +26,11 @@ extern "C" {
 /* Runs one inference: input holds TWO_LAYER_INPUT_BYTES int8 values, output receives
  * TWO_LAYER_OUTPUT_BYTES. Returns 0 on success, -1 on a NULL pointer. Not reentrant. */
 int two_layer_invoke(const int8_t *input, int8_t *output);
+
+/* Re-initialises the state region (TWO_LAYER_STATE_BYTES bytes: resource variables, variable
+ * tensors) as on the first invoke: call it before each independent sample or stream; between
+ * the frames of one stream, don't. A model without state (TWO_LAYER_STATE_BYTES 0) ignores it. */
+void two_layer_reset(void);
 
 #ifdef __cplusplus
 }
