@@ -1,6 +1,6 @@
 """A user's own models and data through the real CLI: a Keras 3 model, a model that rescales its
 input itself (warned about, fixed with --input-scale), an image-folder dataset, a .npz dataset,
-every unsupported op listed with its count, and an LSTM conversion failure in one line with its fix."""
+every unsupported op listed with its count, and a user's LSTM (free batch size) through TFLM and the C engine."""
 
 import json
 import struct
@@ -60,7 +60,7 @@ c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
 c.inference_input_type = c.inference_output_type = tf.int8
 (out / "gelu_ln.tflite").write_bytes(c.convert())
 
-# an LSTM with a free batch size and no unroll: the converter cannot lower its loop
+# an LSTM with a free batch size and no unroll: converted traced at batch 1
 inp = k.Input((8, 8, 1))
 h = k.layers.LSTM(8)(k.layers.Reshape((8, 8))(inp))
 k.Model(inp, k.layers.Dense(10, activation="softmax")(h)).save(out / "lstm.keras")
@@ -152,11 +152,17 @@ def test_every_unsupported_op_is_listed_and_the_target_keeps_its_row(models, tmp
     assert "host-c" in out and "GELU ×2" in out
 
 
-def test_an_lstm_conversion_failure_is_one_line_with_the_fix(models, tmp_path):
+def test_a_users_lstm_converts_at_batch_1_and_runs_on_the_engine(models, tmp_path):
+    """An LSTM saved with a free batch size and no unroll (which the converter cannot lower as it
+    is) is traced at batch 1, converts to int8 with UNIDIRECTIONAL_SEQUENCE_LSTM and runs on TFLM
+    and on the C engine, byte for byte the same."""
     rc, out, err = edgepipe("run", models / "lstm.keras", "--dataset", "digits", "--variants", "int8",
-                            "--targets", "host-tflm", "--out", tmp_path)
-    assert_one_line_error(rc, err, "the TFLite converter failed", "unroll=True", "batch")
-    assert len(err) < 2000 and "MLIR" not in err and "note: called from" not in err
+                            "--targets", "host-tflm,host-c", "--samples", "host-c=30", "--out", tmp_path)
+    assert rc == 0, err[-2000:]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    rows = {r["target"]: r for r in doc["results"]}
+    assert rows["host-tflm"]["accuracy"] is not None and rows["host-tflm"]["samples"] > 30
+    assert rows["host-c"]["samples"] == 30 and rows["host-c"]["mismatches"] == 0, rows["host-c"]
 
 
 def test_compressing_a_model_file_says_what_it_can_run(models, tmp_path):
