@@ -224,14 +224,16 @@ static inline int8_t ep_bconv_int8(int32_t backtransform, int32_t acc, float mul
 }
 
 #if EP_KERNELS_MVE
-/* ep_bconv_int8 on four lanes at a time: the same float multiply then add (two roundings, no
- * fused multiply-add), VCVTA's round half away from zero (TfLiteRound; it saturates, and a NaN
- * is 0 as the scalar conversion gives on Arm), then the int8 clamp in integers. */
+/* ep_bconv_int8 on four lanes at a time with MVE's float instructions (the scalar loop where the
+ * core has integer-only MVE): the same float multiply then add (two roundings, no fused
+ * multiply-add), VCVTA's round half away from zero (TfLiteRound; it saturates, and a NaN is 0 as
+ * the scalar conversion gives on Arm), then the int8 clamp in integers. */
 static void ep_bconv_int8_mve(int32_t backtransform, const int32_t *acc, const float *mult,
                               const float *bias, int32_t n, int8_t *o)
 {
-    const int32x4_t bt = vdupq_n_s32(backtransform);
     int32_t f;
+#if __ARM_FEATURE_MVE & 2
+    const int32x4_t bt = vdupq_n_s32(backtransform);
     for (f = 0; f < n; f += 4) {
         const mve_pred16_t p = vctp32q((uint32_t)(n - f));
         const int32x4_t a = vldrwq_z_s32(acc + f, p);
@@ -241,6 +243,11 @@ static void ep_bconv_int8_mve(int32_t backtransform, const int32_t *acc, const f
         const int32x4_t r = vminq_s32(vmaxq_s32(vcvtaq_s32_f32(y), vdupq_n_s32(-128)), vdupq_n_s32(127));
         vstrbq_p_s32(o + f, r, p);
     }
+#else
+    for (f = 0; f < n; ++f) {
+        o[f] = ep_bconv_int8(backtransform, acc[f], mult[f], bias[f]);
+    }
+#endif
 }
 #endif
 
