@@ -150,7 +150,8 @@ def test_unsupported_bconv_is_one_line(lce_model, change, message):
 @pytest.mark.slow
 @pytest.mark.parametrize("board_id", ["mps2-an385", "mps2-an386", "mps3-an547"])   # M3, M4, M55
 def test_board_run_bit_exact(lce_model, board_id, tmp_path):
-    """The SWAR popcount and the float output transform on Cortex-M3/M4/M55 in QEMU."""
+    """The SWAR popcount (Helium vectors on M55) and the float output transform on Cortex-M3/M4/M55
+    in QEMU."""
     from pipeline.bench import board as board_bench
     r = board_bench.run(board_id, lce_model, _inputs(6, seed=9), None, tmp_path)
     assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
