@@ -107,7 +107,7 @@ static int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
         (acc) = vmladavaq_s8((acc), vreinterpretq_s8_u8(t_), (m3));                            \
     } while (0)
 
-__attribute__((noinline))      /* a fresh register set for the four counts and five pointers */
+__attribute__((noinline))      /* a fresh register set: the four counts stay in core registers */
 static void ep_xor_popcount4(const ep_word *x, const ep_word *w, int32_t k, int32_t *acc)
 {
     const uint8x16_t m1 = vdupq_n_u8(0x55);
