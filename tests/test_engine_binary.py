@@ -150,9 +150,55 @@ def test_unsupported_bconv_is_one_line(lce_model, change, message):
 @pytest.mark.slow
 @pytest.mark.parametrize("board_id", ["mps2-an385", "mps2-an386", "mps3-an547"])   # M3, M4, M55
 def test_board_run_bit_exact(lce_model, board_id, tmp_path):
-    """The SWAR popcount and the float output transform on Cortex-M3/M4/M55 in QEMU."""
+    """The SWAR popcount (Helium vectors on M55) and the float output transform on Cortex-M3/M4/M55
+    in QEMU."""
     from pipeline.bench import board as board_bench
     r = board_bench.run(board_id, lce_model, _inputs(6, seed=9), None, tmp_path)
     assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
     assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 6 samples differ"
     assert r["weight_bytes_elf"]["packed_1bit"] == 4 * (40 * 9 * 2 + 36 * 9 * 2 + 24 * 6 * 2)
+
+
+def _tail_model():
+    """Window sizes and filter counts that leave every Helium tail: k = 27 words (6 vectors + 3
+    words), k = 3 (one partial vector), 30 and 7 filters (4 per pass + 2 and 3 on their own)."""
+    import larq as lq
+    from pipeline.keras_env import keras, set_seed
+    k = keras()
+    set_seed(3)
+    b = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", use_bias=False)
+    x = inp = k.Input((6, 6, 3), name="image")
+    x = k.layers.Conv2D(66, 1, use_bias=False, name="conv1")(x)                   # 3 words
+    x = lq.layers.QuantConv2D(30, 3, padding="same", pad_values=1.0, name="bconv1", **b)(x)  # packed
+    x = k.layers.BatchNormalization(name="bn1")(x)
+    x = lq.layers.QuantConv2D(7, (1, 3), padding="valid", name="bconv2", **b)(x)  # int8 out
+    x = k.layers.BatchNormalization(name="bn2")(x)
+    x = k.layers.GlobalAveragePooling2D(name="gap")(x)
+    out = k.layers.Dense(10, name="classifier")(x)
+    m = k.Model(inp, out)
+    rng = np.random.default_rng(3)
+    for layer in m.layers:
+        if isinstance(layer, k.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.2, 1.5, n), rng.normal(0, 1, n), rng.normal(0, 4, n),
+                               rng.uniform(4, 30, n)])
+    return m
+
+
+@pytest.mark.slow
+def test_helium_popcount_tails_bit_exact(tmp_path):
+    """Cortex-M55's vector XOR-popcount on partial vectors and leftover filters, against LCE."""
+    from pipeline import convert_lce
+    from pipeline.bench import board as board_bench
+    calib = np.random.default_rng(4).normal(0, 1, (32, 6, 6, 3)).astype(np.float32)
+    path = tmp_path / "tails.tflite"
+    path.write_bytes(convert_lce.convert(_tail_model(), calib))
+    g = graph.load(path)
+    bconvs = [n for n in g.nodes if n.opcode == "LceBconv2d"]
+    shapes = [tuple(g.tensors[n.inputs[1]].shape) for n in bconvs]
+    assert shapes == [(30, 3, 3, 3), (7, 1, 3, 1)]                   # k = 27 and 3 words
+    assert [g.tensors[n.outputs[0]].dtype for n in bconvs] == ["INT32", "INT8"]
+    x = np.random.default_rng(6).integers(-128, 128, size=(6, 6, 6, 3), dtype=np.int8)
+    r = board_bench.run("mps3-an547", path, x, None, tmp_path / "m55")
+    assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
+    assert r["mismatches"] == 0, f"{r['mismatches']} of 6 samples differ"

@@ -2,11 +2,13 @@
  * LceQuantize (ep_bitpack), LceBconv2d (ep_bconv2d), LceDequantize (ep_unpack).
  *
  * A binary multiply-accumulate of +-1 values is XOR + popcount on packed bits: 32 per word.
- * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction (MVE has no
- * vector one either), so Arm builds use a SWAR count over three words at a time (ep_xor_popcount).
+ * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction, so Arm builds
+ * use a SWAR count over three words at a time (ep_xor_popcount); Helium (Cortex-M55) has no vector
+ * one either, so it counts SWAR in 128-bit vectors, four filters per pass (ep_xor_popcount4).
  * Packed tensors live in the int8 arena; they are accessed through a may_alias word type, and the
  * generator places them at offsets that are multiples of 4. */
 #include "ep_runtime.h"
+#include "ep_simd.h"       /* EP_KERNELS_MVE (and arm_mve.h) on Cortex-M55 */
 
 #include <stddef.h>
 #include <string.h>
@@ -83,12 +85,91 @@ static int32_t ep_xor_popcount(const ep_word *a, const ep_word *b, int32_t n)
 }
 #endif
 
+#if EP_KERNELS_MVE
+/* Helium: four filters' XOR-popcounts against one patch, 4 words (128 bits) per vector; filter f
+ * is the k words at w + f * k. Helium has no vector popcount, so each XORed vector is counted in
+ * byte lanes: b - ((b >> 1) & 0x55) leaves four 2-bit field counts, b = f0 + 4 f1 + 16 f2 + 64 f3
+ * (each <= 2), and b - 3 ((b >> 2) + (b >> 4) + (b >> 6)) = f0 + f1 + f2 + f3; the 16 lanes go
+ * into the filter's int32 count as VADDVA(b) and three VMLADAVA(b >> 2i, -3) (b >> 2 <= 42 is
+ * exact as int8): twelve instructions per filter per 128 bits, the load included. The last vector
+ * is a predicated load whose inactive lanes read as zero on both sides (and touch no memory), so
+ * they count nothing. */
+#define EP_MVE_COUNT(xv, wv, m1, m3, acc)                                                       \
+    do {                                                                                       \
+        uint8x16_t b_ = vreinterpretq_u8_u32(veorq_u32((xv), (wv))), t_;                       \
+        b_ = vsubq_u8(b_, vandq_u8(vshrq_n_u8(b_, 1), (m1)));                                  \
+        (acc) = (int32_t)vaddvaq_u8((uint32_t)(acc), b_);                                      \
+        t_ = vshrq_n_u8(b_, 2);                                                                \
+        (acc) = vmladavaq_s8((acc), vreinterpretq_s8_u8(t_), (m3));                            \
+        t_ = vshrq_n_u8(t_, 2);                                                                \
+        (acc) = vmladavaq_s8((acc), vreinterpretq_s8_u8(t_), (m3));                            \
+        t_ = vshrq_n_u8(t_, 2);                                                                \
+        (acc) = vmladavaq_s8((acc), vreinterpretq_s8_u8(t_), (m3));                            \
+    } while (0)
+
+__attribute__((noinline))      /* a fresh register set: the four counts stay in core registers */
+static void ep_xor_popcount4(const ep_word *x, const ep_word *w, int32_t k, int32_t *acc)
+{
+    const uint8x16_t m1 = vdupq_n_u8(0x55);
+    const int8x16_t m3 = vdupq_n_s8(-3);
+    const uint32_t *xs = (const uint32_t *)x, *w0 = (const uint32_t *)w;
+    const int32_t k2 = 2 * k, k3 = 3 * k;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, n;
+    for (n = k; n >= 4; n -= 4, xs += 4, w0 += 4) {
+        const uint32x4_t xv = vldrwq_u32(xs);
+        EP_MVE_COUNT(xv, vldrwq_u32(w0), m1, m3, a0);
+        EP_MVE_COUNT(xv, vldrwq_u32(w0 + k), m1, m3, a1);
+        EP_MVE_COUNT(xv, vldrwq_u32(w0 + k2), m1, m3, a2);
+        EP_MVE_COUNT(xv, vldrwq_u32(w0 + k3), m1, m3, a3);
+    }
+    if (n > 0) {
+        const mve_pred16_t p = vctp32q((uint32_t)n);
+        const uint32x4_t xv = vldrwq_z_u32(xs, p);
+        EP_MVE_COUNT(xv, vldrwq_z_u32(w0, p), m1, m3, a0);
+        EP_MVE_COUNT(xv, vldrwq_z_u32(w0 + k, p), m1, m3, a1);
+        EP_MVE_COUNT(xv, vldrwq_z_u32(w0 + k2, p), m1, m3, a2);
+        EP_MVE_COUNT(xv, vldrwq_z_u32(w0 + k3, p), m1, m3, a3);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* the counts of filters [0, n) (rows of k words from w) against the patch x, into acc[0..n) */
+static void ep_xor_popcount_rows(const ep_word *x, const ep_word *w, int32_t k, int32_t n, int32_t *acc)
+{
+    int32_t f;
+    for (f = 0; f + 4 <= n; f += 4) {
+        ep_xor_popcount4(x, w + (size_t)f * k, k, acc + f);
+    }
+    for (; f < n; ++f) {
+        acc[f] = ep_xor_popcount(x, w + (size_t)f * k, k);
+    }
+}
+#endif
+
 void ep_bitpack(const ep_bitpack_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t outer = p->outer, channels = p->channels, nwords = p->words;
     const int32_t zp = p->zero_point;
     ep_word *o = (ep_word *)(void *)out;
     int32_t r, w, c;
+#if EP_KERNELS_MVE
+    /* a byte-lane compare sets one predicate bit per lane: 16 channels' bits at once */
+    if (zp >= -128 && zp <= 127) {
+        for (r = 0; r < outer; ++r, in += channels) {
+            for (w = 0; w < nwords; ++w) {
+                const int32_t c0 = w * 32, n = channels - c0;
+                const mve_pred16_t lo = vctp8q((uint32_t)n), hi = vctp8q((uint32_t)(n > 16 ? n - 16 : 0));
+                const mve_pred16_t b0 = vcmpltq_m_n_s8(vldrbq_z_s8(in + c0, lo), (int8_t)zp, lo);
+                const mve_pred16_t b1 = vcmpltq_m_n_s8(vldrbq_z_s8(in + c0 + 16, hi), (int8_t)zp, hi);
+                *o++ = (uint32_t)b0 | (uint32_t)b1 << 16;
+            }
+        }
+        return;
+    }
+#endif
     for (r = 0; r < outer; ++r, in += channels) {
         for (w = 0; w < nwords; ++w) {
             const int32_t c0 = w * 32, c1 = channels - c0 < 32 ? channels - c0 : 32;
@@ -142,9 +223,37 @@ static inline int8_t ep_bconv_int8(int32_t backtransform, int32_t acc, float mul
     return ep_round_saturate((float)(backtransform - 2 * acc) * mult + bias);
 }
 
+#if EP_KERNELS_MVE
+/* ep_bconv_int8 on four lanes at a time with MVE's float instructions (the scalar loop where the
+ * core has integer-only MVE): the same float multiply then add (two roundings, no fused
+ * multiply-add), VCVTA's round half away from zero (TfLiteRound; it saturates, and a NaN is 0 as
+ * the scalar conversion gives on Arm), then the int8 clamp in integers. */
+static void ep_bconv_int8_mve(int32_t backtransform, const int32_t *acc, const float *mult,
+                              const float *bias, int32_t n, int8_t *o)
+{
+    int32_t f;
+#if __ARM_FEATURE_MVE & 2
+    const int32x4_t bt = vdupq_n_s32(backtransform);
+    for (f = 0; f < n; f += 4) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - f));
+        const int32x4_t a = vldrwq_z_s32(acc + f, p);
+        const float32x4_t y = vaddq_f32(vmulq_f32(vcvtq_f32_s32(vsubq_s32(bt, vshlq_n_s32(a, 1))),
+                                                  vldrwq_z_f32(mult + f, p)),
+                                        vldrwq_z_f32(bias + f, p));
+        const int32x4_t r = vminq_s32(vmaxq_s32(vcvtaq_s32_f32(y), vdupq_n_s32(-128)), vdupq_n_s32(127));
+        vstrbq_p_s32(o + f, r, p);
+    }
+#else
+    for (f = 0; f < n; ++f) {
+        o[f] = ep_bconv_int8(backtransform, acc[f], mult[f], bias[f]);
+    }
+#endif
+}
+#endif
+
 /* The window of every output pixel gathered into one contiguous run of k words (a padded tap is
  * a 0 word: +1, one-padding), met by each filter ([kh][kw][in_words], contiguous) in one
- * XOR-popcount pass; two filters per pass share the patch loads. */
+ * XOR-popcount pass (on Helium four filters per pass, sharing the patch loads). */
 static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, iw = p->in_words;
@@ -183,6 +292,23 @@ static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *o
                         }
                     }
                 }
+#if EP_KERNELS_MVE
+                /* 32 filters' counts at a time (one output word), four filters per patch pass */
+                for (oc = 0; oc < out_c; oc += 32) {
+                    const int32_t n = out_c - oc < 32 ? out_c - oc : 32;
+                    int32_t acc[32], f;
+                    ep_xor_popcount_rows(col, weights + (size_t)oc * k, k, n, acc);
+                    if (packed) {
+                        uint32_t bits = 0;
+                        for (f = 0; f < n; ++f) {
+                            bits |= (uint32_t)(acc[f] > thresholds[oc + f]) << f;
+                        }
+                        po[pixel * ow + (oc >> 5)] = bits;
+                    } else {
+                        ep_bconv_int8_mve(backtransform, acc, mult + oc, bias + oc, n, out + pixel * out_c + oc);
+                    }
+                }
+#else
                 if (packed) {
                     ep_word *word = po + pixel * ow;
                     uint32_t bits = 0;
@@ -201,6 +327,7 @@ static void ep_bconv2d_col(const ep_bconv_params *p, const ep_word *x, int8_t *o
                         o[oc] = ep_bconv_int8(backtransform, acc, mult[oc], bias[oc]);
                     }
                 }
+#endif
             }
         }
     }
