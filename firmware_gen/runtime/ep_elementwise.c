@@ -42,31 +42,46 @@ static void ep_binary_flat(const ep_binary_params *p, const int8_t *in1, const i
 #if EP_KERNELS_DSP
     /* ADD without left shifts (the usual case): every MultiplyByQuantizedMultiplier as SMMULR
      * and shifts (see ep_dsp_rq: (x + off) << ls is at most 255 << 20, the rescaled inputs and
-     * their sum stay below 2^29, so 2 * operand fits in int32 each time), four elements per pass
-     * clamped as byte lanes and stored as one word */
+     * their sum stay below 2^29, so 2 * operand fits in int32 each time) */
     if (!is_mul && ls >= 0 && ls <= 21 && s1 <= 0 && s1 >= -31 && s2 <= 0 && s2 >= -31 && so <= -1 && so >= -31) {
-        const int32_t off2p1 = 2 * out_off + 1;
-        const uint32_t lo4 = ep_bytes4(lo), hi4 = ep_bytes4(hi);
-        for (; i + 4 <= size; i += 4) {
-            int32_t r[4], k;
-            uint32_t y;
-            for (k = 0; k < 4; ++k) {
-                int32_t a = ep_smmulr((int32_t)((uint32_t)(off1 + in1[i + k]) << (ls + 1)), m1);
-                int32_t b = ep_smmulr((int32_t)((uint32_t)(off2 + in2[i + k]) << (ls + 1)), m2);
-                /* a shift of 0 (the input with the larger scale: multiplier 0.5) rounds nothing */
-                if (s1 < 0) {
-                    a += a >> 31;
-                    a = ((a >> ~s1) + 1) >> 1;
-                }
-                if (s2 < 0) {
-                    b += b >> 31;
-                    b = ((b >> ~s2) + 1) >> 1;
-                }
-                r[k] = ep_dsp_rq(a + b, mo, so, off2p1);
-            }
-            y = ep_clamp_s8x4(ep_pack_s8x4(r[0], r[1], r[2], r[3]), lo4, hi4);
-            memcpy(out + i, &y, 4);
+        const int32_t off2p1 = 2 * out_off + 1, l1 = ls + 1, r1 = ~s1, r2 = ~s2;
+        /* one loop per rounding case (a shift of 0, the input with the larger scale: multiplier
+         * 0.5, rounds nothing), so no test per element and fewer registers live in each */
+#define EP_ADD_RND(x, r) x = ((((x) + ((x) >> 31)) >> (r)) + 1) >> 1
+#define EP_ADD_NONE(x, r) (void)(r)
+#define EP_ADD_CLAMP(r) (r) < lo ? lo : ((r) > hi ? hi : (r))
+#define EP_ADD_INT8(r) (r)      /* no fused activation: ep_dsp_rq saturated to int8 already */
+#define EP_ADD_LOOP(RA, RB, CLAMP)                                                   \
+        for (; i < size; ++i) {                                                      \
+            int32_t a = ep_smmulr((int32_t)((uint32_t)(off1 + in1[i]) << l1), m1);   \
+            int32_t b = ep_smmulr((int32_t)((uint32_t)(off2 + in2[i]) << l1), m2);   \
+            int32_t r;                                                               \
+            RA(a, r1);                                                               \
+            RB(b, r2);                                                               \
+            r = ep_dsp_rq(a + b, mo, so, off2p1);                                    \
+            out[i] = (int8_t)(CLAMP(r));                                             \
         }
+#define EP_ADD_LOOPS(CLAMP)                                                          \
+        if (s1 < 0 && s2 < 0) {                                                      \
+            EP_ADD_LOOP(EP_ADD_RND, EP_ADD_RND, CLAMP)                               \
+        } else if (s1 < 0) {                                                         \
+            EP_ADD_LOOP(EP_ADD_RND, EP_ADD_NONE, CLAMP)                              \
+        } else if (s2 < 0) {                                                         \
+            EP_ADD_LOOP(EP_ADD_NONE, EP_ADD_RND, CLAMP)                              \
+        } else {                                                                     \
+            EP_ADD_LOOP(EP_ADD_NONE, EP_ADD_NONE, CLAMP)                             \
+        }
+        if (lo <= -128 && hi >= 127) {
+            EP_ADD_LOOPS(EP_ADD_INT8)
+        } else {
+            EP_ADD_LOOPS(EP_ADD_CLAMP)
+        }
+#undef EP_ADD_LOOPS
+#undef EP_ADD_LOOP
+#undef EP_ADD_INT8
+#undef EP_ADD_CLAMP
+#undef EP_ADD_NONE
+#undef EP_ADD_RND
     }
 #endif
     for (; i < size; ++i) {
