@@ -118,6 +118,8 @@ def edge_model(tmp_path_factory):
     k = L.Conv2D(3, 1)(L.Conv2D(7, 1)(L.Conv2D(5, 1)(b)))
     # MUL and ADD of same-shape tensors: the flat elementwise loops (5x4x3 = 60 elements)
     jm = L.Add()([L.Multiply()([j, L.Conv2D(3, 1, strides=2)(x)]), j])
+    # an ADD with a fused ReLU: the DSP ADD loop that clamps to the activation range (jm's does not)
+    jr = L.ReLU()(L.Add()([jm, L.Conv2D(3, 1, strides=2)(x)]))
     # 3x3 depthwise with 16 channels (Helium's 3x3 path: 8-channel passes, pixel pairs, an odd row
     # of 7 with padding taps; then stride 2 without padding), ReLU6 fused (the DSP byte-lane clamp)
     dw16 = L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="same")(L.Conv2D(16, 1)(x)))
@@ -125,8 +127,8 @@ def edge_model(tmp_path_factory):
     # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium reads interior windows row by
     # row from the input (the border windows through im2col)
     st = L.Conv2D(8, 3, strides=2, padding="same")(x)
-    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, k, dw16s, st)]
-    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 16 + 8
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, jr, k, dw16s, st)]
+    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -155,12 +157,14 @@ def test_edge_model_reaches_the_tails(edge_model):
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
     assert multipliers == {1, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 13
+    assert len(convs) == 14
     dw3x3 = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and
              sg.tensors[op.inputs[0]].shape[-1] == 16 and sg.tensors[op.outputs[0]].shape[-1] == 16]
     assert {op.builtin_options.strideW for op in dw3x3} == {1, 2}     # Helium's 3x3 path, both strides
     assert any(op.builtin_options.fusedActivationFunction == 3 for op in dw3x3)   # RELU6
     assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}
+    adds = [op for op in sg.operators if op.opcode == "ADD"]
+    assert {op.builtin_options.fusedActivationFunction for op in adds} == {0, 1}    # unclamped and ReLU
     strided = [op for op in convs if op.builtin_options.strideW == 2]
     assert {int(np.prod(sg.tensors[op.inputs[1]].shape[1:3])) for op in strided} == {1, 9}   # 1x1 and 3x3
     pixels = {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs}
