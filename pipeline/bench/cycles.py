@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgepipe_base.errors import EdgepipeError
-from firmware_gen import build
+
+from . import qemu
 
 PLUGIN_SOURCE = Path(__file__).resolve().parent / "qemu_plugin" / "insn_mix.c"
 MARK_SYMBOL = "ep_counter_now"
@@ -153,15 +154,8 @@ def _estimate_m7(mix: dict[str, int]) -> Estimate:
 # --- the plugin ---------------------------------------------------------------------------------
 
 def plugin(workdir: Path) -> Path:
-    """The instruction-mix plugin for qemu-system-arm, compiled for this machine (once per source)."""
-    import hashlib
-    key = hashlib.sha256(PLUGIN_SOURCE.read_bytes()).hexdigest()[:12]
-    out = Path(workdir) / f"insn_mix-{key}.so"
-    if not out.exists():
-        tmp = out.with_name(out.name + ".tmp")
-        build.compile_host([PLUGIN_SOURCE], tmp, extra=["-shared", "-fPIC"])
-        tmp.replace(out)
-    return out
+    """The instruction-mix plugin for qemu-system-arm, compiled for this machine."""
+    return qemu.plugin_so(PLUGIN_SOURCE, workdir)
 
 
 @functools.lru_cache(maxsize=None)

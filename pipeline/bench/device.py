@@ -31,7 +31,7 @@ from firmware_gen import build, codegen, host_run
 
 from ..devices import Device
 from ..results import top1
-from . import device_runner
+from . import device_runner, qemu
 from .transports import DeviceError, Transport, open_transport
 
 CHUNK = 100
@@ -196,11 +196,8 @@ PLUGIN_SOURCE = Path(__file__).resolve().parent / "qemu_plugin" / "insn_count.c"
 
 
 def insn_plugin(workdir: Path) -> Path:
-    """The instruction-counting QEMU plugin, compiled for this machine (once per source version)."""
-    out = Path(workdir) / f"insn_count-{_key(PLUGIN_SOURCE.read_bytes())}.so"
-    if not out.exists():
-        build.compile_host([PLUGIN_SOURCE], out, extra=["-shared", "-fPIC"])
-    return out
+    """The instruction-counting QEMU plugin, compiled for this machine."""
+    return qemu.plugin_so(PLUGIN_SOURCE, workdir)
 
 
 def _insns(stderr: str) -> int:

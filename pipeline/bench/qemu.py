@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from firmware_gen import build
 from firmware_gen.boards import Board
 from edgepipe_base.errors import EdgepipeError
 
@@ -129,3 +130,16 @@ class QemuBoard:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+def plugin_so(source: Path, workdir: Path) -> Path:
+    """A QEMU TCG plugin compiled from `source` for this machine, once per source version (the
+    file name carries a hash of the source), written atomically."""
+    import hashlib
+    key = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:12]
+    out = Path(workdir) / f"{Path(source).stem}-{key}.so"
+    if not out.exists():
+        tmp = out.with_name(out.name + ".tmp")
+        build.compile_host([Path(source)], tmp, extra=["-shared", "-fPIC"])
+        tmp.replace(out)
+    return out
