@@ -45,13 +45,16 @@ def portable_generate(tflite_path, out_dir, prefix):
     """codegen.generate, with every runtime source replaced by a shim that forces the portable
     kernels: same sources, same compiler and flags, only the kernel variant differs."""
     engine = codegen.generate(tflite_path, out_dir, prefix)
-    shims = []
-    for src in engine.runtime_sources:
-        shim = Path(out_dir) / f"portable_{src.name}"
-        shim.write_text(f"/* {src.name} with the portable kernels forced (bench/arm_kernels.py) */\n"
+
+    def shim(src: Path) -> Path:
+        path = Path(out_dir) / f"portable_{src.name}"
+        path.write_text(f"/* {src.name} with the portable kernels forced (bench/arm_kernels.py) */\n"
                         f"#define EP_PORTABLE_KERNELS 1\n#include \"{src.name}\"\n")
-        shims.append(shim)
-    return dataclasses.replace(engine, runtime_sources=shims)
+        return path
+    # the model's .c too: tables only an optimized kernel reads are compiled out of the portable
+    # build, so the flash columns show what the optimized kernels cost
+    return dataclasses.replace(engine, c_path=shim(engine.c_path),
+                               runtime_sources=[shim(src) for src in engine.runtime_sources])
 
 
 def random_inputs(path: Path, n: int, seed: int = 0) -> np.ndarray:
@@ -123,6 +126,7 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
             "portable": portable["instructions"]["median"], "optimized": optimized["instructions"]["median"],
             "mismatches": portable["mismatches"] + optimized["mismatches"], "samples": len(x),
             "stack": (portable["stack_bytes"], optimized["stack_bytes"]),
+            "flash": (portable.get("flash_bytes"), optimized.get("flash_bytes")),
             "arena": optimized["arena_bytes"], "tflm_arena": tflm_arena,
             "engine_stack": optimized.get("engine_stack_bytes"),
             "types": by_type(optimized["layers"]),
@@ -134,8 +138,8 @@ def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| board (core) | model | MACs | portable instr/inf | optimized instr/inf | speed-up "
             "| MACs/instr (opt) | est. cycles/inf (opt) | MACs/est. cycle (opt) | stack bytes (portable/opt) "
-            "| mismatches vs TFLM |")
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| flash KiB (portable/opt) | mismatches vs TFLM |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         core = boards.load_board(r["board"]).core
         lines.append(f"| {r['board']} ({core}) | {r['model']} | {r['macs']:,} | {r['portable']:,} "
@@ -143,7 +147,7 @@ def table(rows: list[dict]) -> str:
                      f"| {r['macs'] / r['optimized']:.3f} "
                      f"| {'–' if r['est_cycles'] is None else format(r['est_cycles'], ',')} "
                      f"| {'–' if not r['est_cycles'] else format(r['macs'] / r['est_cycles'], '.3f')} "
-                     f"| {r['stack'][0]} / {r['stack'][1]} "
+                     f"| {r['stack'][0]} / {r['stack'][1]} | {_kib(r['flash'][0])} / {_kib(r['flash'][1])} "
                      f"| {r['mismatches']} / {2 * r['samples']} |")
     lines += ["", "Optimized build per layer type (engine's per-layer counter hook), and RAM: the engine's "
               "arena + the stack its invoke used (measured below the app's frame; bench/ram.py has the "
@@ -160,6 +164,57 @@ def table(rows: list[dict]) -> str:
                sorted(r["est_types"].items(), key=lambda kv: -kv[1]) if c and r["types"][op][0] >= r["optimized"] / 100]
         lines.append(f"| {r['board']} | {r['model']} | {'; '.join(parts)} | {'; '.join(est) or '–'} | {vs} |")
     return "\n".join(lines)
+
+
+def _kib(n: int | None) -> str:
+    return "–" if n is None else f"{n / 1024:.1f}"
+
+
+# issue #13's targets: (core, what, threshold, models it applies to (stem prefixes; None: every model))
+TARGET_MODELS = ("mlperf_tiny_kws", "mlperf_tiny_ic_resnet8", "mobilenet_v1_025")
+TARGETS = (("cortex-m4", "MAC/instr", 0.7, TARGET_MODELS),
+           ("cortex-m55", "MAC/instr", 2.0, TARGET_MODELS),
+           ("cortex-m4", "MAC/est. cycle", 0.5, TARGET_MODELS),
+           (None, "RAM vs TFLM arena", 0.6, None))
+
+
+def _holds_back(r: dict, rate: float) -> str:
+    """The layer type with the most instructions beyond what its MACs would take at `rate`."""
+    excess = {op: n - m / rate for op, (n, m) in r["types"].items()}
+    op = max(excess, key=excess.get, default=None)
+    if op is None:
+        return ""
+    n, m = r["types"][op]
+    return f"; most instructions over the target: {op} ({m / n if n else 0:.2f} MAC/instr, {100 * n / r['optimized']:.0f}% of the instructions)"
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """One line per (target, row) it applies to: the value, met or MISSED, and what holds it back."""
+    out = []
+    for core, what, limit, models in TARGETS:
+        for r in rows:
+            if core is not None and boards.load_board(r["board"]).core != core:
+                continue
+            if models is not None and not r["model"].startswith(models):
+                continue
+            if what == "MAC/instr":
+                v, ok, why = r["macs"] / r["optimized"], None, _holds_back(r, limit)
+            elif what == "MAC/est. cycle":
+                if not r["est_cycles"]:
+                    out.append(f"- {r['board']} {r['model']}: {what} not measured (no cycle model)")
+                    continue
+                v, why = r["macs"] / r["est_cycles"], ""
+            else:
+                if not r["tflm_arena"]:
+                    out.append(f"- {r['board']} {r['model']}: {what} not measured (no TFLM arena)")
+                    continue
+                ram = r["arena"] + (r["engine_stack"] if r["engine_stack"] is not None else r["stack"][1])
+                v, why = ram / r["tflm_arena"], ""
+            ok = v <= limit if what.startswith("RAM") else v >= limit
+            rel = "<=" if what.startswith("RAM") else ">="
+            out.append(f"- {r['board']} {r['model']}: {what} {v:.3f} (target {rel} {limit}) "
+                       f"{'met' if ok else 'MISSED' + why}")
+    return out
 
 
 def main(argv=None) -> int:
@@ -183,6 +238,8 @@ def main(argv=None) -> int:
           "instructions, not cycles. est. cycles: the executed instruction mix (QEMU plugin) priced with the "
           "core's TRM instruction timings (pipeline/bench/cycles.py): an estimate, zero wait states, no caches.\n")
     print(table(rows))
+    print("\nIssue #13's targets on the rows measured here:")
+    print("\n".join(verdicts(rows)))
     return 1 if any(r["mismatches"] for r in rows) else 0
 
 
