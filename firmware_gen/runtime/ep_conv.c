@@ -1122,6 +1122,126 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
     }
 }
 
+/* four channels' sums over the window's row pairs, every tap inside the image (offw[j]: the
+ * weight offsets of channel j, one gather base for the four) */
+static inline __attribute__((always_inline)) int32x4_t ep_c1_sum4(const int8_t *x0, const int8_t *w, int32_t pairs,
+                                                                    int32_t x_step, int32_t w_step, uint8x16_t offx,
+                                                                    const uint8x16_t *offw)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+    int32x4_t v;
+    for (k = 0; k < pairs; ++k, x0 += x_step, w += w_step) {
+        const int8x16_t x = vldrbq_gather_offset_s8(x0, offx);
+        a0 = vmladavaq_s8(a0, x, vldrbq_gather_offset_s8(w, offw[0]));
+        a1 = vmladavaq_s8(a1, x, vldrbq_gather_offset_s8(w, offw[1]));
+        a2 = vmladavaq_s8(a2, x, vldrbq_gather_offset_s8(w, offw[2]));
+        a3 = vmladavaq_s8(a3, x, vldrbq_gather_offset_s8(w, offw[3]));
+    }
+    v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* the same with lanes predicated per row pair (pv[k]: taps inside the image); a lane outside
+ * reads pad (the zero point inside the filter, 0 beyond its width); weight lanes beyond the
+ * filter width read channel j's first weight (an in-bounds read met by x = 0) */
+static inline __attribute__((always_inline)) int32x4_t ep_c1_sum4_pad(const int8_t *x0, const int8_t *w,
+                                                                        int32_t pairs, int32_t x_step, int32_t w_step,
+                                                                        uint8x16_t offx, const uint8x16_t *offw,
+                                                                        int8x16_t pad, const uint16_t *pv)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+    int32x4_t v;
+    for (k = 0; k < pairs; ++k, x0 += x_step, w += w_step) {
+        const mve_pred16_t pk = pv[k];
+        const int8x16_t x = vpselq_s8(vldrbq_gather_offset_z_s8(x0, offx, pk), pad, pk);
+        a0 = vmladavaq_s8(a0, x, vldrbq_gather_offset_s8(w, offw[0]));
+        a1 = vmladavaq_s8(a1, x, vldrbq_gather_offset_s8(w, offw[1]));
+        a2 = vmladavaq_s8(a2, x, vldrbq_gather_offset_s8(w, offw[2]));
+        a3 = vmladavaq_s8(a3, x, vldrbq_gather_offset_s8(w, offw[3]));
+    }
+    v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* Helium depthwise for one input channel and a depth multiplier of 4k (micro_speech's 10x8
+ * stride-2 filter with 8 channels), filter width <= 8, even height, any stride and padding. The
+ * reduction runs over the taps instead of across channels: one 16-lane byte gather takes two
+ * window rows of eight input bytes (offsets 0..7 and in_w..in_w+7), one 16-lane gather takes the
+ * same two rows of one channel's weights (offsets (ky * kw + kx) * out_c + j), and VMLADAVA.S8
+ * adds their 16 products to that channel's sum: 16 MACs per two instructions, four channels per
+ * pass, starting from 0 and adding kernel_sums (the input offset folded out) before
+ * requantization. Lanes of a window row outside the image read the zero point (gathered lanes are
+ * predicated off and VPSEL puts -in_offset there), which cancels their share of kernel_sums
+ * exactly as in ep_dw3x3; lanes beyond the filter width read 0 against any weight. */
+__attribute__((noinline)) static void ep_dw_c1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, out_h = p->out.h, out_w = p->out.w, c_n = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, pairs = kh / 2;
+    const int32_t x_step = 2 * in_w, w_step = 2 * kw * c_n;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const init = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const uint32_t kw_bits = (1u << kw) - 1u;
+    const mve_pred16_t in_win = (mve_pred16_t)(kw_bits | kw_bits << 8);
+    const uint8x16_t lane = vidupq_n_u8(0, 1), kx = vandq_u8(lane, vdupq_n_u8(7));
+    const uint8x16_t offx = vaddq_m_n_u8(lane, lane, (uint8_t)(in_w - 8), 0xFF00u);
+    /* (ky_in_pair * kw + kx) * c_n inside the filter, 0 beyond its width; + j for channel j */
+    const uint8x16_t offw =
+        vpselq_u8(vmulq_n_u8(vaddq_m_n_u8(kx, kx, (uint8_t)kw, 0xFF00u), (uint8_t)c_n), vdupq_n_u8(0), in_win);
+    const int8x16_t pad = vpselq_s8(vdupq_n_s8((int8_t)-p->in_offset), vdupq_n_s8(0), in_win);
+    uint8x16_t offw4[4];
+    uint16_t pv[pairs];
+    int32_t b, oy, ox, c, k;
+    for (c = 0; c < 4; ++c) {
+        offw4[c] = vaddq_n_u8(offw, (uint8_t)c);
+    }
+    for (b = 0; b < p->out.n; ++b) {
+        const int8_t *const img = in + (size_t)b * in_h * in_w;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + kh <= in_h;
+            int8_t *o = out + (size_t)(b * out_h + oy) * out_w * c_n;
+            for (k = 0; k < pairs; ++k) {
+                const int32_t ra = iy0 + 2 * k;
+                pv[k] = (uint16_t)((ra >= 0 && ra < in_h ? 0xFFu : 0u) | (ra + 1 >= 0 && ra + 1 < in_h ? 0xFF00u : 0u));
+            }
+            for (ox = 0; ox < out_w; ++ox, o += c_n) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                /* the window's first tap, as an address (lanes outside the image are never read) */
+                const int8_t *const x0 = (const int8_t *)((uintptr_t)img + (uintptr_t)(iy0 * in_w + ix0));
+                if (kw == 8 && rows_in && ix0 >= 0 && ix0 + kw <= in_w) {
+                    for (c = 0; c < c_n; c += 4) {
+                        const int32x4_t v = ep_c1_sum4(x0, p->weights + c, pairs, x_step, w_step, offx, offw4);
+                        ep_requant4_full(vaddq_s32(v, vldrwq_s32(init + c)), mult + c, shift + c, out_offset,
+                                         act_min, act_max, o + c);
+                    }
+                } else {
+                    uint16_t pvx[pairs];
+                    uint32_t cols = kw_bits;
+                    if (ix0 < 0) {
+                        cols &= ~0u << (uint32_t)(-ix0 < 8 ? -ix0 : 8);
+                    }
+                    if (ix0 + kw > in_w) {
+                        cols &= in_w - ix0 > 0 ? (1u << (uint32_t)(in_w - ix0)) - 1u : 0u;
+                    }
+                    for (k = 0; k < pairs; ++k) {
+                        pvx[k] = (uint16_t)(pv[k] & (cols | cols << 8));
+                    }
+                    for (c = 0; c < c_n; c += 4) {
+                        const int32x4_t v =
+                            ep_c1_sum4_pad(x0, p->weights + c, pairs, x_step, w_step, offx, offw4, pad, pvx);
+                        ep_requant4_full(vaddq_s32(v, vldrwq_s32(init + c)), mult + c, shift + c, out_offset,
+                                         act_min, act_max, o + c);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* the pad row sized by the layer: in_c bytes of stack */
 __attribute__((noinline)) static void ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
@@ -1189,6 +1309,11 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
 
 #if EP_KERNELS_MVE
+    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kw <= 8 && p->in.w <= 248 &&
+        (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
+        ep_dw_c1_mve(p, in, out);
+        return;
+    }
     if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->in.c % 8 == 0 && p->kernel_sums != NULL) {
         ep_dw3x3(p, in, out);
         return;
