@@ -1042,80 +1042,166 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
 #endif
 
 #if EP_KERNELS_MVE
-/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride and padding, eight channels per
- * pass: every window runs the same nine taps from kernel_sums with the input offset left out. A tap
- * outside the image reads `pad` (in_c bytes of -in_offset) instead of the input, which adds
- * -in_offset * w and cancels that tap's share of the kernel sum: the same sums as skipping it. */
-static void ep_dw3x3_taps(const ep_conv_params *p, const int8_t *const *rows, int all_rows, const int8_t *pad,
-                          int32_t ox, const int8_t **xt)
+/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride, padding and channel count.
+ * One channel at a time is copied into a plane (a chunk of rows of it, with the padding around
+ * it holding the zero point), so that an output's nine taps are nine bytes at fixed offsets:
+ * one 16-lane byte gather (lanes 9..15 read offset 0 against zero weights) and one VMLADAV.S8
+ * against the channel's nine weights give its sum, 9 MACs per two instructions. Four outputs
+ * along a plane row are requantized as one vector (the channel's multiplier and shift are
+ * scalars) and stored with one scatter. The plane runs along whichever output dimension wastes
+ * fewer lanes (KWS's 25x5 maps: along the 25); it is filled four inputs at a time by a gather
+ * across the NHWC layout. Padding taps read the zero point, which cancels their share of
+ * kernel_sums (bias + in_offset * sum of weights) as skipping them does in the reference. */
+#define EP_DWV_PLANE 640        /* most plane bytes (stack) */
+
+typedef struct {
+    int32_t u_n, v_n;                   /* output extent: rows of the plane, outputs along a row */
+    int32_t s_u, s_v, pad_u, pad_v;     /* strides and leading padding along u and v */
+    int32_t in_u, in_v;                 /* input extent along u and v */
+    int32_t iu_step, iv_step;           /* input byte stride along u and v (NHWC) */
+    int32_t ou_step, ov_step;           /* output byte stride along u and v */
+    int32_t vp, chunk;                  /* plane row length; output rows per plane chunk */
+    int32_t bytes;                      /* plane bytes: vp * ((chunk - 1) * s_u + 3) */
+} ep_dwv_geo;
+
+/* plane rows [0, rows) for input rows u0 + i (u0 may be negative): in-image rows gathered four
+ * bytes at a time, rows outside the image set to the zero point; columns outside stay as set */
+static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t u0, int32_t rows, int8_t zp, int8_t *plane)
 {
-    const int32_t in_w = p->in.w, c_n = p->in.c;
-    const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    int32_t r, k;
-    if (all_rows && ix0 >= 0 && ix0 + 3 <= in_w) {
-        /* the whole window in the image */
-        const size_t o = (size_t)ix0 * c_n;
-        for (r = 0; r < 3; ++r) {
-            xt[3 * r] = rows[r] + o;
-            xt[3 * r + 1] = rows[r] + o + c_n;
-            xt[3 * r + 2] = rows[r] + o + 2 * c_n;
+    const int32_t vp = g->vp, in_u = g->in_u, in_v = g->in_v, iu_step = g->iu_step, iv4 = 4 * g->iv_step;
+    const int32_t groups = in_v / 4, tail = in_v % 4;
+    const uint32x4_t offg = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->iv_step);
+    const mve_pred16_t t = vctp32q((uint32_t)tail);
+    int32_t i, k;
+    for (i = 0; i < rows; ++i, plane += vp) {
+        const int32_t u = u0 + i;
+        const int8_t *x;
+        int8_t *d = plane + g->pad_v;
+        if (u < 0 || u >= in_u) {
+            memset(plane, zp, (size_t)vp);
+            continue;
         }
-        return;
-    }
-    for (r = 0; r < 3; ++r) {
-        for (k = 0; k < 3; ++k) {
-            const int32_t ix = ix0 + k;
-            xt[r * 3 + k] = rows[r] == pad || ix < 0 || ix >= in_w ? pad : rows[r] + (size_t)ix * c_n;
+        x = src + (size_t)u * iu_step;
+        for (k = 0; k < groups; ++k, x += iv4, d += 4) {
+            vstrbq_s32(d, vldrbq_gather_offset_s32(x, offg));
+        }
+        if (tail > 0) {
+            vstrbq_p_s32(d, vldrbq_gather_offset_z_s32(x, offg, t), t);
         }
     }
 }
 
-/* two output pixels per pass (the second repeats the first at the end of an odd row; both store
- * the same bytes), eight channels: each weight vector loaded once for both pixels, four
- * accumulators and three temporaries in the eight Q registers */
-__attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
-                                                   const int8_t *pad)
+/* one requantized group of four outputs (ep_mbqm per lane with the channel's scalars) */
+static inline __attribute__((always_inline)) void ep_dwv_store(int32x4_t a, int32_t m, int32_t left, int32_t right,
+                                                              int32_t out_offset, int32x4_t lo, int32x4_t hi, int8_t *o,
+                                                              uint32x4_t offo, mve_pred16_t t, int general)
 {
-    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w;
-    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int8_t *const weights = p->weights;
-    const int32_t *const mult = p->mult, *const shift = p->shift;
-    const int32_t *const init = p->kernel_sums;
-    const int8_t *xt[18];
-    int32_t b, oy, ox, c, t;
+    if (general) {
+        a = vshlq_r_s32(a, left);
+        a = vqrdmulhq_n_s32(a, m);
+        if (right > 0) {
+            a = vqaddq_s32(a, vshrq_n_s32(a, 31));
+            a = vrshlq_n_s32(a, -right);
+        }
+    } else {
+        a = vqrdmulhq_n_s32(a, m);
+        a = vqaddq_s32(a, vshrq_n_s32(a, 31));
+        a = vrshlq_n_s32(a, -right);
+    }
+    a = vaddq_n_s32(a, out_offset);
+    a = vminq_s32(vmaxq_s32(a, lo), hi);
+    if (t == 0xFFFFu) {
+        vstrbq_scatter_offset_s32(o, offo, a);
+    } else {
+        vstrbq_scatter_offset_p_s32(o, offo, a, t);
+    }
+}
+
+/* four outputs' sums: windows at x, x + sv (off1), x + 2 sv, x + 3 sv, plus the kernel sum */
+static inline __attribute__((always_inline)) int32x4_t ep_dwv_sum4(const int8_t *x, int32_t sv, int8x16_t wv,
+                                                                   uint8x16_t off0, uint8x16_t off1, int32_t ks)
+{
+    const int8_t *const x2 = x + 2 * sv;
+    int32x4_t a = vdupq_n_s32(vmladavq_s8(vldrbq_gather_offset_s8(x, off0), wv));
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x, off1), wv), a, 1);
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off0), wv), a, 2);
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off1), wv), a, 3);
+    return vaddq_n_s32(a, ks);
+}
+
+/* the outputs of one plane chunk for one channel: rows of v_n outputs, four per group, the last
+ * group of a row stored under a predicate */
+static inline __attribute__((always_inline)) void ep_dwv_rows(const ep_dwv_geo *g, const int8_t *plane, int32_t rows,
+                                                             int8x16_t wv, uint8x16_t off0, int32_t ks, int32_t m,
+                                                             int32_t left, int32_t right, int32_t out_offset,
+                                                             int32x4_t lo, int32x4_t hi, int8_t *o, uint32x4_t offo,
+                                                             int general)
+{
+    const int32_t sv = g->s_v, v_n = g->v_n, groups = v_n / 4, tail = v_n % 4;
+    const int32_t x_step = 4 * sv, o_step = 4 * g->ov_step, x_row = g->s_u * g->vp, o_row = g->ou_step;
+    const uint8x16_t off1 = vaddq_n_u8(off0, (uint8_t)sv);
+    const mve_pred16_t t = vctp32q((uint32_t)tail);
+    int32_t i, k;
+    for (i = 0; i < rows; ++i, plane += x_row, o += o_row) {
+        const int8_t *x = plane;
+        int8_t *oo = o;
+        for (k = 0; k < groups; ++k, x += x_step, oo += o_step) {
+            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, 0xFFFFu,
+                         general);
+        }
+        if (tail > 0) {
+            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, t,
+                         general);
+        }
+    }
+}
+
+__attribute__((noinline)) static void ep_dw3x3_vm(const ep_conv_params *p, const ep_dwv_geo *g, const int8_t *in,
+                                                  int8_t *out, int8_t *plane, int transposed)
+{
+    const int32_t c_n = p->in.c, out_offset = p->out_offset;
+    const int8_t zp = (int8_t)-p->in_offset;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const uint32x4_t offo = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->ov_step);
+    const uint8x16_t lane = vidupq_n_u8(0, 1);
+    const mve_pred16_t taps = 0x01FFu;
+    uint8x16_t off0;
+    uint8_t tap_off[16];
+    int8_t tap_w[16];
+    int32_t b, u0, c, t;
+
+    /* tap (ky, kx) is plane offset du * vp + dv, (du, dv) = (ky, kx), or (kx, ky) when the plane
+     * runs along the output's height; lanes 9..15 read offset 0 */
+    for (t = 0; t < 16; ++t) {
+        const int32_t ky = t / 3, kx = t % 3;
+        tap_off[t] = (uint8_t)(t < 9 ? (transposed ? kx * g->vp + ky : ky * g->vp + kx) : 0);
+    }
+    off0 = vpselq_u8(vld1q_u8(tap_off), vdupq_n_u8(0), taps);
+    (void)lane;
+    for (t = 9; t < 16; ++t) {
+        tap_w[t] = 0;
+    }
+    memset(plane, zp, (size_t)g->bytes);
     for (b = 0; b < p->out.n; ++b) {
-        for (oy = 0; oy < out_h; ++oy) {
-            /* the window's three input rows (pad where outside the image) */
-            const int8_t *rows[3];
-            int all_rows = 1;
-            for (t = 0; t < 3; ++t) {
-                const int32_t iy = oy * p->stride_h - p->pad_h + t;
-                const int in_image = iy >= 0 && iy < p->in.h;
-                rows[t] = in_image ? in + (size_t)(b * p->in.h + iy) * p->in.w * c_n : pad;
-                all_rows &= in_image;
-            }
-            for (ox = 0; ox < out_w; ox += 2) {
-                const int32_t ox1 = ox + 1 < out_w ? ox + 1 : ox;
-                int8_t *o0 = out + ((size_t)(b * out_h + oy) * out_w + ox) * c_n;
-                int8_t *o1 = out + ((size_t)(b * out_h + oy) * out_w + ox1) * c_n;
-                ep_dw3x3_taps(p, rows, all_rows, pad, ox, xt);
-                ep_dw3x3_taps(p, rows, all_rows, pad, ox1, xt + 9);
-                for (c = 0; c < c_n; c += 8) {
-                    const int8_t *wp = weights + c;
-                    int32x4_t a00 = vldrwq_s32(init + c), a01 = vldrwq_s32(init + c + 4);
-                    int32x4_t a10 = a00, a11 = a01;
-                    for (t = 0; t < 9; ++t, wp += c_n) {
-                        const int8_t *x0 = xt[t] + c, *x1 = xt[t + 9] + c;
-                        const int32x4_t w0 = vldrbq_s32(wp), w1 = vldrbq_s32(wp + 4);
-                        a00 = vaddq_s32(a00, vmulq_s32(vldrbq_s32(x0), w0));
-                        a01 = vaddq_s32(a01, vmulq_s32(vldrbq_s32(x0 + 4), w1));
-                        a10 = vaddq_s32(a10, vmulq_s32(vldrbq_s32(x1), w0));
-                        a11 = vaddq_s32(a11, vmulq_s32(vldrbq_s32(x1 + 4), w1));
-                    }
-                    ep_requant4_full(a10, mult + c, shift + c, out_offset, act_min, act_max, o1 + c);
-                    ep_requant4_full(a11, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o1 + c + 4);
-                    ep_requant4_full(a00, mult + c, shift + c, out_offset, act_min, act_max, o0 + c);
-                    ep_requant4_full(a01, mult + c + 4, shift + c + 4, out_offset, act_min, act_max, o0 + c + 4);
+        const int8_t *const img = in + (size_t)b * p->in.h * p->in.w * c_n;
+        int8_t *const oimg = out + (size_t)b * p->out.h * p->out.w * c_n;
+        for (u0 = 0; u0 < g->u_n; u0 += g->chunk) {
+            const int32_t rows = g->u_n - u0 < g->chunk ? g->u_n - u0 : g->chunk;
+            const int32_t prow = (rows - 1) * g->s_u + 3;
+            for (c = 0; c < c_n; ++c) {
+                const int32_t sh = p->shift[c], left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+                int8x16_t wv;
+                for (t = 0; t < 9; ++t) {
+                    tap_w[t] = p->weights[(size_t)t * c_n + c];
+                }
+                wv = vld1q_s8(tap_w);
+                ep_dwv_fill(g, img + c, u0 * g->s_u - g->pad_u, prow, zp, plane);
+                if (left == 0 && right > 0) {
+                    ep_dwv_rows(g, plane, rows, wv, off0, p->kernel_sums[c], p->mult[c], left, right, out_offset, lo,
+                                hi, oimg + (size_t)u0 * g->ou_step + c, offo, 0);
+                } else {
+                    ep_dwv_rows(g, plane, rows, wv, off0, p->kernel_sums[c], p->mult[c], left, right, out_offset, lo,
+                                hi, oimg + (size_t)u0 * g->ou_step + c, offo, 1);
                 }
             }
         }
@@ -1242,12 +1328,65 @@ __attribute__((noinline)) static void ep_dw_c1_mve(const ep_conv_params *p, cons
     }
 }
 
-/* the pad row sized by the layer: in_c bytes of stack */
-__attribute__((noinline)) static void ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* The plane's geometry for a 3x3 layer along one output dimension; 0 when it does not fit
+ * (a plane row longer than the byte gathers' 8-bit offsets reach, or no room for 4 output rows) */
+static int ep_dwv_geometry(const ep_conv_params *p, int transposed, ep_dwv_geo *g)
 {
-    int8_t pad[p->in.c];
-    memset(pad, (int8_t)-p->in_offset, (size_t)p->in.c);
-    ep_dw3x3_run(p, in, out, pad);
+    const int32_t c_n = p->in.c;
+    g->u_n = transposed ? p->out.w : p->out.h;
+    g->v_n = transposed ? p->out.h : p->out.w;
+    g->s_u = transposed ? p->stride_w : p->stride_h;
+    g->s_v = transposed ? p->stride_h : p->stride_w;
+    g->pad_u = transposed ? p->pad_w : p->pad_h;
+    g->pad_v = transposed ? p->pad_h : p->pad_w;
+    g->in_u = transposed ? p->in.w : p->in.h;
+    g->in_v = transposed ? p->in.h : p->in.w;
+    g->iu_step = (transposed ? 1 : p->in.w) * c_n;
+    g->iv_step = (transposed ? p->in.w : 1) * c_n;
+    g->ou_step = (transposed ? 1 : p->out.w) * c_n;
+    g->ov_step = (transposed ? p->out.w : 1) * c_n;
+    /* the last group reads up to three windows past the row: room for them */
+    g->vp = ((g->v_n + 3) / 4 * 4 - 1) * g->s_v + 3;
+    if (g->vp < g->pad_v + g->in_v) {
+        g->vp = g->pad_v + g->in_v;
+    }
+    if (2 * g->vp + 2 + 3 * g->s_v > 255 || g->s_u > 4) {
+        return 0;
+    }
+    /* rows per chunk: the plane holds (chunk - 1) * s_u + 3 rows */
+    g->chunk = ((EP_DWV_PLANE / g->vp) - 3) / g->s_u + 1;
+    if (g->chunk < 4) {
+        return 0;
+    }
+    g->chunk = g->chunk < g->u_n ? g->chunk : g->u_n;
+    g->bytes = g->vp * ((g->chunk - 1) * g->s_u + 3);
+    return 1;
+}
+
+/* the plane sized by the layer: at most EP_DWV_PLANE bytes of stack */
+__attribute__((noinline)) static void ep_dw3x3_planed(const ep_conv_params *p, const ep_dwv_geo *g, const int8_t *in,
+                                                      int8_t *out, int transposed)
+{
+    int8_t plane[g->bytes];
+    ep_dw3x3_vm(p, g, in, out, plane, transposed);
+}
+
+/* the plane along the output dimension with fewer groups of four (less waste in the last group
+ * of each plane row), else the other one; 0 when neither fits */
+__attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t by_rows = (p->out.w + 3) / 4 * p->out.h, by_cols = (p->out.h + 3) / 4 * p->out.w;
+    const int first = by_cols < by_rows;
+    ep_dwv_geo g;
+    if (ep_dwv_geometry(p, first, &g)) {
+        ep_dw3x3_planed(p, &g, in, out, first);
+        return 1;
+    }
+    if (ep_dwv_geometry(p, !first, &g)) {
+        ep_dw3x3_planed(p, &g, in, out, !first);
+        return 1;
+    }
+    return 0;
 }
 #endif
 
@@ -1314,8 +1453,7 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
         ep_dw_c1_mve(p, in, out);
         return;
     }
-    if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->in.c % 8 == 0 && p->kernel_sums != NULL) {
-        ep_dw3x3(p, in, out);
+    if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->kernel_sums != NULL && ep_dw3x3(p, in, out)) {
         return;
     }
 #endif
