@@ -1064,24 +1064,18 @@ typedef struct {
     int32_t bytes;                      /* plane bytes: vp * ((chunk - 1) * s_u + 3) */
 } ep_dwv_geo;
 
-/* plane rows [0, rows) for input rows u0 + i (u0 may be negative): in-image rows gathered four
- * bytes at a time, rows outside the image set to the zero point; columns outside stay as set */
-static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t u0, int32_t rows, int8_t zp, int8_t *plane)
+/* plane rows [0, rows) from input rows u0 + i, all inside the image, gathered four bytes at a
+ * time (columns outside the image keep the zero point) */
+static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, int8_t *plane)
 {
-    const int32_t vp = g->vp, in_u = g->in_u, in_v = g->in_v, iu_step = g->iu_step, iv4 = 4 * g->iv_step;
-    const int32_t groups = in_v / 4, tail = in_v % 4;
+    const int32_t vp = g->vp, iu_step = g->iu_step, iv4 = 4 * g->iv_step;
+    const int32_t groups = g->in_v / 4, tail = g->in_v % 4;
     const uint32x4_t offg = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->iv_step);
     const mve_pred16_t t = vctp32q((uint32_t)tail);
     int32_t i, k;
-    for (i = 0; i < rows; ++i, plane += vp) {
-        const int32_t u = u0 + i;
-        const int8_t *x;
+    for (i = 0; i < rows; ++i, plane += vp, src += iu_step) {
+        const int8_t *x = src;
         int8_t *d = plane + g->pad_v;
-        if (u < 0 || u >= in_u) {
-            memset(plane, zp, (size_t)vp);
-            continue;
-        }
-        x = src + (size_t)u * iu_step;
         for (k = 0; k < groups; ++k, x += iv4, d += 4) {
             vstrbq_s32(d, vldrbq_gather_offset_s32(x, offg));
         }
@@ -1165,6 +1159,7 @@ __attribute__((noinline)) static void ep_dw3x3_vm(const ep_conv_params *p, const
     const uint32x4_t offo = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->ov_step);
     const uint8x16_t lane = vidupq_n_u8(0, 1);
     const mve_pred16_t taps = 0x01FFu;
+    const uint32x4_t offt = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_n);
     uint8x16_t off0;
     uint8_t tap_off[16];
     int8_t tap_w[16];
@@ -1187,15 +1182,29 @@ __attribute__((noinline)) static void ep_dw3x3_vm(const ep_conv_params *p, const
         int8_t *const oimg = out + (size_t)b * p->out.h * p->out.w * c_n;
         for (u0 = 0; u0 < g->u_n; u0 += g->chunk) {
             const int32_t rows = g->u_n - u0 < g->chunk ? g->u_n - u0 : g->chunk;
-            const int32_t prow = (rows - 1) * g->s_u + 3;
+            const int32_t prow = (rows - 1) * g->s_u + 3, u_first = u0 * g->s_u - g->pad_u;
+            /* plane rows inside the image: [i_lo, i_hi); the others hold the zero point for
+             * every channel of this chunk */
+            const int32_t i_lo = u_first < 0 ? -u_first : 0;
+            const int32_t i_hi = g->in_u - u_first < prow ? g->in_u - u_first : prow;
+            for (t = 0; t < prow; ++t) {
+                if (t < i_lo || t >= i_hi) {
+                    memset(plane + (size_t)t * g->vp, zp, (size_t)g->vp);
+                }
+            }
             for (c = 0; c < c_n; ++c) {
                 const int32_t sh = p->shift[c], left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+                const int8_t *const wc = p->weights + c;
                 int8x16_t wv;
-                for (t = 0; t < 9; ++t) {
-                    tap_w[t] = p->weights[(size_t)t * c_n + c];
-                }
+                /* the nine weights w[t * c_n + c] into bytes 0..8 */
+                vstrbq_s32((int8_t *)tap_w, vldrbq_gather_offset_s32(wc, offt));
+                vstrbq_s32((int8_t *)tap_w + 4, vldrbq_gather_offset_s32(wc + 4 * c_n, offt));
+                tap_w[8] = wc[8 * c_n];
                 wv = vld1q_s8(tap_w);
-                ep_dwv_fill(g, img + c, u0 * g->s_u - g->pad_u, prow, zp, plane);
+                if (i_hi > i_lo) {
+                    ep_dwv_fill(g, img + c + (size_t)(u_first + i_lo) * g->iu_step, i_hi - i_lo,
+                                plane + (size_t)i_lo * g->vp);
+                }
                 if (left == 0 && right > 0) {
                     ep_dwv_rows(g, plane, rows, wv, off0, p->kernel_sums[c], p->mult[c], left, right, out_offset, lo,
                                 hi, oimg + (size_t)u0 * g->ou_step + c, offo, 0);
