@@ -1071,7 +1071,6 @@ static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, in
     const int32_t vp = g->vp, iu_step = g->iu_step, iv4 = 4 * g->iv_step;
     const int32_t groups = g->in_v / 4, tail = g->in_v % 4;
     const uint32x4_t offg = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->iv_step);
-    const mve_pred16_t t = vctp32q((uint32_t)tail);
     int32_t i, k;
     for (i = 0; i < rows; ++i, plane += vp, src += iu_step) {
         const int8_t *x = src;
@@ -1079,8 +1078,13 @@ static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, in
         for (k = 0; k < groups; ++k, x += iv4, d += 4) {
             vstrbq_s32(d, vldrbq_gather_offset_s32(x, offg));
         }
-        if (tail > 0) {
-            vstrbq_p_s32(d, vldrbq_gather_offset_z_s32(x, offg, t), t);
+        if (tail > 0 && groups > 0) {
+            /* the last four inputs again, overlapping: no predicated lanes */
+            vstrbq_s32(d + tail - 4, vldrbq_gather_offset_s32(x + (tail - 4) * (iv4 / 4), offg));
+        } else {
+            for (k = 0; k < tail; ++k) {
+                d[k] = x[(size_t)k * (iv4 / 4)];
+            }
         }
     }
 }
@@ -1088,7 +1092,7 @@ static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, in
 /* one requantized group of four outputs (ep_mbqm per lane with the channel's scalars) */
 static inline __attribute__((always_inline)) void ep_dwv_store(int32x4_t a, int32_t m, int32_t left, int32_t right,
                                                               int32_t out_offset, int32x4_t lo, int32x4_t hi, int8_t *o,
-                                                              uint32x4_t offo, mve_pred16_t t, int general)
+                                                              uint32x4_t offo, int general)
 {
     if (general) {
         a = vshlq_r_s32(a, left);
@@ -1104,11 +1108,7 @@ static inline __attribute__((always_inline)) void ep_dwv_store(int32x4_t a, int3
     }
     a = vaddq_n_s32(a, out_offset);
     a = vminq_s32(vmaxq_s32(a, lo), hi);
-    if (t == 0xFFFFu) {
-        vstrbq_scatter_offset_s32(o, offo, a);
-    } else {
-        vstrbq_scatter_offset_p_s32(o, offo, a, t);
-    }
+    vstrbq_scatter_offset_s32(o, offo, a);
 }
 
 /* four outputs' sums: windows at x, x + sv (off1), x + 2 sv, x + 3 sv, plus the kernel sum */
@@ -1123,8 +1123,10 @@ static inline __attribute__((always_inline)) int32x4_t ep_dwv_sum4(const int8_t 
     return vaddq_n_s32(a, ks);
 }
 
-/* the outputs of one plane chunk for one channel: rows of v_n outputs, four per group, the last
- * group of a row stored under a predicate */
+/* the outputs of one plane chunk for one channel: rows of v_n outputs, four per group. A row that
+ * is not a multiple of four ends with a group that overlaps the one before (those outputs are
+ * stored twice, the same bytes); a row of fewer than four repeats its last output in the spare
+ * lanes (the same window, stored to the same byte). No lane is predicated. */
 static inline __attribute__((always_inline)) void ep_dwv_rows(const ep_dwv_geo *g, const int8_t *plane, int32_t rows,
                                                              int8x16_t wv, uint8x16_t off0, int32_t ks, int32_t m,
                                                              int32_t left, int32_t right, int32_t out_offset,
@@ -1134,18 +1136,34 @@ static inline __attribute__((always_inline)) void ep_dwv_rows(const ep_dwv_geo *
     const int32_t sv = g->s_v, v_n = g->v_n, groups = v_n / 4, tail = v_n % 4;
     const int32_t x_step = 4 * sv, o_step = 4 * g->ov_step, x_row = g->s_u * g->vp, o_row = g->ou_step;
     const uint8x16_t off1 = vaddq_n_u8(off0, (uint8_t)sv);
-    const mve_pred16_t t = vctp32q((uint32_t)tail);
     int32_t i, k;
+    if (groups == 0) {
+        /* lanes k >= v_n take window v_n - 1 */
+        const int32_t k1 = v_n > 1 ? 1 : 0, k2 = v_n > 2 ? 2 : v_n - 1;
+        const uint32_t ov = (uint32_t)g->ov_step;
+        uint32x4_t offs = vdupq_n_u32(0);
+        offs = vsetq_lane_u32((uint32_t)k1 * ov, offs, 1);
+        offs = vsetq_lane_u32((uint32_t)k2 * ov, offs, 2);
+        offs = vsetq_lane_u32((uint32_t)k2 * ov, offs, 3);
+        for (i = 0; i < rows; ++i, plane += x_row, o += o_row) {
+            const int8_t *const x1 = plane + k1 * sv, *const x2 = plane + k2 * sv;
+            int32x4_t a = vdupq_n_s32(vmladavq_s8(vldrbq_gather_offset_s8(plane, off0), wv));
+            a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x1, off0), wv), a, 1);
+            a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off0), wv), a, 2);
+            a = vsetq_lane_s32(vgetq_lane_s32(a, 2), a, 3);
+            ep_dwv_store(vaddq_n_s32(a, ks), m, left, right, out_offset, lo, hi, o, offs, general);
+        }
+        return;
+    }
     for (i = 0; i < rows; ++i, plane += x_row, o += o_row) {
         const int8_t *x = plane;
         int8_t *oo = o;
         for (k = 0; k < groups; ++k, x += x_step, oo += o_step) {
-            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, 0xFFFFu,
-                         general);
+            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, general);
         }
         if (tail > 0) {
-            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, t,
-                         general);
+            ep_dwv_store(ep_dwv_sum4(x + (tail - 4) * sv, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi,
+                         oo + (tail - 4) * g->ov_step, offo, general);
         }
     }
 }
