@@ -1064,26 +1064,30 @@ typedef struct {
     int32_t bytes;                      /* plane bytes: vp * ((chunk - 1) * s_u + 3) */
 } ep_dwv_geo;
 
-/* plane rows [0, rows) from input rows u0 + i, all inside the image, gathered four bytes at a
- * time (columns outside the image keep the zero point) */
+/* plane rows [0, rows) from input rows u0 + i, all inside the image, gathered eight bytes at a
+ * time (a short row: four, or one by one); a row's last group overlaps the one before, so no lane
+ * is predicated; columns outside the image keep the zero point */
 static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, int8_t *plane)
 {
-    const int32_t vp = g->vp, iu_step = g->iu_step, iv4 = 4 * g->iv_step;
-    const int32_t groups = g->in_v / 4, tail = g->in_v % 4;
-    const uint32x4_t offg = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->iv_step);
+    const int32_t vp = g->vp, iu_step = g->iu_step, iv = g->iv_step, in_v = g->in_v;
+    const uint16x8_t off8 = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)iv);
+    const uint32x4_t off4 = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)iv);
     int32_t i, k;
     for (i = 0; i < rows; ++i, plane += vp, src += iu_step) {
-        const int8_t *x = src;
-        int8_t *d = plane + g->pad_v;
-        for (k = 0; k < groups; ++k, x += iv4, d += 4) {
-            vstrbq_s32(d, vldrbq_gather_offset_s32(x, offg));
-        }
-        if (tail > 0 && groups > 0) {
-            /* the last four inputs again, overlapping: no predicated lanes */
-            vstrbq_s32(d + tail - 4, vldrbq_gather_offset_s32(x + (tail - 4) * (iv4 / 4), offg));
+        int8_t *const d = plane + g->pad_v;
+        if (in_v >= 8) {
+            for (k = 0; k + 8 <= in_v; k += 8) {
+                vstrbq_s16(d + k, vldrbq_gather_offset_s16(src + (size_t)k * iv, off8));
+            }
+            if (k < in_v) {
+                vstrbq_s16(d + in_v - 8, vldrbq_gather_offset_s16(src + (size_t)(in_v - 8) * iv, off8));
+            }
+        } else if (in_v >= 4) {
+            vstrbq_s32(d, vldrbq_gather_offset_s32(src, off4));
+            vstrbq_s32(d + in_v - 4, vldrbq_gather_offset_s32(src + (size_t)(in_v - 4) * iv, off4));
         } else {
-            for (k = 0; k < tail; ++k) {
-                d[k] = x[(size_t)k * (iv4 / 4)];
+            for (k = 0; k < in_v; ++k) {
+                d[k] = src[(size_t)k * iv];
             }
         }
     }
@@ -1377,7 +1381,7 @@ static int ep_dwv_geometry(const ep_conv_params *p, int transposed, ep_dwv_geo *
     if (g->vp < g->pad_v + g->in_v) {
         g->vp = g->pad_v + g->in_v;
     }
-    if (2 * g->vp + 2 + 3 * g->s_v > 255 || g->s_u > 4) {
+    if (2 * g->vp + 2 + 3 * g->s_v > 255 || g->s_u > 4 || 7 * g->iv_step > 65535) {
         return 0;
     }
     /* rows per chunk: the plane holds (chunk - 1) * s_u + 3 rows */
