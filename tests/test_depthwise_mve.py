@@ -6,7 +6,8 @@ of test_kernels_arm.py do not reach, run on the emulated board and compared with
   bottom/right only, and with channels whose requantization shift is >= 0 (a left shift or none:
   its general requantization; every testdata layer shifts right);
 - the one-input-channel kernel (ep_dw_c1_mve) with a filter narrower than 8 (every window
-  predicated) and unequal strides;
+  predicated) and unequal strides, and with an 8-wide filter of two row pairs (its interior loop
+  for filters other than micro_speech's five pairs);
 - AVERAGE_POOL_2D windows of more than 256 taps (the int16 sums flushed to int32), clipped SAME
   windows, and channel counts that are not a multiple of 16.
 
@@ -39,10 +40,12 @@ def dw_model(tmp_path_factory):
     a = zero_sum(x)                                                       # 38x38x4, valid
     b = L.DepthwiseConv2D(3, padding="same")(a)                           # 38x38: three plane chunks
     c = L.DepthwiseConv2D(3, strides=2, padding="same")(b)                # 19x19, padding bottom/right
-    d = L.DepthwiseConv2D((4, 5), depth_multiplier=4, strides=(1, 2), padding="same")(L.Conv2D(1, 1)(c))
+    c1 = L.Conv2D(1, 1)(c)                                                # one input channel:
+    d = L.DepthwiseConv2D((4, 5), depth_multiplier=4, strides=(1, 2), padding="same")(c1)  # every window predicated
+    d8 = L.DepthwiseConv2D((4, 8), depth_multiplier=8, padding="same")(c1)  # interior windows, 2 row pairs
     e = L.AveragePooling2D((38, 38))(b)                                   # 1444 taps, 4 channels
     f = L.AveragePooling2D(3, strides=2, padding="same")(c)               # clipped windows
-    y = L.Concatenate()([L.Flatten()(t) for t in (c, d, e, f)])
+    y = L.Concatenate()([L.Flatten()(t) for t in (c, d, d8, e, f)])
     model = keras.Model(x, y)
     # the first layer's kernels sum to zero: calibrated on inputs that are nearly constant across
     # space, its outputs are tiny, so its multipliers are >= 0.5 (the output scale is per tensor)
@@ -83,7 +86,7 @@ def test_dw_model_reaches_the_branches(dw_model):
     assert max(shifts) >= 0 and min(shifts) < 0            # both requantizations of the plane kernel
     assert max(sg.tensors[op.outputs[0]].shape[1] for op in dws) == 38          # several plane chunks
     c1 = [op for op in dws if sg.tensors[op.inputs[0]].shape[-1] == 1]
-    assert len(c1) == 1 and sg.tensors[c1[0].inputs[1]].shape[2] == 5           # narrower than 8
+    assert sorted(sg.tensors[op.inputs[1]].shape[2] for op in c1) == [5, 8]    # narrower than 8, and 8
     pools = [op for op in sg.operators if op.opcode == "AVERAGE_POOL_2D"]
     assert {op.builtin_options.filterHeight * op.builtin_options.filterWidth for op in pools} == {1444, 9}
 

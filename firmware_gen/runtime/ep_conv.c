@@ -1331,7 +1331,9 @@ __attribute__((noinline)) static void ep_dw_c1_mve(const ep_conv_params *p, cons
                 const int8_t *const x0 = (const int8_t *)((uintptr_t)img + (uintptr_t)(iy0 * in_w + ix0));
                 if (kw == 8 && rows_in && ix0 >= 0 && ix0 + kw <= in_w) {
                     for (c = 0; c < c_n; c += 4) {
-                        const int32x4_t v = ep_c1_sum4(x0, p->weights + c, pairs, x_step, w_step, offx, offw4);
+                        /* micro_speech's 10-row filter: the five pairs unrolled */
+                        const int32x4_t v = pairs == 5 ? ep_c1_sum4(x0, p->weights + c, 5, x_step, w_step, offx, offw4)
+                                                       : ep_c1_sum4(x0, p->weights + c, pairs, x_step, w_step, offx, offw4);
                         ep_requant4_full(vaddq_s32(v, vldrwq_s32(init + c)), mult + c, shift + c, out_offset,
                                          act_min, act_max, o + c);
                     }
