@@ -1361,8 +1361,8 @@ __attribute__((noinline)) static void ep_dw_c1_mve(const ep_conv_params *p, cons
     }
 }
 
-/* The plane's geometry for a 3x3 layer along one output dimension; 0 when it does not fit
- * (a plane row longer than the byte gathers' 8-bit offsets reach, or no room for 4 output rows) */
+/* The plane's geometry for a 3x3 layer along one output dimension; 0 when it does not fit (a
+ * plane row longer than the byte gathers' 8-bit offsets reach: about 120 outputs at stride 1) */
 static int ep_dwv_geometry(const ep_conv_params *p, int transposed, ep_dwv_geo *g)
 {
     const int32_t c_n = p->in.c;
@@ -1386,11 +1386,9 @@ static int ep_dwv_geometry(const ep_conv_params *p, int transposed, ep_dwv_geo *
     if (2 * g->vp + 2 + 3 * g->s_v > 255 || g->s_u > 4 || 7 * g->iv_step > 65535) {
         return 0;
     }
-    /* rows per chunk: the plane holds (chunk - 1) * s_u + 3 rows */
+    /* rows per chunk: the plane holds (chunk - 1) * s_u + 3 rows (vp <= 125 here, so at least one
+     * output row fits) */
     g->chunk = ((EP_DWV_PLANE / g->vp) - 3) / g->s_u + 1;
-    if (g->chunk < 4) {
-        return 0;
-    }
     g->chunk = g->chunk < g->u_n ? g->chunk : g->u_n;
     g->bytes = g->vp * ((g->chunk - 1) * g->s_u + 3);
     return 1;
