@@ -1042,7 +1042,9 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
 #endif
 
 #if EP_KERNELS_MVE
-/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride and padding, eight channels per
+/* Helium 3x3 depthwise with channels in the lanes (in_c % 8 == 0; small maps, where the plane
+ * kernel below pays its per-channel setup for few outputs): depth multiplier 1, undilated, any
+ * stride and padding, eight channels per
  * pass: every window runs the same nine taps from kernel_sums with the input offset left out. A tap
  * outside the image reads `pad` (in_c bytes of -in_offset) instead of the input, which adds
  * -in_offset * w and cancels that tap's share of the kernel sum: the same sums as skipping it. */
@@ -1123,11 +1125,396 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
 }
 
 /* the pad row sized by the layer: in_c bytes of stack */
-__attribute__((noinline)) static void ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+__attribute__((noinline)) static void ep_dw3x3_ch(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     int8_t pad[p->in.c];
     memset(pad, (int8_t)-p->in_offset, (size_t)p->in.c);
     ep_dw3x3_run(p, in, out, pad);
+}
+
+/* Helium 3x3 depthwise, depth multiplier 1, undilated, any stride, padding and channel count.
+ * One channel at a time is copied into a plane (a chunk of rows of it, with the padding around
+ * it holding the zero point), so that an output's nine taps are nine bytes at fixed offsets:
+ * one 16-lane byte gather (lanes 9..15 read offset 0 against zero weights) and one VMLADAV.S8
+ * against the channel's nine weights give its sum, 9 MACs per two instructions. Four outputs
+ * along a plane row are requantized as one vector (the channel's multiplier and shift are
+ * scalars) and stored with one scatter. The plane runs along whichever output dimension wastes
+ * fewer lanes (KWS's 25x5 maps: along the 25); it is filled four inputs at a time by a gather
+ * across the NHWC layout. Padding taps read the zero point, which cancels their share of
+ * kernel_sums (bias + in_offset * sum of weights) as skipping them does in the reference. */
+#define EP_DWV_PLANE 640        /* most plane bytes (stack) */
+
+typedef struct {
+    int32_t u_n, v_n;                   /* output extent: rows of the plane, outputs along a row */
+    int32_t s_u, s_v, pad_u, pad_v;     /* strides and leading padding along u and v */
+    int32_t in_u, in_v;                 /* input extent along u and v */
+    int32_t iu_step, iv_step;           /* input byte stride along u and v (NHWC) */
+    int32_t ou_step, ov_step;           /* output byte stride along u and v */
+    int32_t vp, chunk;                  /* plane row length; output rows per plane chunk */
+    int32_t bytes;                      /* plane bytes: vp * ((chunk - 1) * s_u + 3) */
+} ep_dwv_geo;
+
+/* plane rows [0, rows) from input rows u0 + i, all inside the image, gathered eight bytes at a
+ * time (a short row: four, or one by one); a row's last group overlaps the one before, so no lane
+ * is predicated; columns outside the image keep the zero point */
+static void ep_dwv_fill(const ep_dwv_geo *g, const int8_t *src, int32_t rows, int8_t *plane)
+{
+    const int32_t vp = g->vp, iu_step = g->iu_step, iv = g->iv_step, in_v = g->in_v;
+    const uint16x8_t off8 = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)iv);
+    const uint32x4_t off4 = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)iv);
+    int32_t i, k;
+    for (i = 0; i < rows; ++i, plane += vp, src += iu_step) {
+        int8_t *const d = plane + g->pad_v;
+        if (in_v >= 8) {
+            for (k = 0; k + 8 <= in_v; k += 8) {
+                vstrbq_s16(d + k, vldrbq_gather_offset_s16(src + (size_t)k * iv, off8));
+            }
+            if (k < in_v) {
+                vstrbq_s16(d + in_v - 8, vldrbq_gather_offset_s16(src + (size_t)(in_v - 8) * iv, off8));
+            }
+        } else if (in_v >= 4) {
+            vstrbq_s32(d, vldrbq_gather_offset_s32(src, off4));
+            vstrbq_s32(d + in_v - 4, vldrbq_gather_offset_s32(src + (size_t)(in_v - 4) * iv, off4));
+        } else {
+            for (k = 0; k < in_v; ++k) {
+                d[k] = src[(size_t)k * iv];
+            }
+        }
+    }
+}
+
+/* one requantized group of four outputs (ep_mbqm per lane with the channel's scalars) */
+static inline __attribute__((always_inline)) void ep_dwv_store(int32x4_t a, int32_t m, int32_t left, int32_t right,
+                                                              int32_t out_offset, int32x4_t lo, int32x4_t hi, int8_t *o,
+                                                              uint32x4_t offo, int general)
+{
+    if (general) {
+        a = vshlq_r_s32(a, left);
+        a = vqrdmulhq_n_s32(a, m);
+        if (right > 0) {
+            a = vqaddq_s32(a, vshrq_n_s32(a, 31));
+            a = vrshlq_n_s32(a, -right);
+        }
+    } else {
+        a = vqrdmulhq_n_s32(a, m);
+        a = vqaddq_s32(a, vshrq_n_s32(a, 31));
+        a = vrshlq_n_s32(a, -right);
+    }
+    a = vaddq_n_s32(a, out_offset);
+    a = vminq_s32(vmaxq_s32(a, lo), hi);
+    vstrbq_scatter_offset_s32(o, offo, a);
+}
+
+/* four outputs' sums: windows at x, x + sv (off1), x + 2 sv, x + 3 sv, plus the kernel sum */
+static inline __attribute__((always_inline)) int32x4_t ep_dwv_sum4(const int8_t *x, int32_t sv, int8x16_t wv,
+                                                                   uint8x16_t off0, uint8x16_t off1, int32_t ks)
+{
+    const int8_t *const x2 = x + 2 * sv;
+    int32x4_t a = vdupq_n_s32(vmladavq_s8(vldrbq_gather_offset_s8(x, off0), wv));
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x, off1), wv), a, 1);
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off0), wv), a, 2);
+    a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off1), wv), a, 3);
+    return vaddq_n_s32(a, ks);
+}
+
+/* the outputs of one plane chunk for one channel: rows of v_n outputs, four per group. A row that
+ * is not a multiple of four ends with a group that overlaps the one before (those outputs are
+ * stored twice, the same bytes); a row of fewer than four repeats its last output in the spare
+ * lanes (the same window, stored to the same byte). No lane is predicated. */
+static inline __attribute__((always_inline)) void ep_dwv_rows(const ep_dwv_geo *g, const int8_t *plane, int32_t rows,
+                                                             int8x16_t wv, uint8x16_t off0, int32_t ks, int32_t m,
+                                                             int32_t left, int32_t right, int32_t out_offset,
+                                                             int32x4_t lo, int32x4_t hi, int8_t *o, uint32x4_t offo,
+                                                             int general)
+{
+    const int32_t sv = g->s_v, v_n = g->v_n, groups = v_n / 4, tail = v_n % 4;
+    const int32_t x_step = 4 * sv, o_step = 4 * g->ov_step, x_row = g->s_u * g->vp, o_row = g->ou_step;
+    const uint8x16_t off1 = vaddq_n_u8(off0, (uint8_t)sv);
+    int32_t i, k;
+    if (groups == 0) {
+        /* lanes k >= v_n take window v_n - 1 */
+        const int32_t k1 = v_n > 1 ? 1 : 0, k2 = v_n > 2 ? 2 : v_n - 1;
+        const uint32_t ov = (uint32_t)g->ov_step;
+        uint32x4_t offs = vdupq_n_u32(0);
+        offs = vsetq_lane_u32((uint32_t)k1 * ov, offs, 1);
+        offs = vsetq_lane_u32((uint32_t)k2 * ov, offs, 2);
+        offs = vsetq_lane_u32((uint32_t)k2 * ov, offs, 3);
+        for (i = 0; i < rows; ++i, plane += x_row, o += o_row) {
+            const int8_t *const x1 = plane + k1 * sv, *const x2 = plane + k2 * sv;
+            int32x4_t a = vdupq_n_s32(vmladavq_s8(vldrbq_gather_offset_s8(plane, off0), wv));
+            a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x1, off0), wv), a, 1);
+            a = vsetq_lane_s32(vmladavq_s8(vldrbq_gather_offset_s8(x2, off0), wv), a, 2);
+            a = vsetq_lane_s32(vgetq_lane_s32(a, 2), a, 3);
+            ep_dwv_store(vaddq_n_s32(a, ks), m, left, right, out_offset, lo, hi, o, offs, general);
+        }
+        return;
+    }
+    for (i = 0; i < rows; ++i, plane += x_row, o += o_row) {
+        const int8_t *x = plane;
+        int8_t *oo = o;
+        for (k = 0; k < groups; ++k, x += x_step, oo += o_step) {
+            ep_dwv_store(ep_dwv_sum4(x, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi, oo, offo, general);
+        }
+        if (tail > 0) {
+            ep_dwv_store(ep_dwv_sum4(x + (tail - 4) * sv, sv, wv, off0, off1, ks), m, left, right, out_offset, lo, hi,
+                         oo + (tail - 4) * g->ov_step, offo, general);
+        }
+    }
+}
+
+__attribute__((noinline)) static void ep_dw3x3_vm(const ep_conv_params *p, const ep_dwv_geo *g, const int8_t *in,
+                                                  int8_t *out, int8_t *plane, int transposed)
+{
+    const int32_t c_n = p->in.c, out_offset = p->out_offset;
+    const int8_t zp = (int8_t)-p->in_offset;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const uint32x4_t offo = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g->ov_step);
+    const uint8x16_t lane = vidupq_n_u8(0, 1);
+    const mve_pred16_t taps = 0x01FFu;
+    const uint32x4_t offt = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_n);
+    uint8x16_t off0;
+    uint8_t tap_off[16];
+    int8_t tap_w[16];
+    int32_t b, u0, c, t;
+
+    /* tap (ky, kx) is plane offset du * vp + dv, (du, dv) = (ky, kx), or (kx, ky) when the plane
+     * runs along the output's height; lanes 9..15 read offset 0 */
+    for (t = 0; t < 16; ++t) {
+        const int32_t ky = t / 3, kx = t % 3;
+        tap_off[t] = (uint8_t)(t < 9 ? (transposed ? kx * g->vp + ky : ky * g->vp + kx) : 0);
+    }
+    off0 = vpselq_u8(vld1q_u8(tap_off), vdupq_n_u8(0), taps);
+    (void)lane;
+    for (t = 9; t < 16; ++t) {
+        tap_w[t] = 0;
+    }
+    memset(plane, zp, (size_t)g->bytes);
+    for (b = 0; b < p->out.n; ++b) {
+        const int8_t *const img = in + (size_t)b * p->in.h * p->in.w * c_n;
+        int8_t *const oimg = out + (size_t)b * p->out.h * p->out.w * c_n;
+        for (u0 = 0; u0 < g->u_n; u0 += g->chunk) {
+            const int32_t rows = g->u_n - u0 < g->chunk ? g->u_n - u0 : g->chunk;
+            const int32_t prow = (rows - 1) * g->s_u + 3, u_first = u0 * g->s_u - g->pad_u;
+            /* plane rows inside the image: [i_lo, i_hi); the others hold the zero point for
+             * every channel of this chunk */
+            const int32_t i_lo = u_first < 0 ? -u_first : 0;
+            const int32_t i_hi = g->in_u - u_first < prow ? g->in_u - u_first : prow;
+            for (t = 0; t < prow; ++t) {
+                if (t < i_lo || t >= i_hi) {
+                    memset(plane + (size_t)t * g->vp, zp, (size_t)g->vp);
+                }
+            }
+            for (c = 0; c < c_n; ++c) {
+                const int32_t sh = p->shift[c], left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+                const int8_t *const wc = p->weights + c;
+                int8x16_t wv;
+                /* the nine weights w[t * c_n + c] into bytes 0..8 */
+                vstrbq_s32((int8_t *)tap_w, vldrbq_gather_offset_s32(wc, offt));
+                vstrbq_s32((int8_t *)tap_w + 4, vldrbq_gather_offset_s32(wc + 4 * c_n, offt));
+                tap_w[8] = wc[8 * c_n];
+                wv = vld1q_s8(tap_w);
+                if (i_hi > i_lo) {
+                    ep_dwv_fill(g, img + c + (size_t)(u_first + i_lo) * g->iu_step, i_hi - i_lo,
+                                plane + (size_t)i_lo * g->vp);
+                }
+                if (left == 0 && right > 0) {
+                    ep_dwv_rows(g, plane, rows, wv, off0, p->kernel_sums[c], p->mult[c], left, right, out_offset, lo,
+                                hi, oimg + (size_t)u0 * g->ou_step + c, offo, 0);
+                } else {
+                    ep_dwv_rows(g, plane, rows, wv, off0, p->kernel_sums[c], p->mult[c], left, right, out_offset, lo,
+                                hi, oimg + (size_t)u0 * g->ou_step + c, offo, 1);
+                }
+            }
+        }
+    }
+}
+
+/* four channels' sums over the window's row pairs, every tap inside the image (offw[j]: the
+ * weight offsets of channel j, one gather base for the four) */
+static inline __attribute__((always_inline)) int32x4_t ep_c1_sum4(const int8_t *x0, const int8_t *w, int32_t pairs,
+                                                                    int32_t x_step, int32_t w_step, uint8x16_t offx,
+                                                                    const uint8x16_t *offw)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+    int32x4_t v;
+    for (k = 0; k < pairs; ++k, x0 += x_step, w += w_step) {
+        const int8x16_t x = vldrbq_gather_offset_s8(x0, offx);
+        a0 = vmladavaq_s8(a0, x, vldrbq_gather_offset_s8(w, offw[0]));
+        a1 = vmladavaq_s8(a1, x, vldrbq_gather_offset_s8(w, offw[1]));
+        a2 = vmladavaq_s8(a2, x, vldrbq_gather_offset_s8(w, offw[2]));
+        a3 = vmladavaq_s8(a3, x, vldrbq_gather_offset_s8(w, offw[3]));
+    }
+    v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* the same with lanes predicated per row pair (pv[k]: taps inside the image); a lane outside
+ * reads pad (the zero point inside the filter, 0 beyond its width); weight lanes beyond the
+ * filter width read channel j's first weight (an in-bounds read met by x = 0) */
+static inline __attribute__((always_inline)) int32x4_t ep_c1_sum4_pad(const int8_t *x0, const int8_t *w,
+                                                                        int32_t pairs, int32_t x_step, int32_t w_step,
+                                                                        uint8x16_t offx, const uint8x16_t *offw,
+                                                                        int8x16_t pad, const uint16_t *pv)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+    int32x4_t v;
+    for (k = 0; k < pairs; ++k, x0 += x_step, w += w_step) {
+        const mve_pred16_t pk = pv[k];
+        const int8x16_t x = vpselq_s8(vldrbq_gather_offset_z_s8(x0, offx, pk), pad, pk);
+        a0 = vmladavaq_s8(a0, x, vldrbq_gather_offset_s8(w, offw[0]));
+        a1 = vmladavaq_s8(a1, x, vldrbq_gather_offset_s8(w, offw[1]));
+        a2 = vmladavaq_s8(a2, x, vldrbq_gather_offset_s8(w, offw[2]));
+        a3 = vmladavaq_s8(a3, x, vldrbq_gather_offset_s8(w, offw[3]));
+    }
+    v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* Helium depthwise for one input channel and a depth multiplier of 4k (micro_speech's 10x8
+ * stride-2 filter with 8 channels), filter width <= 8, even height, any stride and padding. The
+ * reduction runs over the taps instead of across channels: one 16-lane byte gather takes two
+ * window rows of eight input bytes (offsets 0..7 and in_w..in_w+7), one 16-lane gather takes the
+ * same two rows of one channel's weights (offsets (ky * kw + kx) * out_c + j), and VMLADAVA.S8
+ * adds their 16 products to that channel's sum: 16 MACs per two instructions, four channels per
+ * pass, starting from 0 and adding kernel_sums (the input offset folded out) before
+ * requantization. Lanes of a window row outside the image read the zero point (gathered lanes are
+ * predicated off and VPSEL puts -in_offset there), which cancels their share of kernel_sums
+ * exactly as in ep_dw3x3; lanes beyond the filter width read 0 against any weight. */
+__attribute__((noinline)) static void ep_dw_c1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, out_h = p->out.h, out_w = p->out.w, c_n = p->out.c;
+    const int32_t kh = p->kh, kw = p->kw, pairs = kh / 2;
+    const int32_t x_step = 2 * in_w, w_step = 2 * kw * c_n;
+    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *const init = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const uint32_t kw_bits = (1u << kw) - 1u;
+    const mve_pred16_t in_win = (mve_pred16_t)(kw_bits | kw_bits << 8);
+    const uint8x16_t lane = vidupq_n_u8(0, 1), kx = vandq_u8(lane, vdupq_n_u8(7));
+    const uint8x16_t offx = vaddq_m_n_u8(lane, lane, (uint8_t)(in_w - 8), 0xFF00u);
+    /* (ky_in_pair * kw + kx) * c_n inside the filter, 0 beyond its width; + j for channel j */
+    const uint8x16_t offw =
+        vpselq_u8(vmulq_n_u8(vaddq_m_n_u8(kx, kx, (uint8_t)kw, 0xFF00u), (uint8_t)c_n), vdupq_n_u8(0), in_win);
+    const int8x16_t pad = vpselq_s8(vdupq_n_s8((int8_t)-p->in_offset), vdupq_n_s8(0), in_win);
+    uint8x16_t offw4[4];
+    uint16_t pv[pairs];
+    int32_t b, oy, ox, c, k;
+    for (c = 0; c < 4; ++c) {
+        offw4[c] = vaddq_n_u8(offw, (uint8_t)c);
+    }
+    for (b = 0; b < p->out.n; ++b) {
+        const int8_t *const img = in + (size_t)b * in_h * in_w;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + kh <= in_h;
+            int8_t *o = out + (size_t)(b * out_h + oy) * out_w * c_n;
+            for (k = 0; k < pairs; ++k) {
+                const int32_t ra = iy0 + 2 * k;
+                pv[k] = (uint16_t)((ra >= 0 && ra < in_h ? 0xFFu : 0u) | (ra + 1 >= 0 && ra + 1 < in_h ? 0xFF00u : 0u));
+            }
+            for (ox = 0; ox < out_w; ++ox, o += c_n) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                /* the window's first tap, as an address (lanes outside the image are never read) */
+                const int8_t *const x0 = (const int8_t *)((uintptr_t)img + (uintptr_t)(iy0 * in_w + ix0));
+                if (kw == 8 && rows_in && ix0 >= 0 && ix0 + kw <= in_w) {
+                    for (c = 0; c < c_n; c += 4) {
+                        /* micro_speech's 10-row filter: the five pairs unrolled */
+                        const int32x4_t v = pairs == 5 ? ep_c1_sum4(x0, p->weights + c, 5, x_step, w_step, offx, offw4)
+                                                       : ep_c1_sum4(x0, p->weights + c, pairs, x_step, w_step, offx, offw4);
+                        ep_requant4_full(vaddq_s32(v, vldrwq_s32(init + c)), mult + c, shift + c, out_offset,
+                                         act_min, act_max, o + c);
+                    }
+                } else {
+                    uint16_t pvx[pairs];
+                    uint32_t cols = kw_bits;
+                    if (ix0 < 0) {
+                        cols &= ~0u << (uint32_t)(-ix0 < 8 ? -ix0 : 8);
+                    }
+                    if (ix0 + kw > in_w) {
+                        cols &= in_w - ix0 > 0 ? (1u << (uint32_t)(in_w - ix0)) - 1u : 0u;
+                    }
+                    for (k = 0; k < pairs; ++k) {
+                        pvx[k] = (uint16_t)(pv[k] & (cols | cols << 8));
+                    }
+                    for (c = 0; c < c_n; c += 4) {
+                        const int32x4_t v =
+                            ep_c1_sum4_pad(x0, p->weights + c, pairs, x_step, w_step, offx, offw4, pad, pvx);
+                        ep_requant4_full(vaddq_s32(v, vldrwq_s32(init + c)), mult + c, shift + c, out_offset,
+                                         act_min, act_max, o + c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The plane's geometry for a 3x3 layer along one output dimension; 0 when it does not fit (a
+ * plane row longer than the byte gathers' 8-bit offsets reach: about 120 outputs at stride 1) */
+static int ep_dwv_geometry(const ep_conv_params *p, int transposed, ep_dwv_geo *g)
+{
+    const int32_t c_n = p->in.c;
+    g->u_n = transposed ? p->out.w : p->out.h;
+    g->v_n = transposed ? p->out.h : p->out.w;
+    g->s_u = transposed ? p->stride_w : p->stride_h;
+    g->s_v = transposed ? p->stride_h : p->stride_w;
+    g->pad_u = transposed ? p->pad_w : p->pad_h;
+    g->pad_v = transposed ? p->pad_h : p->pad_w;
+    g->in_u = transposed ? p->in.w : p->in.h;
+    g->in_v = transposed ? p->in.h : p->in.w;
+    g->iu_step = (transposed ? 1 : p->in.w) * c_n;
+    g->iv_step = (transposed ? p->in.w : 1) * c_n;
+    g->ou_step = (transposed ? 1 : p->out.w) * c_n;
+    g->ov_step = (transposed ? p->out.w : 1) * c_n;
+    /* the last group reads up to three windows past the row: room for them */
+    g->vp = ((g->v_n + 3) / 4 * 4 - 1) * g->s_v + 3;
+    if (g->vp < g->pad_v + g->in_v) {
+        g->vp = g->pad_v + g->in_v;
+    }
+    if (2 * g->vp + 2 + 3 * g->s_v > 255 || g->s_u > 4 || 7 * g->iv_step > 65535) {
+        return 0;
+    }
+    /* rows per chunk: the plane holds (chunk - 1) * s_u + 3 rows (vp <= 125 here, so at least one
+     * output row fits) */
+    g->chunk = ((EP_DWV_PLANE / g->vp) - 3) / g->s_u + 1;
+    g->chunk = g->chunk < g->u_n ? g->chunk : g->u_n;
+    g->bytes = g->vp * ((g->chunk - 1) * g->s_u + 3);
+    return 1;
+}
+
+/* the plane sized by the layer: at most EP_DWV_PLANE bytes of stack */
+__attribute__((noinline)) static void ep_dw3x3_planed(const ep_conv_params *p, const ep_dwv_geo *g, const int8_t *in,
+                                                      int8_t *out, int transposed)
+{
+    int8_t plane[g->bytes];
+    ep_dw3x3_vm(p, g, in, out, plane, transposed);
+}
+
+/* the plane along the output dimension with fewer groups of four (less waste in the last group
+ * of each plane row), else the other one; 0 when neither fits */
+__attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t by_rows = (p->out.w + 3) / 4 * p->out.h, by_cols = (p->out.h + 3) / 4 * p->out.w;
+    const int first = by_cols < by_rows;
+    ep_dwv_geo g;
+    /* under about 100 outputs per channel the plane's per-channel setup (weights, fill, rows)
+     * costs more than channels in the lanes (MobileNet's 6x6 and 3x3 maps: 84,665 vs 101,830
+     * instructions for 6x6x128) */
+    if (p->in.c % 8 == 0 && p->out.h * p->out.w < 100) {
+        ep_dw3x3_ch(p, in, out);
+        return 1;
+    }
+    if (ep_dwv_geometry(p, first, &g)) {
+        ep_dw3x3_planed(p, &g, in, out, first);
+        return 1;
+    }
+    if (ep_dwv_geometry(p, !first, &g)) {
+        ep_dw3x3_planed(p, &g, in, out, !first);
+        return 1;
+    }
+    return 0;
 }
 #endif
 
@@ -1189,8 +1576,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
 
 #if EP_KERNELS_MVE
-    if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->in.c % 8 == 0 && p->kernel_sums != NULL) {
-        ep_dw3x3(p, in, out);
+    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kw <= 8 && p->in.w <= 248 &&
+        (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
+        ep_dw_c1_mve(p, in, out);
+        return;
+    }
+    if (undilated && dm == 1 && p->kh == 3 && p->kw == 3 && p->kernel_sums != NULL && ep_dw3x3(p, in, out)) {
         return;
     }
 #endif

@@ -1,6 +1,7 @@
 /* AVERAGE_POOL_2D, MAX_POOL_2D and MEAN (over H, W): TFLM reference arithmetic. */
 #include "ep_runtime.h"
 #include "ep_fixedpoint.h"
+#include "ep_simd.h"
 
 #include <stddef.h>
 
@@ -48,8 +49,91 @@ static void ep_pool(const ep_pool_params *p, const int8_t *in, int8_t *out, int 
     }
 }
 
+#if EP_KERNELS_MVE
+/* Helium AVERAGE_POOL_2D: per output pixel, 16 channels per pass summed in two int16x8 vectors
+ * (VLDRB.S16 + VADD.I16: four instructions per 16 input bytes). |int8| <= 128, so 256 taps fit an
+ * int16 lane exactly (256 * 128 = 2^15 only as -2^15); longer windows are summed in chunks of 256
+ * taps into int32. The rounded division (half away from zero, as the reference) is one SDIV per
+ * channel. Channel tails are predicated loads. */
+__attribute__((noinline)) static void ep_avg_pool_mve(const ep_pool_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, in_w = p->in.w;
+    int32_t b, oy, ox, c0, fy, fx, i;
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < p->out.h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ep_max32(0, -iy0), fy1 = ep_min32(p->kh, p->in.h - iy0);
+            for (ox = 0; ox < p->out.w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ep_max32(0, -ix0), fx1 = ep_min32(p->kw, in_w - ix0);
+                const int32_t cols = fx1 > fx0 ? fx1 - fx0 : 0, rows = fy1 > fy0 ? fy1 - fy0 : 0;
+                const int32_t count = rows * cols, half = count / 2;
+                int8_t *const o = out + ((size_t)(b * p->out.h + oy) * p->out.w + ox) * c_n;
+                for (c0 = 0; c0 < c_n; c0 += 16) {
+                    const int32_t nc = c_n - c0 < 16 ? c_n - c0 : 16;
+                    const mve_pred16_t p0 = vctp16q((uint32_t)nc), p1 = vctp16q((uint32_t)(nc > 8 ? nc - 8 : 0));
+                    int32_t acc[16];
+                    int16_t part[16];
+                    int32_t n = 0;
+                    int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+                    for (i = 0; i < 16; ++i) {
+                        acc[i] = 0;
+                    }
+                    /* a window as wide as the image is one run of rows * cols pixels */
+                    const int32_t whole = fx0 == 0 && cols == in_w && ix0 == 0;
+                    const int32_t run_n = whole ? count : cols, run_end = whole ? fy0 + (rows > 0) : fy1;
+                    for (fy = fy0; fy < run_end; ++fy) {
+                        const int8_t *x = in + ((size_t)(b * p->in.h + iy0 + fy) * in_w + ix0 + fx0) * c_n + c0;
+                        for (fx = 0; fx < run_n;) {
+                            const int32_t run = run_n - fx < 256 - n ? run_n - fx : 256 - n;
+                            int32_t k;
+                            if (nc == 16) {
+                                for (k = 0; k < run; ++k, x += c_n) {
+                                    s0 = vaddq_s16(s0, vldrbq_s16(x));
+                                    s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+                                }
+                            } else {
+                                for (k = 0; k < run; ++k, x += c_n) {
+                                    s0 = vaddq_s16(s0, vldrbq_z_s16(x, p0));
+                                    s1 = vaddq_s16(s1, vldrbq_z_s16(x + 8, p1));
+                                }
+                            }
+                            fx += run;
+                            n += run;
+                            if (n == 256) {
+                                /* flush the int16 sums before they could overflow */
+                                vst1q_s16(part, s0);
+                                vst1q_s16(part + 8, s1);
+                                for (i = 0; i < 16; i += 4) {
+                                    vst1q_s32(acc + i, vaddq_s32(vld1q_s32(acc + i), vldrhq_s32(part + i)));
+                                }
+                                s0 = vdupq_n_s16(0);
+                                s1 = vdupq_n_s16(0);
+                                n = 0;
+                            }
+                        }
+                    }
+                    vst1q_s16(part, s0);
+                    vst1q_s16(part + 8, s1);
+                    for (i = 0; i < nc; ++i) {
+                        const int32_t a = acc[i] + part[i];
+                        /* TFLM returns an error for an empty window; keep the value defined */
+                        const int32_t q = count > 0 ? (a + (a > 0 ? half : -half)) / count : 0;
+                        o[c0 + i] = (int8_t)ep_clamp(q, p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_avg_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
 {
+#if EP_KERNELS_MVE
+    ep_avg_pool_mve(p, in, out);
+    return;
+#endif
     ep_pool(p, in, out, 0);
 }
 
