@@ -639,7 +639,8 @@ __attribute__((noinline)) static void ep_conv2d_generic(const ep_conv_params *p,
  * doubled sums are 2 * (bias + sum), the SMMULR operand of the DSP requantization (ep_dsp_rq),
  * exact because the layer passes ep_dsp_rq_ok. */
 #define EP_STEM_MAX_WORDS 32    /* firmware_gen/stem.py MAX_WORDS */
-#define EP_STEM_STEP_BYTES 44   /* one EP_STEM_STEP: eleven 32-bit instructions */
+#define EP_STEM_STEP_BYTES 44   /* one EP_STEM_STEP: eleven 32-bit instructions (checked in
+                                 * tests/test_kernels_arm_stem.py from the disassembly) */
 
 /* words of one widened patch: the rows' kw * in_c bytes in groups of four, then the rows'
  * remaining bytes together, padded to a group of four (stem.taps) */
@@ -663,28 +664,44 @@ static void ep_stem_rows(const int8_t *src, int32_t x_row, int32_t kh, int32_t r
                          int32_t *d)
 {
     const int32_t full = run & ~3;
-    int32_t *left = d + 4 * (kh * (full / 2));
-    uint32_t acc = 0;
-    int32_t sh = 0, fy, i;
-    for (fy = 0; fy < kh; ++fy, src += x_row) {
+    const int8_t *x = src;
+    int32_t fy, i;
+    /* the groups of four: one pass, rows of full bytes */
+    for (fy = 0; fy < kh; ++fy, x += x_row) {
         for (i = 0; i < full; i += 4, d += 8) {
-            const int32_t v = ep_read_s8x4(src + i);
+            const int32_t v = ep_read_s8x4(x + i);
             EP_STEM_WIDEN(v, off2, d);
         }
-        for (; i < run; ++i) {
-            acc |= (uint32_t)(uint8_t)src[i] << sh;
-            sh += 8;
-            if (sh == 32) {
-                EP_STEM_WIDEN((int32_t)acc, off2, left);
-                left += 8;
-                acc = 0;
-                sh = 0;
+    }
+    if (full < run) {
+        /* the rows' rem remaining bytes, four to a word: a row of at least four bytes gives them
+         * as the top of its last word (one load), a shorter one byte by byte */
+        const int32_t rem = run - full, bits = 8 * rem;
+        uint32_t acc = 0;
+        int32_t sh = 0;
+        for (fy = 0; fy < kh; ++fy, src += x_row) {
+            uint32_t v;
+            if (run >= 4) {
+                v = (uint32_t)ep_read_s8x4(src + run - 4) >> (32 - bits);
+            } else {
+                v = 0;
+                for (i = 0; i < rem; ++i) {
+                    v |= (uint32_t)(uint8_t)src[i] << (8 * i);
+                }
+            }
+            acc |= v << sh;
+            sh += bits;
+            if (sh >= 32) {
+                EP_STEM_WIDEN((int32_t)acc, off2, d);
+                d += 8;
+                sh -= 32;
+                acc = sh > 0 ? v >> (bits - sh) : 0;
             }
         }
-    }
-    if (sh > 0) {
-        acc |= (pad * 0x01010101u) << sh;
-        EP_STEM_WIDEN((int32_t)acc, off2, left);
+        if (sh > 0) {
+            acc |= (pad * 0x01010101u) << sh;
+            EP_STEM_WIDEN((int32_t)acc, off2, d);
+        }
     }
 }
 
@@ -715,8 +732,14 @@ __attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, co
         if (iy >= 0 && iy < in_h) {
             const int8_t *row = in + (size_t)(b * in_h + iy) * in_w * in_c;
             if (cut) {
-                for (i = 0; i < run; ++i) {
-                    row_bytes[i] = i >= lo && i < hi ? row[x0 + i] : (int8_t)pad;
+                for (i = 0; i < lo; ++i) {
+                    row_bytes[i] = (int8_t)pad;
+                }
+                for (; i < hi; ++i) {
+                    row_bytes[i] = row[x0 + i];
+                }
+                for (; i < run; ++i) {
+                    row_bytes[i] = (int8_t)pad;
                 }
                 src = row_bytes;
             } else {
@@ -746,20 +769,6 @@ __attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, co
     if (sh > 0) {
         acc |= (pad * 0x01010101u) << sh;
         EP_STEM_WIDEN((int32_t)acc, off2, left);
-    }
-}
-
-/* Output pixel pix's patch, widened, into d[4 * j] (word j). */
-static void ep_stem_patch(const ep_conv_params *p, const int8_t *in, int32_t pix, int32_t *d)
-{
-    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
-    const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
-    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-    if (iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
-        ep_stem_rows(in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c, in_w * in_c * p->dil_h, kh, kw * in_c,
-                     ep_offset_x2(p->in_offset), (uint8_t)-p->in_offset, d);
-    } else {
-        ep_stem_border(p, in, b, iy0, ix0, d);
     }
 }
 
@@ -836,7 +845,8 @@ __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8
         int32_t wa, wb, p0, p1;
         uint32_t y01, y23;
         uint16_t h;
-        /* p0 may share a register with skip: it is written only after the branch */
+        /* enter the unrolled loop at its first word (skip bytes in: a 16-bit ADD PC branches, bit 0
+         * ignored); p0 may share a register with skip, it is written only after the branch */
         __asm__ volatile("ldrd   %[a00], %[a10], [%[wp]], #8\n\t"
                          "mov    %[a01], %[a00]\n\t"
                          "mov    %[a02], %[a00]\n\t"
@@ -844,12 +854,9 @@ __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8
                          "mov    %[a11], %[a10]\n\t"
                          "mov    %[a12], %[a10]\n\t"
                          "mov    %[a13], %[a10]\n\t"
-                         "adr    %[wa], 1f\n\t"
-                         "add    %[wa], %[wa], %[skip]\n\t"
-                         "orr    %[wa], %[wa], #1\n\t"
-                         "bx     %[wa]\n\t"
-                         ".p2align 2\n"
-                         "1:\n\t" EP_STEM_STEP32
+                         "add    pc, %[skip]\n\t"       /* pc reads as this + 4: the step after the nop */
+                         "nop\n\t"
+                         EP_STEM_STEP32
                          : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
                            [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
                            [wp] "+r"(wp), [xw] "+r"(xw), [wa] "=&r"(wa), [wb] "=&r"(wb), [p0] "=r"(p0),
@@ -883,12 +890,17 @@ __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8
     }
 }
 
+/* Blocks of four output pixels in order (n, y, x): their patches, then every pair of filters. */
 __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
                                                   int32_t *patch, int32_t words)
 {
-    const int32_t out_c = p->out.c, npix = p->out.n * p->out.h * p->out.w;
+    const int32_t out_c = p->out.c, out_h = p->out.h, out_w = p->out.w, npix = p->out.n * out_h * out_w;
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t x_row = in_w * in_c * p->dil_h, off2 = ep_offset_x2(p->in_offset);
+    const uint32_t pad = (uint8_t)-p->in_offset;
     ep_stem_pass pass;
-    int32_t pix, px;
+    int32_t pix, px, j, b = 0, oy = 0, ox = 0;
+    int8_t *o[4];
     pass.patch = patch;
     pass.table = p->stem_weights;
     pass.pairs = out_c / 2;
@@ -899,11 +911,30 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     pass.lo4 = ep_bytes4(p->act_min);
     pass.hi4 = ep_bytes4(p->act_max);
     for (pix = 0; pix < npix; pix += 4) {
-        int8_t *o[4];
         for (px = 0; px < 4; ++px) {
-            const int32_t q = pix + px < npix ? pix + px : npix - 1;
-            ep_stem_patch(p, in, q, patch + px);
-            o[px] = out + (size_t)q * out_c;
+            if (pix + px < npix) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+                if (iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+                    ep_stem_rows(in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c, x_row, kh, kw * in_c, off2,
+                                 pad, patch + px);
+                } else {
+                    ep_stem_border(p, in, b, iy0, ix0, patch + px);
+                }
+                o[px] = out + (size_t)(pix + px) * out_c;
+                if (++ox == out_w) {
+                    ox = 0;
+                    if (++oy == out_h) {
+                        oy = 0;
+                        ++b;
+                    }
+                }
+            } else {
+                /* a short last block repeats its last pixel */
+                for (j = 0; j < words; ++j) {
+                    patch[4 * j + px] = patch[4 * j + px - 1];
+                }
+                o[px] = o[px - 1];
+            }
         }
         ep_stem_pairs(&pass, o);
     }
