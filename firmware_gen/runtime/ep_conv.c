@@ -705,6 +705,28 @@ static void ep_stem_rows(const int8_t *src, int32_t x_row, int32_t kh, int32_t r
     }
 }
 
+/* ep_stem_rows for the 3x3x3 stems (three rows of 9 bytes: two groups and one remaining byte
+ * each), unrolled; pad24: the pad byte in the top byte */
+static inline void ep_stem_rows_3x9(const int8_t *src, int32_t x_row, int32_t off2, uint32_t pad24, int32_t *d)
+{
+    const int8_t *r1 = src + x_row, *r2 = r1 + x_row;
+    int32_t v;
+    v = ep_read_s8x4(src);
+    EP_STEM_WIDEN(v, off2, d);
+    v = ep_read_s8x4(src + 4);
+    EP_STEM_WIDEN(v, off2, d + 8);
+    v = ep_read_s8x4(r1);
+    EP_STEM_WIDEN(v, off2, d + 16);
+    v = ep_read_s8x4(r1 + 4);
+    EP_STEM_WIDEN(v, off2, d + 24);
+    v = ep_read_s8x4(r2);
+    EP_STEM_WIDEN(v, off2, d + 32);
+    v = ep_read_s8x4(r2 + 4);
+    EP_STEM_WIDEN(v, off2, d + 40);
+    v = (int32_t)((uint32_t)(uint8_t)src[8] | (uint32_t)(uint8_t)r1[8] << 8 | (uint32_t)(uint8_t)r2[8] << 16 | pad24);
+    EP_STEM_WIDEN(v, off2, d + 48);
+}
+
 /* A window with padding taps, row by row: a row above or below the image is zero words (its
  * remaining bytes pad bytes), a row cut by the left or right border is first copied with its
  * padding taps as pad = -in_offset bytes (widened: 0, the term the reference skips). */
@@ -898,6 +920,7 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
     const int32_t x_row = in_w * in_c * p->dil_h, off2 = ep_offset_x2(p->in_offset);
     const uint32_t pad = (uint8_t)-p->in_offset;
+    const int rows_3x9 = kh == 3 && kw * in_c == 9;
     ep_stem_pass pass;
     int32_t pix, px, j, b = 0, oy = 0, ox = 0;
     int8_t *o[4];
@@ -915,8 +938,12 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
             if (pix + px < npix) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
                 if (iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
-                    ep_stem_rows(in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c, x_row, kh, kw * in_c, off2,
-                                 pad, patch + px);
+                    const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+                    if (rows_3x9) {
+                        ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                    } else {
+                        ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
+                    }
                 } else {
                     ep_stem_border(p, in, b, iy0, ix0, patch + px);
                 }
