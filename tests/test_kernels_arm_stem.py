@@ -6,8 +6,9 @@ One small model reaches every branch: input channels 1, 2, 3 and 4; filter rows 
 byte), 4 (KWS's 10x4x1), 6, 9, 12, 15 (a row's remaining bytes split across two words) and 20;
 padding on all four borders (whole rows above and below the image, rows cut on the left and the
 right), stride 1 and 2, output pixel counts that leave short last blocks of 1, 2 and 3 pixels, no
-activation, ReLU and ReLU6. Every conv output reaches the model output flattened (no pooling that
-could hide a one-LSB error). Fixed seeds."""
+activation, ReLU and ReLU6. The same model holds the ADDs of the DSP ADD loop (ep_add_dsp in
+runtime/ep_elementwise.c): either input with the larger scale, and equal scales. Every output reaches the model output flattened (no pooling that could hide a one-LSB
+error). Fixed seeds."""
 
 from __future__ import annotations
 
@@ -47,7 +48,16 @@ def stem_model(tmp_path_factory):
     a = convs[0]                                                                  # 7x7x4
     b = L.Conv2D(4, (3, 5), padding="same", activation="relu")(a)                # rows of 20 bytes
     c = L.Conv2D(6, (5, 3), strides=(2, 1), padding="valid")(b)                  # rows of 12: 2x5 = 10 px
-    y = L.Concatenate()([L.Flatten()(t) for t in (*convs, b, c)])
+    # the DSP ADD (ep_elementwise.c, ep_add_dsp): the input with the larger scale first, second, and
+    # both the same tensor (equal scales); the loop with the ReLU clamp runs in test_kernels_arm's
+    # edge model (the converter leaves this model's ReLU a separate op)
+    small, big = (keras.initializers.RandomNormal(0, sd, seed=k) for k, sd in ((1, 0.2), (2, 3.0)))
+    u, z = (L.Conv2D(2, 1, kernel_initializer=small)(t) for t in (x, two))
+    v, w = (L.Conv2D(2, 1, kernel_initializer=big)(t) for t in (x, two))
+    adds = [L.Add()([u, v]), L.Add()([w, z]), L.Add()([u, u])]
+    # TFLM's CONCATENATION takes at most 10 inputs
+    y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in (*convs, b, c)]),
+                         *(L.Flatten()(t) for t in adds)])
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -119,6 +129,13 @@ def test_stem_table_layout_matches_the_tap_order():
             word = int(t[2 + 2 * j + f]) & 0xFFFFFFFF
             lo, hi = (int(np.uint16(v).view(np.int16)) for v in (word & 0xFFFF, word >> 16))
             assert lo == (2 * flat[f, a] if a >= 0 else 0) and hi == (2 * flat[f, b] if b >= 0 else 0)
+
+
+def test_stem_model_reaches_every_add_case(stem_model):
+    sg = tflite_file.read(stem_model).main
+    adds = [op for op in sg.operators if op.opcode == "ADD"]
+    signs = {np.sign(sg.tensors[op.inputs[0]].scale[0] - sg.tensors[op.inputs[1]].scale[0]) for op in adds}
+    assert signs == {-1, 0, 1}             # which input has the larger scale: both rounding cases
 
 
 @pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500"])
