@@ -934,6 +934,31 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     pass.lo4 = ep_bytes4(p->act_min);
     pass.hi4 = ep_bytes4(p->act_max);
     for (pix = 0; pix < npix; pix += 4) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        if (ox + 4 <= out_w && iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 &&
+            ix0 + 3 * p->stride_w + kw <= in_w) {
+            /* four windows of one output row, all inside the image: no per-pixel checks */
+            const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+            const int32_t step = p->stride_w * in_c;
+            for (px = 0; px < 4; ++px, src += step) {
+                if (rows_3x9) {
+                    ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                } else {
+                    ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
+                }
+                o[px] = out + (size_t)(pix + px) * out_c;
+            }
+            ox += 4;
+            if (ox == out_w) {
+                ox = 0;
+                if (++oy == out_h) {
+                    oy = 0;
+                    ++b;
+                }
+            }
+            ep_stem_pairs(&pass, o);
+            continue;
+        }
         for (px = 0; px < 4; ++px) {
             if (pix + px < npix) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
