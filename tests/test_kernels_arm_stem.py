@@ -3,12 +3,14 @@ channels, filters widened at generation time by firmware_gen/stem.py) on its emu
 bit-exact with TFLM.
 
 One small model reaches every branch: input channels 1, 2, 3 and 4; filter rows of 3 bytes (byte by
-byte), 4 (KWS's 10x4x1), 6, 9, 12, 15 (a row's remaining bytes split across two words) and 20;
-padding on all four borders (whole rows above and below the image, rows cut on the left and the
-right), stride 1 and 2, output pixel counts that leave short last blocks of 1, 2 and 3 pixels, no
-activation, ReLU and ReLU6. The same model holds the ADDs of the DSP ADD loop (ep_add_dsp in
-runtime/ep_elementwise.c): either input with the larger scale, and equal scales. Every output reaches the model output flattened (no pooling that could hide a one-LSB
-error). Fixed seeds."""
+byte), 4 (KWS's 10x4x1), 6, 9 (the 3x3x3 stems' unrolled rows), 12, 15 (a row's remaining bytes
+split across two words) and 20; padding on all four borders (whole rows above and below the image,
+rows cut on the left and the right), stride 1 and 2, filter rows 2 input rows apart (dilation 2 x 1),
+output pixel counts that leave short last blocks of 1, 2 and 3 pixels, blocks of four windows
+inside the image and blocks across output rows, no activation, ReLU and ReLU6. The same model holds
+the ADDs of the DSP ADD loop (ep_add_dsp in runtime/ep_elementwise.c): either input with the larger
+scale, and equal scales. Every output reaches the model output flattened (no pooling that could
+hide a one-LSB error). Fixed seeds."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ def stem_model(tmp_path_factory):
 
     keras.utils.set_random_seed(5)
     x = L.Input((13, 13, 3))
+    dilated = tf.constant(np.random.default_rng(1).normal(0, 0.3, size=(3, 3, 3, 4)), tf.float32)
     one = L.Conv2D(1, 1)(x)
     two = L.Conv2D(2, 1)(x)
     convs = [
@@ -44,6 +47,8 @@ def stem_model(tmp_path_factory):
         L.Conv2D(4, 3, strides=2, padding="same")(one),                          # rows of 3 bytes
         L.Conv2D(4, 3, padding="valid")(one),                                     # no padding taps
         L.Conv2D(4, 3, padding="same", activation="relu")(two),                   # rows of 6 bytes
+        # rows 2 apart (a Keras dilated Conv2D converts to SPACE_TO_BATCH_ND; tf.nn.conv2d stays one op)
+        L.Lambda(lambda t: tf.nn.conv2d(t, dilated, strides=1, padding="SAME", dilations=[2, 1]))(x),
     ]
     a = convs[0]                                                                  # 7x7x4
     b = L.Conv2D(4, (3, 5), padding="same", activation="relu")(a)                # rows of 20 bytes
@@ -94,9 +99,16 @@ def _stem_convs(path):
     return out
 
 
+def _dilations(path):
+    sg = tflite_file.read(path).main
+    return {(op.builtin_options.dilationHFactor, op.builtin_options.dilationWFactor)
+            for op in sg.operators if op.opcode == "CONV_2D"}
+
+
 def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     convs = _stem_convs(stem_model)
-    assert len(convs) == 9
+    assert len(convs) == 10
+    assert (2, 1) in _dilations(stem_model)                                   # dilated rows
     runs = {w[2] * w[3] for _, w, *_ in convs}
     assert runs == {3, 4, 6, 9, 12, 15, 20}
     assert {w[3] for _, w, *_ in convs} == {1, 2, 3, 4}
@@ -107,8 +119,8 @@ def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     # the generated C holds one stem table per such layer, under EP_KERNELS_DSP only
     gen = codegen.generate(stem_model, tmp_path, "st")
     c = gen.c_path.read_text()
-    assert len(re.findall(r"static const int32_t st_l\d+_stem_weights\[", c)) == 9
-    assert c.count("#if EP_KERNELS_DSP") == 10                # the macro block + 9 tables
+    assert len(re.findall(r"static const int32_t st_l\d+_stem_weights\[", c)) == 10
+    assert c.count("#if EP_KERNELS_DSP") == 11                # the macro block + 10 tables
     assert ".stem_weights = ST_IF_DSP(" in c
 
 

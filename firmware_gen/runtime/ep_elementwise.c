@@ -33,8 +33,8 @@ static inline int32_t ep_smmlar(int32_t a, int32_t b, int32_t acc)
  * Per element: two LDRSB, the two input rescales (ADD of the shifted byte, SMMLAR, ADD, ASR each),
  * ADD, LSL, SMMLAR, ADD, ASR, SSAT, STRB. Returns the elements done: size, or 0 where the layer's
  * numbers are outside what this arithmetic covers (the caller's loops then run). */
-__attribute__((noinline)) static int32_t ep_add_dsp(const ep_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
-                          int32_t size)
+__attribute__((noinline)) static int32_t ep_add_dsp(const ep_binary_params *p, const int8_t *in1,
+                                                    const int8_t *in2, int8_t *out, int32_t size)
 {
     const int32_t s1 = p->in1_shift, s2 = p->in2_shift, so = p->out_shift;
     const int32_t m1 = p->in1_mult, m2 = p->in2_mult, mo = p->out_mult, lo = p->act_min, hi = p->act_max;
