@@ -124,6 +124,29 @@ def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     assert ".stem_weights = ST_IF_DSP(" in c
 
 
+@pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500"])
+def test_stem_unrolled_loop_has_fixed_steps(board_id, tmp_path):
+    """ep_stem_pairs enters its unrolled loop by skipping (32 - words) * EP_STEM_STEP_BYTES bytes
+    from the instruction after `add pc`: every step must be 44 bytes, the first 4 bytes after it."""
+    import subprocess
+    from firmware_gen import boards
+    obj = tmp_path / "ep_conv.o"
+    subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-O2", *boards.load_board(board_id).cflags(),
+                    f"-I{codegen.RUNTIME_DIR}", "-c", str(codegen.RUNTIME_DIR / "ep_conv.c"), "-o", str(obj)],
+                   check=True)
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], check=True, capture_output=True,
+                         text=True).stdout
+    body = dis[dis.index("<ep_stem_pairs>:"):]
+    body = body[:body.index("\n\n")]
+    jump = [int(a, 16) for a in re.findall(r"^\s*([0-9a-f]+):.*\badd\s+pc, r", body, re.M)]
+    steps = [int(a, 16) for a in re.findall(r"^\s*([0-9a-f]+):.*\bldrd\s+\w+, \w+, \[\w+\], #8$", body, re.M)]
+    assert len(jump) == 1
+    steps = [a for a in steps if a > jump[0]]
+    assert len(steps) == stem.MAX_WORDS
+    assert steps[0] == jump[0] + 4
+    assert {b - a for a, b in zip(steps, steps[1:])} == {44}
+
+
 def test_stem_table_layout_matches_the_tap_order():
     """stem.table: per filter pair 2*bias, words of doubled (w[a], w[b]) int16 pairs, mult, ~shift."""
     w = np.arange(2 * 3 * 3 * 3, dtype=np.int64).reshape(2, 3, 3, 3).astype(np.int8) - 20
