@@ -744,6 +744,8 @@ __attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, co
     const int32_t off2 = ep_offset_x2(p->in_offset);
     const uint32_t pad = (uint8_t)-p->in_offset;
     const int cut = fx0 > 0 || fx1 < kw;
+    const int32_t row_len = in_w * in_c;
+    const uint32_t pad4 = pad * 0x01010101u;
     int32_t *left = d + 4 * (kh * (full / 2));
     int8_t row_bytes[4 * (EP_STEM_MAX_WORDS / 2) + 3];
     uint32_t acc = 0;
@@ -753,7 +755,14 @@ __attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, co
         const int8_t *src = NULL;
         if (iy >= 0 && iy < in_h) {
             const int8_t *row = in + (size_t)(b * in_h + iy) * in_w * in_c;
-            if (cut) {
+            if (cut && run == 4 && row_len >= 4 && ((lo > 0 && lo < 4 && hi == 4) || (lo == 0 && hi > 0 && hi < 4))) {
+                /* one word cut on one side (KWS's 10x4x1): a word of the row, shifted, and pad bytes */
+                const uint32_t w = lo > 0 ? (uint32_t)ep_read_s8x4(row) << (8 * lo) | pad4 >> (32 - 8 * lo)
+                                          : (uint32_t)ep_read_s8x4(row + row_len - 4) >> (32 - 8 * hi) |
+                                                pad4 << (8 * hi);
+                memcpy(row_bytes, &w, 4);
+                src = row_bytes;
+            } else if (cut) {
                 for (i = 0; i < lo; ++i) {
                     row_bytes[i] = (int8_t)pad;
                 }
