@@ -148,12 +148,13 @@ def test_stem_unrolled_loop_has_fixed_steps(board_id, tmp_path):
 
 
 def test_stem_table_layout_matches_the_tap_order():
-    """stem.table: per filter pair 2*bias, words of doubled (w[a], w[b]) int16 pairs, mult, ~shift."""
+    """stem.table: per filter pair 2*bias, words of doubled (w[a], w[b]) int16 pairs, then per filter
+    multiplier, right shift, rounding offset."""
     w = np.arange(2 * 3 * 3 * 3, dtype=np.int64).reshape(2, 3, 3, 3).astype(np.int8) - 20
-    t = stem.table(w, np.array([5, -7]), [100, 200], [-3, -4])
+    t = stem.table(w, np.array([5, -7]), [100, 200], [-3, -4], -9)
     words = stem.words(3, 3, 3)
-    assert words == 14 and len(t) == stem.table_words(3, 3, 3, 2) == 2 + 2 * words + 4
-    assert list(t[:2]) == [10, -14] and list(t[-4:]) == [100, 200, 2, 3]
+    assert words == 14 and len(t) == stem.table_words(3, 3, 3, 2) == 2 + 2 * words + 6
+    assert list(t[:2]) == [10, -14] and list(t[-6:]) == [100, 3, 4 - 9 * 8, 200, 4, 8 - 9 * 16]
     taps = stem.taps(3, 3, 3)
     assert taps[:8] == list(range(8)) and taps[24:] == [8, 17, 26, -1]
     flat = w.reshape(2, -1).astype(np.int64)

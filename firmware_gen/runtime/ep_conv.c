@@ -637,7 +637,8 @@ __attribute__((noinline)) static void ep_conv2d_generic(const ep_conv_params *p,
  * 16 MACs in 11 instructions. The loop over the words is unrolled EP_STEM_MAX_WORDS times and
  * entered at the layer's first word (a computed branch): no counter, no bound register. The
  * doubled sums are 2 * (bias + sum), the SMMULR operand of the DSP requantization (ep_dsp_rq),
- * exact because the layer passes ep_dsp_rq_ok. */
+ * exact because the layer passes ep_dsp_rq_ok; the requantization and packing follow in the same
+ * assembly, with the accumulators still in their registers. */
 #define EP_STEM_MAX_WORDS 32    /* firmware_gen/stem.py MAX_WORDS */
 #define EP_STEM_STEP_BYTES 44   /* one EP_STEM_STEP: eleven 32-bit instructions (checked in
                                  * tests/test_kernels_arm_stem.py from the disassembly) */
@@ -807,7 +808,7 @@ __attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, co
 typedef struct {
     const int32_t *patch;               /* words x 4 pixels */
     const int32_t *table;               /* p->stem_weights */
-    int32_t pairs, skip, off2p1, clamp_lo, clamp_hi;
+    int32_t pairs, skip, clamp_lo, clamp_hi;
     uint32_t lo4, hi4;
 } ep_stem_pass;
 
@@ -828,14 +829,18 @@ typedef struct {
 #define EP_STEM_STEP32 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 \
                        EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4
 
-/* ep_dsp_rq on a doubled accumulator, rshift = ~shift */
-static inline int32_t ep_stem_rq(int32_t acc2, int32_t mult, int32_t rshift, int32_t off2p1)
-{
-    int32_t x = ep_smmulr(acc2, mult);
-    x += x >> 31;
-    x = (x >> rshift) + off2p1;
-    return __ssat(x >> 1, 8);
-}
+/* ep_dsp_rq of one doubled accumulator in four instructions, its result over the accumulator:
+ * (SMMLAR(acc2, mult, k) - [acc2 < 0]) >> r saturated to int8, k = 2^(r-1) + out_offset * 2^r
+ * (why that is the same number: firmware_gen/stem.py); mult, r, k in wa, wb, p1 */
+#define EP_STEM_RQ(A)                                    \
+    "smmlar %[p0], %[" A "], %[wa], %[p1]\n\t"           \
+    "add    %[p0], %[p0], %[" A "], asr #31\n\t"         \
+    "asr    %[p0], %[p0], %[wb]\n\t"                     \
+    "ssat   %[" A "], #8, %[p0]\n\t"
+#define EP_STEM_LOAD_RQ                                  \
+    "ldr    %[wa], [%[wp]], #4\n\t"                      \
+    "ldr    %[wb], [%[wp]], #4\n\t"                      \
+    "ldr    %[p1], [%[wp]], #4\n\t"
 
 /* the activation clamps on four int8 lanes (SSUB8 sets a lane's GE flag when the signed
  * difference is >= 0, SEL picks by it), each only where the activation has that bound */
@@ -863,11 +868,12 @@ static inline uint32_t ep_stem_min_s8x4(uint32_t v, uint32_t hi4)
 
 /* Every pair of output channels of one block of four pixels (o[0..3]; a short last block repeats
  * its last pixel, stored again with the same bytes). Per pair the table holds both doubled
- * biases, the filter words, then both multipliers and ~shifts, read in that order. Not inlined:
- * the unrolled loop needs all 14 registers, the rest of the pass lives in stack slots around it. */
+ * biases, the filter words, then per channel the multiplier, right shift and rounding offset, read
+ * in that order. Not inlined: the assembly needs all 14 registers, the rest of the pass lives in
+ * stack slots around it. */
 __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8_t *const *o)
 {
-    const int32_t skip = cx->skip, off2p1 = cx->off2p1;
+    const int32_t skip = cx->skip;
     const int32_t *wp = cx->table;
     int32_t c;
     for (c = 0; c < 2 * cx->pairs; c += 2) {
@@ -888,20 +894,24 @@ __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8
                          "add    pc, %[skip]\n\t"       /* pc reads as this + 4: the step after the nop */
                          "nop\n\t"
                          EP_STEM_STEP32
+                         /* both channels' requantization, then pixels 0, 1 and 2, 3 packed as
+                          * {px0 c0, px0 c1, px1 c0, px1 c1} into a00 and a02 */
+                         EP_STEM_LOAD_RQ EP_STEM_RQ("a00") EP_STEM_RQ("a01") EP_STEM_RQ("a02") EP_STEM_RQ("a03")
+                         EP_STEM_LOAD_RQ EP_STEM_RQ("a10") EP_STEM_RQ("a11") EP_STEM_RQ("a12") EP_STEM_RQ("a13")
+                         "bfi    %[a00], %[a10], #8, #8\n\t"
+                         "bfi    %[a00], %[a01], #16, #8\n\t"
+                         "bfi    %[a00], %[a11], #24, #8\n\t"
+                         "bfi    %[a02], %[a12], #8, #8\n\t"
+                         "bfi    %[a02], %[a03], #16, #8\n\t"
+                         "bfi    %[a02], %[a13], #24, #8\n\t"
                          : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
                            [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
                            [wp] "+r"(wp), [xw] "+r"(xw), [wa] "=&r"(wa), [wb] "=&r"(wb), [p0] "=r"(p0),
                            [p1] "=&r"(p1)
                          : [skip] "r"(skip)
                          : "memory");
-        {
-            const int32_t m0 = wp[0], m1 = wp[1], r0 = wp[2], r1 = wp[3];
-            wp += 4;
-            y01 = ep_pack_s8x4(ep_stem_rq(a00, m0, r0, off2p1), ep_stem_rq(a10, m1, r1, off2p1),
-                               ep_stem_rq(a01, m0, r0, off2p1), ep_stem_rq(a11, m1, r1, off2p1));
-            y23 = ep_pack_s8x4(ep_stem_rq(a02, m0, r0, off2p1), ep_stem_rq(a12, m1, r1, off2p1),
-                               ep_stem_rq(a03, m0, r0, off2p1), ep_stem_rq(a13, m1, r1, off2p1));
-        }
+        y01 = (uint32_t)a00;
+        y23 = (uint32_t)a02;
         if (cx->clamp_lo) {
             y01 = ep_stem_max_s8x4(y01, cx->lo4);
             y23 = ep_stem_max_s8x4(y23, cx->lo4);
@@ -937,7 +947,6 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     pass.table = p->stem_weights;
     pass.pairs = out_c / 2;
     pass.skip = (EP_STEM_MAX_WORDS - words) * EP_STEM_STEP_BYTES;
-    pass.off2p1 = 2 * p->out_offset + 1;
     pass.clamp_lo = p->act_min > -128;
     pass.clamp_hi = p->act_max < 127;
     pass.lo4 = ep_bytes4(p->act_min);

@@ -36,7 +36,7 @@ typedef struct {
     const int32_t *kernel_sums;
     /* CONV_2D with few input channels, Cortex-M4/M7 builds only (NULL elsewhere): per pair of
      * filters the doubled biases, the filters widened to doubled int16 pairs in the stem kernel's
-     * order, the multipliers and ~shifts (firmware_gen/stem.py) */
+     * order, the multipliers, right shifts and rounding offsets (firmware_gen/stem.py) */
     const int32_t *stem_weights;
 } ep_conv_params;
 
