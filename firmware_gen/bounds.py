@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from edgepipe_base.errors import EdgepipeError
 
+from .stem import table_words as stem_table_words
+
 INT32_MAX = (1 << 31) - 1
 
 
@@ -38,8 +40,11 @@ def _conv(f, function, tables) -> Footprint:
         raise EdgepipeError(f"conv filter depth {f['filter_in_c']} does not divide {i.c} input channels")
     per_filter = f["kh"] * f["kw"] * (1 if depthwise else f["filter_in_c"])
     rows = [o.h * f["stride_h"] + f["kh"] * f["dil_h"], o.w * f["stride_w"] + f["kw"] * f["dil_w"]]
+    # the DSP stem kernel's widened filters and requantization (firmware_gen/stem.py)
+    stem = stem_table_words(f["kh"], f["kw"], i.c, o.c)
     return Footprint(inputs=(_n(i),), output=_n(o),
-                     tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c, kernel_sums=o.c),
+                     tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c, kernel_sums=o.c,
+                                 stem_weights=stem),
                      products=tuple(rows))
 
 

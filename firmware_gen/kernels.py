@@ -13,7 +13,7 @@ import numpy as np
 
 from edgepipe_base.errors import EdgepipeError
 
-from . import qmath
+from . import qmath, stem
 
 SAME = 0          # schema Padding enum
 _FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
@@ -133,6 +133,11 @@ def _conv(node, ctx):
     filter_in_c = 1 if depthwise else int(w.shape[3])
     taps = kh * kw * filter_in_c
     _check_accumulator(node, ctx, taps, -x.zp, 0)
+    bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
+    extra = {}
+    if not depthwise and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias, shift, y.zp):
+        extra["stem_weights"] = ctx.table("stem_weights", "int32_t", stem.table(w.data, bias, mult, shift, y.zp),
+                                          guard="DSP")
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
@@ -142,7 +147,7 @@ def _conv(node, ctx):
                     in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
                     weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
                     mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
-                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp))),
+                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp)), **extra),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
 
 

@@ -627,10 +627,414 @@ __attribute__((noinline)) static void ep_conv2d_generic(const ep_conv_params *p,
     }
 }
 
+#if EP_KERNELS_DSP
+/* ---- Cortex-M4/M7: convolutions with few input channels (KWS's 10x4x1 first conv, the 3x3x3
+ * stems), filters laid out by firmware_gen/stem.py --------------------------------------------
+ * Four output pixels x two output channels per pass, all eight accumulators in registers. Each
+ * pixel's patch is widened once (x + in_offset as int16 pairs, SXTAB16) into a small buffer that
+ * holds word j of the four pixels side by side; the filters are stored widened and doubled, so per
+ * word the loop runs one LDRD of two filter words, two LDRD of four patch words and eight SMLAD:
+ * 16 MACs in 11 instructions. The loop over the words is unrolled EP_STEM_MAX_WORDS times and
+ * entered at the layer's first word (a computed branch): no counter, no bound register. The
+ * doubled sums are 2 * (bias + sum), the SMMULR operand of the DSP requantization (ep_dsp_rq),
+ * exact because the layer passes ep_dsp_rq_ok; the requantization and packing follow in the same
+ * assembly, with the accumulators still in their registers. */
+#define EP_STEM_MAX_WORDS 32    /* firmware_gen/stem.py MAX_WORDS */
+#define EP_STEM_STEP_BYTES 44   /* one EP_STEM_STEP: eleven 32-bit instructions (checked in
+                                 * tests/test_kernels_arm_stem.py from the disassembly) */
+
+/* words of one widened patch: the rows' kw * in_c bytes in groups of four, then the rows'
+ * remaining bytes together, padded to a group of four (stem.taps) */
+static int32_t ep_stem_words(int32_t kh, int32_t run)
+{
+    return 2 * (kh * (run / 4) + (kh * (run % 4) + 3) / 4);
+}
+
+/* bytes 0, 2 and 1, 3 of v as x + in_offset int16 pairs into d[0] and d[4] (the column of one
+ * pixel in the block's buffer) */
+#define EP_STEM_WIDEN(v, off2, d)                         \
+    do {                                                  \
+        (d)[0] = __sxtab16((off2), (v));                  \
+        (d)[4] = ep_sxtab16_ror8((off2), (v));            \
+    } while (0)
+
+/* The widened patch of a window whose kh rows of run bytes start x_row apart at src, into d[4 * j]
+ * (word j; d is one pixel's column of the block's buffer): each row's groups of four bytes, then
+ * the rows' remaining bytes together, the last group padded with pad bytes (widened: 0). */
+static void ep_stem_rows(const int8_t *src, int32_t x_row, int32_t kh, int32_t run, int32_t off2, uint32_t pad,
+                         int32_t *d)
+{
+    const int32_t full = run & ~3;
+    const int8_t *x = src;
+    int32_t fy, i;
+    /* the groups of four: one pass, rows of full bytes */
+    for (fy = 0; fy < kh; ++fy, x += x_row) {
+        for (i = 0; i < full; i += 4, d += 8) {
+            const int32_t v = ep_read_s8x4(x + i);
+            EP_STEM_WIDEN(v, off2, d);
+        }
+    }
+    if (full < run) {
+        /* the rows' rem remaining bytes, four to a word: a row of at least four bytes gives them
+         * as the top of its last word (one load), a shorter one byte by byte */
+        const int32_t rem = run - full, bits = 8 * rem;
+        uint32_t acc = 0;
+        int32_t sh = 0;
+        for (fy = 0; fy < kh; ++fy, src += x_row) {
+            uint32_t v;
+            if (run >= 4) {
+                v = (uint32_t)ep_read_s8x4(src + run - 4) >> (32 - bits);
+            } else {
+                v = 0;
+                for (i = 0; i < rem; ++i) {
+                    v |= (uint32_t)(uint8_t)src[i] << (8 * i);
+                }
+            }
+            acc |= v << sh;
+            sh += bits;
+            if (sh >= 32) {
+                EP_STEM_WIDEN((int32_t)acc, off2, d);
+                d += 8;
+                sh -= 32;
+                acc = sh > 0 ? v >> (bits - sh) : 0;
+            }
+        }
+        if (sh > 0) {
+            acc |= (pad * 0x01010101u) << sh;
+            EP_STEM_WIDEN((int32_t)acc, off2, d);
+        }
+    }
+}
+
+/* ep_stem_rows for the 3x3x3 stems (three rows of 9 bytes: two groups and one remaining byte
+ * each), unrolled; pad24: the pad byte in the top byte */
+static inline void ep_stem_rows_3x9(const int8_t *src, int32_t x_row, int32_t off2, uint32_t pad24, int32_t *d)
+{
+    const int8_t *r1 = src + x_row, *r2 = r1 + x_row;
+    int32_t v;
+    v = ep_read_s8x4(src);
+    EP_STEM_WIDEN(v, off2, d);
+    v = ep_read_s8x4(src + 4);
+    EP_STEM_WIDEN(v, off2, d + 8);
+    v = ep_read_s8x4(r1);
+    EP_STEM_WIDEN(v, off2, d + 16);
+    v = ep_read_s8x4(r1 + 4);
+    EP_STEM_WIDEN(v, off2, d + 24);
+    v = ep_read_s8x4(r2);
+    EP_STEM_WIDEN(v, off2, d + 32);
+    v = ep_read_s8x4(r2 + 4);
+    EP_STEM_WIDEN(v, off2, d + 40);
+    v = (int32_t)((uint32_t)(uint8_t)src[8] | (uint32_t)(uint8_t)r1[8] << 8 | (uint32_t)(uint8_t)r2[8] << 16 | pad24);
+    EP_STEM_WIDEN(v, off2, d + 48);
+}
+
+/* A window with padding taps, row by row: a row above or below the image is zero words (its
+ * remaining bytes pad bytes), a row cut by the left or right border is first copied with its
+ * padding taps as pad = -in_offset bytes (widened: 0, the term the reference skips). */
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc would turn the byte loop into memset/memcpy calls, the calls this avoids */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+__attribute__((noinline)) static void ep_stem_border(const ep_conv_params *p, const int8_t *in, int32_t b, int32_t iy0,
+                                                     int32_t ix0, int32_t *d)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw, run = kw * in_c;
+    const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+    const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+    const int32_t lo = fx0 * in_c, hi = fx1 * in_c, x0 = ix0 * in_c, full = run & ~3;
+    const int32_t off2 = ep_offset_x2(p->in_offset);
+    const uint32_t pad = (uint8_t)-p->in_offset;
+    const int cut = fx0 > 0 || fx1 < kw;
+    const int32_t row_len = in_w * in_c;
+    const uint32_t pad4 = pad * 0x01010101u;
+    int32_t *left = d + 4 * (kh * (full / 2));
+    int8_t row_bytes[4 * (EP_STEM_MAX_WORDS / 2) + 3];
+    uint32_t acc = 0;
+    int32_t sh = 0, fy, i;
+    for (fy = 0; fy < kh; ++fy) {
+        const int32_t iy = iy0 + p->dil_h * fy;
+        const int8_t *src = NULL;
+        if (iy >= 0 && iy < in_h) {
+            const int8_t *row = in + (size_t)(b * in_h + iy) * in_w * in_c;
+            if (cut && run == 4 && row_len >= 4 && ((lo > 0 && lo < 4 && hi == 4) || (lo == 0 && hi > 0 && hi < 4))) {
+                /* one word cut on one side (KWS's 10x4x1): a word of the row, shifted, and pad bytes */
+                const uint32_t w = lo > 0 ? (uint32_t)ep_read_s8x4(row) << (8 * lo) | pad4 >> (32 - 8 * lo)
+                                          : (uint32_t)ep_read_s8x4(row + row_len - 4) >> (32 - 8 * hi) |
+                                                pad4 << (8 * hi);
+                memcpy(row_bytes, &w, 4);
+                src = row_bytes;
+            } else if (cut) {
+                for (i = 0; i < lo; ++i) {
+                    row_bytes[i] = (int8_t)pad;
+                }
+                for (; i < hi; ++i) {
+                    row_bytes[i] = row[x0 + i];
+                }
+                for (; i < run; ++i) {
+                    row_bytes[i] = (int8_t)pad;
+                }
+                src = row_bytes;
+            } else {
+                src = row + x0;
+            }
+            for (i = 0; i < full; i += 4, d += 8) {
+                const int32_t v = ep_read_s8x4(src + i);
+                EP_STEM_WIDEN(v, off2, d);
+            }
+        } else {
+            for (i = 0; i < full; i += 4, d += 8) {
+                d[0] = 0;
+                d[4] = 0;
+            }
+        }
+        for (i = full; i < run; ++i) {
+            acc |= (src != NULL ? (uint32_t)(uint8_t)src[i] : pad) << sh;
+            sh += 8;
+            if (sh == 32) {
+                EP_STEM_WIDEN((int32_t)acc, off2, left);
+                left += 8;
+                acc = 0;
+                sh = 0;
+            }
+        }
+    }
+    if (sh > 0) {
+        acc |= (pad * 0x01010101u) << sh;
+        EP_STEM_WIDEN((int32_t)acc, off2, left);
+    }
+}
+
+/* What ep_stem_pairs needs for one block of four pixels; filled once per layer. */
+typedef struct {
+    const int32_t *patch;               /* words x 4 pixels */
+    const int32_t *table;               /* p->stem_weights */
+    int32_t pairs, skip, clamp_lo, clamp_hi;
+    uint32_t lo4, hi4;
+} ep_stem_pass;
+
+/* one word of the patch: pixels 2 and 3, then 0 and 1 (post-incremented), both filters */
+#define EP_STEM_STEP                                     \
+    "ldrd   %[wa], %[wb], [%[wp]], #8\n\t"               \
+    "ldrd   %[p0], %[p1], [%[xw], #8]\n\t"               \
+    "smlad  %[a02], %[wa], %[p0], %[a02]\n\t"            \
+    "smlad  %[a03], %[wa], %[p1], %[a03]\n\t"            \
+    "smlad  %[a12], %[wb], %[p0], %[a12]\n\t"            \
+    "smlad  %[a13], %[wb], %[p1], %[a13]\n\t"            \
+    "ldrd   %[p0], %[p1], [%[xw]], #16\n\t"              \
+    "smlad  %[a00], %[wa], %[p0], %[a00]\n\t"            \
+    "smlad  %[a01], %[wa], %[p1], %[a01]\n\t"            \
+    "smlad  %[a10], %[wb], %[p0], %[a10]\n\t"            \
+    "smlad  %[a11], %[wb], %[p1], %[a11]\n\t"
+#define EP_STEM_STEP4 EP_STEM_STEP EP_STEM_STEP EP_STEM_STEP EP_STEM_STEP
+#define EP_STEM_STEP32 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 \
+                       EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4 EP_STEM_STEP4
+
+/* ep_dsp_rq of one doubled accumulator in four instructions, its result over the accumulator:
+ * (SMMLAR(acc2, mult, k) - [acc2 < 0]) >> r saturated to int8, k = 2^(r-1) + out_offset * 2^r
+ * (why that is the same number: firmware_gen/stem.py); mult, r, k in wa, wb, p1 */
+#define EP_STEM_RQ(A)                                    \
+    "smmlar %[p0], %[" A "], %[wa], %[p1]\n\t"           \
+    "add    %[p0], %[p0], %[" A "], asr #31\n\t"         \
+    "asr    %[p0], %[p0], %[wb]\n\t"                     \
+    "ssat   %[" A "], #8, %[p0]\n\t"
+#define EP_STEM_LOAD_RQ                                  \
+    "ldr    %[wa], [%[wp]], #4\n\t"                      \
+    "ldr    %[wb], [%[wp]], #4\n\t"                      \
+    "ldr    %[p1], [%[wp]], #4\n\t"
+
+/* the activation clamps on four int8 lanes (SSUB8 sets a lane's GE flag when the signed
+ * difference is >= 0, SEL picks by it), each only where the activation has that bound */
+static inline uint32_t ep_stem_max_s8x4(uint32_t v, uint32_t lo4)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel   %0, %0, %2"
+            : "+r"(v), "=&r"(t)
+            : "r"(lo4)
+            : "cc");
+    return v;
+}
+
+static inline uint32_t ep_stem_min_s8x4(uint32_t v, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %2, %0\n\t"
+            "sel   %0, %0, %2"
+            : "+r"(v), "=&r"(t)
+            : "r"(hi4)
+            : "cc");
+    return v;
+}
+
+/* Every pair of output channels of one block of four pixels (o[0..3]; a short last block repeats
+ * its last pixel, stored again with the same bytes). Per pair the table holds both doubled
+ * biases, the filter words, then per channel the multiplier, right shift and rounding offset, read
+ * in that order. Not inlined: the assembly needs all 14 registers, the rest of the pass lives in
+ * stack slots around it. */
+__attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8_t *const *o)
+{
+    const int32_t skip = cx->skip;
+    const int32_t *wp = cx->table;
+    int32_t c;
+    for (c = 0; c < 2 * cx->pairs; c += 2) {
+        int32_t a00, a01, a02, a03, a10, a11, a12, a13;
+        const int32_t *xw = cx->patch;
+        int32_t wa, wb, p0, p1;
+        uint32_t y01, y23;
+        uint16_t h;
+        /* enter the unrolled loop at its first word (skip bytes in: a 16-bit ADD PC branches, bit 0
+         * ignored); p0 may share a register with skip, it is written only after the branch */
+        __asm__ volatile("ldrd   %[a00], %[a10], [%[wp]], #8\n\t"
+                         "mov    %[a01], %[a00]\n\t"
+                         "mov    %[a02], %[a00]\n\t"
+                         "mov    %[a03], %[a00]\n\t"
+                         "mov    %[a11], %[a10]\n\t"
+                         "mov    %[a12], %[a10]\n\t"
+                         "mov    %[a13], %[a10]\n\t"
+                         "add    pc, %[skip]\n\t"       /* pc reads as this + 4: the step after the nop */
+                         "nop\n\t"
+                         EP_STEM_STEP32
+                         /* both channels' requantization, then pixels 0, 1 and 2, 3 packed as
+                          * {px0 c0, px0 c1, px1 c0, px1 c1} into a00 and a02 */
+                         EP_STEM_LOAD_RQ EP_STEM_RQ("a00") EP_STEM_RQ("a01") EP_STEM_RQ("a02") EP_STEM_RQ("a03")
+                         EP_STEM_LOAD_RQ EP_STEM_RQ("a10") EP_STEM_RQ("a11") EP_STEM_RQ("a12") EP_STEM_RQ("a13")
+                         "bfi    %[a00], %[a10], #8, #8\n\t"
+                         "bfi    %[a00], %[a01], #16, #8\n\t"
+                         "bfi    %[a00], %[a11], #24, #8\n\t"
+                         "bfi    %[a02], %[a12], #8, #8\n\t"
+                         "bfi    %[a02], %[a03], #16, #8\n\t"
+                         "bfi    %[a02], %[a13], #24, #8\n\t"
+                         : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a03] "=&r"(a03),
+                           [a10] "=&r"(a10), [a11] "=&r"(a11), [a12] "=&r"(a12), [a13] "=&r"(a13),
+                           [wp] "+r"(wp), [xw] "+r"(xw), [wa] "=&r"(wa), [wb] "=&r"(wb), [p0] "=r"(p0),
+                           [p1] "=&r"(p1)
+                         : [skip] "r"(skip)
+                         : "memory");
+        y01 = (uint32_t)a00;
+        y23 = (uint32_t)a02;
+        if (cx->clamp_lo) {
+            y01 = ep_stem_max_s8x4(y01, cx->lo4);
+            y23 = ep_stem_max_s8x4(y23, cx->lo4);
+        }
+        if (cx->clamp_hi) {
+            y01 = ep_stem_min_s8x4(y01, cx->hi4);
+            y23 = ep_stem_min_s8x4(y23, cx->hi4);
+        }
+        h = (uint16_t)(y23 >> 16);
+        memcpy(o[3] + c, &h, 2);
+        h = (uint16_t)y23;
+        memcpy(o[2] + c, &h, 2);
+        h = (uint16_t)(y01 >> 16);
+        memcpy(o[1] + c, &h, 2);
+        h = (uint16_t)y01;
+        memcpy(o[0] + c, &h, 2);
+    }
+}
+
+/* Blocks of four output pixels in order (n, y, x): their patches, then every pair of filters. */
+__attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                  int32_t *patch, int32_t words)
+{
+    const int32_t out_c = p->out.c, out_h = p->out.h, out_w = p->out.w, npix = p->out.n * out_h * out_w;
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t x_row = in_w * in_c * p->dil_h, off2 = ep_offset_x2(p->in_offset);
+    const uint32_t pad = (uint8_t)-p->in_offset;
+    const int rows_3x9 = kh == 3 && kw * in_c == 9;
+    ep_stem_pass pass;
+    int32_t pix, px, j, b = 0, oy = 0, ox = 0;
+    int8_t *o[4];
+    pass.patch = patch;
+    pass.table = p->stem_weights;
+    pass.pairs = out_c / 2;
+    pass.skip = (EP_STEM_MAX_WORDS - words) * EP_STEM_STEP_BYTES;
+    pass.clamp_lo = p->act_min > -128;
+    pass.clamp_hi = p->act_max < 127;
+    pass.lo4 = ep_bytes4(p->act_min);
+    pass.hi4 = ep_bytes4(p->act_max);
+    for (pix = 0; pix < npix; pix += 4) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        if (ox + 4 <= out_w && iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 &&
+            ix0 + 3 * p->stride_w + kw <= in_w) {
+            /* four windows of one output row, all inside the image: no per-pixel checks */
+            const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+            const int32_t step = p->stride_w * in_c;
+            for (px = 0; px < 4; ++px, src += step) {
+                if (rows_3x9) {
+                    ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                } else {
+                    ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
+                }
+                o[px] = out + (size_t)(pix + px) * out_c;
+            }
+            ox += 4;
+            if (ox == out_w) {
+                ox = 0;
+                if (++oy == out_h) {
+                    oy = 0;
+                    ++b;
+                }
+            }
+            ep_stem_pairs(&pass, o);
+            continue;
+        }
+        for (px = 0; px < 4; ++px) {
+            if (pix + px < npix) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+                if (iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h && ix0 >= 0 && ix0 + kw <= in_w) {
+                    const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+                    if (rows_3x9) {
+                        ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                    } else {
+                        ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
+                    }
+                } else {
+                    ep_stem_border(p, in, b, iy0, ix0, patch + px);
+                }
+                o[px] = out + (size_t)(pix + px) * out_c;
+                if (++ox == out_w) {
+                    ox = 0;
+                    if (++oy == out_h) {
+                        oy = 0;
+                        ++b;
+                    }
+                }
+            } else {
+                /* a short last block repeats its last pixel */
+                for (j = 0; j < words; ++j) {
+                    patch[4 * j + px] = patch[4 * j + px - 1];
+                }
+                o[px] = o[px - 1];
+            }
+        }
+        ep_stem_pairs(&pass, o);
+    }
+}
+
+/* The stem path when the layer has its widened filters and fits the kernel; 0: not taken. */
+__attribute__((noinline)) static int ep_conv_stem_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t run = p->kw * p->in.c, words = ep_stem_words(p->kh, run);
+    if (p->filter_in_c != p->in.c || p->dil_w != 1 || p->out.c % 2 != 0 || words > EP_STEM_MAX_WORDS ||
+        !ep_dsp_rq_ok(p->bias, p->shift, p->out.c, p->kh * run)) {
+        return 0;
+    }
+    {
+        int32_t patch[words * 4];       /* sized by the layer */
+        ep_stem_run(p, in, out, patch, words);
+    }
+    return 1;
+}
+#endif
+
 /* Each path is its own function (none inlined here), so the stack holds only the frame of the one
  * a layer takes. */
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
+#if EP_KERNELS_DSP
+    if (p->stem_weights != NULL && ep_conv_stem_dsp(p, in, out)) {
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP || EP_KERNELS_MVE
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c;
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;

@@ -12,6 +12,96 @@ static int ep_dense_strides(const int32_t *st, const ep_shape4 *s)
     return st[3] == 1 && st[2] == s->c && st[1] == s->w * s->c && st[0] == s->h * s->w * s->c;
 }
 
+#if EP_KERNELS_DSP
+/* floor((a * b + 2^31) / 2^32) + acc (SMMLAR: exact, the accumulator is the high word) */
+static inline int32_t ep_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t x;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(x) : "r"(a), "r"(b), "r"(acc));
+    return x;
+}
+
+/* TFLM's int8 ADD (left shift 20), every MultiplyByQuantizedMultiplier in a few instructions:
+ *   SRDHM(v << 20, m) = SMMULR(v << 21, m) exactly (|v << 21| < 2^29, m >= 0, see ep_dsp_rq), and
+ *   RoundingDivideByPOT(x, r) = (x + 2^(r-1) - [x < 0]) >> r, where SMMLAR adds the 2^(r-1) for
+ *   free and [x < 0] may be read from the operand's sign: the two differ only where x is 0, and
+ *   there (2^(r-1) - 1) >> r = 2^(r-1) >> r = 0.
+ * The output's rescale folds in the output offset the same way: (x + k - [x < 0]) >> r with
+ * k = 2^(r-1) + out_offset * 2^r is RoundingDivideByPOT(x, r) + out_offset (exact while
+ * |x + k| < 2^31: |x| < 2^29 here and |k| < 2^30 is checked), then SSAT saturates to int8. An
+ * input whose shift is 0 (multiplier 0.5: the input with the larger scale) only multiplies.
+ * Per element: two LDRSB, the two input rescales (ADD of the shifted byte, SMMLAR, ADD, ASR each),
+ * ADD, LSL, SMMLAR, ADD, ASR, SSAT, STRB. Returns the elements done: size, or 0 where the layer's
+ * numbers are outside what this arithmetic covers (the caller's loops then run). */
+__attribute__((noinline)) static int32_t ep_add_dsp(const ep_binary_params *p, const int8_t *in1,
+                                                    const int8_t *in2, int8_t *out, int32_t size)
+{
+    const int32_t s1 = p->in1_shift, s2 = p->in2_shift, so = p->out_shift;
+    const int32_t m1 = p->in1_mult, m2 = p->in2_mult, mo = p->out_mult, lo = p->act_min, hi = p->act_max;
+    int64_t ko64;
+    int32_t o1, o2, r1, r2, k1, k2, ro, ko, i;
+    if (p->left_shift != 20 || s1 > 0 || s1 < -31 || s2 > 0 || s2 < -31 || so > -1 || so < -31 || m1 < 0 ||
+        m2 < 0 || mo < 0) {
+        return 0;
+    }
+    ro = -so;
+    ko64 = ((int64_t)1 << (ro - 1)) + (int64_t)p->out_offset * ((int64_t)1 << ro);
+    if (ko64 >= ((int64_t)1 << 30) || ko64 <= -((int64_t)1 << 30)) {
+        return 0;
+    }
+    ko = (int32_t)ko64;
+    o1 = (int32_t)((uint32_t)p->in1_offset << 21);
+    o2 = (int32_t)((uint32_t)p->in2_offset << 21);
+    r1 = -s1;
+    r2 = -s2;
+    k1 = r1 > 0 ? 1 << (r1 - 1) : 0;
+    k2 = r2 > 0 ? 1 << (r2 - 1) : 0;
+    /* one loop per rounding case and activation, so no test per element */
+#define EP_ADD_IN_RND(x, v, m, k, r) x = (ep_smmlar((v), (m), (k)) + ((v) >> 31)) >> (r)
+#define EP_ADD_IN_HALF(x, v, m, k, r) \
+    do {                              \
+        (void)(k);                    \
+        (void)(r);                    \
+        x = ep_smmulr((v), (m));      \
+    } while (0)
+#define EP_ADD_CLAMP(y) ((y) < lo ? lo : ((y) > hi ? hi : (y)))
+#define EP_ADD_INT8(y) (y)        /* no fused activation: SSAT saturated to int8 already */
+#define EP_ADD_LOOP(IN_A, IN_B, CLAMP)                                                   \
+    for (i = 0; i < size; ++i) {                                                         \
+        const int32_t va = o1 + (int32_t)((uint32_t)in1[i] << 21);                       \
+        const int32_t vb = o2 + (int32_t)((uint32_t)in2[i] << 21);                       \
+        int32_t a, b, sum, y;                                                            \
+        IN_A(a, va, m1, k1, r1);                                                         \
+        IN_B(b, vb, m2, k2, r2);                                                         \
+        sum = a + b;                                                                     \
+        y = __ssat((ep_smmlar((int32_t)((uint32_t)sum << 1), mo, ko) + (sum >> 31)) >> ro, 8); \
+        out[i] = (int8_t)(CLAMP(y));                                                     \
+    }
+#define EP_ADD_LOOPS(CLAMP)                                                              \
+    if (r1 > 0 && r2 > 0) {                                                              \
+        EP_ADD_LOOP(EP_ADD_IN_RND, EP_ADD_IN_RND, CLAMP)                                 \
+    } else if (r1 > 0) {                                                                 \
+        EP_ADD_LOOP(EP_ADD_IN_RND, EP_ADD_IN_HALF, CLAMP)                                \
+    } else if (r2 > 0) {                                                                 \
+        EP_ADD_LOOP(EP_ADD_IN_HALF, EP_ADD_IN_RND, CLAMP)                                \
+    } else {                                                                             \
+        EP_ADD_LOOP(EP_ADD_IN_HALF, EP_ADD_IN_HALF, CLAMP)                               \
+    }
+    if (lo <= -128 && hi >= 127) {
+        EP_ADD_LOOPS(EP_ADD_INT8)
+    } else {
+        EP_ADD_LOOPS(EP_ADD_CLAMP)
+    }
+#undef EP_ADD_LOOPS
+#undef EP_ADD_LOOP
+#undef EP_ADD_INT8
+#undef EP_ADD_CLAMP
+#undef EP_ADD_IN_HALF
+#undef EP_ADD_IN_RND
+    return size;
+}
+#endif
+
 /* ADD / MUL without broadcasting: one flat loop, parameters in locals (out may be in1 or in2:
  * element i is read before it is written). The optimized builds use ep_mbqm_fast (exact for the
  * generated multipliers, see ep_simd.h) and, on Helium, four lanes at a time. */
@@ -40,6 +130,9 @@ static void ep_binary_flat(const ep_binary_params *p, const int8_t *in1, const i
     }
 #else
 #if EP_KERNELS_DSP
+    if (!is_mul) {
+        i = ep_add_dsp(p, in1, in2, out, size);
+    }
     /* ADD without left shifts (the usual case): every MultiplyByQuantizedMultiplier as SMMULR
      * and shifts (see ep_dsp_rq: (x + off) << ls is at most 255 << 20, the rescaled inputs and
      * their sum stay below 2^29, so 2 * operand fits in int32 each time) */

@@ -34,6 +34,10 @@ typedef struct {
      * SIMD kernels that fold the input offset out of their loops start from it. NULL: not given
      * (those kernels then fall back to the loops that add the offset). */
     const int32_t *kernel_sums;
+    /* CONV_2D with few input channels, Cortex-M4/M7 builds only (NULL elsewhere): per pair of
+     * filters the doubled biases, the filters widened to doubled int16 pairs in the stem kernel's
+     * order, the multipliers, right shifts and rounding offsets (firmware_gen/stem.py) */
+    const int32_t *stem_weights;
 } ep_conv_params;
 
 /* FULLY_CONNECTED. per_channel = 0: mult[0]/shift[0] for every output (TFLM's per-tensor path). */

@@ -1,0 +1,186 @@
+"""The Cortex-M4/M7 stem kernel (ep_conv_stem_dsp in runtime/ep_conv.c: convolutions with few input
+channels, filters widened at generation time by firmware_gen/stem.py) on its emulated boards,
+bit-exact with TFLM.
+
+One small model reaches every branch: input channels 1, 2, 3 and 4; filter rows of 3 bytes (byte by
+byte), 4 (KWS's 10x4x1), 6, 9 (the 3x3x3 stems' unrolled rows), 12, 15 (a row's remaining bytes
+split across two words) and 20; padding on all four borders (whole rows above and below the image,
+rows cut on the left and the right), stride 1 and 2, filter rows 2 input rows apart (dilation 2 x 1),
+output pixel counts that leave short last blocks of 1, 2 and 3 pixels, blocks of four windows
+inside the image and blocks across output rows, no activation, ReLU and ReLU6. The same model holds
+the ADDs of the DSP ADD loop (ep_add_dsp in runtime/ep_elementwise.c): either input with the larger
+scale, and equal scales. Every output reaches the model output flattened (no pooling that could
+hide a one-LSB error). Fixed seeds."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from edgepipe_base import tflite_file
+from firmware_gen import codegen, stem
+from pipeline.bench import board as board_bench
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stem_model(tmp_path_factory):
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras as keras
+    L = keras.layers
+
+    keras.utils.set_random_seed(5)
+    x = L.Input((13, 13, 3))
+    dilated = tf.constant(np.random.default_rng(1).normal(0, 0.3, size=(3, 3, 3, 4)), tf.float32)
+    one = L.Conv2D(1, 1)(x)
+    two = L.Conv2D(2, 1)(x)
+    convs = [
+        L.Conv2D(4, 3, strides=2, padding="same", activation="relu")(x),         # 3x3x3 /2: 49 px
+        L.Conv2D(6, 3, strides=(2, 1), padding="same", activation="relu6")(x),   # 7 x 13 = 91 px
+        L.Conv2D(4, (3, 5), padding="same")(x),                                  # rows of 15 bytes
+        L.Conv2D(8, (10, 4), strides=2, padding="same", activation="relu")(one),  # KWS-like, 49 px
+        L.Conv2D(4, 3, strides=2, padding="same")(one),                          # rows of 3 bytes
+        L.Conv2D(4, 3, padding="valid")(one),                                     # no padding taps
+        L.Conv2D(4, 3, padding="same", activation="relu")(two),                   # rows of 6 bytes
+        # rows 2 apart (a Keras dilated Conv2D converts to SPACE_TO_BATCH_ND; tf.nn.conv2d stays one op)
+        L.Lambda(lambda t: tf.nn.conv2d(t, dilated, strides=1, padding="SAME", dilations=[2, 1]))(x),
+    ]
+    a = convs[0]                                                                  # 7x7x4
+    b = L.Conv2D(4, (3, 5), padding="same", activation="relu")(a)                # rows of 20 bytes
+    c = L.Conv2D(6, (5, 3), strides=(2, 1), padding="valid")(b)                  # rows of 12: 2x5 = 10 px
+    # the DSP ADD (ep_elementwise.c, ep_add_dsp): the input with the larger scale first, second, and
+    # both the same tensor (equal scales); the loop with the ReLU clamp runs in test_kernels_arm's
+    # edge model (the converter leaves this model's ReLU a separate op)
+    small, big = (keras.initializers.RandomNormal(0, sd, seed=k) for k, sd in ((1, 0.2), (2, 3.0)))
+    u, z = (L.Conv2D(2, 1, kernel_initializer=small)(t) for t in (x, two))
+    v, w = (L.Conv2D(2, 1, kernel_initializer=big)(t) for t in (x, two))
+    adds = [L.Add()([u, v]), L.Add()([w, z]), L.Add()([u, u])]
+    # TFLM's CONCATENATION takes at most 10 inputs
+    y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in (*convs, b, c)]),
+                         *(L.Flatten()(t) for t in adds)])
+    model = keras.Model(x, y)
+
+    rng = np.random.default_rng(0)
+
+    def rep():
+        for _ in range(32):
+            yield [rng.normal(0, 1, size=(1, 13, 13, 3)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path = tmp_path_factory.mktemp("stem") / "stems.tflite"
+    path.write_bytes(conv.convert())
+    return path
+
+
+def _stem_convs(path):
+    """(input shape, filter shape, output shape, stride w, padding, activation) of each conv the
+    generator gives the stem kernel's table."""
+    sg = tflite_file.read(path).main
+    out = []
+    for op in sg.operators:
+        if op.opcode != "CONV_2D":
+            continue
+        x, w, y = (sg.tensors[op.inputs[k]].shape for k in (0, 1)), None, sg.tensors[op.outputs[0]].shape
+        x, w = (tuple(int(d) for d in t) for t in x)
+        o = op.builtin_options
+        if stem.words(w[1], w[2], w[3]) <= stem.MAX_WORDS and w[3] <= stem.MAX_IN_C and w[0] % 2 == 0 \
+                and w[0] >= 4:
+            out.append((x, w, tuple(int(d) for d in y), o.strideH, o.padding, o.fusedActivationFunction))
+    return out
+
+
+def _dilations(path):
+    sg = tflite_file.read(path).main
+    return {(op.builtin_options.dilationHFactor, op.builtin_options.dilationWFactor)
+            for op in sg.operators if op.opcode == "CONV_2D"}
+
+
+def test_stem_model_reaches_every_branch(stem_model, tmp_path):
+    convs = _stem_convs(stem_model)
+    assert len(convs) == 10
+    assert (2, 1) in _dilations(stem_model)                                   # dilated rows
+    runs = {w[2] * w[3] for _, w, *_ in convs}
+    assert runs == {3, 4, 6, 9, 12, 15, 20}
+    assert {w[3] for _, w, *_ in convs} == {1, 2, 3, 4}
+    assert {(w[2] * w[3]) % 4 for _, w, *_ in convs} == {0, 1, 2, 3}        # remaining bytes per row
+    assert {y[1] * y[2] % 4 for _, _, y, *_ in convs} == {1, 2, 3}          # short last blocks
+    assert {act for *_, act in convs} == {0, 1, 3}                           # none, ReLU, ReLU6
+    assert {s for *_, s, _, _ in convs} == {1, 2}
+    # the generated C holds one stem table per such layer, under EP_KERNELS_DSP only
+    gen = codegen.generate(stem_model, tmp_path, "st")
+    c = gen.c_path.read_text()
+    assert len(re.findall(r"static const int32_t st_l\d+_stem_weights\[", c)) == 10
+    assert c.count("#if EP_KERNELS_DSP") == 11                # the macro block + 10 tables
+    assert ".stem_weights = ST_IF_DSP(" in c
+
+
+@pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500"])
+def test_stem_unrolled_loop_has_fixed_steps(board_id, tmp_path):
+    """ep_stem_pairs enters its unrolled loop by skipping (32 - words) * EP_STEM_STEP_BYTES bytes
+    from the instruction after `add pc`: every step must be 44 bytes, the first 4 bytes after it."""
+    import subprocess
+    from firmware_gen import boards
+    obj = tmp_path / "ep_conv.o"
+    subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-O2", *boards.load_board(board_id).cflags(),
+                    f"-I{codegen.RUNTIME_DIR}", "-c", str(codegen.RUNTIME_DIR / "ep_conv.c"), "-o", str(obj)],
+                   check=True)
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], check=True, capture_output=True,
+                         text=True).stdout
+    body = dis[dis.index("<ep_stem_pairs>:"):]
+    body = body[:body.index("\n\n")]
+    jump = [int(a, 16) for a in re.findall(r"^\s*([0-9a-f]+):.*\badd\s+pc, r", body, re.M)]
+    steps = [int(a, 16) for a in re.findall(r"^\s*([0-9a-f]+):.*\bldrd\s+\w+, \w+, \[\w+\], #8$", body, re.M)]
+    assert len(jump) == 1
+    steps = [a for a in steps if a > jump[0]]
+    assert len(steps) == stem.MAX_WORDS
+    assert steps[0] == jump[0] + 4
+    assert {b - a for a, b in zip(steps, steps[1:])} == {44}
+
+
+def test_stem_table_layout_matches_the_tap_order():
+    """stem.table: per filter pair 2*bias, words of doubled (w[a], w[b]) int16 pairs, then per filter
+    multiplier, right shift, rounding offset."""
+    w = np.arange(2 * 3 * 3 * 3, dtype=np.int64).reshape(2, 3, 3, 3).astype(np.int8) - 20
+    t = stem.table(w, np.array([5, -7]), [100, 200], [-3, -4], -9)
+    words = stem.words(3, 3, 3)
+    assert words == 14 and len(t) == stem.table_words(3, 3, 3, 2) == 2 + 2 * words + 6
+    assert list(t[:2]) == [10, -14] and list(t[-6:]) == [100, 3, 4 - 9 * 8, 200, 4, 8 - 9 * 16]
+    taps = stem.taps(3, 3, 3)
+    assert taps[:8] == list(range(8)) and taps[24:] == [8, 17, 26, -1]
+    flat = w.reshape(2, -1).astype(np.int64)
+    for j in range(words):
+        g, odd = divmod(j, 2)
+        a, b = taps[4 * g + odd], taps[4 * g + odd + 2]
+        for f in range(2):
+            word = int(t[2 + 2 * j + f]) & 0xFFFFFFFF
+            lo, hi = (int(np.uint16(v).view(np.int16)) for v in (word & 0xFFFF, word >> 16))
+            assert lo == (2 * flat[f, a] if a >= 0 else 0) and hi == (2 * flat[f, b] if b >= 0 else 0)
+
+
+def test_stem_model_reaches_every_add_case(stem_model):
+    sg = tflite_file.read(stem_model).main
+    adds = [op for op in sg.operators if op.opcode == "ADD"]
+    signs = {np.sign(sg.tensors[op.inputs[0]].scale[0] - sg.tensors[op.inputs[1]].scale[0]) for op in adds}
+    assert signs == {-1, 0, 1}             # which input has the larger scale: both rounding cases
+
+
+# the M4 and M7 run the stem kernel; the M3 and M55 builds of the same generated C hold no stem
+# tables (their fields are NULL) and take their own conv paths
+@pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500", "mps2-an385", "mps3-an547"])
+def test_stem_model_bit_exact_with_tflm(board_id, stem_model, tmp_path):
+    m = tflite_file.read(stem_model)
+    shape = m.main.tensors[m.main.inputs[0]].shape
+    x = np.random.default_rng(13).integers(-128, 128, size=(30, *shape[1:]), dtype=np.int8)
+    r = board_bench.run(board_id, stem_model, x, None, tmp_path)
+    assert r["samples"] == 30
+    assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 30 samples differ from TFLM"
