@@ -312,31 +312,191 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 #endif
 
 #if EP_KERNELS_MVE
-/* Every full group of four output channels of one pixel (x: its k-byte patch): the four filters'
- * VMLADAVA loop with one filter pointer per channel advanced by one add each, the four sums moved
- * into one vector, kernel_sums added and an unpredicated vector requantization (ep_requant4_full).
- * Not inlined: on its own the function keeps its pointers in registers. */
+/* Channels per chunk of ep_conv_groups_mve: its int32 sums wait on the stack for the
+ * requantization pass, so the buffer is 4 * EP_MVE_CHUNK bytes whatever the layer's width. */
+#define EP_MVE_CHUNK 64
+
+/* acc[4g + j] = filter row 4g + j . x (k >= 16 bytes), g < groups: rows of k bytes from w.
+ * The loop is written in assembly: from C, gcc 12 keeps neither the four filter pointers nor the
+ * sums in registers (about 90 instructions per four channels of a 64-byte patch). Here VMLADAV
+ * needs even registers for its sums (r0, r2, r4, r6, pinned), each filter pointer post-increments,
+ * and the 16-byte steps run as a low-overhead loop (WLS/LE): per 16 inputs 5 VLDRB + 4 VMLADAVA
+ * + LE = 64 MACs in 10 instructions; per four channels the first step (VMLADAV, no accumulate, so
+ * no zeroing), two STRD and the next rows' pointers. A k % 16 tail is one more step with
+ * predicated loads (VCTP once per call; the inactive lanes load zero and read nothing). */
+__attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
+                                                   int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8_t *w1, *w2, *w3;
+    const int8_t *xp = x;
+    int32_t *const end = acc + 4 * groups;
+    const int32_t steps = k / 16 - 1;
+    w1 = w + k;
+    w2 = w1 + k;
+    w3 = w2 + k;
+    if (k % 16 == 0) {
+        __asm__ volatile(
+            "1:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladav.s8  %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladav.s8  %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladav.s8  %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladav.s8  %[a3], q0, q1\n\t"
+            "wls         lr, %[steps], 3f\n"
+            "2:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "le          lr, 2b\n"
+            "3:\n\t"
+            "sub         %[xp], %[xp], %[k]\n\t"
+            "strd        %[a0], %[a1], [%[acc]], #8\n\t"
+            "strd        %[a2], %[a3], [%[acc]], #8\n\t"
+            "mov         %[w0], %[w3]\n\t"
+            "add         %[w1], %[w3], %[k]\n\t"
+            "add         %[w2], %[w1], %[k]\n\t"
+            "add         %[w3], %[w2], %[k]\n\t"
+            "cmp         %[acc], %[end]\n\t"
+            "bne         1b\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "+r"(xp), [w0] "+r"(w),
+              [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [acc] "+r"(acc)
+            : [end] "r"(end), [k] "r"(k), [steps] "r"(steps)
+            : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
+    } else {
+        /* the tail comes last: the filter pointers stop at it, rest bytes short of the next
+         * rows, and x goes back by k - rest (rest and the step count are remade from k in LR,
+         * which leaves gcc the two registers it needs around the block) */
+        __asm__ volatile(
+            "and         lr, %[k], #15\n\t"
+            "vctp.8      lr\n"
+            "1:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladav.s8  %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladav.s8  %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladav.s8  %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladav.s8  %[a3], q0, q1\n\t"
+            "lsr         lr, %[k], #4\n\t"
+            "sub         lr, lr, #1\n\t"
+            "wls         lr, lr, 3f\n"
+            "2:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "le          lr, 2b\n"
+            "3:\n\t"
+            "vpstttt\n\t"
+            "vldrbt.8    q0, [%[xp]]\n\t"
+            "vldrbt.8    q1, [%[w0]]\n\t"
+            "vldrbt.8    q2, [%[w1]]\n\t"
+            "vldrbt.8    q3, [%[w2]]\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vpst\n\t"
+            "vldrbt.8    q1, [%[w3]]\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "and         lr, %[k], #15\n\t"
+            "sub         %[xp], %[xp], %[k]\n\t"
+            "add         %[xp], %[xp], lr\n\t"
+            "strd        %[a0], %[a1], [%[acc]], #8\n\t"
+            "strd        %[a2], %[a3], [%[acc]], #8\n\t"
+            "add         %[w0], %[w3], lr\n\t"
+            "add         %[w1], %[w0], %[k]\n\t"
+            "add         %[w2], %[w1], %[k]\n\t"
+            "add         %[w3], %[w2], %[k]\n\t"
+            "cmp         %[acc], %[end]\n\t"
+            "bne         1b\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "+r"(xp), [w0] "+r"(w),
+              [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [acc] "+r"(acc)
+            : [end] "r"(end), [k] "r"(k)
+            : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
+    }
+}
+
+/* o[c] = requantized kernel_sums[c] + acc[c], c < 4 * groups (ep_requant4_full's arithmetic, one
+ * vector of four channels per pass, VLDRW/VSTRB post-incremented, a low-overhead loop) */
+__attribute__((noinline)) static void ep_mve_requant_groups(const int32_t *acc, const int32_t *ks, const int32_t *mult,
+                                                            const int32_t *shift, int32_t groups, int32_t out_offset,
+                                                            int32x4_t lohi_lo, int32x4_t lohi_hi, int8_t *o)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    __asm__ volatile(
+        "dls         lr, %[n]\n"
+        "1:\n\t"
+        "vldrw.32    q0, [%[acc]], #16\n\t"
+        "vldrw.32    q1, [%[ks]], #16\n\t"
+        "vadd.i32    q0, q0, q1\n\t"
+        "vldrw.32    q1, [%[sh]], #16\n\t"
+        "vmax.s32    q2, q1, %q[zero]\n\t"
+        "vmin.s32    q1, q1, %q[zero]\n\t"
+        "vshl.s32    q0, q0, q2\n\t"
+        "vldrw.32    q2, [%[m]], #16\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vand        q2, q0, q1\n\t"
+        "vshr.s32    q2, q2, #31\n\t"
+        "vqadd.s32   q0, q0, q2\n\t"
+        "vrshl.s32   q0, q0, q1\n\t"
+        "vadd.i32    q0, q0, %[off]\n\t"
+        "vmax.s32    q0, q0, %q[lo]\n\t"
+        "vmin.s32    q0, q0, %q[hi]\n\t"
+        "vstrb.32    q0, [%[o]], #4\n\t"   /* narrowing store: o in r0-r7 ("l") */
+        "le          lr, 1b\n\t"
+        : [acc] "+r"(acc), [ks] "+r"(ks), [m] "+r"(mult), [sh] "+r"(shift), [o] "+l"(o)
+        : [n] "r"(groups), [off] "r"(out_offset), [zero] "w"(zero), [lo] "w"(lohi_lo), [hi] "w"(lohi_hi)
+        : "q0", "q1", "q2", "lr", "memory");
+}
+
+/* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
+ * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
+ * (ep_mve_requant_groups). Patches shorter than a vector take the intrinsics loop below. */
 __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p, const int8_t *x, int32_t k,
                                                          int32_t groups, int8_t *o)
 {
-    const int32_t k16 = k & ~15, rest = k - k16;
     const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
     const int8_t *wrow = p->weights;
     int32_t g, i;
+    if (k >= 16) {
+        int32_t acc[EP_MVE_CHUNK] __attribute__((aligned(16)));
+        const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
+        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+            ep_mve_sums4(x, wrow + (size_t)g * 4 * k, k, n, acc);
+            ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, o + 4 * g);
+        }
+        return;
+    }
     for (g = 0; g < groups; ++g, wrow += 4 * k) {
         const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        const mve_pred16_t pr = vctp8q((uint32_t)k);
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         int32x4_t acc;
-        for (i = 0; i < k16; i += 16, xp += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
-            const int8x16_t xv = vldrbq_s8(xp);
-            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
-            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
-            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
-            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
-        }
-        if (rest > 0) {
-            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+        (void)i;
+        {
             const int8x16_t xv = vldrbq_z_s8(xp, pr);
             a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
             a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
