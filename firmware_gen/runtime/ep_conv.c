@@ -325,7 +325,7 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
  * no zeroing), two STRD and the next rows' pointers. A k % 16 tail is one more step with
  * predicated loads (VCTP once per call; the inactive lanes load zero and read nothing). */
 __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
-                                                   int32_t *acc)
+                                                              int32_t *acc)
 {
     register int32_t a0 __asm__("r0");
     register int32_t a1 __asm__("r2");
@@ -334,7 +334,8 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
     const int8_t *w1, *w2, *w3;
     const int8_t *xp = x;
     int32_t *const end = acc + 4 * groups;
-    const int32_t steps = k / 16 - 1;
+    /* the step count and k % 16 are remade from k in LR: twelve registers, which leaves gcc
+     * the two it needs around the block */
     w1 = w + k;
     w2 = w1 + k;
     w3 = w2 + k;
@@ -350,7 +351,9 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
             "vmladav.s8  %[a2], q0, q3\n\t"
             "vldrb.8     q1, [%[w3]], #16\n\t"
             "vmladav.s8  %[a3], q0, q1\n\t"
-            "wls         lr, %[steps], 3f\n"
+            "lsr         lr, %[k], #4\n\t"
+            "sub         lr, lr, #1\n\t"
+            "wls         lr, lr, 3f\n"
             "2:\n\t"
             "vldrb.8     q0, [%[xp]], #16\n\t"
             "vldrb.8     q1, [%[w0]], #16\n\t"
@@ -374,12 +377,11 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
             "bne         1b\n\t"
             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "+r"(xp), [w0] "+r"(w),
               [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [acc] "+r"(acc)
-            : [end] "r"(end), [k] "r"(k), [steps] "r"(steps)
+            : [end] "r"(end), [k] "r"(k)
             : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
     } else {
         /* the tail comes last: the filter pointers stop at it, rest bytes short of the next
-         * rows, and x goes back by k - rest (rest and the step count are remade from k in LR,
-         * which leaves gcc the two registers it needs around the block) */
+         * rows, and x goes back by k - rest */
         __asm__ volatile(
             "and         lr, %[k], #15\n\t"
             "vctp.8      lr\n"
@@ -439,7 +441,7 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
 
 /* o[c] = requantized kernel_sums[c] + acc[c], c < 4 * groups (ep_requant4_full's arithmetic, one
  * vector of four channels per pass, VLDRW/VSTRB post-incremented, a low-overhead loop) */
-__attribute__((noinline)) static void ep_mve_requant_groups(const int32_t *acc, const int32_t *ks, const int32_t *mult,
+static inline __attribute__((always_inline)) void ep_mve_requant_groups(const int32_t *acc, const int32_t *ks, const int32_t *mult,
                                                             const int32_t *shift, int32_t groups, int32_t out_offset,
                                                             int32x4_t lohi_lo, int32x4_t lohi_hi, int8_t *o)
 {
@@ -470,6 +472,43 @@ __attribute__((noinline)) static void ep_mve_requant_groups(const int32_t *acc, 
         : "q0", "q1", "q2", "lr", "memory");
 }
 
+/* What ep_mve_pixel needs, filled once per layer */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *ks, *mult, *shift;
+    int32_t k, groups, out_offset;
+    int32x4_t lo, hi;
+} ep_mve_pass;
+
+static void ep_mve_pass_init(ep_mve_pass *cx, const ep_conv_params *p, int32_t k, int32_t groups)
+{
+    cx->weights = p->weights;
+    cx->ks = p->kernel_sums;
+    cx->mult = p->mult;
+    cx->shift = p->shift;
+    cx->k = k;
+    cx->groups = groups;
+    cx->out_offset = p->out_offset;
+    cx->lo = vdupq_n_s32(p->act_min);
+    cx->hi = vdupq_n_s32(p->act_max);
+}
+
+/* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
+ * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
+ * (ep_mve_requant_groups), in one function so a pixel costs one call. */
+__attribute__((noinline)) static void ep_mve_pixel(const ep_mve_pass *cx, const int8_t *x, int8_t *o)
+{
+    int32_t acc[EP_MVE_CHUNK];      /* VLDRW.32 needs word alignment only */
+    const int32_t k = cx->k, groups = cx->groups;
+    int32_t g;
+    for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+        const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+        ep_mve_sums4(x, cx->weights + (size_t)g * 4 * k, k, n, acc);
+        ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset, cx->lo,
+                              cx->hi, o + 4 * g);
+    }
+}
+
 /* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
  * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
  * (ep_mve_requant_groups). Patches shorter than a vector take the intrinsics loop below. */
@@ -481,13 +520,9 @@ __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p
     const int8_t *wrow = p->weights;
     int32_t g, i;
     if (k >= 16) {
-        int32_t acc[EP_MVE_CHUNK] __attribute__((aligned(16)));
-        const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
-        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
-            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
-            ep_mve_sums4(x, wrow + (size_t)g * 4 * k, k, n, acc);
-            ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, o + 4 * g);
-        }
+        ep_mve_pass cx;
+        ep_mve_pass_init(&cx, p, k, groups);
+        ep_mve_pixel(&cx, x, o);
         return;
     }
     for (g = 0; g < groups; ++g, wrow += 4 * k) {
@@ -537,6 +572,180 @@ __attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, 
         acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
         ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
                          act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* The layers ep_conv_small_mve takes: a patch of 17..32 bytes gathered from filter rows of at
+ * most a vector (the 3x3x3 stems), whole groups of four channels */
+static int ep_conv_small_mve_ok(const ep_conv_params *p)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    return p->out.c % 4 == 0 && p->kernel_sums != NULL && k > 16 && k <= 32 && p->kw * p->in.c <= 16 &&
+           p->dil_w == 1 && !(p->kh == 1 && p->kw == 1);
+}
+
+/* acc[4g + j] = filter row 4g + j . the 32-byte zero-padded patch col, g < groups (k in 17..32) */
+__attribute__((noinline)) static void ep_mve_small_sums4(const int8_t *col, const int8_t *w, int32_t k, int32_t n,
+                                         int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8_t *w0 = w, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+    const int32_t k4 = 4 * k;
+    const int8x16_t x0 = vldrbq_s8(col), x1 = vldrbq_s8(col + 16);
+    int32_t *ap = acc;
+    __asm__ volatile(
+        "vctp.8      %[kt]\n\t"
+        "dls         lr, %[n]\n"
+        "1:\n\t"
+        "vldrb.8     q2, [%[w0]]\n\t"
+        "vmladav.s8  %[a0], %q[x0], q2\n\t"
+        "vldrb.8     q3, [%[w1]]\n\t"
+        "vmladav.s8  %[a1], %q[x0], q3\n\t"
+        "vldrb.8     q2, [%[w2]]\n\t"
+        "vmladav.s8  %[a2], %q[x0], q2\n\t"
+        "vldrb.8     q3, [%[w3]]\n\t"
+        "vmladav.s8  %[a3], %q[x0], q3\n\t"
+        "vpstttt\n\t"
+        "vldrbt.8    q2, [%[w0], #16]\n\t"
+        "vldrbt.8    q3, [%[w1], #16]\n\t"
+        "vldrbt.8    q4, [%[w2], #16]\n\t"
+        "vldrbt.8    q5, [%[w3], #16]\n\t"
+        "vmladava.s8 %[a0], %q[x1], q2\n\t"
+        "vmladava.s8 %[a1], %q[x1], q3\n\t"
+        "vmladava.s8 %[a2], %q[x1], q4\n\t"
+        "vmladava.s8 %[a3], %q[x1], q5\n\t"
+        "strd        %[a0], %[a1], [%[ap]], #8\n\t"
+        "strd        %[a2], %[a3], [%[ap]], #8\n\t"
+        "add         %[w0], %[w0], %[k4]\n\t"
+        "add         %[w1], %[w1], %[k4]\n\t"
+        "add         %[w2], %[w2], %[k4]\n\t"
+        "add         %[w3], %[w3], %[k4]\n\t"
+        "le          lr, 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "+r"(w0),
+          [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [ap] "+r"(ap)
+        : [x0] "w"(x0), [x1] "w"(x1), [kt] "r"(k - 16), [k4] "r"(k4), [n] "r"(n)
+        : "q2", "q3", "q4", "q5", "lr", "cc", "memory");
+}
+
+/* Patches of 17..32 bytes (the stems): the patch goes into a 32-byte buffer whose bytes past k stay
+ * zero, so it is two vectors loaded once per pixel; each filter is one full vector and one
+ * predicated one (VCTP once per layer; inactive lanes read nothing past the weights), 8 VMLADAV
+ * per four channels. A window inside the image is copied a filter row at a time (one predicated
+ * VLDRB/VSTRB pair per row); a window cut by the border takes ep_patch. */
+__attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, k = kh * kw * in_c;
+    const int32_t run = kw * in_c, groups = out_c / 4, k4 = 4 * k;
+    const int32_t x_row = in_w * in_c * p->dil_h;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const int32_t out_offset = p->out_offset;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    int8_t col[32];
+    int32_t acc[EP_MVE_CHUNK];
+    int32_t b, oy, ox, pix = 0;
+    memset(col, 0, sizeof col);
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h;
+            const int8_t *const xrow = rows_in ? in + (size_t)(b * in_h + iy0) * in_w * in_c : in;
+            int32_t ix0 = -p->pad_w;
+            for (ox = 0; ox < out_w; ++ox, ++pix, ix0 += p->stride_w) {
+                int8_t *const o = out + (size_t)pix * out_c;
+                int32_t g;
+                if (rows_in && ix0 >= 0 && ix0 + kw <= in_w) {
+                    const int8_t *src = xrow + (size_t)ix0 * in_c;
+                    int8_t *dst = col;
+                    __asm__ volatile(
+                        "vctp.8      %[run]\n\t"
+                        "dls         lr, %[kh]\n"
+                        "1:\n\t"
+                        "vpstt\n\t"
+                        "vldrbt.8    q0, [%[src]]\n\t"
+                        "vstrbt.8    q0, [%[dst]]\n\t"
+                        "add         %[src], %[src], %[x_row]\n\t"
+                        "add         %[dst], %[dst], %[run]\n\t"
+                        "le          lr, 1b\n\t"
+                        : [src] "+r"(src), [dst] "+r"(dst)
+                        : [run] "r"(run), [kh] "r"(kh), [x_row] "r"(x_row)
+                        : "q0", "lr", "memory");
+                } else {
+                    (void)ep_patch(p, in, pix, col);
+                }
+                for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+                    const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+                    ep_mve_small_sums4(col, p->weights + (size_t)g * k4, k, n, acc);
+                    ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, o + 4 * g);
+                }
+            }
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* The layers ep_conv_mve takes: whole groups of four channels, patches of at least a vector */
+static int ep_conv_mve_ok(const ep_conv_params *p)
+{
+    return p->out.c % 4 == 0 && p->kernel_sums != NULL && p->kh * p->kw * p->in.c >= 16;
+}
+
+/* Ungrouped convolution on Helium, pixel by pixel without divisions: a 1x1 unpadded filter reads
+ * its patch in place, a window inside the image is copied into col a filter row at a time (one
+ * predicated VLDRB/VSTRB pair per 16 bytes), a window cut by the border takes ep_patch; then
+ * every channel group of the pixel (ep_conv_groups_mve). */
+__attribute__((noinline)) static void ep_conv_mve(const ep_conv_params *p, const int8_t *in, int8_t *out, int8_t *col)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, k = kh * kw * in_c;
+    const int32_t run = kw * in_c, groups = out_c / 4;
+    const size_t x_row = (size_t)in_w * in_c * p->dil_h, x_col = (size_t)p->stride_w * in_c;
+    const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    ep_mve_pass cx;
+    int32_t b, oy, ox, pix = 0;
+    ep_mve_pass_init(&cx, p, k, groups);
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h;
+            /* the row's first window; only formed when it lies in the image */
+            const int8_t *x = rows_in ? in + (size_t)(b * in_h + iy0) * in_w * in_c : in;
+            int8_t *o = out + (size_t)pix * out_c;
+            int32_t ix0 = -p->pad_w;
+            for (ox = 0; ox < out_w; ++ox, ++pix, o += out_c, ix0 += p->stride_w) {
+                if (direct) {
+                    ep_mve_pixel(&cx, x, o);
+                    x += x_col;
+                    continue;
+                }
+                if (rows_in && p->dil_w == 1 && ix0 >= 0 && ix0 + kw <= in_w) {
+                    const int8_t *r = x + (size_t)ix0 * in_c;
+                    int8_t *c = col;
+                    int32_t fy;
+                    for (fy = 0; fy < kh; ++fy, r += x_row) {
+                        const int8_t *s = r;
+                        int32_t n = run;
+                        for (; n > 16; n -= 16, s += 16, c += 16) {
+                            vstrbq_s8(c, vldrbq_s8(s));
+                        }
+                        {
+                            const mve_pred16_t pr = vctp8q((uint32_t)n);
+                            vstrbq_p_s8(c, vldrbq_z_s8(s, pr), pr);
+                            c += n;
+                        }
+                    }
+                    ep_mve_pixel(&cx, col, o);
+                    continue;
+                }
+                ep_mve_pixel(&cx, ep_patch(p, in, pix, col), o);
+            }
+        }
     }
 }
 #endif
@@ -691,6 +900,16 @@ __attribute__((noinline)) static void ep_conv2d_block(const ep_conv_params *p, c
     int8_t col[direct || ep_patch_widens(p) ? 1 : k];
 #else
     int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#endif
+#if EP_KERNELS_MVE
+    if (ep_conv_small_mve_ok(p)) {
+        ep_conv_small_mve(p, in, out);
+        return;
+    }
+    if (ep_conv_mve_ok(p)) {
+        ep_conv_mve(p, in, out, col);
+        return;
+    }
 #endif
 #if EP_KERNELS_DSP
     int32_t wide[k >= 4 ? k & ~3 : 1];
