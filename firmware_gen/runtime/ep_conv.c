@@ -443,9 +443,33 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
  * vector of four channels per pass, VLDRW/VSTRB post-incremented, a low-overhead loop) */
 static inline __attribute__((always_inline)) void ep_mve_requant_groups(const int32_t *acc, const int32_t *ks, const int32_t *mult,
                                                             const int32_t *shift, int32_t groups, int32_t out_offset,
-                                                            int32x4_t lohi_lo, int32x4_t lohi_hi, int8_t *o)
+                                                            int32x4_t lo, int32x4_t hi, int right_only, int8_t *o)
 {
     const int32x4_t zero = vdupq_n_s32(0);
+    if (right_only) {
+        /* every shift <= -1 (ep_mve_right_only): no left shift, and (x & right) >> 31 is x >> 31 */
+        __asm__ volatile(
+            "dls         lr, %[n]\n"
+            "1:\n\t"
+            "vldrw.32    q0, [%[acc]], #16\n\t"
+            "vldrw.32    q1, [%[ks]], #16\n\t"
+            "vadd.i32    q0, q0, q1\n\t"
+            "vldrw.32    q2, [%[m]], #16\n\t"
+            "vldrw.32    q1, [%[sh]], #16\n\t"
+            "vqrdmulh.s32 q0, q0, q2\n\t"
+            "vshr.s32    q2, q0, #31\n\t"
+            "vqadd.s32   q0, q0, q2\n\t"
+            "vrshl.s32   q0, q0, q1\n\t"
+            "vadd.i32    q0, q0, %[off]\n\t"
+            "vmax.s32    q0, q0, %q[lo]\n\t"
+            "vmin.s32    q0, q0, %q[hi]\n\t"
+            "vstrb.32    q0, [%[o]], #4\n\t"   /* narrowing store: o in r0-r7 ("l") */
+            "le          lr, 1b\n\t"
+            : [acc] "+r"(acc), [ks] "+r"(ks), [m] "+r"(mult), [sh] "+r"(shift), [o] "+l"(o)
+            : [n] "r"(groups), [off] "r"(out_offset), [lo] "w"(lo), [hi] "w"(hi)
+            : "q0", "q1", "q2", "lr", "memory");
+        return;
+    }
     __asm__ volatile(
         "dls         lr, %[n]\n"
         "1:\n\t"
@@ -468,15 +492,70 @@ static inline __attribute__((always_inline)) void ep_mve_requant_groups(const in
         "vstrb.32    q0, [%[o]], #4\n\t"   /* narrowing store: o in r0-r7 ("l") */
         "le          lr, 1b\n\t"
         : [acc] "+r"(acc), [ks] "+r"(ks), [m] "+r"(mult), [sh] "+r"(shift), [o] "+l"(o)
-        : [n] "r"(groups), [off] "r"(out_offset), [zero] "w"(zero), [lo] "w"(lohi_lo), [hi] "w"(lohi_hi)
+        : [n] "r"(groups), [off] "r"(out_offset), [zero] "w"(zero), [lo] "w"(lo), [hi] "w"(hi)
         : "q0", "q1", "q2", "lr", "memory");
 }
 
-/* What ep_mve_pixel needs, filled once per layer */
+/* 1 when every channel shifts right by at least one bit (the usual case): ep_mve_requant_groups
+ * then drops the left shift and the mask of its rounding fix */
+static int ep_mve_right_only(const int32_t *shift, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        if (shift[c] > -1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One filter against a patch held in 1..4 Q registers: the filter's bytes stream from one
+ * post-incremented pointer (the rows are contiguous), the first vector starts the sum */
+#define EP_MVE_CH1(a) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 %[" a "], %q[x0], q4\n\t"
+#define EP_MVE_CH2(a) EP_MVE_CH1(a) "vldrb.8 q5, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x1], q5\n\t"
+#define EP_MVE_CH3(a) EP_MVE_CH2(a) "vldrb.8 q4, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x2], q4\n\t"
+#define EP_MVE_CH4(a) EP_MVE_CH3(a) "vldrb.8 q5, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x3], q5\n\t"
+#define EP_MVE_HELD(CH)                                                                                     \
+    __asm__ volatile("dls lr, %[n]\n"                                                                      \
+                     "1:\n\t" CH("a0") CH("a1") CH("a2") CH("a3")                                        \
+                     "strd %[a0], %[a1], [%[acc]], #8\n\t"                                               \
+                     "strd %[a2], %[a3], [%[acc]], #8\n\t"                                               \
+                     "le lr, 1b\n\t"                                                                      \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),          \
+                       [acc] "+r"(acc)                                                                      \
+                     : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [n] "r"(groups)           \
+                     : "q4", "q5", "lr", "memory")
+
+/* ep_mve_sums4 for k = 16, 32, 48 or 64: the patch stays in registers for every channel, so four
+ * channels cost 4 * k / 16 VLDRB + as many VMLADAV, two STRD and the LE (k = 64: 35 instructions
+ * for 256 MACs) */
+__attribute__((noinline)) static void ep_mve_sums_held(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
+                                                       int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8x16_t x0 = vldrbq_s8(x);
+    const int8x16_t x1 = k > 16 ? vldrbq_s8(x + 16) : x0, x2 = k > 32 ? vldrbq_s8(x + 32) : x0;
+    const int8x16_t x3 = k > 48 ? vldrbq_s8(x + 48) : x0;
+    if (k == 16) {
+        EP_MVE_HELD(EP_MVE_CH1);
+    } else if (k == 32) {
+        EP_MVE_HELD(EP_MVE_CH2);
+    } else if (k == 48) {
+        EP_MVE_HELD(EP_MVE_CH3);
+    } else {
+        EP_MVE_HELD(EP_MVE_CH4);
+    }
+}
+
+
+/* What ep_mve_pixels needs, filled once per layer */
 typedef struct {
     const int8_t *weights;
     const int32_t *ks, *mult, *shift;
-    int32_t k, groups, out_offset;
+    int32_t k, groups, out_offset, right_only;
     int32x4_t lo, hi;
 } ep_mve_pass;
 
@@ -489,25 +568,36 @@ static void ep_mve_pass_init(ep_mve_pass *cx, const ep_conv_params *p, int32_t k
     cx->k = k;
     cx->groups = groups;
     cx->out_offset = p->out_offset;
+    cx->right_only = ep_mve_right_only(p->shift, p->out.c);
     cx->lo = vdupq_n_s32(p->act_min);
     cx->hi = vdupq_n_s32(p->act_max);
 }
 
-/* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
- * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
- * (ep_mve_requant_groups), in one function so a pixel costs one call. */
-__attribute__((noinline)) static void ep_mve_pixel(const ep_mve_pass *cx, const int8_t *x, int8_t *o)
+/* Every full group of four output channels of npx pixels (pixel i: the k-byte patch at x + i *
+ * x_step, k >= 16, its outputs at o + i * 4 * groups): the sums of up to EP_MVE_CHUNK channels
+ * at a time (ep_mve_sums_held or ep_mve_sums4), then their requantization
+ * (ep_mve_requant_groups); a run of pixels costs one call. */
+__attribute__((noinline)) static void ep_mve_pixels(const ep_mve_pass *cx, const int8_t *x, int32_t x_step, int8_t *o,
+                                                    int32_t npx)
 {
     int32_t acc[EP_MVE_CHUNK];      /* VLDRW.32 needs word alignment only */
-    const int32_t k = cx->k, groups = cx->groups;
+    const int32_t k = cx->k, groups = cx->groups, held = k % 16 == 0 && k <= 64, right_only = cx->right_only;
+    const int8_t *const weights = cx->weights;
     int32_t g;
-    for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
-        const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
-        ep_mve_sums4(x, cx->weights + (size_t)g * 4 * k, k, n, acc);
-        ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset, cx->lo,
-                              cx->hi, o + 4 * g);
+    for (; npx > 0; --npx, x += x_step, o += 4 * groups) {
+        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+            if (held) {
+                ep_mve_sums_held(x, weights + (size_t)g * 4 * k, k, n, acc);
+            } else {
+                ep_mve_sums4(x, weights + (size_t)g * 4 * k, k, n, acc);
+            }
+            ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset,
+                                  cx->lo, cx->hi, right_only, o + 4 * g);
+        }
     }
 }
+
 
 /* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
  * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
@@ -522,7 +612,7 @@ __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p
     if (k >= 16) {
         ep_mve_pass cx;
         ep_mve_pass_init(&cx, p, k, groups);
-        ep_mve_pixel(&cx, x, o);
+        ep_mve_pixels(&cx, x, 0, o, 1);
         return;
     }
     for (g = 0; g < groups; ++g, wrow += 4 * k) {
@@ -646,6 +736,7 @@ __attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p,
     const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
     const int32_t out_offset = p->out_offset;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const int right_only = ep_mve_right_only(shift, out_c);
     int8_t col[32];
     int32_t acc[EP_MVE_CHUNK];
     int32_t b, oy, ox, pix = 0;
@@ -681,7 +772,8 @@ __attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p,
                 for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
                     const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
                     ep_mve_small_sums4(col, p->weights + (size_t)g * k4, k, n, acc);
-                    ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, o + 4 * g);
+                    ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, right_only,
+                                          o + 4 * g);
                 }
             }
         }
@@ -720,9 +812,10 @@ __attribute__((noinline)) static void ep_conv_mve(const ep_conv_params *p, const
             int32_t ix0 = -p->pad_w;
             for (ox = 0; ox < out_w; ++ox, ++pix, o += out_c, ix0 += p->stride_w) {
                 if (direct) {
-                    ep_mve_pixel(&cx, x, o);
-                    x += x_col;
-                    continue;
+                    /* the whole row of outputs in one call */
+                    ep_mve_pixels(&cx, x, (int32_t)x_col, o, out_w);
+                    pix += out_w;      /* break skips the loop's ++pix */
+                    break;
                 }
                 if (rows_in && p->dil_w == 1 && ix0 >= 0 && ix0 + kw <= in_w) {
                     const int8_t *r = x + (size_t)ix0 * in_c;
@@ -740,10 +833,10 @@ __attribute__((noinline)) static void ep_conv_mve(const ep_conv_params *p, const
                             c += n;
                         }
                     }
-                    ep_mve_pixel(&cx, col, o);
+                    ep_mve_pixels(&cx, col, 0, o, 1);
                     continue;
                 }
-                ep_mve_pixel(&cx, ep_patch(p, in, pix, col), o);
+                ep_mve_pixels(&cx, ep_patch(p, in, pix, col), 0, o, 1);
             }
         }
     }
@@ -1019,7 +1112,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* channels outer: every input pixel is read again after outputs were written, so the output
      * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL && in_c <= 32 &&
+        p->kernel_sums != NULL && in_c < 16 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
