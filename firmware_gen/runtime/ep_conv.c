@@ -526,9 +526,29 @@ static int ep_mve_right_only(const int32_t *shift, int32_t n)
                      : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [n] "r"(groups)           \
                      : "q4", "q5", "lr", "memory")
 
-/* ep_mve_sums4 for k = 16, 32, 48 or 64: the patch stays in registers for every channel, so four
- * channels cost 4 * k / 16 VLDRB + as many VMLADAV, two STRD and the LE (k = 64: 35 instructions
- * for 256 MACs) */
+/* The same with a k % 16 tail: the patch's last vector is loaded predicated (zero past k), and
+ * each filter's tail is one predicated load (VCTP once; it reads nothing past the filter) and an
+ * add of k % 16 to the pointer */
+#define EP_MVE_TAIL(a, xl) "vpst\n\tvldrbt.8 q6, [%[w]]\n\tadd %[w], %[w], %[rest]\n\tvmladava.s8 %[" a "], %q[" xl "], q6\n\t"
+#define EP_MVE_CH1T(a) EP_MVE_CH1(a) EP_MVE_TAIL(a, "x1")
+#define EP_MVE_CH2T(a) EP_MVE_CH2(a) EP_MVE_TAIL(a, "x2")
+#define EP_MVE_CH3T(a) EP_MVE_CH3(a) EP_MVE_TAIL(a, "x3")
+#define EP_MVE_HELDT(CH)                                                                                    \
+    __asm__ volatile("vctp.8 %[rest]\n\t"                                                                  \
+                     "dls lr, %[n]\n"                                                                      \
+                     "1:\n\t" CH("a0") CH("a1") CH("a2") CH("a3")                                        \
+                     "strd %[a0], %[a1], [%[acc]], #8\n\t"                                               \
+                     "strd %[a2], %[a3], [%[acc]], #8\n\t"                                               \
+                     "le lr, 1b\n\t"                                                                      \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),          \
+                       [acc] "+r"(acc)                                                                      \
+                     : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [n] "r"(groups),          \
+                       [rest] "r"(rest)                                                                     \
+                     : "q4", "q5", "q6", "lr", "memory")
+
+/* ep_mve_sums4 for 16 <= k <= 64: the patch stays in registers for every channel, so four
+ * channels cost 4 * ceil(k / 16) VLDRB + as many VMLADAV, two STRD and the LE (k = 64: 35
+ * instructions for 256 MACs), plus a VPST and an ADD per filter when k % 16 != 0 */
 __attribute__((noinline)) static void ep_mve_sums_held(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
                                                        int32_t *acc)
 {
@@ -536,19 +556,31 @@ __attribute__((noinline)) static void ep_mve_sums_held(const int8_t *x, const in
     register int32_t a1 __asm__("r2");
     register int32_t a2 __asm__("r4");
     register int32_t a3 __asm__("r6");
-    const int8x16_t x0 = vldrbq_s8(x);
-    const int8x16_t x1 = k > 16 ? vldrbq_s8(x + 16) : x0, x2 = k > 32 ? vldrbq_s8(x + 32) : x0;
-    const int8x16_t x3 = k > 48 ? vldrbq_s8(x + 48) : x0;
-    if (k == 16) {
-        EP_MVE_HELD(EP_MVE_CH1);
-    } else if (k == 32) {
-        EP_MVE_HELD(EP_MVE_CH2);
-    } else if (k == 48) {
-        EP_MVE_HELD(EP_MVE_CH3);
+    const int32_t rest = k % 16;
+    /* vector i of the patch: whole, predicated (the tail), or not used (a copy of the first) */
+#define EP_MVE_XV(i) (k >= 16 * (i) + 16 ? vldrbq_s8(x + 16 * (i)) : k > 16 * (i) ? vldrbq_z_s8(x + 16 * (i), \
+                      vctp8q((uint32_t)rest)) : x0)
+    const int8x16_t x0 = vldrbq_s8(x), x1 = EP_MVE_XV(1), x2 = EP_MVE_XV(2), x3 = EP_MVE_XV(3);
+#undef EP_MVE_XV
+    if (rest == 0) {
+        if (k == 16) {
+            EP_MVE_HELD(EP_MVE_CH1);
+        } else if (k == 32) {
+            EP_MVE_HELD(EP_MVE_CH2);
+        } else if (k == 48) {
+            EP_MVE_HELD(EP_MVE_CH3);
+        } else {
+            EP_MVE_HELD(EP_MVE_CH4);
+        }
+    } else if (k < 32) {
+        EP_MVE_HELDT(EP_MVE_CH1T);
+    } else if (k < 48) {
+        EP_MVE_HELDT(EP_MVE_CH2T);
     } else {
-        EP_MVE_HELD(EP_MVE_CH4);
+        EP_MVE_HELDT(EP_MVE_CH3T);
     }
 }
+
 
 
 /* What ep_mve_pixels needs, filled once per layer */
@@ -581,7 +613,7 @@ __attribute__((noinline)) static void ep_mve_pixels(const ep_mve_pass *cx, const
                                                     int32_t npx)
 {
     int32_t acc[EP_MVE_CHUNK];      /* VLDRW.32 needs word alignment only */
-    const int32_t k = cx->k, groups = cx->groups, held = k % 16 == 0 && k <= 64, right_only = cx->right_only;
+    const int32_t k = cx->k, groups = cx->groups, held = k <= 64, right_only = cx->right_only;
     const int8_t *const weights = cx->weights;
     int32_t g;
     for (; npx > 0; --npx, x += x_step, o += 4 * groups) {
