@@ -699,6 +699,35 @@ __attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, 
 #endif
 
 #if EP_KERNELS_MVE
+/* ep_patch for a window cut by the border whose filter rows are at most a vector (kw * in_c <= 16,
+ * undilated columns): per filter row one predicated load of the in-image taps, the padding lanes
+ * set to -in_offset (VPSEL), one predicated store; rows outside the image are padding. Inactive
+ * lanes touch no memory, so the load's base may lie left of the row. */
+__attribute__((noinline)) static void ep_patch_rows_mve(const ep_conv_params *p, const int8_t *in, int32_t b,
+                                                        int32_t iy0, int32_t ix0, int8_t *col)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, run = p->kw * in_c;
+    const int8x16_t pad = vdupq_n_s8((int8_t)-p->in_offset);
+    const mve_pred16_t prun = vctp8q((uint32_t)run);
+    const int32_t lo = ix0 < 0 ? -ix0 * in_c : 0, right = (in_w - ix0) * in_c;
+    const int32_t hi = right < run ? (right > 0 ? right : 0) : run;
+    const mve_pred16_t pin = (mve_pred16_t)(vctp8q((uint32_t)hi) & ~vctp8q((uint32_t)lo));
+    const intptr_t left = (intptr_t)ix0 * in_c;
+    int32_t fy;
+    for (fy = 0; fy < p->kh; ++fy, col += run) {
+        const int32_t iy = iy0 + p->dil_h * fy;
+        if (iy < 0 || iy >= in_h) {
+            vstrbq_p_s8(col, pad, prun);
+        } else {
+            const uintptr_t row = (uintptr_t)(in + (size_t)(b * in_h + iy) * in_w * in_c);
+            const int8x16_t v = vldrbq_z_s8((const int8_t *)(row + (uintptr_t)left), pin);
+            vstrbq_p_s8(col, vpselq_s8(v, pad, pin), prun);
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
 /* The layers ep_conv_small_mve takes: a patch of 17..32 bytes gathered from filter rows of at
  * most a vector (the 3x3x3 stems), whole groups of four channels */
 static int ep_conv_small_mve_ok(const ep_conv_params *p)
@@ -799,7 +828,7 @@ __attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p,
                         : [run] "r"(run), [kh] "r"(kh), [x_row] "r"(x_row)
                         : "q0", "lr", "memory");
                 } else {
-                    (void)ep_patch(p, in, pix, col);
+                    ep_patch_rows_mve(p, in, b, iy0, ix0, col);
                 }
                 for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
                     const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
@@ -865,6 +894,11 @@ __attribute__((noinline)) static void ep_conv_mve(const ep_conv_params *p, const
                             c += n;
                         }
                     }
+                    ep_mve_pixels(&cx, col, 0, o, 1);
+                    continue;
+                }
+                if (p->dil_w == 1 && run <= 16) {
+                    ep_patch_rows_mve(p, in, b, iy0, ix0, col);
                     ep_mve_pixels(&cx, col, 0, o, 1);
                     continue;
                 }
