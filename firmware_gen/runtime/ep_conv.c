@@ -588,6 +588,7 @@ typedef struct {
     const int8_t *weights;
     const int32_t *ks, *mult, *shift;
     int32_t k, groups, out_offset, right_only;
+    int32_t run, kh, x_row;         /* ep_mve_small_pixels' row copies */
     int32x4_t lo, hi;
 } ep_mve_pass;
 
@@ -788,54 +789,75 @@ __attribute__((noinline)) static void ep_mve_small_sums4(const int8_t *col, cons
  * predicated one (VCTP once per layer; inactive lanes read nothing past the weights), 8 VMLADAV
  * per four channels. A window inside the image is copied a filter row at a time (one predicated
  * VLDRB/VSTRB pair per row); a window cut by the border takes ep_patch. */
+/* npx pixels of ep_conv_small_mve: pixel i's window copied from src + i * src_step a filter row at a
+ * time (src NULL: col already holds the patch), then every channel group */
+__attribute__((noinline)) static void ep_mve_small_pixels(const ep_mve_pass *cx, const int8_t *src, int32_t src_step,
+                                                          int8_t *col, int8_t *o, int32_t npx)
+{
+    int32_t acc[EP_MVE_CHUNK];
+    const int32_t k = cx->k, groups = cx->groups, run = cx->run, kh = cx->kh, x_row = cx->x_row;
+    const int32_t right_only = cx->right_only;
+    int32_t g;
+    for (; npx > 0; --npx, o += 4 * groups) {
+        if (src != NULL) {
+            const int8_t *s = src;
+            src += src_step;
+            int8_t *d = col;
+            __asm__ volatile(
+                "vctp.8      %[run]\n\t"
+                "dls         lr, %[kh]\n"
+                "1:\n\t"
+                "vpstt\n\t"
+                "vldrbt.8    q0, [%[s]]\n\t"
+                "vstrbt.8    q0, [%[d]]\n\t"
+                "add         %[s], %[s], %[x_row]\n\t"
+                "add         %[d], %[d], %[run]\n\t"
+                "le          lr, 1b\n\t"
+                : [s] "+r"(s), [d] "+r"(d)
+                : [run] "r"(run), [kh] "r"(kh), [x_row] "r"(x_row)
+                : "q0", "lr", "memory");
+        }
+        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+            ep_mve_small_sums4(col, cx->weights + (size_t)g * 4 * k, k, n, acc);
+            ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset, cx->lo,
+                                  cx->hi, right_only, o + 4 * g);
+        }
+    }
+}
+
 __attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
-    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, k = kh * kw * in_c;
-    const int32_t run = kw * in_c, groups = out_c / 4, k4 = 4 * k;
-    const int32_t x_row = in_w * in_c * p->dil_h;
-    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
-    const int32_t out_offset = p->out_offset;
-    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    const int right_only = ep_mve_right_only(shift, out_c);
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t sw = p->stride_w, pad_w = p->pad_w;
+    /* the output columns whose windows lie inside the image's width: [ox0, ox1) */
+    const int32_t ox0 = (pad_w + sw - 1) / sw, ox1_raw = (in_w - kw + pad_w) / sw + 1;
+    const int32_t ox1 = in_w < kw ? ox0 : (ox1_raw < out_w ? ox1_raw : out_w);
+    ep_mve_pass cx;
     int8_t col[32];
-    int32_t acc[EP_MVE_CHUNK];
-    int32_t b, oy, ox, pix = 0;
+    int32_t b, oy, ox;
+    ep_mve_pass_init(&cx, p, kh * kw * in_c, out_c / 4);
+    cx.run = kw * in_c;
+    cx.kh = kh;
+    cx.x_row = in_w * in_c * p->dil_h;
     memset(col, 0, sizeof col);
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             const int rows_in = iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h;
-            const int8_t *const xrow = rows_in ? in + (size_t)(b * in_h + iy0) * in_w * in_c : in;
-            int32_t ix0 = -p->pad_w;
-            for (ox = 0; ox < out_w; ++ox, ++pix, ix0 += p->stride_w) {
-                int8_t *const o = out + (size_t)pix * out_c;
-                int32_t g;
-                if (rows_in && ix0 >= 0 && ix0 + kw <= in_w) {
-                    const int8_t *src = xrow + (size_t)ix0 * in_c;
-                    int8_t *dst = col;
-                    __asm__ volatile(
-                        "vctp.8      %[run]\n\t"
-                        "dls         lr, %[kh]\n"
-                        "1:\n\t"
-                        "vpstt\n\t"
-                        "vldrbt.8    q0, [%[src]]\n\t"
-                        "vstrbt.8    q0, [%[dst]]\n\t"
-                        "add         %[src], %[src], %[x_row]\n\t"
-                        "add         %[dst], %[dst], %[run]\n\t"
-                        "le          lr, 1b\n\t"
-                        : [src] "+r"(src), [dst] "+r"(dst)
-                        : [run] "r"(run), [kh] "r"(kh), [x_row] "r"(x_row)
-                        : "q0", "lr", "memory");
-                } else {
-                    ep_patch_rows_mve(p, in, b, iy0, ix0, col);
+            int8_t *const orow = out + (size_t)(b * out_h + oy) * out_w * out_c;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * sw - pad_w;
+                if (rows_in && ox == ox0 && ox1 > ox0) {
+                    /* the row's run of windows inside the image in one call */
+                    ep_mve_small_pixels(&cx, in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c, sw * in_c, col,
+                                        orow + (size_t)ox * out_c, ox1 - ox0);
+                    ox = ox1 - 1;
+                    continue;
                 }
-                for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
-                    const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
-                    ep_mve_small_sums4(col, p->weights + (size_t)g * k4, k, n, acc);
-                    ep_mve_requant_groups(acc, ks + 4 * g, mult + 4 * g, shift + 4 * g, n, out_offset, lo, hi, right_only,
-                                          o + 4 * g);
-                }
+                ep_patch_rows_mve(p, in, b, iy0, ix0, col);
+                ep_mve_small_pixels(&cx, NULL, 0, col, orow + (size_t)ox * out_c, 1);
             }
         }
     }
