@@ -189,7 +189,8 @@ def mve_conv_models(tmp_path_factory):
     """The Helium CONV_2D paths the testdata models and the edge model leave out. The first model:
     a strided 1x1 conv with a patch shorter than a vector (the intrinsics loop), a pointwise k = 48
     patch held in three registers feeding 72 channels (two chunks of sums: 64 + 8), a (2, 3) filter
-    over 5 channels (a 30-byte patch: the small-patch path, border and interior windows). The
+    over 5 channels (a 30-byte patch: the small-patch path, border and interior windows), stride-1
+    pointwise convs with k = 5 and k = 16 (filters held in registers, channels outer). The
     second: one 3x3 conv, the model's output, whose output scale is made smaller after conversion
     so its multipliers need a left shift (the general requantization; the others shift right
     only)."""
@@ -233,7 +234,8 @@ def mve_conv_models(tmp_path_factory):
     a = L.Conv2D(48, 1, strides=2, activation="relu")(x)            # k = 5, 48 channels
     b = L.Conv2D(72, 1)(a)                                          # k = 48, 72 channels
     c = L.Conv2D(4, (2, 3), padding="same")(x)                      # k = 30, rows of 15 bytes
-    y = L.Dense(3)(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (b, c)]))
+    e = L.Conv2D(8, 1)(L.Conv2D(16, 1, activation="relu")(x))       # pointwise k = 5 and k = 16
+    y = L.Dense(3)(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (b, c, e)]))
     paths = convert(keras.Model(x, y), "mve_conv")
     x = L.Input((10, 9, 5))
     d = L.Conv2D(12, 3, padding="same")(x)                          # k = 45
@@ -250,7 +252,8 @@ def test_mve_conv_models_reach_the_paths(mve_conv_models):
             x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
             shapes.add((int(np.prod(w.shape[1:])), int(w.shape[2] * w.shape[3]), y.shape[-1]))
             left |= max(x.scale[0] * s / y.scale[0] for s in w.scale) >= 1.0
-    assert shapes == {(5, 5, 48), (48, 48, 72), (30, 15, 4), (45, 15, 12)}   # (k, kw * in_c, out_c)
+    assert shapes == {(5, 5, 48), (48, 48, 72), (30, 15, 4), (45, 15, 12), (5, 5, 16), (16, 16, 8)}
+    # ^ (k, kw * in_c, out_c)
     assert left     # QuantizeMultiplier gives a left shift >= 1 from a real multiplier of 1 up
 
 

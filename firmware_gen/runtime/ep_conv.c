@@ -103,9 +103,65 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
 /* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
  * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
  * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
+static int ep_mve_right_only(const int32_t *shift, int32_t n);
+
+/* ep_conv1x1_mve's four channels (filters w, w + k, .. of k <= 16 bytes) for every pixel, when
+ * every shift is right: per pixel one predicated patch load, four VMLADAV against the held filters,
+ * the four sums through memory into a vector (two STRD, one VLDRW: unambiguous, where the lane
+ * order of VMOV Qd[2], Qd[0], Rt, Rt2 differs between references) and the requantization, its
+ * tables in one block (tab: kernel sums, multipliers, shifts, act_max, then 4 words for the sums:
+ * one base register) */
+__attribute__((noinline)) static void ep_mve_pw_small(const int8_t *x, const int8_t *w, int32_t k, int32_t npix,
+                                                      int32_t *tab, int32_t out_c, int32_t out_offset,
+                                                      int32x4_t lo, int8_t *o)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const mve_pred16_t pk = vctp8q((uint32_t)k);
+    const int8x16_t w0 = vldrbq_z_s8(w, pk), w1 = vldrbq_z_s8(w + k, pk);
+    const int8x16_t w2 = vldrbq_z_s8(w + 2 * k, pk), w3 = vldrbq_z_s8(w + 3 * k, pk);
+    __asm__ volatile(
+        "vctp.8      %[k]\n\t"
+        "dls         lr, %[npix]\n"
+        "1:\n\t"
+        "vpst\n\t"
+        "vldrbt.8    q0, [%[x]]\n\t"
+        "add         %[x], %[x], %[k]\n\t"
+        "vmladav.s8  %[a0], q0, %q[w0]\n\t"
+        "vmladav.s8  %[a1], q0, %q[w1]\n\t"
+        "vmladav.s8  %[a2], q0, %q[w2]\n\t"
+        "vmladav.s8  %[a3], q0, %q[w3]\n\t"
+        "strd        %[a0], %[a1], [%[tab], #64]\n\t"
+        "strd        %[a2], %[a3], [%[tab], #72]\n\t"
+        "vldrw.32    q1, [%[tab], #64]\n\t"
+        "vldrw.32    q2, [%[tab]]\n\t"
+        "vadd.i32    q1, q1, q2\n\t"
+        "vldrw.32    q2, [%[tab], #16]\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vshr.s32    q2, q1, #31\n\t"
+        "vqadd.s32   q1, q1, q2\n\t"
+        "vldrw.32    q2, [%[tab], #32]\n\t"
+        "vrshl.s32   q1, q1, q2\n\t"
+        "vadd.i32    q1, q1, %[off]\n\t"
+        "vmax.s32    q1, q1, %q[lo]\n\t"
+        "vldrw.32    q2, [%[tab], #48]\n\t"
+        "vmin.s32    q1, q1, q2\n\t"
+        "vstrb.32    q1, [%[o]]\n\t"   /* narrowing store: o in r0-r7 ("l") */
+        "add         %[o], %[o], %[oc]\n\t"
+        "le          lr, 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [o] "+l"(o)
+        : [w0] "w"(w0), [w1] "w"(w1), [w2] "w"(w2), [w3] "w"(w3), [lo] "w"(lo), [tab] "r"(tab), [k] "r"(k),
+          [oc] "r"(out_c), [off] "r"(out_offset), [npix] "r"(npix)
+        : "q0", "q1", "q2", "lr", "memory");
+}
+
+
 __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int right_only = ep_mve_right_only(p->shift, out_c);
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
     const int32_t out_offset = p->out_offset;
     ep_patches v;
@@ -122,6 +178,15 @@ __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, co
         w[0] = p->weights + (size_t)oc * k;
         for (c = 1; c < 4; ++c) {
             w[c] = c < nc ? w[c - 1] + k : w[c - 1];
+        }
+        if (k <= 16 && nc == 4 && right_only) {
+            int32_t tab[20];        /* kernel sums, multipliers, shifts, act_max, the sums */
+            vstrwq_s32(tab, ks);
+            vstrwq_s32(tab + 4, m);
+            vstrwq_s32(tab + 8, sh);
+            vstrwq_s32(tab + 12, hi);
+            ep_mve_pw_small(in, w[0], k, npix, tab, out_c, out_offset, lo, o);
+            continue;
         }
         if (k <= 16) {
             const mve_pred16_t pk = vctp8q((uint32_t)k);
@@ -1200,7 +1265,7 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     /* channels outer: every input pixel is read again after outputs were written, so the output
      * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL && in_c < 16 &&
+        p->kernel_sums != NULL && in_c <= 16 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
