@@ -129,8 +129,8 @@ def edge_model(tmp_path_factory):
     # of 7 with padding taps; then stride 2 without padding), ReLU6 fused (the DSP byte-lane clamp)
     dw16 = L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="same")(L.Conv2D(16, 1)(x)))
     dw16s = L.DepthwiseConv2D(3, strides=2, padding="valid")(dw16)
-    # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium reads interior windows row by
-    # row from the input (the border windows through im2col)
+    # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium copies interior windows a
+    # filter row at a time, border windows by predicated row loads (ep_patch_rows_mve)
     st = L.Conv2D(8, 3, strides=2, padding="same")(x)
     pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, jr, k, dw16s, st)]
     y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8

@@ -100,9 +100,6 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
 }
 
 #if EP_KERNELS_MVE
-/* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
- * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
- * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
 static int ep_mve_right_only(const int32_t *shift, int32_t n);
 
 /* ep_conv1x1_mve's four channels (filters w, w + k, .. of k <= 16 bytes) for every pixel, when
@@ -158,13 +155,17 @@ __attribute__((noinline)) static void ep_mve_pw_small(const int8_t *x, const int
 }
 
 
+/* 1x1, stride 1, unpadded (pointwise) with patches of at most 16 bytes (in_c <= 16: the narrow
+ * layers of MobileNets) on Helium: four output channels outer, pixels inner, the four filters held
+ * in vector registers for the whole layer (ep_mve_pw_small when every shift is right, else the
+ * loop below with the kernel sums, multipliers and shifts in vector registers too). Wider
+ * pointwise layers take ep_conv_mve, pixels outer. */
 __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
     const int right_only = ep_mve_right_only(p->shift, out_c);
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
     const int32_t out_offset = p->out_offset;
-    ep_patches v;
     int32_t oc, q, c;
 
     for (oc = 0; oc < out_c; oc += 4) {
@@ -188,33 +189,21 @@ __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, co
             ep_mve_pw_small(in, w[0], k, npix, tab, out_c, out_offset, lo, o);
             continue;
         }
-        if (k <= 16) {
-            const mve_pred16_t pk = vctp8q((uint32_t)k);
-            const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
-            const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
-            const int8_t *x = in;
-            for (q = 0; q < npix; ++q, x += k, o += out_c) {
-                const int8x16_t xv = vldrbq_z_s8(x, pk);
-                int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
-                a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
-                a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
-                a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
-                a = vshlq_s32(vaddq_s32(a, ks), left);
-                a = vqrdmulhq_s32(a, m);
-                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
-                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
-                vstrbq_p_s32(o, a, pc);
-            }
-        } else {
-            for (q = 0; q < npix; ++q, o += out_c) {
-                int32x4_t a;
-                ep_patch_set(&v, 0, in + (size_t)q * k, k, 0);
-                a = vshlq_s32(vaddq_s32(ep_block_dot4(&v, w), ks), left);
-                a = vqrdmulhq_s32(a, m);
-                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
-                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
-                vstrbq_p_s32(o, a, pc);
-            }
+        const mve_pred16_t pk = vctp8q((uint32_t)k);
+        const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
+        const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
+        const int8_t *x = in;
+        for (q = 0; q < npix; ++q, x += k, o += out_c) {
+            const int8x16_t xv = vldrbq_z_s8(x, pk);
+            int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
+            a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
+            a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
+            a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
+            a = vshlq_s32(vaddq_s32(a, ks), left);
+            a = vqrdmulhq_s32(a, m);
+            a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+            a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+            vstrbq_p_s32(o, a, pc);
         }
     }
 }
@@ -377,8 +366,8 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 #endif
 
 #if EP_KERNELS_MVE
-/* Channels per chunk of ep_conv_groups_mve: its int32 sums wait on the stack for the
- * requantization pass, so the buffer is 4 * EP_MVE_CHUNK bytes whatever the layer's width. */
+/* Channels per chunk of ep_mve_pixels / ep_mve_small_pixels: their int32 sums wait on the stack
+ * for the requantization pass, so the buffer is 4 * EP_MVE_CHUNK bytes whatever the layer's width. */
 #define EP_MVE_CHUNK 64
 
 /* acc[4g + j] = filter row 4g + j . x (k >= 16 bytes), g < groups: rows of k bytes from w.
@@ -733,36 +722,6 @@ __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p
 }
 #endif
 
-#if EP_KERNELS_MVE
-/* A window inside the image whose filter rows are at most 16 bytes (kw * in_c: the 3x3x3 stems,
- * KWS's 10x4x1), every group of four output channels: one predicated vector per filter row read
- * straight from the input (inactive lanes load nothing), no im2col copy. */
-__attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, const int8_t *x, int32_t groups,
-                                                       int8_t *o)
-{
-    const int32_t kh = p->kh, run = p->kw * p->in.c, x_row = p->in.w * p->in.c * p->dil_h, k = kh * run;
-    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
-    const mve_pred16_t pr = vctp8q((uint32_t)run);
-    const int8_t *wrow = p->weights;
-    int32_t g, r;
-    for (g = 0; g < groups; ++g, wrow += 4 * k) {
-        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        int32x4_t acc;
-        for (r = 0; r < kh; ++r, xp += x_row, w0 += run, w1 += run, w2 += run, w3 += run) {
-            const int8x16_t xv = vldrbq_z_s8(xp, pr);
-            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
-            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
-            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
-            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
-        }
-        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
-        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
-                         act_min, act_max, o + 4 * g);
-    }
-}
-#endif
 
 #if EP_KERNELS_MVE
 /* ep_patch for a window cut by the border whose filter rows are at most a vector (kw * in_c <= 16,
@@ -1035,25 +994,8 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     (void)wide;
 #endif
 
-#if EP_KERNELS_MVE
-    /* row vectors instead of im2col when they are not many more than the patch's vectors (the
-     * stems' 3 rows of 9 bytes: yes; KWS's 10 rows of 4 bytes: no) */
-    const int rows_ok = !direct && p->dil_w == 1 && p->kw * p->in.c <= 16 && out_c % 4 == 0 &&
-                        p->kernel_sums != NULL && p->kh <= 2 * ((k + 15) / 16);
-#endif
     for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
         int8_t *o[EP_BLOCK_PX];
-#if EP_KERNELS_MVE
-        if (rows_ok) {
-            const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
-            const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-            if (iy0 >= 0 && iy0 + p->dil_h * (p->kh - 1) < p->in.h && ix0 >= 0 && ix0 + p->kw <= p->in.w) {
-                ep_conv_rows_mve(p, in + ((size_t)(b * p->in.h + iy0) * p->in.w + ix0) * p->in.c, out_c / 4,
-                                 out + (size_t)pix * out_c);
-                continue;
-            }
-        }
-#endif
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
 #if EP_KERNELS_DSP
@@ -1262,8 +1204,9 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t kh = p->kh, kw = p->kw, fic = p->filter_in_c;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
 #if EP_KERNELS_MVE
-    /* channels outer: every input pixel is read again after outputs were written, so the output
-     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
+    /* channels outer (in_c <= 16): every input pixel is read again after outputs were written, so
+     * the output must not overlap the input (the planner may let it trail the input rows, see
+     * codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
         p->kernel_sums != NULL && in_c <= 16 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
