@@ -119,6 +119,9 @@ __attribute__((noinline)) static void ep_mve_pw_small(const int8_t *x, const int
     const mve_pred16_t pk = vctp8q((uint32_t)k);
     const int8x16_t w0 = vldrbq_z_s8(w, pk), w1 = vldrbq_z_s8(w + k, pk);
     const int8x16_t w2 = vldrbq_z_s8(w + 2 * k, pk), w3 = vldrbq_z_s8(w + 3 * k, pk);
+    if (npix <= 0) {
+        return;     /* DLS with 0 would run the loop 2^32 times */
+    }
     __asm__ volatile(
         "vctp.8      %[k]\n\t"
         "dls         lr, %[npix]\n"
