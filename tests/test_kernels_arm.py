@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,9 @@ from firmware_gen import build, codegen
 from edgepipe_base import tflite_file
 from firmware_gen import boards
 from pipeline.bench import board as board_bench
+
+sys.path.insert(0, str(Path(__file__).parent))
+from model_fuzz import pack  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -124,8 +129,8 @@ def edge_model(tmp_path_factory):
     # of 7 with padding taps; then stride 2 without padding), ReLU6 fused (the DSP byte-lane clamp)
     dw16 = L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="same")(L.Conv2D(16, 1)(x)))
     dw16s = L.DepthwiseConv2D(3, strides=2, padding="valid")(dw16)
-    # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium reads interior windows row by
-    # row from the input (the border windows through im2col)
+    # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium copies interior windows a
+    # filter row at a time, border windows by predicated row loads (ep_patch_rows_mve)
     st = L.Conv2D(8, 3, strides=2, padding="same")(x)
     pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, jr, k, dw16s, st)]
     y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8
@@ -177,6 +182,85 @@ def test_edge_model_reaches_the_tails(edge_model):
 def test_edge_model_bit_exact_with_tflm(board_id, edge_model, tmp_path):
     r = board_bench.run(board_id, edge_model, _inputs(edge_model, 30, seed=12), None, tmp_path)
     assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 30 samples differ from TFLM"
+
+
+@pytest.fixture(scope="module")
+def mve_conv_models(tmp_path_factory):
+    """The Helium CONV_2D paths the testdata models and the edge model leave out. The first model:
+    a strided 1x1 conv with a patch shorter than a vector (the intrinsics loop), a pointwise k = 48
+    patch held in three registers feeding 72 channels (two chunks of sums: 64 + 8), a (2, 3) filter
+    over 5 channels (a 30-byte patch: the small-patch path, border and interior windows), stride-1
+    pointwise convs with k = 5 and k = 16 (filters held in registers, channels outer). The
+    second: one 3x3 conv, the model's output, whose output scale is made smaller after conversion
+    so its multipliers need a left shift (the general requantization; the others shift right
+    only)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras as keras
+    L = keras.layers
+
+    def convert(model, name, patch=None):
+        rng = np.random.default_rng(0)
+
+        def rep():
+            for _ in range(32):
+                yield [rng.normal(0, 1, size=(1, 10, 9, 5)).astype(np.float32)]
+
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        m = tflite_file.schema().ModelT.InitFromPackedBuf(bytearray(conv.convert()), 0)
+        if patch is not None:
+            patch(m.subgraphs[0])
+        path = tmp_path_factory.mktemp("mveconv") / f"{name}.tflite"
+        path.write_bytes(pack(m))
+        return path
+
+    def left_shifts(sg):
+        (op,) = [op for op in sg.operators if len(sg.tensors[op.outputs[0]].shape) == 4]
+        out = sg.tensors[op.outputs[0]]
+        q = [sg.tensors[i].quantization.scale for i in op.inputs[:2]]
+        # the smallest power of two that lifts the largest real multiplier to 1 or more: a left
+        # shift of at least 1 (a larger factor would saturate more of the outputs)
+        worst = float(q[0][0]) * float(np.max(q[1])) / float(out.quantization.scale[0])
+        factor = 2.0 ** np.ceil(np.log2(1.0 / worst) + 1e-6)
+        out.quantization.scale = np.asarray(out.quantization.scale, dtype=np.float32) / np.float32(factor)
+
+    keras.utils.set_random_seed(5)
+    x = L.Input((10, 9, 5))
+    a = L.Conv2D(48, 1, strides=2, activation="relu")(x)            # k = 5, 48 channels
+    b = L.Conv2D(72, 1)(a)                                          # k = 48, 72 channels
+    c = L.Conv2D(4, (2, 3), padding="same")(x)                      # k = 30, rows of 15 bytes
+    e = L.Conv2D(8, 1)(L.Conv2D(16, 1, activation="relu")(x))       # pointwise k = 5 and k = 16
+    y = L.Dense(3)(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (b, c, e)]))
+    paths = convert(keras.Model(x, y), "mve_conv")
+    x = L.Input((10, 9, 5))
+    d = L.Conv2D(12, 3, padding="same")(x)                          # k = 45
+    return paths, convert(keras.Model(x, d), "mve_conv_left", left_shifts)
+
+
+def test_mve_conv_models_reach_the_paths(mve_conv_models):
+    shapes, left = set(), False
+    for path in mve_conv_models:
+        sg = tflite_file.read(path).main
+        for op in sg.operators:
+            if op.opcode != "CONV_2D":
+                continue
+            x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
+            shapes.add((int(np.prod(w.shape[1:])), int(w.shape[2] * w.shape[3]), y.shape[-1]))
+            left |= max(x.scale[0] * s / y.scale[0] for s in w.scale) >= 1.0
+    assert shapes == {(5, 5, 48), (48, 48, 72), (30, 15, 4), (45, 15, 12), (5, 5, 16), (16, 16, 8)}
+    # ^ (k, kw * in_c, out_c)
+    assert left     # QuantizeMultiplier gives a left shift >= 1 from a real multiplier of 1 up
+
+
+def test_mve_conv_paths_bit_exact_with_tflm(mve_conv_models, tmp_path):
+    for i, path in enumerate(mve_conv_models):
+        r = board_bench.run("mps3-an547", path, _inputs(path, 20, seed=13), None, tmp_path / str(i))
+        assert r["mismatches"] == 0, f"{path.name}: {r['mismatches']} of 20 samples differ from TFLM"
 
 
 SRDHM_CHECK = r"""

@@ -100,15 +100,75 @@ static const int8_t *ep_patch(const ep_conv_params *p, const int8_t *in, int32_t
 }
 
 #if EP_KERNELS_MVE
-/* 1x1, stride 1, unpadded (pointwise) on Helium: four output channels outer, pixels inner, so the
- * four channels' kernel sums, multipliers and shifts stay in vector registers for the whole
- * layer, and a filter of at most 16 bytes (the narrow layers of MobileNets) stays loaded too. */
+static int ep_mve_right_only(const int32_t *shift, int32_t n);
+
+/* ep_conv1x1_mve's four channels (filters w, w + k, .. of k <= 16 bytes) for every pixel, when
+ * every shift is right: per pixel one predicated patch load, four VMLADAV against the held filters,
+ * the four sums through memory into a vector (two STRD, one VLDRW: unambiguous, where the lane
+ * order of VMOV Qd[2], Qd[0], Rt, Rt2 differs between references) and the requantization, its
+ * tables in one block (tab: kernel sums, multipliers, shifts, act_max, then 4 words for the sums:
+ * one base register) */
+__attribute__((noinline)) static void ep_mve_pw_small(const int8_t *x, const int8_t *w, int32_t k, int32_t npix,
+                                                      int32_t *tab, int32_t out_c, int32_t out_offset,
+                                                      int32x4_t lo, int8_t *o)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const mve_pred16_t pk = vctp8q((uint32_t)k);
+    const int8x16_t w0 = vldrbq_z_s8(w, pk), w1 = vldrbq_z_s8(w + k, pk);
+    const int8x16_t w2 = vldrbq_z_s8(w + 2 * k, pk), w3 = vldrbq_z_s8(w + 3 * k, pk);
+    if (npix <= 0) {
+        return;     /* DLS with 0 would run the loop 2^32 times */
+    }
+    __asm__ volatile(
+        "vctp.8      %[k]\n\t"
+        "dls         lr, %[npix]\n"
+        "1:\n\t"
+        "vpst\n\t"
+        "vldrbt.8    q0, [%[x]]\n\t"
+        "add         %[x], %[x], %[k]\n\t"
+        "vmladav.s8  %[a0], q0, %q[w0]\n\t"
+        "vmladav.s8  %[a1], q0, %q[w1]\n\t"
+        "vmladav.s8  %[a2], q0, %q[w2]\n\t"
+        "vmladav.s8  %[a3], q0, %q[w3]\n\t"
+        "strd        %[a0], %[a1], [%[tab], #64]\n\t"
+        "strd        %[a2], %[a3], [%[tab], #72]\n\t"
+        "vldrw.32    q1, [%[tab], #64]\n\t"
+        "vldrw.32    q2, [%[tab]]\n\t"
+        "vadd.i32    q1, q1, q2\n\t"
+        "vldrw.32    q2, [%[tab], #16]\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vshr.s32    q2, q1, #31\n\t"
+        "vqadd.s32   q1, q1, q2\n\t"
+        "vldrw.32    q2, [%[tab], #32]\n\t"
+        "vrshl.s32   q1, q1, q2\n\t"
+        "vadd.i32    q1, q1, %[off]\n\t"
+        "vmax.s32    q1, q1, %q[lo]\n\t"
+        "vldrw.32    q2, [%[tab], #48]\n\t"
+        "vmin.s32    q1, q1, q2\n\t"
+        "vstrb.32    q1, [%[o]]\n\t"   /* narrowing store: o in r0-r7 ("l") */
+        "add         %[o], %[o], %[oc]\n\t"
+        "le          lr, 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [o] "+l"(o)
+        : [w0] "w"(w0), [w1] "w"(w1), [w2] "w"(w2), [w3] "w"(w3), [lo] "w"(lo), [tab] "r"(tab), [k] "r"(k),
+          [oc] "r"(out_c), [off] "r"(out_offset), [npix] "r"(npix)
+        : "q0", "q1", "q2", "lr", "memory");
+}
+
+
+/* 1x1, stride 1, unpadded (pointwise) with patches of at most 16 bytes (in_c <= 16: the narrow
+ * layers of MobileNets) on Helium: four output channels outer, pixels inner, the four filters held
+ * in vector registers for the whole layer (ep_mve_pw_small when every shift is right, else the
+ * loop below with the kernel sums, multipliers and shifts in vector registers too). Wider
+ * pointwise layers take ep_conv_mve, pixels outer. */
 __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t out_c = p->out.c, k = p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int right_only = ep_mve_right_only(p->shift, out_c);
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max), zero = vdupq_n_s32(0);
     const int32_t out_offset = p->out_offset;
-    ep_patches v;
     int32_t oc, q, c;
 
     for (oc = 0; oc < out_c; oc += 4) {
@@ -123,33 +183,30 @@ __attribute__((noinline)) static void ep_conv1x1_mve(const ep_conv_params *p, co
         for (c = 1; c < 4; ++c) {
             w[c] = c < nc ? w[c - 1] + k : w[c - 1];
         }
-        if (k <= 16) {
-            const mve_pred16_t pk = vctp8q((uint32_t)k);
-            const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
-            const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
-            const int8_t *x = in;
-            for (q = 0; q < npix; ++q, x += k, o += out_c) {
-                const int8x16_t xv = vldrbq_z_s8(x, pk);
-                int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
-                a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
-                a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
-                a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
-                a = vshlq_s32(vaddq_s32(a, ks), left);
-                a = vqrdmulhq_s32(a, m);
-                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
-                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
-                vstrbq_p_s32(o, a, pc);
-            }
-        } else {
-            for (q = 0; q < npix; ++q, o += out_c) {
-                int32x4_t a;
-                ep_patch_set(&v, 0, in + (size_t)q * k, k, 0);
-                a = vshlq_s32(vaddq_s32(ep_block_dot4(&v, w), ks), left);
-                a = vqrdmulhq_s32(a, m);
-                a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
-                a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
-                vstrbq_p_s32(o, a, pc);
-            }
+        if (k <= 16 && nc == 4 && right_only) {
+            int32_t tab[20];        /* kernel sums, multipliers, shifts, act_max, the sums */
+            vstrwq_s32(tab, ks);
+            vstrwq_s32(tab + 4, m);
+            vstrwq_s32(tab + 8, sh);
+            vstrwq_s32(tab + 12, hi);
+            ep_mve_pw_small(in, w[0], k, npix, tab, out_c, out_offset, lo, o);
+            continue;
+        }
+        const mve_pred16_t pk = vctp8q((uint32_t)k);
+        const int8x16_t w0 = vldrbq_z_s8(w[0], pk), w1 = vldrbq_z_s8(w[1], pk);
+        const int8x16_t w2 = vldrbq_z_s8(w[2], pk), w3 = vldrbq_z_s8(w[3], pk);
+        const int8_t *x = in;
+        for (q = 0; q < npix; ++q, x += k, o += out_c) {
+            const int8x16_t xv = vldrbq_z_s8(x, pk);
+            int32x4_t a = vdupq_n_s32(vmladavq_s8(xv, w0));
+            a = vsetq_lane_s32(vmladavq_s8(xv, w1), a, 1);
+            a = vsetq_lane_s32(vmladavq_s8(xv, w2), a, 2);
+            a = vsetq_lane_s32(vmladavq_s8(xv, w3), a, 3);
+            a = vshlq_s32(vaddq_s32(a, ks), left);
+            a = vqrdmulhq_s32(a, m);
+            a = vrshlq_s32(vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31)), right);
+            a = vminq_s32(vmaxq_s32(vaddq_n_s32(a, out_offset), lo), hi);
+            vstrbq_p_s32(o, a, pc);
         }
     }
 }
@@ -312,31 +369,349 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 #endif
 
 #if EP_KERNELS_MVE
-/* Every full group of four output channels of one pixel (x: its k-byte patch): the four filters'
- * VMLADAVA loop with one filter pointer per channel advanced by one add each, the four sums moved
- * into one vector, kernel_sums added and an unpredicated vector requantization (ep_requant4_full).
- * Not inlined: on its own the function keeps its pointers in registers. */
+/* Channels per chunk of ep_mve_pixels / ep_mve_small_pixels: their int32 sums wait on the stack
+ * for the requantization pass, so the buffer is 4 * EP_MVE_CHUNK bytes whatever the layer's width. */
+#define EP_MVE_CHUNK 64
+
+/* acc[4g + j] = filter row 4g + j . x (k >= 16 bytes), g < groups: rows of k bytes from w.
+ * The loop is written in assembly: from C, gcc 12 keeps neither the four filter pointers nor the
+ * sums in registers (about 90 instructions per four channels of a 64-byte patch). Here VMLADAV
+ * needs even registers for its sums (r0, r2, r4, r6, pinned), each filter pointer post-increments,
+ * and the 16-byte steps run as a low-overhead loop (WLS/LE): per 16 inputs 5 VLDRB + 4 VMLADAVA
+ * + LE = 64 MACs in 10 instructions; per four channels the first step (VMLADAV, no accumulate, so
+ * no zeroing), two STRD and the next rows' pointers. A k % 16 tail is one more step with
+ * predicated loads (VCTP once per call; the inactive lanes load zero and read nothing). */
+__attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
+                                                              int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8_t *w1, *w2, *w3;
+    const int8_t *xp = x;
+    int32_t *const end = acc + 4 * groups;
+    /* the step count and k % 16 are remade from k in LR: twelve registers, which leaves gcc
+     * the two it needs around the block */
+    w1 = w + k;
+    w2 = w1 + k;
+    w3 = w2 + k;
+    if (k % 16 == 0) {
+        __asm__ volatile(
+            "1:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladav.s8  %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladav.s8  %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladav.s8  %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladav.s8  %[a3], q0, q1\n\t"
+            "lsr         lr, %[k], #4\n\t"
+            "sub         lr, lr, #1\n\t"
+            "wls         lr, lr, 3f\n"
+            "2:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "le          lr, 2b\n"
+            "3:\n\t"
+            "sub         %[xp], %[xp], %[k]\n\t"
+            "strd        %[a0], %[a1], [%[acc]], #8\n\t"
+            "strd        %[a2], %[a3], [%[acc]], #8\n\t"
+            "mov         %[w0], %[w3]\n\t"
+            "add         %[w1], %[w3], %[k]\n\t"
+            "add         %[w2], %[w1], %[k]\n\t"
+            "add         %[w3], %[w2], %[k]\n\t"
+            "cmp         %[acc], %[end]\n\t"
+            "bne         1b\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "+r"(xp), [w0] "+r"(w),
+              [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [acc] "+r"(acc)
+            : [end] "r"(end), [k] "r"(k)
+            : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
+    } else {
+        /* the tail comes last: the filter pointers stop at it, rest bytes short of the next
+         * rows, and x goes back by k - rest */
+        __asm__ volatile(
+            "and         lr, %[k], #15\n\t"
+            "vctp.8      lr\n"
+            "1:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladav.s8  %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladav.s8  %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladav.s8  %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladav.s8  %[a3], q0, q1\n\t"
+            "lsr         lr, %[k], #4\n\t"
+            "sub         lr, lr, #1\n\t"
+            "wls         lr, lr, 3f\n"
+            "2:\n\t"
+            "vldrb.8     q0, [%[xp]], #16\n\t"
+            "vldrb.8     q1, [%[w0]], #16\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vldrb.8     q2, [%[w1]], #16\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vldrb.8     q3, [%[w2]], #16\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vldrb.8     q1, [%[w3]], #16\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "le          lr, 2b\n"
+            "3:\n\t"
+            "vpstttt\n\t"
+            "vldrbt.8    q0, [%[xp]]\n\t"
+            "vldrbt.8    q1, [%[w0]]\n\t"
+            "vldrbt.8    q2, [%[w1]]\n\t"
+            "vldrbt.8    q3, [%[w2]]\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vpst\n\t"
+            "vldrbt.8    q1, [%[w3]]\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "and         lr, %[k], #15\n\t"
+            "sub         %[xp], %[xp], %[k]\n\t"
+            "add         %[xp], %[xp], lr\n\t"
+            "strd        %[a0], %[a1], [%[acc]], #8\n\t"
+            "strd        %[a2], %[a3], [%[acc]], #8\n\t"
+            "add         %[w0], %[w3], lr\n\t"
+            "add         %[w1], %[w0], %[k]\n\t"
+            "add         %[w2], %[w1], %[k]\n\t"
+            "add         %[w3], %[w2], %[k]\n\t"
+            "cmp         %[acc], %[end]\n\t"
+            "bne         1b\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "+r"(xp), [w0] "+r"(w),
+              [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [acc] "+r"(acc)
+            : [end] "r"(end), [k] "r"(k)
+            : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
+    }
+}
+
+/* o[c] = requantized kernel_sums[c] + acc[c], c < 4 * groups (ep_requant4_full's arithmetic, one
+ * vector of four channels per pass, VLDRW/VSTRB post-incremented, a low-overhead loop) */
+static inline __attribute__((always_inline)) void ep_mve_requant_groups(const int32_t *acc, const int32_t *ks, const int32_t *mult,
+                                                            const int32_t *shift, int32_t groups, int32_t out_offset,
+                                                            int32x4_t lo, int32x4_t hi, int right_only, int8_t *o)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    if (right_only) {
+        /* every shift <= -1 (ep_mve_right_only): no left shift, and (x & right) >> 31 is x >> 31 */
+        __asm__ volatile(
+            "dls         lr, %[n]\n"
+            "1:\n\t"
+            "vldrw.32    q0, [%[acc]], #16\n\t"
+            "vldrw.32    q1, [%[ks]], #16\n\t"
+            "vadd.i32    q0, q0, q1\n\t"
+            "vldrw.32    q2, [%[m]], #16\n\t"
+            "vldrw.32    q1, [%[sh]], #16\n\t"
+            "vqrdmulh.s32 q0, q0, q2\n\t"
+            "vshr.s32    q2, q0, #31\n\t"
+            "vqadd.s32   q0, q0, q2\n\t"
+            "vrshl.s32   q0, q0, q1\n\t"
+            "vadd.i32    q0, q0, %[off]\n\t"
+            "vmax.s32    q0, q0, %q[lo]\n\t"
+            "vmin.s32    q0, q0, %q[hi]\n\t"
+            "vstrb.32    q0, [%[o]], #4\n\t"   /* narrowing store: o in r0-r7 ("l") */
+            "le          lr, 1b\n\t"
+            : [acc] "+r"(acc), [ks] "+r"(ks), [m] "+r"(mult), [sh] "+r"(shift), [o] "+l"(o)
+            : [n] "r"(groups), [off] "r"(out_offset), [lo] "w"(lo), [hi] "w"(hi)
+            : "q0", "q1", "q2", "lr", "memory");
+        return;
+    }
+    __asm__ volatile(
+        "dls         lr, %[n]\n"
+        "1:\n\t"
+        "vldrw.32    q0, [%[acc]], #16\n\t"
+        "vldrw.32    q1, [%[ks]], #16\n\t"
+        "vadd.i32    q0, q0, q1\n\t"
+        "vldrw.32    q1, [%[sh]], #16\n\t"
+        "vmax.s32    q2, q1, %q[zero]\n\t"
+        "vmin.s32    q1, q1, %q[zero]\n\t"
+        "vshl.s32    q0, q0, q2\n\t"
+        "vldrw.32    q2, [%[m]], #16\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vand        q2, q0, q1\n\t"
+        "vshr.s32    q2, q2, #31\n\t"
+        "vqadd.s32   q0, q0, q2\n\t"
+        "vrshl.s32   q0, q0, q1\n\t"
+        "vadd.i32    q0, q0, %[off]\n\t"
+        "vmax.s32    q0, q0, %q[lo]\n\t"
+        "vmin.s32    q0, q0, %q[hi]\n\t"
+        "vstrb.32    q0, [%[o]], #4\n\t"   /* narrowing store: o in r0-r7 ("l") */
+        "le          lr, 1b\n\t"
+        : [acc] "+r"(acc), [ks] "+r"(ks), [m] "+r"(mult), [sh] "+r"(shift), [o] "+l"(o)
+        : [n] "r"(groups), [off] "r"(out_offset), [zero] "w"(zero), [lo] "w"(lo), [hi] "w"(hi)
+        : "q0", "q1", "q2", "lr", "memory");
+}
+
+/* 1 when every channel shifts right by at least one bit (the usual case): ep_mve_requant_groups
+ * then drops the left shift and the mask of its rounding fix */
+static int ep_mve_right_only(const int32_t *shift, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        if (shift[c] > -1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One filter against a patch held in 1..4 Q registers: the filter's bytes stream from one
+ * post-incremented pointer (the rows are contiguous), the first vector starts the sum */
+#define EP_MVE_CH1(a) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 %[" a "], %q[x0], q4\n\t"
+#define EP_MVE_CH2(a) EP_MVE_CH1(a) "vldrb.8 q5, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x1], q5\n\t"
+#define EP_MVE_CH3(a) EP_MVE_CH2(a) "vldrb.8 q4, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x2], q4\n\t"
+#define EP_MVE_CH4(a) EP_MVE_CH3(a) "vldrb.8 q5, [%[w]], #16\n\tvmladava.s8 %[" a "], %q[x3], q5\n\t"
+#define EP_MVE_HELD(CH)                                                                                     \
+    __asm__ volatile("dls lr, %[n]\n"                                                                      \
+                     "1:\n\t" CH("a0") CH("a1") CH("a2") CH("a3")                                        \
+                     "strd %[a0], %[a1], [%[acc]], #8\n\t"                                               \
+                     "strd %[a2], %[a3], [%[acc]], #8\n\t"                                               \
+                     "le lr, 1b\n\t"                                                                      \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),          \
+                       [acc] "+r"(acc)                                                                      \
+                     : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [n] "r"(groups)           \
+                     : "q4", "q5", "lr", "memory")
+
+/* The same with a k % 16 tail: the patch's last vector is loaded predicated (zero past k), and
+ * each filter's tail is one predicated load (VCTP once; it reads nothing past the filter) and an
+ * add of k % 16 to the pointer */
+#define EP_MVE_TAIL(a, xl) "vpst\n\tvldrbt.8 q6, [%[w]]\n\tadd %[w], %[w], %[rest]\n\tvmladava.s8 %[" a "], %q[" xl "], q6\n\t"
+#define EP_MVE_CH1T(a) EP_MVE_CH1(a) EP_MVE_TAIL(a, "x1")
+#define EP_MVE_CH2T(a) EP_MVE_CH2(a) EP_MVE_TAIL(a, "x2")
+#define EP_MVE_CH3T(a) EP_MVE_CH3(a) EP_MVE_TAIL(a, "x3")
+#define EP_MVE_HELDT(CH)                                                                                    \
+    __asm__ volatile("vctp.8 %[rest]\n\t"                                                                  \
+                     "dls lr, %[n]\n"                                                                      \
+                     "1:\n\t" CH("a0") CH("a1") CH("a2") CH("a3")                                        \
+                     "strd %[a0], %[a1], [%[acc]], #8\n\t"                                               \
+                     "strd %[a2], %[a3], [%[acc]], #8\n\t"                                               \
+                     "le lr, 1b\n\t"                                                                      \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),          \
+                       [acc] "+r"(acc)                                                                      \
+                     : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [n] "r"(groups),          \
+                       [rest] "r"(rest)                                                                     \
+                     : "q4", "q5", "q6", "lr", "memory")
+
+/* ep_mve_sums4 for 16 <= k <= 64: the patch stays in registers for every channel, so four
+ * channels cost 4 * ceil(k / 16) VLDRB + as many VMLADAV, two STRD and the LE (k = 64: 35
+ * instructions for 256 MACs), plus a VPST and an ADD per filter when k % 16 != 0 */
+__attribute__((noinline)) static void ep_mve_sums_held(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
+                                                       int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int32_t rest = k % 16;
+    /* vector i of the patch: whole, predicated (the tail), or not used (a copy of the first) */
+#define EP_MVE_XV(i) (k >= 16 * (i) + 16 ? vldrbq_s8(x + 16 * (i)) : k > 16 * (i) ? vldrbq_z_s8(x + 16 * (i), \
+                      vctp8q((uint32_t)rest)) : x0)
+    const int8x16_t x0 = vldrbq_s8(x), x1 = EP_MVE_XV(1), x2 = EP_MVE_XV(2), x3 = EP_MVE_XV(3);
+#undef EP_MVE_XV
+    if (rest == 0) {
+        if (k == 16) {
+            EP_MVE_HELD(EP_MVE_CH1);
+        } else if (k == 32) {
+            EP_MVE_HELD(EP_MVE_CH2);
+        } else if (k == 48) {
+            EP_MVE_HELD(EP_MVE_CH3);
+        } else {
+            EP_MVE_HELD(EP_MVE_CH4);
+        }
+    } else if (k < 32) {
+        EP_MVE_HELDT(EP_MVE_CH1T);
+    } else if (k < 48) {
+        EP_MVE_HELDT(EP_MVE_CH2T);
+    } else {
+        EP_MVE_HELDT(EP_MVE_CH3T);
+    }
+}
+
+
+
+/* What ep_mve_pixels needs, filled once per layer */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *ks, *mult, *shift;
+    int32_t k, groups, out_offset, right_only;
+    int32_t run, kh, x_row;         /* ep_mve_small_pixels' row copies */
+    int32x4_t lo, hi;
+} ep_mve_pass;
+
+static void ep_mve_pass_init(ep_mve_pass *cx, const ep_conv_params *p, int32_t k, int32_t groups)
+{
+    cx->weights = p->weights;
+    cx->ks = p->kernel_sums;
+    cx->mult = p->mult;
+    cx->shift = p->shift;
+    cx->k = k;
+    cx->groups = groups;
+    cx->out_offset = p->out_offset;
+    cx->right_only = ep_mve_right_only(p->shift, p->out.c);
+    cx->lo = vdupq_n_s32(p->act_min);
+    cx->hi = vdupq_n_s32(p->act_max);
+}
+
+/* Every full group of four output channels of npx pixels (pixel i: the k-byte patch at x + i *
+ * x_step, k >= 16, its outputs at o + i * 4 * groups): the sums of up to EP_MVE_CHUNK channels
+ * at a time (ep_mve_sums_held or ep_mve_sums4), then their requantization
+ * (ep_mve_requant_groups); a run of pixels costs one call. */
+__attribute__((noinline)) static void ep_mve_pixels(const ep_mve_pass *cx, const int8_t *x, int32_t x_step, int8_t *o,
+                                                    int32_t npx)
+{
+    int32_t acc[EP_MVE_CHUNK];      /* VLDRW.32 needs word alignment only */
+    const int32_t k = cx->k, groups = cx->groups, held = k <= 64, right_only = cx->right_only;
+    const int8_t *const weights = cx->weights;
+    int32_t g;
+    for (; npx > 0; --npx, x += x_step, o += 4 * groups) {
+        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+            if (held) {
+                ep_mve_sums_held(x, weights + (size_t)g * 4 * k, k, n, acc);
+            } else {
+                ep_mve_sums4(x, weights + (size_t)g * 4 * k, k, n, acc);
+            }
+            ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset,
+                                  cx->lo, cx->hi, right_only, o + 4 * g);
+        }
+    }
+}
+
+
+/* Every full group of four output channels of one pixel (x: its k-byte patch, k >= 16): the sums
+ * of up to EP_MVE_CHUNK channels at a time (ep_mve_sums4), then their requantization
+ * (ep_mve_requant_groups). Patches shorter than a vector take the intrinsics loop below. */
 __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p, const int8_t *x, int32_t k,
                                                          int32_t groups, int8_t *o)
 {
-    const int32_t k16 = k & ~15, rest = k - k16;
     const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
     const int8_t *wrow = p->weights;
     int32_t g, i;
+    if (k >= 16) {
+        ep_mve_pass cx;
+        ep_mve_pass_init(&cx, p, k, groups);
+        ep_mve_pixels(&cx, x, 0, o, 1);
+        return;
+    }
     for (g = 0; g < groups; ++g, wrow += 4 * k) {
         const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
+        const mve_pred16_t pr = vctp8q((uint32_t)k);
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         int32x4_t acc;
-        for (i = 0; i < k16; i += 16, xp += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
-            const int8x16_t xv = vldrbq_s8(xp);
-            a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
-            a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
-            a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
-            a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
-        }
-        if (rest > 0) {
-            const mve_pred16_t pr = vctp8q((uint32_t)rest);
+        (void)i;
+        {
             const int8x16_t xv = vldrbq_z_s8(xp, pr);
             a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
             a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
@@ -350,33 +725,235 @@ __attribute__((noinline)) static void ep_conv_groups_mve(const ep_conv_params *p
 }
 #endif
 
+
 #if EP_KERNELS_MVE
-/* A window inside the image whose filter rows are at most 16 bytes (kw * in_c: the 3x3x3 stems,
- * KWS's 10x4x1), every group of four output channels: one predicated vector per filter row read
- * straight from the input (inactive lanes load nothing), no im2col copy. */
-__attribute__((noinline)) static void ep_conv_rows_mve(const ep_conv_params *p, const int8_t *x, int32_t groups,
-                                                       int8_t *o)
+/* ep_patch for a window cut by the border whose filter rows are at most a vector (kw * in_c <= 16,
+ * undilated columns): per filter row one predicated load of the in-image taps, the padding lanes
+ * set to -in_offset (VPSEL), one predicated store; rows outside the image are padding. Inactive
+ * lanes touch no memory, so the load's base may lie left of the row. */
+__attribute__((noinline)) static void ep_patch_rows_mve(const ep_conv_params *p, const int8_t *in, int32_t b,
+                                                        int32_t iy0, int32_t ix0, int8_t *col)
 {
-    const int32_t kh = p->kh, run = p->kw * p->in.c, x_row = p->in.w * p->in.c * p->dil_h, k = kh * run;
-    const int32_t out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
-    const mve_pred16_t pr = vctp8q((uint32_t)run);
-    const int8_t *wrow = p->weights;
-    int32_t g, r;
-    for (g = 0; g < groups; ++g, wrow += 4 * k) {
-        const int8_t *w0 = wrow, *w1 = wrow + k, *w2 = wrow + 2 * k, *w3 = wrow + 3 * k, *xp = x;
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        int32x4_t acc;
-        for (r = 0; r < kh; ++r, xp += x_row, w0 += run, w1 += run, w2 += run, w3 += run) {
-            const int8x16_t xv = vldrbq_z_s8(xp, pr);
-            a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w0, pr));
-            a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(w1, pr));
-            a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(w2, pr));
-            a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(w3, pr));
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, run = p->kw * in_c;
+    const int8x16_t pad = vdupq_n_s8((int8_t)-p->in_offset);
+    const mve_pred16_t prun = vctp8q((uint32_t)run);
+    const int32_t lo = ix0 < 0 ? -ix0 * in_c : 0, right = (in_w - ix0) * in_c;
+    const int32_t hi = right < run ? (right > 0 ? right : 0) : run;
+    const mve_pred16_t pin = (mve_pred16_t)(vctp8q((uint32_t)hi) & ~vctp8q((uint32_t)lo));
+    const intptr_t left = (intptr_t)ix0 * in_c;
+    int32_t fy;
+    for (fy = 0; fy < p->kh; ++fy, col += run) {
+        const int32_t iy = iy0 + p->dil_h * fy;
+        if (iy < 0 || iy >= in_h) {
+            vstrbq_p_s8(col, pad, prun);
+        } else {
+            const uintptr_t row = (uintptr_t)(in + (size_t)(b * in_h + iy) * in_w * in_c);
+            const int8x16_t v = vldrbq_z_s8((const int8_t *)(row + (uintptr_t)left), pin);
+            vstrbq_p_s8(col, vpselq_s8(v, pad, pin), prun);
         }
-        acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
-        ep_requant4_full(vaddq_s32(acc, vldrwq_s32(ks + 4 * g)), mult + 4 * g, shift + 4 * g, out_offset,
-                         act_min, act_max, o + 4 * g);
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* The layers ep_conv_small_mve takes: a patch of 17..32 bytes gathered from filter rows of at
+ * most a vector (the 3x3x3 stems), whole groups of four channels */
+static int ep_conv_small_mve_ok(const ep_conv_params *p)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    return p->out.c % 4 == 0 && p->kernel_sums != NULL && k > 16 && k <= 32 && p->kw * p->in.c <= 16 &&
+           p->dil_w == 1 && !(p->kh == 1 && p->kw == 1);
+}
+
+/* acc[4g + j] = filter row 4g + j . the 32-byte zero-padded patch col, g < groups (k in 17..32) */
+__attribute__((noinline)) static void ep_mve_small_sums4(const int8_t *col, const int8_t *w, int32_t k, int32_t n,
+                                         int32_t *acc)
+{
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    const int8_t *w0 = w, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+    const int32_t k4 = 4 * k;
+    const int8x16_t x0 = vldrbq_s8(col), x1 = vldrbq_s8(col + 16);
+    int32_t *ap = acc;
+    __asm__ volatile(
+        "vctp.8      %[kt]\n\t"
+        "dls         lr, %[n]\n"
+        "1:\n\t"
+        "vldrb.8     q2, [%[w0]]\n\t"
+        "vmladav.s8  %[a0], %q[x0], q2\n\t"
+        "vldrb.8     q3, [%[w1]]\n\t"
+        "vmladav.s8  %[a1], %q[x0], q3\n\t"
+        "vldrb.8     q2, [%[w2]]\n\t"
+        "vmladav.s8  %[a2], %q[x0], q2\n\t"
+        "vldrb.8     q3, [%[w3]]\n\t"
+        "vmladav.s8  %[a3], %q[x0], q3\n\t"
+        "vpstttt\n\t"
+        "vldrbt.8    q2, [%[w0], #16]\n\t"
+        "vldrbt.8    q3, [%[w1], #16]\n\t"
+        "vldrbt.8    q4, [%[w2], #16]\n\t"
+        "vldrbt.8    q5, [%[w3], #16]\n\t"
+        "vmladava.s8 %[a0], %q[x1], q2\n\t"
+        "vmladava.s8 %[a1], %q[x1], q3\n\t"
+        "vmladava.s8 %[a2], %q[x1], q4\n\t"
+        "vmladava.s8 %[a3], %q[x1], q5\n\t"
+        "strd        %[a0], %[a1], [%[ap]], #8\n\t"
+        "strd        %[a2], %[a3], [%[ap]], #8\n\t"
+        "add         %[w0], %[w0], %[k4]\n\t"
+        "add         %[w1], %[w1], %[k4]\n\t"
+        "add         %[w2], %[w2], %[k4]\n\t"
+        "add         %[w3], %[w3], %[k4]\n\t"
+        "le          lr, 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "+r"(w0),
+          [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [ap] "+r"(ap)
+        : [x0] "w"(x0), [x1] "w"(x1), [kt] "r"(k - 16), [k4] "r"(k4), [n] "r"(n)
+        : "q2", "q3", "q4", "q5", "lr", "cc", "memory");
+}
+
+/* Patches of 17..32 bytes (the stems): the patch goes into a 32-byte buffer whose bytes past k stay
+ * zero, so it is two vectors loaded once per pixel; each filter is one full vector and one
+ * predicated one (VCTP once per layer; inactive lanes read nothing past the weights), 8 VMLADAV
+ * per four channels. A window inside the image is copied a filter row at a time (one predicated
+ * VLDRB/VSTRB pair per row); a window cut by the border takes ep_patch. */
+/* npx pixels of ep_conv_small_mve: pixel i's window copied from src + i * src_step a filter row at a
+ * time (src NULL: col already holds the patch), then every channel group */
+__attribute__((noinline)) static void ep_mve_small_pixels(const ep_mve_pass *cx, const int8_t *src, int32_t src_step,
+                                                          int8_t *col, int8_t *o, int32_t npx)
+{
+    int32_t acc[EP_MVE_CHUNK];
+    const int32_t k = cx->k, groups = cx->groups, run = cx->run, kh = cx->kh, x_row = cx->x_row;
+    const int32_t right_only = cx->right_only;
+    int32_t g;
+    for (; npx > 0; --npx, o += 4 * groups) {
+        if (src != NULL) {
+            const int8_t *s = src;
+            src += src_step;
+            int8_t *d = col;
+            __asm__ volatile(
+                "vctp.8      %[run]\n\t"
+                "dls         lr, %[kh]\n"
+                "1:\n\t"
+                "vpstt\n\t"
+                "vldrbt.8    q0, [%[s]]\n\t"
+                "vstrbt.8    q0, [%[d]]\n\t"
+                "add         %[s], %[s], %[x_row]\n\t"
+                "add         %[d], %[d], %[run]\n\t"
+                "le          lr, 1b\n\t"
+                : [s] "+r"(s), [d] "+r"(d)
+                : [run] "r"(run), [kh] "r"(kh), [x_row] "r"(x_row)
+                : "q0", "lr", "memory");
+        }
+        for (g = 0; g < groups; g += EP_MVE_CHUNK / 4) {
+            const int32_t n = groups - g < EP_MVE_CHUNK / 4 ? groups - g : EP_MVE_CHUNK / 4;
+            ep_mve_small_sums4(col, cx->weights + (size_t)g * 4 * k, k, n, acc);
+            ep_mve_requant_groups(acc, cx->ks + 4 * g, cx->mult + 4 * g, cx->shift + 4 * g, n, cx->out_offset, cx->lo,
+                                  cx->hi, right_only, o + 4 * g);
+        }
+    }
+}
+
+__attribute__((noinline)) static void ep_conv_small_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t sw = p->stride_w, pad_w = p->pad_w;
+    /* the output columns whose windows lie inside the image's width: [ox0, ox1) */
+    const int32_t ox0 = (pad_w + sw - 1) / sw, ox1_raw = (in_w - kw + pad_w) / sw + 1;
+    const int32_t ox1 = in_w < kw ? ox0 : (ox1_raw < out_w ? ox1_raw : out_w);
+    ep_mve_pass cx;
+    int8_t col[32];
+    int32_t b, oy, ox;
+    ep_mve_pass_init(&cx, p, kh * kw * in_c, out_c / 4);
+    cx.run = kw * in_c;
+    cx.kh = kh;
+    cx.x_row = in_w * in_c * p->dil_h;
+    memset(col, 0, sizeof col);
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h;
+            int8_t *const orow = out + (size_t)(b * out_h + oy) * out_w * out_c;
+            for (ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * sw - pad_w;
+                if (rows_in && ox == ox0 && ox1 > ox0) {
+                    /* the row's run of windows inside the image in one call */
+                    ep_mve_small_pixels(&cx, in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c, sw * in_c, col,
+                                        orow + (size_t)ox * out_c, ox1 - ox0);
+                    ox = ox1 - 1;
+                    continue;
+                }
+                ep_patch_rows_mve(p, in, b, iy0, ix0, col);
+                ep_mve_small_pixels(&cx, NULL, 0, col, orow + (size_t)ox * out_c, 1);
+            }
+        }
+    }
+}
+#endif
+
+#if EP_KERNELS_MVE
+/* The layers ep_conv_mve takes: whole groups of four channels, patches of at least a vector */
+static int ep_conv_mve_ok(const ep_conv_params *p)
+{
+    return p->out.c % 4 == 0 && p->kernel_sums != NULL && p->kh * p->kw * p->in.c >= 16;
+}
+
+/* Ungrouped convolution on Helium, pixel by pixel without divisions: a 1x1 unpadded filter reads
+ * its patch in place, a window inside the image is copied into col a filter row at a time (one
+ * predicated VLDRB/VSTRB pair per 16 bytes), a window cut by the border takes ep_patch; then
+ * every channel group of the pixel (ep_conv_groups_mve). */
+__attribute__((noinline)) static void ep_conv_mve(const ep_conv_params *p, const int8_t *in, int8_t *out, int8_t *col)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, k = kh * kw * in_c;
+    const int32_t run = kw * in_c, groups = out_c / 4;
+    const size_t x_row = (size_t)in_w * in_c * p->dil_h, x_col = (size_t)p->stride_w * in_c;
+    const int direct = kh == 1 && kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    ep_mve_pass cx;
+    int32_t b, oy, ox, pix = 0;
+    ep_mve_pass_init(&cx, p, k, groups);
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + p->dil_h * (kh - 1) < in_h;
+            /* the row's first window; only formed when it lies in the image */
+            const int8_t *x = rows_in ? in + (size_t)(b * in_h + iy0) * in_w * in_c : in;
+            int8_t *o = out + (size_t)pix * out_c;
+            int32_t ix0 = -p->pad_w;
+            for (ox = 0; ox < out_w; ++ox, ++pix, o += out_c, ix0 += p->stride_w) {
+                if (direct) {
+                    /* the whole row of outputs in one call */
+                    ep_mve_pixels(&cx, x, (int32_t)x_col, o, out_w);
+                    pix += out_w;      /* break skips the loop's ++pix */
+                    break;
+                }
+                if (rows_in && p->dil_w == 1 && ix0 >= 0 && ix0 + kw <= in_w) {
+                    const int8_t *r = x + (size_t)ix0 * in_c;
+                    int8_t *c = col;
+                    int32_t fy;
+                    for (fy = 0; fy < kh; ++fy, r += x_row) {
+                        const int8_t *s = r;
+                        int32_t n = run;
+                        for (; n > 16; n -= 16, s += 16, c += 16) {
+                            vstrbq_s8(c, vldrbq_s8(s));
+                        }
+                        {
+                            const mve_pred16_t pr = vctp8q((uint32_t)n);
+                            vstrbq_p_s8(c, vldrbq_z_s8(s, pr), pr);
+                            c += n;
+                        }
+                    }
+                    ep_mve_pixels(&cx, col, 0, o, 1);
+                    continue;
+                }
+                if (p->dil_w == 1 && run <= 16) {
+                    ep_patch_rows_mve(p, in, b, iy0, ix0, col);
+                    ep_mve_pixels(&cx, col, 0, o, 1);
+                    continue;
+                }
+                ep_mve_pixels(&cx, ep_patch(p, in, pix, col), 0, o, 1);
+            }
+        }
     }
 }
 #endif
@@ -420,25 +997,8 @@ __attribute__((noinline)) static void ep_conv2d_block_run(const ep_conv_params *
     (void)wide;
 #endif
 
-#if EP_KERNELS_MVE
-    /* row vectors instead of im2col when they are not many more than the patch's vectors (the
-     * stems' 3 rows of 9 bytes: yes; KWS's 10 rows of 4 bytes: no) */
-    const int rows_ok = !direct && p->dil_w == 1 && p->kw * p->in.c <= 16 && out_c % 4 == 0 &&
-                        p->kernel_sums != NULL && p->kh <= 2 * ((k + 15) / 16);
-#endif
     for (pix = 0; pix < npix; pix += EP_BLOCK_PX) {
         int8_t *o[EP_BLOCK_PX];
-#if EP_KERNELS_MVE
-        if (rows_ok) {
-            const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
-            const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-            if (iy0 >= 0 && iy0 + p->dil_h * (p->kh - 1) < p->in.h && ix0 >= 0 && ix0 + p->kw <= p->in.w) {
-                ep_conv_rows_mve(p, in + ((size_t)(b * p->in.h + iy0) * p->in.w + ix0) * p->in.c, out_c / 4,
-                                 out + (size_t)pix * out_c);
-                continue;
-            }
-        }
-#endif
         for (px = 0; px < EP_BLOCK_PX; ++px) {
             const int32_t q = pix + px < npix ? pix + px : npix - 1;
 #if EP_KERNELS_DSP
@@ -531,6 +1091,16 @@ __attribute__((noinline)) static void ep_conv2d_block(const ep_conv_params *p, c
     int8_t col[direct || ep_patch_widens(p) ? 1 : k];
 #else
     int8_t col[direct ? 1 : (EP_BLOCK_FOLDS_OFFSET ? EP_BLOCK_PX : 1) * k];
+#endif
+#if EP_KERNELS_MVE
+    if (ep_conv_small_mve_ok(p)) {
+        ep_conv_small_mve(p, in, out);
+        return;
+    }
+    if (ep_conv_mve_ok(p)) {
+        ep_conv_mve(p, in, out, col);
+        return;
+    }
 #endif
 #if EP_KERNELS_DSP
     int32_t wide[k >= 4 ? k & ~3 : 1];
@@ -1041,10 +1611,11 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t kh = p->kh, kw = p->kw, fic = p->filter_in_c;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w;
 #if EP_KERNELS_MVE
-    /* channels outer: every input pixel is read again after outputs were written, so the output
-     * must not overlap the input (the planner may let it trail the input rows, see codegen.LAG_OPS) */
+    /* channels outer (in_c <= 16): every input pixel is read again after outputs were written, so
+     * the output must not overlap the input (the planner may let it trail the input rows, see
+     * codegen.LAG_OPS) */
     if (fic == in_c && kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        p->kernel_sums != NULL && in_c <= 32 &&
+        p->kernel_sums != NULL && in_c <= 16 &&
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
