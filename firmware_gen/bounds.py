@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from edgepipe_base.errors import EdgepipeError
 
+from . import dsp_layout
+
 INT32_MAX = (1 << 31) - 1
 
 
@@ -39,7 +41,8 @@ def _conv(f, function, tables) -> Footprint:
     per_filter = f["kh"] * f["kw"] * (1 if depthwise else f["filter_in_c"])
     rows = [o.h * f["stride_h"] + f["kh"] * f["dil_h"], o.w * f["stride_w"] + f["kw"] * f["dil_w"]]
     return Footprint(inputs=(_n(i),), output=_n(o),
-                     tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c, kernel_sums=o.c),
+                     tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c, kernel_sums=o.c,
+                                 dsp_weights=dsp_layout.words(o.c, per_filter)),
                      products=tuple(rows))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgepipe_base.errors import EdgepipeError
 
-from . import qmath
+from . import dsp_layout, qmath
 
 SAME = 0          # schema Padding enum
 _FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
@@ -133,6 +133,7 @@ def _conv(node, ctx):
     filter_in_c = 1 if depthwise else int(w.shape[3])
     taps = kh * kw * filter_in_c
     _check_accumulator(node, ctx, taps, -x.zp, 0)
+    dsp = None if depthwise else _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp)
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
@@ -140,10 +141,24 @@ def _conv(node, ctx):
                     stride_h=o.strideH, stride_w=o.strideW, dil_h=o.dilationHFactor,
                     dil_w=o.dilationWFactor, pad_h=pad_h, pad_w=pad_w,
                     in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
-                    weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
+                    # a DSP build reads the stream instead (ep_conv2d takes its kernel whenever it is given)
+                    weights=ctx.table("weights", "int8_t", w.data, guard="!EP_KERNELS_DSP" if dsp else None),
+                    bias=_bias(node, ctx),
                     mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
-                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp))),
+                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp)),
+                    **({} if depthwise else dict(dsp_weights=dsp))),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
+
+
+def _dsp_weights(node, ctx, in_c, filter_in_c, mult, shift, out_offset):
+    """The DSP (Cortex-M4/M7) CONV_2D kernel's weight stream (dsp_layout), emitted for DSP builds only;
+    None where the layer does not qualify (that kernel is then not taken)."""
+    w = ctx.tensor(node.inputs[1]).data
+    bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
+    if w is None or not dsp_layout.qualifies(w, in_c, filter_in_c, bias, mult, shift, out_offset):
+        return None
+    return ctx.table("dsp_weights", "int32_t", dsp_layout.stream(w, bias, mult, shift, out_offset),
+                     guard="EP_KERNELS_DSP")
 
 
 def _fully_connected(node, ctx):

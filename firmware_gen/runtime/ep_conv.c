@@ -311,6 +311,153 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* ---- DSP CONV_2D from a generation-time word stream (firmware_gen/dsp_layout.py) --------------
+ * Two output pixels x two output channels per pass, the whole channel loop in one assembly
+ * function: per group of four inputs one LDM of both pixels' widened patch words, one LDM of both
+ * filters' int16 weight pairs (pre-widened, so no SXTB16) and 8 SMLAD: 16 MACs in 10 instructions.
+ * Registers: r0-r3 the accumulators (px0 c0, px1 c0, px0 c1, px1 c1), r4-r7 the patch words, r8-r11
+ * the weights, r12 the patch pointer, lr the stream pointer; the rest of the job lives on the stack.
+ *
+ * Requantization per output in 4 instructions, bit-exact with ep_dsp_rq (ep_simd.h): the stream's
+ * weights and bias are doubled, so the accumulator A = 2a and SMMULR(A, m) = SRDHM(a, m). Then
+ *   x - [x < 0]           = x + (A >> 31): x < 0 implies a < 0 (m >= 0); a < 0 with x = 0 (A * m =
+ *                           -2^31 exactly, or m = 0) gives -1 instead of 0, and both end as
+ *                           out_offset below ((-1 >> s) + 2 out_offset + 1 = 2 out_offset, halved);
+ *   (t >> s) + 2off + 1   = (t + C) >> s with C = (2off + 1) << s, a multiple of 2^s (exact);
+ * so ADD t = C + (A asr 31), SMMLAR x = t + SMMULR(A, m), ASR x by s, SSAT #8 of x asr 1.
+ * dsp_layout.qualifies keeps s <= 21 and |a| < 2^30: |x + t| < 2^30 + 257 * 2^21 fits int32. */
+typedef struct {
+    const int32_t *wide, *xend;     /* both pixels' widened patches: k words; their end */
+    const int32_t *w, *wend;        /* the stream; its end (out_c / 2 records of k + 8 words) */
+    int8_t *o0;                     /* pixel 0's outputs */
+    int32_t d;                      /* pixel 1's outputs - pixel 0's (0: a lone last pixel) */
+    uint32_t lo4, hi4;              /* act_min / act_max in each byte */
+    int32_t entry;                  /* bytes into the 4-group loop body to enter at: k/4 % 4 */
+} ep_dsp16_job;
+
+#define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
+#define EP_STR_(x) #x
+#define EP_STR(x) EP_STR_(x)
+#define EP_DSP16_GROUP                          \
+    "ldmia  r12!, {r4-r7}\n\t"                  \
+    "ldmia  lr!, {r8-r11}\n\t"                  \
+    "smlad  r0, r8, r4, r0\n\t"                 \
+    "smlad  r0, r9, r5, r0\n\t"                 \
+    "smlad  r1, r8, r6, r1\n\t"                 \
+    "smlad  r1, r9, r7, r1\n\t"                 \
+    "smlad  r2, r10, r4, r2\n\t"                \
+    "smlad  r2, r11, r5, r2\n\t"                \
+    "smlad  r3, r10, r6, r3\n\t"                \
+    "smlad  r3, r11, r7, r3\n\t"
+/* accumulator a with the channel's m, C, s (r10 scratch) */
+#define EP_DSP16_RQ(a, m, c, s)                 \
+    "add    r10, " c ", " a ", asr #31\n\t"      \
+    "smmlar " a ", " a ", " m ", r10\n\t"        \
+    "asr    " a ", " a ", " s "\n\t"             \
+    "ssat   " a ", #8, " a ", asr #1\n\t"
+
+/* Every channel pair of one pixel pair. Not C: the loop needs all 14 registers and LDM needs them
+ * in a known order. The job is copied to the stack (9 words) and read from there. */
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp16(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "ldmia  r0, {r1-r9}\n\t"
+        "adr.w  r10, 1f\n\t"
+        "add    r9, r9, r10\n\t"
+        "orr    r9, r9, #1\n\t"                 /* a Thumb address for BX */
+        "push   {r1-r9}\n\t"                    /* sp: wide, xend, w, wend, o0, d, lo4, hi4, entry */
+        "ldr    lr, [sp, #8]\n\t"
+        "2:\n\t"
+        "ldmia  lr!, {r0, r2}\n\t"              /* 2 * bias of c0 and c1 */
+        "mov    r1, r0\n\t"
+        "mov    r3, r2\n\t"
+        "ldr    r12, [sp]\n\t"
+        "ldr    r8, [sp, #32]\n\t"
+        "bx     r8\n\t"
+        "1:\n\t"
+        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP
+        "3:\n\t"
+        ".if 3b - 1b - 4 * " EP_STR(EP_DSP16_GROUP_BYTES) "\n\t"
+        ".error \"ep_conv_pairs_dsp16: a group is not EP_DSP16_GROUP_BYTES long\"\n\t"
+        ".endif\n\t"
+        "ldr    r8, [sp, #4]\n\t"
+        "cmp    r12, r8\n\t"
+        "bne    1b\n\t"
+        "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */
+        EP_DSP16_RQ("r0", "r4", "r5", "r6")
+        EP_DSP16_RQ("r1", "r4", "r5", "r6")
+        EP_DSP16_RQ("r2", "r7", "r8", "r9")
+        EP_DSP16_RQ("r3", "r7", "r8", "r9")
+        "bfi    r0, r2, #8, #8\n\t"             /* px0 c0, px0 c1, px1 c0, px1 c1 */
+        "bfi    r0, r1, #16, #8\n\t"
+        "bfi    r0, r3, #24, #8\n\t"
+        "ldrd   r4, r5, [sp, #24]\n\t"          /* the activation clamp, four byte lanes */
+        "ssub8  r6, r0, r4\n\t"
+        "sel    r0, r0, r4\n\t"
+        "ssub8  r6, r5, r0\n\t"
+        "sel    r0, r0, r5\n\t"
+        "ldrd   r4, r5, [sp, #16]\n\t"          /* pixel 1 first: a lone pixel ends with pixel 0's */
+        "lsr    r6, r0, #16\n\t"
+        "strh   r6, [r4, r5]\n\t"
+        "strh   r0, [r4], #2\n\t"
+        "str    r4, [sp, #16]\n\t"
+        "ldr    r4, [sp, #12]\n\t"
+        "cmp    lr, r4\n\t"
+        "bne    2b\n\t"
+        "add    sp, sp, #36\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+
+/* ep_conv2d on the stream: patches widened per pixel pair as in the blocked path (in place from
+ * the input for a 1x1 unpadded filter, ep_patch_widen otherwise). */
+__attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                          int32_t *wide)
+{
+    const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    ep_patches v;
+    ep_dsp16_job job;
+    int32_t pix, px;
+    v.wide = wide;
+    job.wide = wide;
+    job.xend = wide + k;
+    job.w = p->dsp_weights;
+    job.wend = p->dsp_weights + (size_t)(out_c / 2) * (k + 8);
+    job.lo4 = ep_bytes4(p->act_min);
+    job.hi4 = ep_bytes4(p->act_max);
+    job.entry = ((4 - (k / 4) % 4) % 4) * EP_DSP16_GROUP_BYTES;
+    for (pix = 0; pix < npix; pix += 2) {
+        for (px = 0; px < 2; ++px) {
+            const int32_t q = pix + px < npix ? pix + px : npix - 1;
+            if (direct) {
+                ep_patch_set(&v, px, ep_patch(p, in, q, NULL), k, p->in_offset);
+            } else {
+                ep_patch_widen(p, in, q, &v, px);
+            }
+        }
+        job.o0 = out + (size_t)pix * out_c;
+        job.d = pix + 1 < npix ? out_c : 0;
+        ep_conv_pairs_dsp16(&job);
+    }
+}
+
+static void ep_conv2d_dsp16(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    int32_t wide[p->kh * p->kw * p->in.c];
+    ep_conv2d_dsp16_run(p, in, out, wide);
+}
+
+/* the layers the stream was generated for (dsp_layout.qualifies; checked again here) */
+static int ep_conv2d_dsp16_ok(const ep_conv_params *p)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    return p->dsp_weights != NULL && p->filter_in_c == p->in.c && p->in.c % 4 == 0 && p->out.c % 2 == 0 &&
+           k > 0 && k <= EP_COL_MAX;
+}
+#endif
+
 #if EP_KERNELS_MVE
 /* Every full group of four output channels of one pixel (x: its k-byte patch): the four filters'
  * VMLADAVA loop with one filter pointer per channel advanced by one add each, the four sums moved
@@ -644,6 +791,12 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
+        return;
+    }
+#endif
+#if EP_KERNELS_DSP
+    if (ep_conv2d_dsp16_ok(p)) {
+        ep_conv2d_dsp16(p, in, out);
         return;
     }
 #endif

@@ -34,6 +34,9 @@ typedef struct {
      * SIMD kernels that fold the input offset out of their loops start from it. NULL: not given
      * (those kernels then fall back to the loops that add the offset). */
     const int32_t *kernel_sums;
+    /* CONV_2D on Cortex-M4/M7 (EP_KERNELS_DSP builds only, NULL elsewhere and where the layer does
+     * not qualify): weights, bias and requantization as one word stream, firmware_gen/dsp_layout.py */
+    const int32_t *dsp_weights;
 } ep_conv_params;
 
 /* FULLY_CONNECTED. per_channel = 0: mult[0]/shift[0] for every output (TFLM's per-tensor path). */
