@@ -146,7 +146,7 @@ def _conv(node, ctx):
                     bias=_bias(node, ctx),
                     mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
                     kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp)),
-                    **({} if depthwise else dict(dsp_weights=dsp))),
+                    **({} if dsp is None else dict(dsp_weights=dsp))),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
 
 

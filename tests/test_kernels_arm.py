@@ -242,3 +242,40 @@ def test_srdhm_shortcut_equals_gemmlowp(tmp_path):
                              opt="-O2", extra=["-fsanitize=undefined", "-fno-sanitize-recover=all"])
     proc = subprocess.run([str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def dsp_conv_model(tmp_path_factory):
+    import dsp_conv_models
+    path = tmp_path_factory.mktemp("dspconv") / "dsp_conv_chain.tflite"
+    path.write_bytes(dsp_conv_models.conv_chain())
+    return path
+
+
+def test_dsp_conv_model_reaches_every_entry(dsp_conv_model, tmp_path):
+    """Every layer of the chain gets the DSP word stream; the 8-group loop body is entered at each
+    of its 8 offsets; the clamped and unclamped variants, a lone last pixel and a bias-less layer
+    are all there."""
+    import dsp_conv_models
+    from firmware_gen import dsp_layout
+    m = tflite_file.read(dsp_conv_model)
+    sg = m.main
+    convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
+    ks = [int(np.prod(sg.tensors[op.inputs[1]].shape[1:])) for op in convs]
+    assert {k // 4 % 8 for k in ks} == set(range(8))
+    assert any(len(op.inputs) < 3 or op.inputs[2] < 0 for op in convs)
+    assert {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs} == {0, 1}
+    src = codegen.generate(dsp_conv_model, tmp_path, "dc").c_path.read_text()
+    assert len(re.findall(r"dc_l\d+_dsp_weights\[", src)) == len(convs) == len(dsp_conv_models.LAYERS)
+    ranges = re.findall(r"\.act_min = (-?\d+),\s*\.act_max = (-?\d+)", src)
+    assert ("-128", "127") in ranges and any(lo != "-128" for lo, _ in ranges) and \
+        any(hi != "127" for _, hi in ranges)
+    assert dsp_layout.words(8, 12) == 4 * (12 + 8)
+
+
+@pytest.mark.parametrize("board_id", [*DSP_BOARDS, *MVE_BOARDS, "mps2-an385"])
+def test_dsp_conv_model_bit_exact_with_tflm(board_id, dsp_conv_model, tmp_path):
+    """The DSP stream kernel on the M4 and M7; the M55 and M3 builds of the same model hold the int8
+    weights instead (the stream's table is emitted for DSP builds only)."""
+    r = board_bench.run(board_id, dsp_conv_model, _inputs(dsp_conv_model, 20, seed=13), None, tmp_path)
+    assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 20 samples differ from TFLM"

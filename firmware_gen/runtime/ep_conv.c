@@ -337,6 +337,7 @@ typedef struct {
 } ep_dsp16_job;
 
 #define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
+#define EP_DSP16_UNROLL 8           /* groups in the loop body */
 #define EP_STR_(x) #x
 #define EP_STR(x) EP_STR_(x)
 #define EP_DSP16_GROUP                          \
@@ -358,56 +359,92 @@ typedef struct {
     "ssat   " a ", #8, " a ", asr #1\n\t"
 
 /* Every channel pair of one pixel pair. Not C: the loop needs all 14 registers and LDM needs them
- * in a known order. The job is copied to the stack (9 words) and read from there. */
+ * in a known order. The job is copied to the stack (9 words) and read from there. The loop body
+ * is 8 groups (32 inputs); k / 4 % 8 groups are done first by entering it part way (job.entry). */
+#define EP_DSP16_CLAMP                                                                           \
+        "ldrd   r4, r5, [sp, #24]\n\t"          /* the activation clamp, four byte lanes */      \
+        "ssub8  r6, r0, r4\n\t"                                                                  \
+        "sel    r0, r0, r4\n\t"                                                                  \
+        "ssub8  r6, r5, r0\n\t"                                                                  \
+        "sel    r0, r0, r5\n\t"
+#define EP_DSP16_PAIRS(clamp)                                                                    \
+        "push   {r4-r11, lr}\n\t"                                                                \
+        "ldmia  r0, {r1-r9}\n\t"                                                                 \
+        "adr.w  r10, 1f\n\t"                                                                     \
+        "add    r9, r9, r10\n\t"                                                                 \
+        "orr    r9, r9, #1\n\t"                 /* a Thumb address for BX */                     \
+        "push   {r1-r9}\n\t"                    /* sp: wide, xend, w, wend, o0, d, lo4, hi4, entry */ \
+        "ldr    lr, [sp, #8]\n\t"                                                                \
+        "2:\n\t"                                                                                 \
+        "ldmia  lr!, {r0, r2}\n\t"              /* 2 * bias of c0 and c1 */                      \
+        "mov    r1, r0\n\t"                                                                      \
+        "mov    r3, r2\n\t"                                                                      \
+        "ldr    r12, [sp]\n\t"                                                                   \
+        "ldr    r8, [sp, #32]\n\t"                                                               \
+        "bx     r8\n\t"                                                                          \
+        "1:\n\t"                                                                                 \
+        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP                              \
+        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP                              \
+        "3:\n\t"                                                                                 \
+        ".if 3b - 1b - " EP_STR(EP_DSP16_UNROLL) " * " EP_STR(EP_DSP16_GROUP_BYTES) "\n\t"       \
+        ".error \"ep_conv_pairs_dsp16: the loop body is not EP_DSP16_UNROLL groups\"\n\t"        \
+        ".endif\n\t"                                                                             \
+        "ldr    r8, [sp, #4]\n\t"                                                                \
+        "cmp    r12, r8\n\t"                                                                     \
+        "bne    1b\n\t"                                                                          \
+        "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */                       \
+        EP_DSP16_RQ("r0", "r4", "r5", "r6")                                                      \
+        EP_DSP16_RQ("r1", "r4", "r5", "r6")                                                      \
+        EP_DSP16_RQ("r2", "r7", "r8", "r9")                                                      \
+        EP_DSP16_RQ("r3", "r7", "r8", "r9")                                                      \
+        "bfi    r0, r2, #8, #8\n\t"             /* px0 c0, px0 c1, px1 c0, px1 c1 */             \
+        "bfi    r0, r1, #16, #8\n\t"                                                             \
+        "bfi    r0, r3, #24, #8\n\t"                                                             \
+        clamp                                                                                    \
+        "ldrd   r4, r5, [sp, #16]\n\t"          /* pixel 1 first: a lone pixel ends with pixel 0's */ \
+        "lsr    r6, r0, #16\n\t"                                                                 \
+        "strh   r6, [r4, r5]\n\t"                                                                \
+        "strh   r0, [r4], #2\n\t"                                                                \
+        "str    r4, [sp, #16]\n\t"                                                               \
+        "ldr    r4, [sp, #12]\n\t"                                                               \
+        "cmp    lr, r4\n\t"                                                                      \
+        "bne    2b\n\t"                                                                          \
+        "add    sp, sp, #36\n\t"                                                                 \
+        "pop    {r4-r11, pc}\n\t"
+
 __attribute__((naked, noinline)) static void ep_conv_pairs_dsp16(const ep_dsp16_job *job __attribute__((unused)))
 {
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "ldmia  r0, {r1-r9}\n\t"
-        "adr.w  r10, 1f\n\t"
-        "add    r9, r9, r10\n\t"
-        "orr    r9, r9, #1\n\t"                 /* a Thumb address for BX */
-        "push   {r1-r9}\n\t"                    /* sp: wide, xend, w, wend, o0, d, lo4, hi4, entry */
-        "ldr    lr, [sp, #8]\n\t"
-        "2:\n\t"
-        "ldmia  lr!, {r0, r2}\n\t"              /* 2 * bias of c0 and c1 */
-        "mov    r1, r0\n\t"
-        "mov    r3, r2\n\t"
-        "ldr    r12, [sp]\n\t"
-        "ldr    r8, [sp, #32]\n\t"
-        "bx     r8\n\t"
-        "1:\n\t"
-        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP
-        "3:\n\t"
-        ".if 3b - 1b - 4 * " EP_STR(EP_DSP16_GROUP_BYTES) "\n\t"
-        ".error \"ep_conv_pairs_dsp16: a group is not EP_DSP16_GROUP_BYTES long\"\n\t"
-        ".endif\n\t"
-        "ldr    r8, [sp, #4]\n\t"
-        "cmp    r12, r8\n\t"
-        "bne    1b\n\t"
-        "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */
-        EP_DSP16_RQ("r0", "r4", "r5", "r6")
-        EP_DSP16_RQ("r1", "r4", "r5", "r6")
-        EP_DSP16_RQ("r2", "r7", "r8", "r9")
-        EP_DSP16_RQ("r3", "r7", "r8", "r9")
-        "bfi    r0, r2, #8, #8\n\t"             /* px0 c0, px0 c1, px1 c0, px1 c1 */
-        "bfi    r0, r1, #16, #8\n\t"
-        "bfi    r0, r3, #24, #8\n\t"
-        "ldrd   r4, r5, [sp, #24]\n\t"          /* the activation clamp, four byte lanes */
-        "ssub8  r6, r0, r4\n\t"
-        "sel    r0, r0, r4\n\t"
-        "ssub8  r6, r5, r0\n\t"
-        "sel    r0, r0, r5\n\t"
-        "ldrd   r4, r5, [sp, #16]\n\t"          /* pixel 1 first: a lone pixel ends with pixel 0's */
-        "lsr    r6, r0, #16\n\t"
-        "strh   r6, [r4, r5]\n\t"
-        "strh   r0, [r4], #2\n\t"
-        "str    r4, [sp, #16]\n\t"
-        "ldr    r4, [sp, #12]\n\t"
-        "cmp    lr, r4\n\t"
-        "bne    2b\n\t"
-        "add    sp, sp, #36\n\t"
-        "pop    {r4-r11, pc}\n\t");
+    __asm__ volatile(EP_DSP16_PAIRS(EP_DSP16_CLAMP));
+}
+
+/* the same without the clamp, for an activation range that is all of int8 (SSAT clamps already) */
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp16_full(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP16_PAIRS(""));
+}
+
+/* both pixels' n inputs (n % 4 == 0) widened with the offset into the ep_patches layout: per group
+ * of four, pixel 0's (x0, x2) and (x1, x3), then pixel 1's */
+static void ep_widen_pair(int32_t *d, const int8_t *x0, const int8_t *x1, int32_t n, int32_t off2)
+{
+    const int8_t *const end = x0 + n;
+    int32_t v0, v1, a, b;
+    /* (in C, gcc 12 stores the four words one by one: 13 instructions per group, here 10) */
+    __asm__ volatile("1:\n\t"
+                     "ldr     %[v0], [%[x0]], #4\n\t"
+                     "ldr     %[v1], [%[x1]], #4\n\t"
+                     "sxtab16 %[a], %[off2], %[v0]\n\t"
+                     "sxtab16 %[b], %[off2], %[v0], ror #8\n\t"
+                     "sxtab16 %[v0], %[off2], %[v1]\n\t"
+                     "sxtab16 %[v1], %[off2], %[v1], ror #8\n\t"
+                     "strd    %[v0], %[v1], [%[d], #8]\n\t"
+                     "strd    %[a], %[b], [%[d]], #16\n\t"
+                     "cmp     %[x0], %[end]\n\t"
+                     "bne     1b\n\t"
+                     : [x0] "+r"(x0), [x1] "+r"(x1), [d] "+r"(d), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                       [a] "=&r"(a), [b] "=&r"(b)
+                     : [off2] "r"(off2), [end] "r"(end)
+                     : "cc", "memory");
 }
 
 /* ep_conv2d on the stream: patches widened per pixel pair as in the blocked path (in place from
@@ -417,9 +454,12 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
 {
     const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c, npix = p->out.n * p->out.h * p->out.w;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int dense = direct && p->stride_h == 1 && p->stride_w == 1 && p->in.h == p->out.h && p->in.w == p->out.w;
+    const int full = p->act_min <= -128 && p->act_max >= 127;
+    const int32_t off2 = ep_offset_x2(p->in_offset);
     ep_patches v;
     ep_dsp16_job job;
-    int32_t pix, px;
+    int32_t pix;
     v.wide = wide;
     job.wide = wide;
     job.xend = wide + k;
@@ -427,19 +467,25 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
     job.wend = p->dsp_weights + (size_t)(out_c / 2) * (k + 8);
     job.lo4 = ep_bytes4(p->act_min);
     job.hi4 = ep_bytes4(p->act_max);
-    job.entry = ((4 - (k / 4) % 4) % 4) * EP_DSP16_GROUP_BYTES;
+    job.entry = ((EP_DSP16_UNROLL - (k / 4) % EP_DSP16_UNROLL) % EP_DSP16_UNROLL) * EP_DSP16_GROUP_BYTES;
     for (pix = 0; pix < npix; pix += 2) {
-        for (px = 0; px < 2; ++px) {
-            const int32_t q = pix + px < npix ? pix + px : npix - 1;
-            if (direct) {
-                ep_patch_set(&v, px, ep_patch(p, in, q, NULL), k, p->in_offset);
-            } else {
-                ep_patch_widen(p, in, q, &v, px);
-            }
+        const int32_t q1 = pix + 1 < npix ? pix + 1 : pix;
+        if (dense) {
+            /* 1x1, stride 1, unpadded: pixel q's patch is the q-th run of k input bytes */
+            ep_widen_pair(wide, in + (size_t)pix * k, in + (size_t)q1 * k, k, off2);
+        } else if (direct) {
+            ep_widen_pair(wide, ep_patch(p, in, pix, NULL), ep_patch(p, in, q1, NULL), k, off2);
+        } else {
+            ep_patch_widen(p, in, pix, &v, 0);
+            ep_patch_widen(p, in, q1, &v, 1);
         }
         job.o0 = out + (size_t)pix * out_c;
-        job.d = pix + 1 < npix ? out_c : 0;
-        ep_conv_pairs_dsp16(&job);
+        job.d = (q1 - pix) * out_c;
+        if (full) {
+            ep_conv_pairs_dsp16_full(&job);
+        } else {
+            ep_conv_pairs_dsp16(&job);
+        }
     }
 }
 
