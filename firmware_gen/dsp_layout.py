@@ -4,7 +4,7 @@ single pointer, two output channels at a time.
 
 Per pair of output channels (c0, c1), k = kh * kw * in_c (a multiple of 4):
 
-    2*bias[c0], 2*bias[c1]                                   the accumulators' start
+    2*bias[c0], 2*bias[c0], 2*bias[c1], 2*bias[c1]           the four accumulators' start (one LDM)
     per group of 4 inputs i..i+3 (k / 4 groups):
         (2w0[i], 2w0[i+2]) (2w0[i+1], 2w0[i+3]) (2w1[i], 2w1[i+2]) (2w1[i+1], 2w1[i+3])
                                                              int16 pairs, low lane first: the lane
@@ -15,8 +15,8 @@ Weights and bias are doubled so the accumulator holds 2 * acc, the operand SMMLA
 (SRDHM(a, m) = SMMULR(2a, m) when |a| < 2^30, see ep_dsp_rq in ep_simd.h). s = -shift - 1 (the
 right shift r minus one) and C = (2 * out_offset + 1) << s fold TFLM's rounding divide and the
 output offset into one SMMLAR accumulator: per output ADD, SMMLAR, ASR, SSAT (proof in ep_conv.c).
-The int16 weights cost 2 bytes per weight plus 20 bytes per output channel of flash, on DSP builds
-only (the table is emitted under `#if EP_KERNELS_DSP`).
+The stream costs 2 bytes per weight plus 20 bytes per output channel of flash, on DSP builds only
+(emitted under `#if EP_KERNELS_DSP`; those builds then drop the layer's int8 weights).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def stream(w: np.ndarray, bias, mult, shift, out_offset: int) -> np.ndarray:
     hi = g[:, :, [2, 3]]
     words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)          # [out_c, k/4, 2]
     pairs = words.reshape(out_c // 2, 2, k // 4, 2).transpose(0, 2, 1, 3).reshape(out_c // 2, k)
-    head = b.reshape(out_c // 2, 2)
+    head = np.repeat(b.reshape(out_c // 2, 2), 2, axis=1)
     tail = np.stack([m, c, s], axis=1).reshape(out_c // 2, 6)
     out = np.concatenate([head, pairs, tail], axis=1).reshape(-1)
     return ((out + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
@@ -67,4 +67,4 @@ def stream(w: np.ndarray, bias, mult, shift, out_offset: int) -> np.ndarray:
 
 def words(out_c: int, k: int) -> int:
     """Length of the stream in int32 words (bounds.py's footprint of the table)."""
-    return (out_c // 2) * (k + 8)
+    return (out_c // 2) * (k + 10)

@@ -270,7 +270,7 @@ def test_dsp_conv_model_reaches_every_entry(dsp_conv_model, tmp_path):
     ranges = re.findall(r"\.act_min = (-?\d+),\s*\.act_max = (-?\d+)", src)
     assert ("-128", "127") in ranges and any(lo != "-128" for lo, _ in ranges) and \
         any(hi != "127" for _, hi in ranges)
-    assert dsp_layout.words(8, 12) == 4 * (12 + 8)
+    assert dsp_layout.words(8, 12) == 4 * (12 + 10)
 
 
 @pytest.mark.parametrize("board_id", [*DSP_BOARDS, *MVE_BOARDS, "mps2-an385"])

@@ -328,12 +328,14 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
  * so ADD t = C + (A asr 31), SMMLAR x = t + SMMULR(A, m), ASR x by s, SSAT #8 of x asr 1.
  * dsp_layout.qualifies keeps s <= 21 and |a| < 2^30: |x + t| < 2^30 + 257 * 2^21 fits int32. */
 typedef struct {
-    const int32_t *wide, *xend;     /* both pixels' widened patches: k words; their end */
-    const int32_t *w, *wend;        /* the stream; its end (out_c / 2 records of k + 8 words) */
     int8_t *o0;                     /* pixel 0's outputs */
     int32_t d;                      /* pixel 1's outputs - pixel 0's (0: a lone last pixel) */
+    int8_t *oend;                   /* o0 + out_c: where pixel 0's outputs end */
+    const int32_t *wide;            /* both pixels' widened patches (k words) */
+    int32_t entry;                  /* bytes into the loop body to enter at: k / 4 % EP_DSP16_UNROLL groups */
+    const int32_t *xend;            /* wide + k */
     uint32_t lo4, hi4;              /* act_min / act_max in each byte */
-    int32_t entry;                  /* bytes into the 4-group loop body to enter at: k/4 % 4 */
+    const int32_t *w;               /* the stream: out_c / 2 records of k + 10 words */
 } ep_dsp16_job;
 
 #define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
@@ -359,7 +361,8 @@ typedef struct {
     "ssat   " a ", #8, " a ", asr #1\n\t"
 
 /* Every channel pair of one pixel pair. Not C: the loop needs all 14 registers and LDM needs them
- * in a known order. The job is copied to the stack (9 words) and read from there. The loop body
+ * in a known order. The job is copied to the stack (9 words, in the order the loads below want
+ * them side by side) and read from there. The loop body
  * is 8 groups (32 inputs); k / 4 % 8 groups are done first by entering it part way (job.entry). */
 #define EP_DSP16_CLAMP                                                                           \
         "ldrd   r4, r5, [sp, #24]\n\t"          /* the activation clamp, four byte lanes */      \
@@ -371,16 +374,13 @@ typedef struct {
         "push   {r4-r11, lr}\n\t"                                                                \
         "ldmia  r0, {r1-r9}\n\t"                                                                 \
         "adr.w  r10, 1f\n\t"                                                                     \
-        "add    r9, r9, r10\n\t"                                                                 \
-        "orr    r9, r9, #1\n\t"                 /* a Thumb address for BX */                     \
-        "push   {r1-r9}\n\t"                    /* sp: wide, xend, w, wend, o0, d, lo4, hi4, entry */ \
-        "ldr    lr, [sp, #8]\n\t"                                                                \
+        "add    r5, r5, r10\n\t"                                                                 \
+        "orr    r5, r5, #1\n\t"                 /* a Thumb address for BX */                     \
+        "push   {r1-r9}\n\t"                    /* sp: o0, d, oend, wide, entry, xend, lo4, hi4, w */ \
+        "mov    lr, r9\n\t"                                                                      \
         "2:\n\t"                                                                                 \
-        "ldmia  lr!, {r0, r2}\n\t"              /* 2 * bias of c0 and c1 */                      \
-        "mov    r1, r0\n\t"                                                                      \
-        "mov    r3, r2\n\t"                                                                      \
-        "ldr    r12, [sp]\n\t"                                                                   \
-        "ldr    r8, [sp, #32]\n\t"                                                               \
+        "ldmia  lr!, {r0-r3}\n\t"               /* 2 * bias: of c0 twice, of c1 twice */         \
+        "ldrd   r12, r8, [sp, #12]\n\t"                                                          \
         "bx     r8\n\t"                                                                          \
         "1:\n\t"                                                                                 \
         EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP                              \
@@ -389,7 +389,7 @@ typedef struct {
         ".if 3b - 1b - " EP_STR(EP_DSP16_UNROLL) " * " EP_STR(EP_DSP16_GROUP_BYTES) "\n\t"       \
         ".error \"ep_conv_pairs_dsp16: the loop body is not EP_DSP16_UNROLL groups\"\n\t"        \
         ".endif\n\t"                                                                             \
-        "ldr    r8, [sp, #4]\n\t"                                                                \
+        "ldr    r8, [sp, #20]\n\t"                                                               \
         "cmp    r12, r8\n\t"                                                                     \
         "bne    1b\n\t"                                                                          \
         "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */                       \
@@ -401,13 +401,12 @@ typedef struct {
         "bfi    r0, r1, #16, #8\n\t"                                                             \
         "bfi    r0, r3, #24, #8\n\t"                                                             \
         clamp                                                                                    \
-        "ldrd   r4, r5, [sp, #16]\n\t"          /* pixel 1 first: a lone pixel ends with pixel 0's */ \
-        "lsr    r6, r0, #16\n\t"                                                                 \
-        "strh   r6, [r4, r5]\n\t"                                                                \
+        "ldmia  sp, {r4-r6}\n\t"                /* o0, d, oend */                                \
+        "lsr    r7, r0, #16\n\t"                /* pixel 1 first: a lone pixel ends with pixel 0's */ \
+        "strh   r7, [r4, r5]\n\t"                                                                \
         "strh   r0, [r4], #2\n\t"                                                                \
-        "str    r4, [sp, #16]\n\t"                                                               \
-        "ldr    r4, [sp, #12]\n\t"                                                               \
-        "cmp    lr, r4\n\t"                                                                      \
+        "str    r4, [sp]\n\t"                                                                    \
+        "cmp    r4, r6\n\t"                                                                      \
         "bne    2b\n\t"                                                                          \
         "add    sp, sp, #36\n\t"                                                                 \
         "pop    {r4-r11, pc}\n\t"
@@ -447,6 +446,35 @@ static void ep_widen_pair(int32_t *d, const int8_t *x0, const int8_t *x1, int32_
                      : "cc", "memory");
 }
 
+/* Both pixels' patches when both windows lie inside the image and their rows are undilated: per
+ * filter row one ep_widen_pair of kw * in_c bytes (the two pixels' rows side by side). Returns 0,
+ * having written nothing, for any other pair (ep_patch_widen then takes each pixel). */
+static int ep_widen_pair_inside(const ep_conv_params *p, const int8_t *in, int32_t pix0, int32_t pix1,
+                                int32_t *wide, int32_t off2)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t run = kw * in_c, span = p->dil_h * (kh - 1);
+    const int8_t *x[2];
+    const size_t x_row = (size_t)in_w * in_c * p->dil_h;
+    int32_t i, fy;
+    if (p->dil_w != 1) {
+        return 0;
+    }
+    for (i = 0; i < 2; ++i) {
+        const int32_t pix = i == 0 ? pix0 : pix1;
+        const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        if (iy0 < 0 || iy0 + span >= in_h || ix0 < 0 || ix0 + kw > in_w) {
+            return 0;
+        }
+        x[i] = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+    }
+    for (fy = 0; fy < kh; ++fy) {
+        ep_widen_pair(wide + fy * run, x[0] + fy * x_row, x[1] + fy * x_row, run, off2);
+    }
+    return 1;
+}
+
 /* ep_conv2d on the stream: patches widened per pixel pair as in the blocked path (in place from
  * the input for a 1x1 unpadded filter, ep_patch_widen otherwise). */
 __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
@@ -464,7 +492,6 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
     job.wide = wide;
     job.xend = wide + k;
     job.w = p->dsp_weights;
-    job.wend = p->dsp_weights + (size_t)(out_c / 2) * (k + 8);
     job.lo4 = ep_bytes4(p->act_min);
     job.hi4 = ep_bytes4(p->act_max);
     job.entry = ((EP_DSP16_UNROLL - (k / 4) % EP_DSP16_UNROLL) % EP_DSP16_UNROLL) * EP_DSP16_GROUP_BYTES;
@@ -475,11 +502,12 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
             ep_widen_pair(wide, in + (size_t)pix * k, in + (size_t)q1 * k, k, off2);
         } else if (direct) {
             ep_widen_pair(wide, ep_patch(p, in, pix, NULL), ep_patch(p, in, q1, NULL), k, off2);
-        } else {
+        } else if (!ep_widen_pair_inside(p, in, pix, q1, wide, off2)) {
             ep_patch_widen(p, in, pix, &v, 0);
             ep_patch_widen(p, in, q1, &v, 1);
         }
         job.o0 = out + (size_t)pix * out_c;
+        job.oend = job.o0 + out_c;
         job.d = (q1 - pix) * out_c;
         if (full) {
             ep_conv_pairs_dsp16_full(&job);
