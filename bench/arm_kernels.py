@@ -46,12 +46,13 @@ def portable_generate(tflite_path, out_dir, prefix):
     kernels: same sources, same compiler and flags, only the kernel variant differs."""
     engine = codegen.generate(tflite_path, out_dir, prefix)
     shims = []
-    for src in engine.runtime_sources:
+    # the model file too: it holds the tables of the variant it is compiled for (codegen table guards)
+    for src in [engine.c_path, *engine.runtime_sources]:
         shim = Path(out_dir) / f"portable_{src.name}"
         shim.write_text(f"/* {src.name} with the portable kernels forced (bench/arm_kernels.py) */\n"
                         f"#define EP_PORTABLE_KERNELS 1\n#include \"{src.name}\"\n")
         shims.append(shim)
-    return dataclasses.replace(engine, runtime_sources=shims)
+    return dataclasses.replace(engine, c_path=shims[0], runtime_sources=shims[1:])
 
 
 def random_inputs(path: Path, n: int, seed: int = 0) -> np.ndarray:

@@ -312,6 +312,10 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 #endif
 
 #if EP_KERNELS_DSP
+/* A generated model compiled for the DSP variant holds the stream instead of int8 weights and
+ * refers to this symbol, so it cannot link a runtime built for another variant. */
+const int32_t ep_kernels_dsp_runtime = 1;
+
 /* ---- DSP CONV_2D from a generation-time word stream (firmware_gen/dsp_layout.py) --------------
  * Two output pixels x two output channels per pass, the whole channel loop in one assembly
  * function: per group of four inputs one LDM of both pixels' widened patch words, one LDM of both
