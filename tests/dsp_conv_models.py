@@ -16,7 +16,8 @@ import numpy as np
 LAYERS = (
     (1, 1, 8, 1, 1, "VALID", 0, 3, False),     # k 12 (3 groups): in place, 63 pixels, no bias
     (3, 3, 20, 1, 1, "SAME", 3, -30, True),    # k 72 (18): borders, ReLU6 inside int8: the clamp
-    (1, 1, 4, 2, 1, "VALID", 1, -128, True),   # k 20 (5): strided 1x1, ReLU = all of int8: no clamp
+    (3, 3, 8, 1, 1, "VALID", 0, 7, True),      # k 180 (45): 5x7 pixels, pairs across rows inside
+    (1, 1, 4, 2, 1, "VALID", 1, -128, True),   # k 8 (2): strided 1x1, ReLU = all of int8: no clamp
     (3, 3, 16, 1, 2, "SAME", 0, 10, True),     # k 36 (9): dilation 2
     (1, 1, 12, 1, 1, "VALID", 1, -60, True),   # k 16 (4): ReLU above -128: the lower clamp
     (1, 2, 32, 1, 1, "SAME", 0, -5, True),     # k 24 (6): a 1x2 window cut by the right border
