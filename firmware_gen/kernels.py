@@ -133,7 +133,7 @@ def _conv(node, ctx):
     filter_in_c = 1 if depthwise else int(w.shape[3])
     taps = kh * kw * filter_in_c
     _check_accumulator(node, ctx, taps, -x.zp, 0)
-    dsp = None if depthwise else _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp)
+    dsp = None if depthwise else _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp, ys.n * ys.h * ys.w)
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
@@ -150,14 +150,15 @@ def _conv(node, ctx):
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
 
 
-def _dsp_weights(node, ctx, in_c, filter_in_c, mult, shift, out_offset):
+def _dsp_weights(node, ctx, in_c, filter_in_c, mult, shift, out_offset, pixels):
     """The DSP (Cortex-M4/M7) CONV_2D kernel's weight stream (dsp_layout), emitted for DSP builds only;
     None where the layer does not qualify (that kernel is then not taken)."""
     w = ctx.tensor(node.inputs[1]).data
     bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
     if w is None or not dsp_layout.qualifies(w, in_c, filter_in_c, bias, mult, shift, out_offset):
         return None
-    return ctx.table("dsp_weights", "int32_t", dsp_layout.stream(w, bias, mult, shift, out_offset),
+    wide = pixels >= dsp_layout.INT16_MIN_PIXELS
+    return ctx.table("dsp_weights", "int32_t", dsp_layout.stream(w, bias, mult, shift, out_offset, wide),
                      guard="EP_KERNELS_DSP")
 
 

@@ -252,10 +252,29 @@ def dsp_conv_model(tmp_path_factory):
     return path
 
 
-def test_dsp_conv_model_reaches_every_entry(dsp_conv_model, tmp_path):
-    """Every layer of the chain gets the DSP word stream; the 8-group loop body is entered at each
-    of its 8 offsets; the clamped and unclamped variants, a lone last pixel and a bias-less layer
-    are all there."""
+def _generate_with_int16_from(min_pixels):
+    """codegen.generate with dsp_layout.INT16_MIN_PIXELS set: 0 stores every layer's weights as
+    int16, a large value every layer's as int8."""
+    from firmware_gen import dsp_layout
+
+    def generate(tflite_path, out_dir, prefix):
+        old = dsp_layout.INT16_MIN_PIXELS
+        dsp_layout.INT16_MIN_PIXELS = min_pixels
+        try:
+            return codegen.generate(tflite_path, out_dir, prefix)
+        finally:
+            dsp_layout.INT16_MIN_PIXELS = old
+    return generate
+
+
+DSP_FORMATS = {"int16": 0, "int8": 1 << 30}
+
+
+@pytest.mark.parametrize("fmt", sorted(DSP_FORMATS))
+def test_dsp_conv_model_reaches_every_entry(fmt, dsp_conv_model, tmp_path):
+    """Every layer of the chain gets the DSP word stream, in the format asked for; the 8-group loop
+    body is entered at each of its 8 offsets; the clamped and unclamped variants, a lone last pixel
+    and a bias-less layer are all there."""
     import dsp_conv_models
     from firmware_gen import dsp_layout
     m = tflite_file.read(dsp_conv_model)
@@ -265,17 +284,36 @@ def test_dsp_conv_model_reaches_every_entry(dsp_conv_model, tmp_path):
     assert {k // 4 % 8 for k in ks} == set(range(8))
     assert any(len(op.inputs) < 3 or op.inputs[2] < 0 for op in convs)
     assert {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs} == {0, 1}
-    src = codegen.generate(dsp_conv_model, tmp_path, "dc").c_path.read_text()
-    assert len(re.findall(r"dc_l\d+_dsp_weights\[", src)) == len(convs) == len(dsp_conv_models.LAYERS)
+    src = _generate_with_int16_from(DSP_FORMATS[fmt])(dsp_conv_model, tmp_path, "dc").c_path.read_text()
+    tables = re.findall(r"dc_l\d+_dsp_weights\[(\d+)\] DC_ALIGN16 = \{\s*(-?\d+),", src)
+    assert len(tables) == len(convs) == len(dsp_conv_models.LAYERS)
+    wide = fmt == "int16"
+    assert [(int(n), int(f)) for n, f in tables] == \
+        [(dsp_layout.words(int(sg.tensors[op.outputs[0]].shape[-1]), k, wide), 16 if wide else 8)
+         for op, k in zip(convs, ks)]
     ranges = re.findall(r"\.act_min = (-?\d+),\s*\.act_max = (-?\d+)", src)
     assert ("-128", "127") in ranges and any(lo != "-128" for lo, _ in ranges) and \
         any(hi != "127" for _, hi in ranges)
-    assert dsp_layout.words(8, 12) == 4 * (12 + 10)
 
 
-@pytest.mark.parametrize("board_id", [*DSP_BOARDS, *MVE_BOARDS, "mps2-an385"])
-def test_dsp_conv_model_bit_exact_with_tflm(board_id, dsp_conv_model, tmp_path):
-    """The DSP stream kernel on the M4 and M7; the M55 and M3 builds of the same model hold the int8
-    weights instead (the stream's table is emitted for DSP builds only)."""
-    r = board_bench.run(board_id, dsp_conv_model, _inputs(dsp_conv_model, 20, seed=13), None, tmp_path)
-    assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 20 samples differ from TFLM"
+def test_dsp_layout_default_format_follows_the_pixels(dsp_conv_model, tmp_path):
+    """By default (INT16_MIN_PIXELS) the chain's 63- and 35-pixel layers store int16 weights, its
+    12-pixel layers int8."""
+    from firmware_gen import dsp_layout
+    m = tflite_file.read(dsp_conv_model)
+    pixels = [int(np.prod(m.main.tensors[op.outputs[0]].shape[1:3])) for op in m.main.operators]
+    src = codegen.generate(dsp_conv_model, tmp_path, "dc").c_path.read_text()
+    formats = [int(f) for f in re.findall(r"dc_l\d+_dsp_weights\[\d+\] DC_ALIGN16 = \{\s*(-?\d+),", src)]
+    assert formats == [16 if n >= dsp_layout.INT16_MIN_PIXELS else 8 for n in pixels]
+    assert set(formats) == {8, 16}
+
+
+# the format only changes DSP builds: the M55 and M3 builds hold the int8 weights instead
+@pytest.mark.parametrize("board_id, fmt", [(b, f) for b in DSP_BOARDS for f in sorted(DSP_FORMATS)] +
+                         [(b, "int16") for b in (*MVE_BOARDS, "mps2-an385")])
+def test_dsp_conv_model_bit_exact_with_tflm(board_id, fmt, dsp_conv_model, tmp_path):
+    """The DSP stream kernel on the M4 and M7, both weight formats; the M55 and M3 builds of the
+    same model hold the int8 weights instead (the stream's table is emitted for DSP builds only)."""
+    r = board_bench.run(board_id, dsp_conv_model, _inputs(dsp_conv_model, 20, seed=13), None, tmp_path,
+                        generate=_generate_with_int16_from(DSP_FORMATS[fmt]))
+    assert r["mismatches"] == 0, f"{board_id} ({fmt}): {r['mismatches']} of 20 samples differ from TFLM"

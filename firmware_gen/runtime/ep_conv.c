@@ -339,7 +339,7 @@ typedef struct {
     int32_t entry;                  /* bytes into the loop body to enter at: k / 4 % EP_DSP16_UNROLL groups */
     const int32_t *xend;            /* wide + k */
     uint32_t lo4, hi4;              /* act_min / act_max in each byte */
-    const int32_t *w;               /* the stream: out_c / 2 records of k + 10 words */
+    const int32_t *w;               /* the stream's records: out_c / 2 of k + 10 words (int8: k / 2 + 10) */
 } ep_dsp16_job;
 
 #define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
@@ -358,11 +358,34 @@ typedef struct {
     "smlad  r3, r10, r6, r3\n\t"                \
     "smlad  r3, r11, r7, r3\n\t"
 /* accumulator a with the channel's m, C, s (r10 scratch) */
-#define EP_DSP16_RQ(a, m, c, s)                 \
+#define EP_DSP16_RQ(a, m, c, s, dbl)            \
     "add    r10, " c ", " a ", asr #31\n\t"      \
+    dbl                                         \
     "smmlar " a ", " a ", " m ", r10\n\t"        \
     "asr    " a ", " a ", " s "\n\t"             \
     "ssat   " a ", #8, " a ", asr #1\n\t"
+/* the int8-weight stream accumulates a, not 2a: doubled here (sign taken before, the same) */
+#define EP_DSP8_DBL(a) "lsl    " a ", " a ", #1\n\t"
+
+/* The int8-weight stream (layers whose weights meet few pixels, dsp_layout.INT16_MIN_PIXELS):
+ * per group both filters' bytes interleaved in two words, (c0 x0, c1 x0, c0 x2, c1 x2) and the same
+ * for x1, x3, so SXTB16 and SXTB16 ROR 8 give each filter's int16 pairs: 16 MACs in 14 instructions. */
+#define EP_DSP8_GROUP_BYTES 56      /* 2 LDM.W + 4 SXTB16 + 8 SMLAD, 4 bytes each */
+#define EP_DSP8_GROUP                           \
+    "ldmia  r12!, {r4-r7}\n\t"                  \
+    "ldmia  lr!, {r8, r9}\n\t"                  \
+    "sxtb16 r10, r8\n\t"                        \
+    "sxtb16 r8, r8, ror #8\n\t"                 \
+    "sxtb16 r11, r9\n\t"                        \
+    "sxtb16 r9, r9, ror #8\n\t"                 \
+    "smlad  r0, r10, r4, r0\n\t"                \
+    "smlad  r0, r11, r5, r0\n\t"                \
+    "smlad  r1, r10, r6, r1\n\t"                \
+    "smlad  r1, r11, r7, r1\n\t"                \
+    "smlad  r2, r8, r4, r2\n\t"                 \
+    "smlad  r2, r9, r5, r2\n\t"                 \
+    "smlad  r3, r8, r6, r3\n\t"                 \
+    "smlad  r3, r9, r7, r3\n\t"
 
 /* Every channel pair of one pixel pair. Not C: the loop needs all 14 registers and LDM needs them
  * in a known order. The job is copied to the stack (9 words, in the order the loads below want
@@ -374,7 +397,7 @@ typedef struct {
         "sel    r0, r0, r4\n\t"                                                                  \
         "ssub8  r6, r5, r0\n\t"                                                                  \
         "sel    r0, r0, r5\n\t"
-#define EP_DSP16_PAIRS(clamp)                                                                    \
+#define EP_DSP16_PAIRS(group, group_bytes, dbl0, dbl1, dbl2, dbl3, clamp)                          \
         "push   {r4-r11, lr}\n\t"                                                                \
         "ldmia  r0, {r1-r9}\n\t"                                                                 \
         "adr.w  r10, 1f\n\t"                                                                     \
@@ -387,20 +410,19 @@ typedef struct {
         "ldrd   r12, r8, [sp, #12]\n\t"                                                          \
         "bx     r8\n\t"                                                                          \
         "1:\n\t"                                                                                 \
-        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP                              \
-        EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP EP_DSP16_GROUP                              \
+        group group group group group group group group                                          \
         "3:\n\t"                                                                                 \
-        ".if 3b - 1b - " EP_STR(EP_DSP16_UNROLL) " * " EP_STR(EP_DSP16_GROUP_BYTES) "\n\t"       \
+        ".if 3b - 1b - " EP_STR(EP_DSP16_UNROLL) " * " EP_STR(group_bytes) "\n\t"                \
         ".error \"ep_conv_pairs_dsp16: the loop body is not EP_DSP16_UNROLL groups\"\n\t"        \
         ".endif\n\t"                                                                             \
         "ldr    r8, [sp, #20]\n\t"                                                               \
         "cmp    r12, r8\n\t"                                                                     \
         "bne    1b\n\t"                                                                          \
         "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */                       \
-        EP_DSP16_RQ("r0", "r4", "r5", "r6")                                                      \
-        EP_DSP16_RQ("r1", "r4", "r5", "r6")                                                      \
-        EP_DSP16_RQ("r2", "r7", "r8", "r9")                                                      \
-        EP_DSP16_RQ("r3", "r7", "r8", "r9")                                                      \
+        EP_DSP16_RQ("r0", "r4", "r5", "r6", dbl0)                                                \
+        EP_DSP16_RQ("r1", "r4", "r5", "r6", dbl1)                                                \
+        EP_DSP16_RQ("r2", "r7", "r8", "r9", dbl2)                                                \
+        EP_DSP16_RQ("r3", "r7", "r8", "r9", dbl3)                                                \
         "bfi    r0, r2, #8, #8\n\t"             /* px0 c0, px0 c1, px1 c0, px1 c1 */             \
         "bfi    r0, r1, #16, #8\n\t"                                                             \
         "bfi    r0, r3, #24, #8\n\t"                                                             \
@@ -415,15 +437,30 @@ typedef struct {
         "add    sp, sp, #36\n\t"                                                                 \
         "pop    {r4-r11, pc}\n\t"
 
+#define EP_DSP16_BODY(clamp) EP_DSP16_PAIRS(EP_DSP16_GROUP, EP_DSP16_GROUP_BYTES, "", "", "", "", clamp)
+#define EP_DSP8_BODY(clamp) EP_DSP16_PAIRS(EP_DSP8_GROUP, EP_DSP8_GROUP_BYTES, EP_DSP8_DBL("r0"),          \
+                                           EP_DSP8_DBL("r1"), EP_DSP8_DBL("r2"), EP_DSP8_DBL("r3"), clamp)
+
 __attribute__((naked, noinline)) static void ep_conv_pairs_dsp16(const ep_dsp16_job *job __attribute__((unused)))
 {
-    __asm__ volatile(EP_DSP16_PAIRS(EP_DSP16_CLAMP));
+    __asm__ volatile(EP_DSP16_BODY(EP_DSP16_CLAMP));
 }
 
 /* the same without the clamp, for an activation range that is all of int8 (SSAT clamps already) */
 __attribute__((naked, noinline)) static void ep_conv_pairs_dsp16_full(const ep_dsp16_job *job __attribute__((unused)))
 {
-    __asm__ volatile(EP_DSP16_PAIRS(""));
+    __asm__ volatile(EP_DSP16_BODY(""));
+}
+
+/* both again for the int8-weight stream */
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp8(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP8_BODY(EP_DSP16_CLAMP));
+}
+
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp8_full(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP8_BODY(""));
 }
 
 /* both pixels' n inputs (n % 4 == 0) widened with the offset into the ep_patches layout: per group
@@ -487,7 +524,9 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
     const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c, npix = p->out.n * p->out.h * p->out.w;
     const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
     const int dense = direct && p->stride_h == 1 && p->stride_w == 1 && p->in.h == p->out.h && p->in.w == p->out.w;
-    const int full = p->act_min <= -128 && p->act_max >= 127;
+    const int full = p->act_min <= -128 && p->act_max >= 127, wide16 = p->dsp_weights[0] == 16;
+    void (*const pairs)(const ep_dsp16_job *) = wide16 ? (full ? ep_conv_pairs_dsp16_full : ep_conv_pairs_dsp16)
+                                                       : (full ? ep_conv_pairs_dsp8_full : ep_conv_pairs_dsp8);
     const int32_t off2 = ep_offset_x2(p->in_offset);
     ep_patches v;
     ep_dsp16_job job;
@@ -495,10 +534,11 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
     v.wide = wide;
     job.wide = wide;
     job.xend = wide + k;
-    job.w = p->dsp_weights;
+    job.w = p->dsp_weights + 1;         /* after the format word: 16 (int16 weights) or 8 */
     job.lo4 = ep_bytes4(p->act_min);
     job.hi4 = ep_bytes4(p->act_max);
-    job.entry = ((EP_DSP16_UNROLL - (k / 4) % EP_DSP16_UNROLL) % EP_DSP16_UNROLL) * EP_DSP16_GROUP_BYTES;
+    job.entry = ((EP_DSP16_UNROLL - (k / 4) % EP_DSP16_UNROLL) % EP_DSP16_UNROLL) *
+                (wide16 ? EP_DSP16_GROUP_BYTES : EP_DSP8_GROUP_BYTES);
     for (pix = 0; pix < npix; pix += 2) {
         const int32_t q1 = pix + 1 < npix ? pix + 1 : pix;
         if (dense) {
@@ -513,11 +553,7 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
         job.o0 = out + (size_t)pix * out_c;
         job.oend = job.o0 + out_c;
         job.d = (q1 - pix) * out_c;
-        if (full) {
-            ep_conv_pairs_dsp16_full(&job);
-        } else {
-            ep_conv_pairs_dsp16(&job);
-        }
+        pairs(&job);
     }
 }
 
