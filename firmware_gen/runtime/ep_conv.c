@@ -324,7 +324,8 @@ const int32_t ep_kernels_dsp_runtime = 1;
  * the weights, r12 the patch pointer, lr the stream pointer; the rest of the job lives on the stack.
  *
  * Requantization per output in 4 instructions, bit-exact with ep_dsp_rq (ep_simd.h): the stream's
- * weights and bias are doubled, so the accumulator A = 2a and SMMULR(A, m) = SRDHM(a, m). Then
+ * int16 weights and bias are doubled (the int8 format doubles the sum with one LSL instead), so the
+ * accumulator A = 2a and SMMULR(A, m) = SRDHM(a, m). Then
  *   x - [x < 0]           = x + (A >> 31): x < 0 implies a < 0 (m >= 0); a < 0 with x = 0 (A * m =
  *                           -2^31 exactly, or m = 0) gives -1 instead of 0, and both end as
  *                           out_offset below ((-1 >> s) + 2 out_offset + 1 = 2 out_offset, halved);
@@ -341,6 +342,8 @@ typedef struct {
     uint32_t lo4, hi4;              /* act_min / act_max in each byte */
     const int32_t *w;               /* the stream's records: out_c / 2 of k + 10 words (int8: k / 2 + 10) */
 } ep_dsp16_job;
+/* the assembly copies it as nine words */
+typedef char ep_dsp16_job_is_9_words[sizeof(ep_dsp16_job) == 9 * 4 ? 1 : -1];
 
 #define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
 #define EP_DSP16_UNROLL 8           /* groups in the loop body */
@@ -557,13 +560,15 @@ __attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *
     }
 }
 
-static void ep_conv2d_dsp16(const ep_conv_params *p, const int8_t *in, int8_t *out)
+/* not inlined into ep_conv2d: the patch buffer (k words) is on the stack only while this runs */
+__attribute__((noinline)) static void ep_conv2d_dsp16(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     int32_t wide[p->kh * p->kw * p->in.c];
     ep_conv2d_dsp16_run(p, in, out, wide);
 }
 
-/* the layers the stream was generated for (dsp_layout.qualifies; checked again here) */
+/* the layers the stream was generated for (dsp_layout.qualifies, the same conditions: a DSP build
+ * of such a layer has no int8 weights, so no other path could take it) */
 static int ep_conv2d_dsp16_ok(const ep_conv_params *p)
 {
     const int32_t k = p->kh * p->kw * p->in.c;
