@@ -318,3 +318,85 @@ def test_dsp_conv_model_bit_exact_with_tflm(board_id, fmt, dsp_conv_model, tmp_p
     r = board_bench.run(board_id, dsp_conv_model, _inputs(dsp_conv_model, 20, seed=13), None, tmp_path,
                         generate=_generate_with_int16_from(DSP_FORMATS[fmt]))
     assert r["mismatches"] == 0, f"{board_id} ({fmt}): {r['mismatches']} of 20 samples differ from TFLM"
+
+
+DSP_RQ_CHECK = r"""
+#include <stdio.h>
+#include "ep_fixedpoint.h"
+
+/* ep_conv.c's 4-instruction requantization (EP_DSP16_RQ) written out in C, instruction by
+ * instruction: A = 2a (the doubled stream), ADD t = C + (A asr 31), SMMLAR x = high word of
+ * (t << 32) + A * m + 2^31, ASR x by s, SSAT #8 of x asr 1 */
+static int32_t dsp_rq(int32_t a, int32_t m, int32_t shift, int32_t off)
+{
+    const int32_t s = -shift - 1, A = a * 2;
+    const int32_t c = (int32_t)((int64_t)(2 * off + 1) * ((int64_t)1 << s));
+    const int32_t t = c + (A >> 31);
+    int32_t x = (int32_t)(((int64_t)t * 4294967296LL + (int64_t)A * m + 2147483648LL) >> 32);
+    x = (x >> s) >> 1;
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+static int32_t reference(int32_t a, int32_t m, int32_t shift, int32_t off)
+{
+    const int32_t x = ep_mbqm(a, m, shift) + off;
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+int main(void)
+{
+    static const int32_t edge_a[] = {0, 1, -1, 2, -2, 3, -3, 127, -128, 1 << 20, -(1 << 20),
+                                     (1 << 30) - 1, -(1 << 30) + 1, (1 << 29), -(1 << 29)};
+    static const int32_t edge_m[] = {0, 1 << 30, (1 << 30) + 1, 0x7fffffff, 0x7ffffffe, 0x55555555};
+    uint32_t r = 2463534242u;
+    long i;
+    unsigned j, k;
+    int32_t sh, off;
+    for (j = 0; j < sizeof edge_a / sizeof edge_a[0]; ++j) {
+        for (k = 0; k < sizeof edge_m / sizeof edge_m[0]; ++k) {
+            for (sh = -22; sh <= -1; ++sh) {
+                for (off = -128; off <= 127; ++off) {
+                    if (dsp_rq(edge_a[j], edge_m[k], sh, off) != reference(edge_a[j], edge_m[k], sh, off)) {
+                        printf("differs at a=%ld m=%ld shift=%ld off=%ld\n", (long)edge_a[j], (long)edge_m[k],
+                               (long)sh, (long)off);
+                        return 1;
+                    }
+                }
+            }
+        }
+    }
+    for (i = 0; i < 20000000L; ++i) {
+        int32_t a, m;
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        a = (int32_t)(r & 0x7fffffffu) - (1 << 30);          /* |a| < 2^30, then often smaller */
+        a >>= (int)((r >> 27) & 15u);
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        m = (int32_t)(r | 0x40000000u) & 0x7fffffff;         /* [2^30, 2^31), as quantize_multiplier */
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        sh = -1 - (int32_t)(r % 22u);
+        off = (int32_t)((r >> 8) & 255u) - 128;
+        if (a == -(1 << 30)) {
+            continue;
+        }
+        if (dsp_rq(a, m, sh, off) != reference(a, m, sh, off)) {
+            printf("differs at a=%ld m=%ld shift=%ld off=%ld\n", (long)a, (long)m, (long)sh, (long)off);
+            return 1;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_dsp_stream_requantization_equals_tflm(tmp_path):
+    """The DSP stream kernel's 4-instruction requantization (ep_conv.c EP_DSP16_RQ; what
+    dsp_layout.qualifies admits: |acc| < 2^30, right shifts 1..22, multipliers 0 or [2^30, 2^31))
+    against TFLM's MultiplyByQuantizedMultiplier + offset + int8 saturation (ep_mbqm): every
+    output offset and shift for edge accumulators and multipliers, and 20M pseudo-random cases,
+    under UBSan."""
+    src = tmp_path / "dsp_rq_check.c"
+    src.write_text(DSP_RQ_CHECK)
+    exe = build.compile_host([src], tmp_path / "dsp_rq_check", include_dirs=[codegen.RUNTIME_DIR],
+                             opt="-O2", extra=["-fsanitize=undefined", "-fno-sanitize-recover=all"])
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
