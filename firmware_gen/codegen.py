@@ -499,6 +499,8 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
     values = dict(
         banner=banner, prefix=prefix, PREFIX=prefix.upper(), tables=tables, layers=layers,
         guards=sorted({m for t in tables if t.guard for m in re.findall(r"EP_KERNELS_\w+", t.guard)}),
+        # variants for which a table is left out (replaced by one of theirs): the model must link them
+        linked=sorted({m for t in tables if t.guard for m in re.findall(r"!\s*(EP_KERNELS_\w+)", t.guard)}),
         input_bytes=x.nbytes, output_bytes=y.nbytes, arena_bytes=plan.arena_bytes,
         arena_alloc=max(plan.arena_bytes, 16), macs=macs, sha256=g.sha256,
         input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),
