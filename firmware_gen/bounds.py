@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from edgepipe_base.errors import EdgepipeError
 
+from . import dsp_layout
 from .stem import table_words as stem_table_words
 
 INT32_MAX = (1 << 31) - 1
@@ -44,8 +45,16 @@ def _conv(f, function, tables) -> Footprint:
     stem = stem_table_words(f["kh"], f["kw"], i.c, o.c)
     return Footprint(inputs=(_n(i),), output=_n(o),
                      tables=dict(weights=per_filter * o.c, bias=o.c, mult=o.c, shift=o.c, kernel_sums=o.c,
-                                 stem_weights=stem),
+                                 stem_weights=stem, dsp_weights=_dsp_words(f, tables, o.c, per_filter)),
                      products=tuple(rows))
+
+
+def _dsp_words(f, tables, out_c: int, k: int) -> int:
+    """The DSP conv stream's length: its format word (16: int16 weights, else int8) decides."""
+    t = f.get("dsp_weights")
+    values = tables.get(t.text) if t is not None else None
+    wide = values is None or len(values) == 0 or int(values[0]) == 16
+    return dsp_layout.words(out_c, k, wide)
 
 
 def _fc(f, function, tables) -> Footprint:

@@ -71,8 +71,8 @@ class _Table:
     name: str
     ctype: str
     values: np.ndarray
-    guard: str = ""         # "DSP": emitted only where EP_KERNELS_DSP (ep_simd.h), NULL elsewhere
-    ref: str = ""           # what a struct field holds: the name, or PREFIX_IF_<guard>(name)
+    guard: str | None = None    # emitted only where this condition on ep_simd.h's EP_KERNELS_* holds
+                                # (a null pointer elsewhere)
 
     @property
     def count(self) -> int:
@@ -175,14 +175,14 @@ class _BuildContext:
         self.arena_offset[text] = self.offsets[i]
         return text
 
-    def table(self, suffix, ctype, values, guard: str = "") -> CExpr:
-        """A constant table; `guard` ("DSP", "MVE"): only the builds of that kernel variant hold it
-        (a table only that variant's kernels read), the struct field is NULL in the others."""
+    def table(self, suffix, ctype, values, guard: str | None = None) -> CExpr:
+        """A constant table; with `guard` (a condition on ep_simd.h's EP_KERNELS_* macros, such as
+        "EP_KERNELS_DSP") only the builds whose kernel variant reads it hold it, the others see a
+        null pointer."""
         name = f"{self.prefix}_l{self.layer}_{suffix}"
-        ref = f"{self.prefix.upper()}_IF_{guard}({name})" if guard else name
         if not any(t.name == name for t in self.tables):
-            self.tables.append(_Table(name, ctype, np.asarray(values).reshape(-1), guard, ref))
-        return CExpr(ref)
+            self.tables.append(_Table(name, ctype, np.asarray(values).reshape(-1), guard))
+        return CExpr(name)
 
 
 # Elementwise kernels that read element i before writing element i: the output may reuse an
@@ -316,7 +316,7 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int, out: CEx
     """Check that the kernel's footprint (bounds.footprint, from its own parameters) stays inside
     every buffer it is handed; return the same facts as C constant expressions for the generated
     file's compile-time asserts. `out`: the output pointer when it is not node's output tensor."""
-    tables = {t.ref or t.name: t for t in ctx.tables}
+    tables = {t.name: t for t in ctx.tables}
     fp = bounds.footprint(call, {name: t.values for name, t in tables.items()})
     where = f"{ctx.g.path}: layer '{node.name}' ({node.opcode})"
     checks = []
@@ -337,14 +337,14 @@ def _bounds_checks(node, call, ctx, arena_bytes: int, input_bytes: int, out: CEx
         elif ptr.text in tables:
             t = tables[ptr.text]
             limit, c_limit, c_used = t.count * t.itemsize, f"sizeof({t.name})", str(nbytes)
-            if t.guard:
-                c_limit, c_used = "1", f"{ctx.prefix.upper()}_FITS_{t.guard}({nbytes}, {t.name})"
+            if t.guard:         # a null pointer where the guard is false: nothing read there
+                c_used = f"!{t.guard} || {nbytes}"
         else:
             raise EdgepipeError(f"{where}: internal: pointer {ptr.text} into no known buffer")
         if nbytes > limit:
             raise EdgepipeError(f"{where}: the kernel would touch {nbytes} bytes of {what} where "
                                 f"{limit} are placed; the model's shapes disagree with its buffers")
-        checks.append(f"{c_used} <= {c_limit}")
+        checks.append(f"({c_used} <= {c_limit})" if "||" in c_used else f"{c_used} <= {c_limit}")
 
     for k, (ptr, count) in enumerate(zip(call.inputs, fp.inputs)):
         within(ptr, count, ctx.itemsize.get(ptr.text, 1), f"input {k}")
@@ -498,7 +498,9 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
                              undefined=jinja2.StrictUndefined)
     values = dict(
         banner=banner, prefix=prefix, PREFIX=prefix.upper(), tables=tables, layers=layers,
-        guards=sorted({t.guard for t in tables if t.guard}),
+        guards=sorted({m for t in tables if t.guard for m in re.findall(r"EP_KERNELS_\w+", t.guard)}),
+        # variants for which a table is left out (replaced by one of theirs): the model must link them
+        linked=sorted({m for t in tables if t.guard for m in re.findall(r"!\s*(EP_KERNELS_\w+)", t.guard)}),
         input_bytes=x.nbytes, output_bytes=y.nbytes, arena_bytes=plan.arena_bytes,
         arena_alloc=max(plan.arena_bytes, 16), macs=macs, sha256=g.sha256,
         input_scale=c_float(x.s), input_zero_point=x.zp, output_scale=c_float(y.s),

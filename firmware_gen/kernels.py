@@ -13,7 +13,7 @@ import numpy as np
 
 from edgepipe_base.errors import EdgepipeError
 
-from . import qmath, stem
+from . import dsp_layout, qmath, stem
 
 SAME = 0          # schema Padding enum
 _FUSED = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
@@ -135,9 +135,14 @@ def _conv(node, ctx):
     _check_accumulator(node, ctx, taps, -x.zp, 0)
     bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
     extra = {}
+    dsp = None
     if not depthwise and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias, shift, y.zp):
+        # few input channels: the stem kernel (firmware_gen/stem.py); the int8 weights stay for the
+        # block path it falls back to, so no DSP stream as well
         extra["stem_weights"] = ctx.table("stem_weights", "int32_t", stem.table(w.data, bias, mult, shift, y.zp),
-                                          guard="DSP")
+                                          guard="EP_KERNELS_DSP")
+    elif not depthwise:
+        dsp = _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp, ys.n * ys.h * ys.w)
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,
@@ -145,10 +150,25 @@ def _conv(node, ctx):
                     stride_h=o.strideH, stride_w=o.strideW, dil_h=o.dilationHFactor,
                     dil_w=o.dilationWFactor, pad_h=pad_h, pad_w=pad_w,
                     in_offset=-x.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
-                    weights=ctx.table("weights", "int8_t", w.data), bias=_bias(node, ctx),
+                    # a DSP build reads the stream instead (ep_conv2d takes its kernel whenever it is given)
+                    weights=ctx.table("weights", "int8_t", w.data, guard="!EP_KERNELS_DSP" if dsp else None),
+                    bias=_bias(node, ctx),
                     mult=ctx.table("mult", "int32_t", mult), shift=ctx.table("shift", "int32_t", shift),
-                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp)), **extra),
+                    kernel_sums=ctx.table("kernel_sums", "int32_t", kernel_sums(node, ctx, -x.zp)),
+                    **extra, **({} if dsp is None else dict(dsp_weights=dsp))),
         inputs=[ctx.ptr(node.inputs[0])], macs=ys.n * ys.h * ys.w * ys.c * taps)
+
+
+def _dsp_weights(node, ctx, in_c, filter_in_c, mult, shift, out_offset, pixels):
+    """The DSP (Cortex-M4/M7) CONV_2D kernel's weight stream (dsp_layout), emitted for DSP builds only;
+    None where the layer does not qualify (that kernel is then not taken)."""
+    w = ctx.tensor(node.inputs[1]).data
+    bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
+    if w is None or not dsp_layout.qualifies(w, in_c, filter_in_c, bias, mult, shift, out_offset):
+        return None
+    wide = pixels >= dsp_layout.INT16_MIN_PIXELS
+    return ctx.table("dsp_weights", "int32_t", dsp_layout.stream(w, bias, mult, shift, out_offset, wide),
+                     guard="EP_KERNELS_DSP")
 
 
 def _fully_connected(node, ctx):

@@ -326,3 +326,161 @@ def test_srdhm_shortcut_equals_gemmlowp(tmp_path):
                              opt="-O2", extra=["-fsanitize=undefined", "-fno-sanitize-recover=all"])
     proc = subprocess.run([str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def dsp_conv_model(tmp_path_factory):
+    import dsp_conv_models
+    path = tmp_path_factory.mktemp("dspconv") / "dsp_conv_chain.tflite"
+    path.write_bytes(dsp_conv_models.conv_chain())
+    return path
+
+
+def _generate_with_int16_from(min_pixels):
+    """codegen.generate with dsp_layout.INT16_MIN_PIXELS set: 0 stores every layer's weights as
+    int16, a large value every layer's as int8."""
+    from firmware_gen import dsp_layout
+
+    def generate(tflite_path, out_dir, prefix):
+        old = dsp_layout.INT16_MIN_PIXELS
+        dsp_layout.INT16_MIN_PIXELS = min_pixels
+        try:
+            return codegen.generate(tflite_path, out_dir, prefix)
+        finally:
+            dsp_layout.INT16_MIN_PIXELS = old
+    return generate
+
+
+DSP_FORMATS = {"int16": 0, "int8": 1 << 30}
+
+
+@pytest.mark.parametrize("fmt", sorted(DSP_FORMATS))
+def test_dsp_conv_model_reaches_every_entry(fmt, dsp_conv_model, tmp_path):
+    """Every layer of the chain gets the DSP word stream, in the format asked for; the 8-group loop
+    body is entered at each of its 8 offsets; the clamped and unclamped variants, a lone last pixel
+    and a bias-less layer are all there."""
+    import dsp_conv_models
+    from firmware_gen import dsp_layout
+    m = tflite_file.read(dsp_conv_model)
+    sg = m.main
+    convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
+    ks = [int(np.prod(sg.tensors[op.inputs[1]].shape[1:])) for op in convs]
+    assert {k // 4 % 8 for k in ks} == set(range(8))
+    assert any(len(op.inputs) < 3 or op.inputs[2] < 0 for op in convs)
+    assert {int(np.prod(sg.tensors[op.outputs[0]].shape[1:3])) % 2 for op in convs} == {0, 1}
+    src = _generate_with_int16_from(DSP_FORMATS[fmt])(dsp_conv_model, tmp_path, "dc").c_path.read_text()
+    tables = re.findall(r"dc_l\d+_dsp_weights\[(\d+)\] DC_ALIGN16 = \{\s*(-?\d+),", src)
+    assert len(tables) == len(convs) == len(dsp_conv_models.LAYERS)
+    wide = fmt == "int16"
+    assert [(int(n), int(f)) for n, f in tables] == \
+        [(dsp_layout.words(int(sg.tensors[op.outputs[0]].shape[-1]), k, wide), 16 if wide else 8)
+         for op, k in zip(convs, ks)]
+    ranges = re.findall(r"\.act_min = (-?\d+),\s*\.act_max = (-?\d+)", src)
+    assert ("-128", "127") in ranges and any(lo != "-128" for lo, _ in ranges) and \
+        any(hi != "127" for _, hi in ranges)
+
+
+def test_dsp_layout_default_format_follows_the_pixels(dsp_conv_model, tmp_path):
+    """By default (INT16_MIN_PIXELS) the chain's 63- and 35-pixel layers store int16 weights, its
+    12-pixel layers int8."""
+    from firmware_gen import dsp_layout
+    m = tflite_file.read(dsp_conv_model)
+    pixels = [int(np.prod(m.main.tensors[op.outputs[0]].shape[1:3])) for op in m.main.operators]
+    src = codegen.generate(dsp_conv_model, tmp_path, "dc").c_path.read_text()
+    formats = [int(f) for f in re.findall(r"dc_l\d+_dsp_weights\[\d+\] DC_ALIGN16 = \{\s*(-?\d+),", src)]
+    assert formats == [16 if n >= dsp_layout.INT16_MIN_PIXELS else 8 for n in pixels]
+    assert set(formats) == {8, 16}
+
+
+# the format only changes DSP builds: the M3 build holds the int8 weights instead (the M55 builds of
+# the testdata models, whose layers have streams too, do the same for Helium)
+@pytest.mark.parametrize("board_id, fmt", [(b, f) for b in DSP_BOARDS for f in sorted(DSP_FORMATS)] +
+                         [("mps2-an385", "int16")])
+def test_dsp_conv_model_bit_exact_with_tflm(board_id, fmt, dsp_conv_model, tmp_path):
+    """The DSP stream kernel on the M4 and M7, both weight formats; the M3 build of the same model
+    holds the int8 weights instead (the stream's table is emitted for DSP builds only)."""
+    r = board_bench.run(board_id, dsp_conv_model, _inputs(dsp_conv_model, 20, seed=13), None, tmp_path,
+                        generate=_generate_with_int16_from(DSP_FORMATS[fmt]))
+    assert r["mismatches"] == 0, f"{board_id} ({fmt}): {r['mismatches']} of 20 samples differ from TFLM"
+
+
+DSP_RQ_CHECK = r"""
+#include <stdio.h>
+#include "ep_fixedpoint.h"
+
+/* ep_conv.c's 4-instruction requantization (EP_DSP16_RQ) written out in C, instruction by
+ * instruction: A = 2a (the doubled stream), ADD t = C + (A asr 31), SMMLAR x = high word of
+ * (t << 32) + A * m + 2^31, ASR x by s, SSAT #8 of x asr 1 */
+static int32_t dsp_rq(int32_t a, int32_t m, int32_t shift, int32_t off)
+{
+    const int32_t s = -shift - 1, A = a * 2;
+    const int32_t c = (int32_t)((int64_t)(2 * off + 1) * ((int64_t)1 << s));
+    const int32_t t = c + (A >> 31);
+    int32_t x = (int32_t)(((int64_t)t * 4294967296LL + (int64_t)A * m + 2147483648LL) >> 32);
+    x = (x >> s) >> 1;
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+static int32_t reference(int32_t a, int32_t m, int32_t shift, int32_t off)
+{
+    const int32_t x = ep_mbqm(a, m, shift) + off;
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+int main(void)
+{
+    static const int32_t edge_a[] = {0, 1, -1, 2, -2, 3, -3, 127, -128, 1 << 20, -(1 << 20),
+                                     (1 << 30) - 1, -(1 << 30) + 1, (1 << 29), -(1 << 29)};
+    static const int32_t edge_m[] = {0, 1 << 30, (1 << 30) + 1, 0x7fffffff, 0x7ffffffe, 0x55555555};
+    uint32_t r = 2463534242u;
+    long i;
+    unsigned j, k;
+    int32_t sh, off;
+    for (j = 0; j < sizeof edge_a / sizeof edge_a[0]; ++j) {
+        for (k = 0; k < sizeof edge_m / sizeof edge_m[0]; ++k) {
+            for (sh = -22; sh <= -1; ++sh) {
+                for (off = -128; off <= 127; ++off) {
+                    if (dsp_rq(edge_a[j], edge_m[k], sh, off) != reference(edge_a[j], edge_m[k], sh, off)) {
+                        printf("differs at a=%ld m=%ld shift=%ld off=%ld\n", (long)edge_a[j], (long)edge_m[k],
+                               (long)sh, (long)off);
+                        return 1;
+                    }
+                }
+            }
+        }
+    }
+    for (i = 0; i < 20000000L; ++i) {
+        int32_t a, m;
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        a = (int32_t)(r & 0x7fffffffu) - (1 << 30);          /* |a| < 2^30, then often smaller */
+        a >>= (int)((r >> 27) & 15u);
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        m = (int32_t)(r | 0x40000000u) & 0x7fffffff;         /* [2^30, 2^31), as quantize_multiplier */
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        sh = -1 - (int32_t)(r % 22u);
+        off = (int32_t)((r >> 8) & 255u) - 128;
+        if (a == -(1 << 30)) {
+            continue;
+        }
+        if (dsp_rq(a, m, sh, off) != reference(a, m, sh, off)) {
+            printf("differs at a=%ld m=%ld shift=%ld off=%ld\n", (long)a, (long)m, (long)sh, (long)off);
+            return 1;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_dsp_stream_requantization_equals_tflm(tmp_path):
+    """The DSP stream kernel's 4-instruction requantization (ep_conv.c EP_DSP16_RQ; what
+    dsp_layout.qualifies admits: |acc| < 2^30, right shifts 1..22, multipliers 0 or [2^30, 2^31))
+    against TFLM's MultiplyByQuantizedMultiplier + offset + int8 saturation (ep_mbqm): every
+    output offset and shift for edge accumulators and multipliers, and 20M pseudo-random cases,
+    under UBSan."""
+    src = tmp_path / "dsp_rq_check.c"
+    src.write_text(DSP_RQ_CHECK)
+    exe = build.compile_host([src], tmp_path / "dsp_rq_check", include_dirs=[codegen.RUNTIME_DIR],
+                             opt="-O2", extra=["-fsanitize=undefined", "-fno-sanitize-recover=all"])
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -368,6 +368,272 @@ __attribute__((noinline)) static void ep_conv_pairs_dsp(const ep_dsp_pass *cx, i
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* A generated model compiled for the DSP variant holds the stream instead of int8 weights and
+ * refers to this symbol, so it cannot link a runtime built for another variant. */
+const int32_t ep_kernels_dsp_runtime = 1;
+
+/* ---- DSP CONV_2D from a generation-time word stream (firmware_gen/dsp_layout.py) --------------
+ * Two output pixels x two output channels per pass, the whole channel loop in one assembly
+ * function: per group of four inputs one LDM of both pixels' widened patch words, one LDM of both
+ * filters' int16 weight pairs (pre-widened, so no SXTB16) and 8 SMLAD: 16 MACs in 10 instructions.
+ * Registers: r0-r3 the accumulators (px0 c0, px1 c0, px0 c1, px1 c1), r4-r7 the patch words, r8-r11
+ * the weights, r12 the patch pointer, lr the stream pointer; the rest of the job lives on the stack.
+ *
+ * Requantization per output in 4 instructions, bit-exact with ep_dsp_rq (ep_simd.h): the stream's
+ * int16 weights and bias are doubled (the int8 format doubles the sum with one LSL instead), so the
+ * accumulator A = 2a and SMMULR(A, m) = SRDHM(a, m). Then
+ *   x - [x < 0]           = x + (A >> 31): x < 0 implies a < 0 (m >= 0); a < 0 with x = 0 (A * m =
+ *                           -2^31 exactly, or m = 0) gives -1 instead of 0, and both end as
+ *                           out_offset below ((-1 >> s) + 2 out_offset + 1 = 2 out_offset, halved);
+ *   (t >> s) + 2off + 1   = (t + C) >> s with C = (2off + 1) << s, a multiple of 2^s (exact);
+ * so ADD t = C + (A asr 31), SMMLAR x = t + SMMULR(A, m), ASR x by s, SSAT #8 of x asr 1.
+ * dsp_layout.qualifies keeps s <= 21 and |a| < 2^30: |x + t| < 2^30 + 257 * 2^21 fits int32. */
+typedef struct {
+    int8_t *o0;                     /* pixel 0's outputs */
+    int32_t d;                      /* pixel 1's outputs - pixel 0's (0: a lone last pixel) */
+    int8_t *oend;                   /* o0 + out_c: where pixel 0's outputs end */
+    const int32_t *wide;            /* both pixels' widened patches (k words) */
+    int32_t entry;                  /* bytes into the loop body to enter at: k / 4 % EP_DSP16_UNROLL groups */
+    const int32_t *xend;            /* wide + k */
+    uint32_t lo4, hi4;              /* act_min / act_max in each byte */
+    const int32_t *w;               /* the stream's records: out_c / 2 of k + 10 words (int8: k / 2 + 10) */
+} ep_dsp16_job;
+/* the assembly copies it as nine words */
+typedef char ep_dsp16_job_is_9_words[sizeof(ep_dsp16_job) == 9 * 4 ? 1 : -1];
+
+#define EP_DSP16_GROUP_BYTES 40     /* one group below: 2 LDM.W + 8 SMLAD, 4 bytes each */
+#define EP_DSP16_UNROLL 8           /* groups in the loop body */
+#define EP_STR_(x) #x
+#define EP_STR(x) EP_STR_(x)
+#define EP_DSP16_GROUP                          \
+    "ldmia  r12!, {r4-r7}\n\t"                  \
+    "ldmia  lr!, {r8-r11}\n\t"                  \
+    "smlad  r0, r8, r4, r0\n\t"                 \
+    "smlad  r0, r9, r5, r0\n\t"                 \
+    "smlad  r1, r8, r6, r1\n\t"                 \
+    "smlad  r1, r9, r7, r1\n\t"                 \
+    "smlad  r2, r10, r4, r2\n\t"                \
+    "smlad  r2, r11, r5, r2\n\t"                \
+    "smlad  r3, r10, r6, r3\n\t"                \
+    "smlad  r3, r11, r7, r3\n\t"
+/* accumulator a with the channel's m, C, s (r10 scratch) */
+#define EP_DSP16_RQ(a, m, c, s, dbl)            \
+    "add    r10, " c ", " a ", asr #31\n\t"      \
+    dbl                                         \
+    "smmlar " a ", " a ", " m ", r10\n\t"        \
+    "asr    " a ", " a ", " s "\n\t"             \
+    "ssat   " a ", #8, " a ", asr #1\n\t"
+/* the int8-weight stream accumulates a, not 2a: doubled here (sign taken before, the same) */
+#define EP_DSP8_DBL(a) "lsl    " a ", " a ", #1\n\t"
+
+/* The int8-weight stream (layers whose weights meet few pixels, dsp_layout.INT16_MIN_PIXELS):
+ * per group both filters' bytes interleaved in two words, (c0 x0, c1 x0, c0 x2, c1 x2) and the same
+ * for x1, x3, so SXTB16 and SXTB16 ROR 8 give each filter's int16 pairs: 16 MACs in 14 instructions. */
+#define EP_DSP8_GROUP_BYTES 56      /* 2 LDM.W + 4 SXTB16 + 8 SMLAD, 4 bytes each */
+#define EP_DSP8_GROUP                           \
+    "ldmia  r12!, {r4-r7}\n\t"                  \
+    "ldmia  lr!, {r8, r9}\n\t"                  \
+    "sxtb16 r10, r8\n\t"                        \
+    "sxtb16 r8, r8, ror #8\n\t"                 \
+    "sxtb16 r11, r9\n\t"                        \
+    "sxtb16 r9, r9, ror #8\n\t"                 \
+    "smlad  r0, r10, r4, r0\n\t"                \
+    "smlad  r0, r11, r5, r0\n\t"                \
+    "smlad  r1, r10, r6, r1\n\t"                \
+    "smlad  r1, r11, r7, r1\n\t"                \
+    "smlad  r2, r8, r4, r2\n\t"                 \
+    "smlad  r2, r9, r5, r2\n\t"                 \
+    "smlad  r3, r8, r6, r3\n\t"                 \
+    "smlad  r3, r9, r7, r3\n\t"
+
+/* Every channel pair of one pixel pair. Not C: the loop needs all 14 registers and LDM needs them
+ * in a known order. The job is copied to the stack (9 words, in the order the loads below want
+ * them side by side) and read from there. The loop body
+ * is 8 groups (32 inputs); k / 4 % 8 groups are done first by entering it part way (job.entry). */
+#define EP_DSP16_CLAMP                                                                           \
+        "ldrd   r4, r5, [sp, #24]\n\t"          /* the activation clamp, four byte lanes */      \
+        "ssub8  r6, r0, r4\n\t"                                                                  \
+        "sel    r0, r0, r4\n\t"                                                                  \
+        "ssub8  r6, r5, r0\n\t"                                                                  \
+        "sel    r0, r0, r5\n\t"
+#define EP_DSP16_PAIRS(group, group_bytes, dbl0, dbl1, dbl2, dbl3, clamp)                          \
+        "push   {r4-r11, lr}\n\t"                                                                \
+        "ldmia  r0, {r1-r9}\n\t"                                                                 \
+        "adr.w  r10, 1f\n\t"                                                                     \
+        "add    r5, r5, r10\n\t"                                                                 \
+        "orr    r5, r5, #1\n\t"                 /* a Thumb address for BX */                     \
+        "push   {r1-r9}\n\t"                    /* sp: o0, d, oend, wide, entry, xend, lo4, hi4, w */ \
+        "mov    lr, r9\n\t"                                                                      \
+        "2:\n\t"                                                                                 \
+        "ldmia  lr!, {r0-r3}\n\t"               /* 2 * bias: of c0 twice, of c1 twice */         \
+        "ldrd   r12, r8, [sp, #12]\n\t"                                                          \
+        "bx     r8\n\t"                                                                          \
+        "1:\n\t"                                                                                 \
+        group group group group group group group group                                          \
+        "3:\n\t"                                                                                 \
+        ".if 3b - 1b - " EP_STR(EP_DSP16_UNROLL) " * " EP_STR(group_bytes) "\n\t"                \
+        ".error \"ep_conv_pairs_dsp16: the loop body is not EP_DSP16_UNROLL groups\"\n\t"        \
+        ".endif\n\t"                                                                             \
+        "ldr    r8, [sp, #20]\n\t"                                                               \
+        "cmp    r12, r8\n\t"                                                                     \
+        "bne    1b\n\t"                                                                          \
+        "ldmia  lr!, {r4-r9}\n\t"               /* m, C, s of c0; of c1 */                       \
+        EP_DSP16_RQ("r0", "r4", "r5", "r6", dbl0)                                                \
+        EP_DSP16_RQ("r1", "r4", "r5", "r6", dbl1)                                                \
+        EP_DSP16_RQ("r2", "r7", "r8", "r9", dbl2)                                                \
+        EP_DSP16_RQ("r3", "r7", "r8", "r9", dbl3)                                                \
+        "bfi    r0, r2, #8, #8\n\t"             /* px0 c0, px0 c1, px1 c0, px1 c1 */             \
+        "bfi    r0, r1, #16, #8\n\t"                                                             \
+        "bfi    r0, r3, #24, #8\n\t"                                                             \
+        clamp                                                                                    \
+        "ldmia  sp, {r4-r6}\n\t"                /* o0, d, oend */                                \
+        "lsr    r7, r0, #16\n\t"                /* pixel 1 first: a lone pixel ends with pixel 0's */ \
+        "strh   r7, [r4, r5]\n\t"                                                                \
+        "strh   r0, [r4], #2\n\t"                                                                \
+        "str    r4, [sp]\n\t"                                                                    \
+        "cmp    r4, r6\n\t"                                                                      \
+        "bne    2b\n\t"                                                                          \
+        "add    sp, sp, #36\n\t"                                                                 \
+        "pop    {r4-r11, pc}\n\t"
+
+#define EP_DSP16_BODY(clamp) EP_DSP16_PAIRS(EP_DSP16_GROUP, EP_DSP16_GROUP_BYTES, "", "", "", "", clamp)
+#define EP_DSP8_BODY(clamp) EP_DSP16_PAIRS(EP_DSP8_GROUP, EP_DSP8_GROUP_BYTES, EP_DSP8_DBL("r0"),          \
+                                           EP_DSP8_DBL("r1"), EP_DSP8_DBL("r2"), EP_DSP8_DBL("r3"), clamp)
+
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp16(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP16_BODY(EP_DSP16_CLAMP));
+}
+
+/* the same without the clamp, for an activation range that is all of int8 (SSAT clamps already) */
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp16_full(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP16_BODY(""));
+}
+
+/* both again for the int8-weight stream */
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp8(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP8_BODY(EP_DSP16_CLAMP));
+}
+
+__attribute__((naked, noinline)) static void ep_conv_pairs_dsp8_full(const ep_dsp16_job *job __attribute__((unused)))
+{
+    __asm__ volatile(EP_DSP8_BODY(""));
+}
+
+/* both pixels' n inputs (n % 4 == 0) widened with the offset into the ep_patches layout: per group
+ * of four, pixel 0's (x0, x2) and (x1, x3), then pixel 1's */
+static void ep_widen_pair(int32_t *d, const int8_t *x0, const int8_t *x1, int32_t n, int32_t off2)
+{
+    const int8_t *const end = x0 + n;
+    int32_t v0, v1, a, b;
+    /* (in C, gcc 12 stores the four words one by one: 13 instructions per group, here 10) */
+    __asm__ volatile("1:\n\t"
+                     "ldr     %[v0], [%[x0]], #4\n\t"
+                     "ldr     %[v1], [%[x1]], #4\n\t"
+                     "sxtab16 %[a], %[off2], %[v0]\n\t"
+                     "sxtab16 %[b], %[off2], %[v0], ror #8\n\t"
+                     "sxtab16 %[v0], %[off2], %[v1]\n\t"
+                     "sxtab16 %[v1], %[off2], %[v1], ror #8\n\t"
+                     "strd    %[v0], %[v1], [%[d], #8]\n\t"
+                     "strd    %[a], %[b], [%[d]], #16\n\t"
+                     "cmp     %[x0], %[end]\n\t"
+                     "bne     1b\n\t"
+                     : [x0] "+r"(x0), [x1] "+r"(x1), [d] "+r"(d), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                       [a] "=&r"(a), [b] "=&r"(b)
+                     : [off2] "r"(off2), [end] "r"(end)
+                     : "cc", "memory");
+}
+
+/* Both pixels' patches when both windows lie inside the image and their rows are undilated: per
+ * filter row one ep_widen_pair of kw * in_c bytes (the two pixels' rows side by side). Returns 0,
+ * having written nothing, for any other pair (ep_patch_widen then takes each pixel). */
+static int ep_widen_pair_inside(const ep_conv_params *p, const int8_t *in, int32_t pix0, int32_t pix1,
+                                int32_t *wide, int32_t off2)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
+    const int32_t run = kw * in_c, span = p->dil_h * (kh - 1);
+    const int8_t *x[2];
+    const size_t x_row = (size_t)in_w * in_c * p->dil_h;
+    int32_t i, fy;
+    if (p->dil_w != 1) {
+        return 0;
+    }
+    for (i = 0; i < 2; ++i) {
+        const int32_t pix = i == 0 ? pix0 : pix1;
+        const int32_t ox = pix % p->out.w, oy = (pix / p->out.w) % p->out.h, b = pix / (p->out.w * p->out.h);
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        if (iy0 < 0 || iy0 + span >= in_h || ix0 < 0 || ix0 + kw > in_w) {
+            return 0;
+        }
+        x[i] = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
+    }
+    for (fy = 0; fy < kh; ++fy) {
+        ep_widen_pair(wide + fy * run, x[0] + fy * x_row, x[1] + fy * x_row, run, off2);
+    }
+    return 1;
+}
+
+/* ep_conv2d on the stream: patches widened per pixel pair as in the blocked path (in place from
+ * the input for a 1x1 unpadded filter, ep_patch_widen otherwise). */
+__attribute__((noinline)) static void ep_conv2d_dsp16_run(const ep_conv_params *p, const int8_t *in, int8_t *out,
+                                                          int32_t *wide)
+{
+    const int32_t out_c = p->out.c, k = p->kh * p->kw * p->in.c, npix = p->out.n * p->out.h * p->out.w;
+    const int direct = p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0;
+    const int dense = direct && p->stride_h == 1 && p->stride_w == 1 && p->in.h == p->out.h && p->in.w == p->out.w;
+    const int full = p->act_min <= -128 && p->act_max >= 127, wide16 = p->dsp_weights[0] == 16;
+    void (*const pairs)(const ep_dsp16_job *) = wide16 ? (full ? ep_conv_pairs_dsp16_full : ep_conv_pairs_dsp16)
+                                                       : (full ? ep_conv_pairs_dsp8_full : ep_conv_pairs_dsp8);
+    const int32_t off2 = ep_offset_x2(p->in_offset);
+    ep_patches v;
+    ep_dsp16_job job;
+    int32_t pix;
+    v.wide = wide;
+    job.wide = wide;
+    job.xend = wide + k;
+    job.w = p->dsp_weights + 1;         /* after the format word: 16 (int16 weights) or 8 */
+    job.lo4 = ep_bytes4(p->act_min);
+    job.hi4 = ep_bytes4(p->act_max);
+    job.entry = ((EP_DSP16_UNROLL - (k / 4) % EP_DSP16_UNROLL) % EP_DSP16_UNROLL) *
+                (wide16 ? EP_DSP16_GROUP_BYTES : EP_DSP8_GROUP_BYTES);
+    for (pix = 0; pix < npix; pix += 2) {
+        const int32_t q1 = pix + 1 < npix ? pix + 1 : pix;
+        if (dense) {
+            /* 1x1, stride 1, unpadded: pixel q's patch is the q-th run of k input bytes */
+            ep_widen_pair(wide, in + (size_t)pix * k, in + (size_t)q1 * k, k, off2);
+        } else if (direct) {
+            ep_widen_pair(wide, ep_patch(p, in, pix, NULL), ep_patch(p, in, q1, NULL), k, off2);
+        } else if (!ep_widen_pair_inside(p, in, pix, q1, wide, off2)) {
+            ep_patch_widen(p, in, pix, &v, 0);
+            ep_patch_widen(p, in, q1, &v, 1);
+        }
+        job.o0 = out + (size_t)pix * out_c;
+        job.oend = job.o0 + out_c;
+        job.d = (q1 - pix) * out_c;
+        pairs(&job);
+    }
+}
+
+/* not inlined into ep_conv2d: the patch buffer (k words) is on the stack only while this runs */
+__attribute__((noinline)) static void ep_conv2d_dsp16(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    int32_t wide[p->kh * p->kw * p->in.c];
+    ep_conv2d_dsp16_run(p, in, out, wide);
+}
+
+/* the layers the stream was generated for (dsp_layout.qualifies, the same conditions: a DSP build
+ * of such a layer has no int8 weights, so no other path could take it) */
+static int ep_conv2d_dsp16_ok(const ep_conv_params *p)
+{
+    const int32_t k = p->kh * p->kw * p->in.c;
+    return p->dsp_weights != NULL && p->filter_in_c == p->in.c && p->in.c % 4 == 0 && p->out.c % 2 == 0 &&
+           k > 0 && k <= EP_COL_MAX;
+}
+#endif
+
 #if EP_KERNELS_MVE
 /* Channels per chunk of ep_mve_pixels / ep_mve_small_pixels: their int32 sums wait on the stack
  * for the requantization pass, so the buffer is 4 * EP_MVE_CHUNK bytes whatever the layer's width. */
@@ -1619,6 +1885,12 @@ void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
         ((uintptr_t)(out + (size_t)p->out.n * out_h * out_w * out_c) <= (uintptr_t)in ||
          (uintptr_t)(in + (size_t)p->in.n * in_h * in_w * in_c) <= (uintptr_t)out)) {
         ep_conv1x1_mve(p, in, out);
+        return;
+    }
+#endif
+#if EP_KERNELS_DSP
+    if (ep_conv2d_dsp16_ok(p)) {
+        ep_conv2d_dsp16(p, in, out);
         return;
     }
 #endif

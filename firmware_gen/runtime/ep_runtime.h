@@ -38,6 +38,9 @@ typedef struct {
      * filters the doubled biases, the filters widened to doubled int16 pairs in the stem kernel's
      * order, the multipliers, right shifts and rounding offsets (firmware_gen/stem.py) */
     const int32_t *stem_weights;
+    /* CONV_2D on Cortex-M4/M7 (EP_KERNELS_DSP builds only, NULL elsewhere and where the layer does
+     * not qualify): weights, bias and requantization as one word stream, firmware_gen/dsp_layout.py */
+    const int32_t *dsp_weights;
 } ep_conv_params;
 
 /* FULLY_CONNECTED. per_channel = 0: mult[0]/shift[0] for every output (TFLM's per-tensor path). */
