@@ -923,6 +923,267 @@ __attribute__((noinline)) static void ep_dw3x3_pair_dsp(const ep_dw_pair_ctx *cx
     }
 }
 
+/* ---- 3x3 depthwise, channel-major (depth multiplier 1, undilated, stride_w 1 or 2) -------------
+ * SMLAD needs two taps of the same channel in one register, which NHWC never gives. For a group of
+ * four channels the kernel keeps the window's three input rows transposed into int16 rows, one per
+ * channel (x + in_offset, padding columns 0, rows outside the image all 0: a padding tap then adds
+ * 0, exactly the reference's skipped tap), in a ring of three row slots, so every input row is
+ * widened once per channel group. Along such a row horizontally adjacent taps are adjacent int16s:
+ * a 3-tap row of one output is one SMLAD (taps 0, 1) and one SMLAxy (tap 2), the weights of one
+ * channel stay in five registers across the output row, and two outputs share the loads. */
+static inline int32_t ep_pkhbt16(int32_t lo, int32_t hi)     /* lo.lo | hi.lo << 16 */
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline int32_t ep_pkhtb16(int32_t hi, int32_t lo)     /* lo.hi | hi.hi << 16 */
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+static inline int32_t ep_ld32(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void ep_st32(int16_t *p, int32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+typedef struct {
+    const ep_conv_params *p;
+    const int8_t *in;
+    int16_t *buf;                       /* 4 channels x 3 slots x len int16 */
+    int32_t len, c0, g, off2;
+} ep_dw_cm_ctx;
+
+/* input row iy (of batch b) into ring slot `slot` of the group: in-image columns only, the
+ * padding columns stay as zeroed at the start; a row outside the image is all zero */
+static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t slot)
+{
+    const ep_conv_params *p = cx->p;
+    const int32_t c_n = p->in.c, in_w = p->in.w, len = cx->len, pad = p->pad_w, g = cx->g;
+    int16_t *const r0 = cx->buf + (size_t)slot * len;
+    const size_t cs = (size_t)3 * len;           /* next channel's rows */
+    int32_t j, k;
+    if (iy < 0 || iy >= p->in.h) {
+        for (k = 0; k < 4; ++k) {
+            memset(r0 + k * cs, 0, (size_t)len * 2);
+        }
+        return;
+    }
+    {
+        const int32_t end = in_w < len - pad ? in_w : len - pad;    /* in-image columns we need */
+        const int8_t *x = cx->in + ((size_t)(b * p->in.h + iy) * in_w) * c_n + cx->c0;
+        int16_t *d = r0 + pad;
+        if (g == 4) {
+            const int32_t off2 = cx->off2;
+            for (j = 0; j + 2 <= end; j += 2, x += 2 * c_n) {
+                const int32_t v0 = ep_read_s8x4(x), v1 = ep_read_s8x4(x + c_n);
+                const int32_t a02 = __sxtab16(off2, v0), a13 = ep_sxtab16_ror8(off2, v0);
+                const int32_t b02 = __sxtab16(off2, v1), b13 = ep_sxtab16_ror8(off2, v1);
+                ep_st32(d + j, ep_pkhbt16(a02, b02));
+                ep_st32(d + cs + j, ep_pkhbt16(a13, b13));
+                ep_st32(d + 2 * cs + j, ep_pkhtb16(b02, a02));
+                ep_st32(d + 3 * cs + j, ep_pkhtb16(b13, a13));
+            }
+            if (j < end) {
+                d[j] = (int16_t)(x[0] + p->in_offset);
+                d[cs + j] = (int16_t)(x[1] + p->in_offset);
+                d[2 * cs + j] = (int16_t)(x[2] + p->in_offset);
+                d[3 * cs + j] = (int16_t)(x[3] + p->in_offset);
+            }
+        } else {
+            for (j = 0; j < end; ++j, x += c_n) {
+                for (k = 0; k < g; ++k) {
+                    d[k * cs + j] = (int16_t)(x[k] + p->in_offset);
+                }
+            }
+        }
+    }
+}
+
+/* one output row of one channel, raw sums of output pairs into acc (2 * the sum without bias):
+ * rows q0..q2 of the window (int16, offset added), weights doubled, as (w_r0, w_r1) pairs per row
+ * plus the third column packed (w02, w12) and (w22, 0). 24 instructions per output pair. */
+__attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, const int16_t *q1, const int16_t *q2, const int32_t *wq,
+                         int32_t *acc, int32_t pairs, int32_t stride)
+{
+    const int32_t w0 = wq[0], w1 = wq[1], w2 = wq[2], wa = wq[3], wb = wq[4];
+    int32_t a, b, t;
+    if (stride == 1) {
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr     %[t], [%[q0]]\n\t"
+            "smuad   %[a], %[w0], %[t]\n\t"
+            "ldr     %[t], [%[q0], #2]\n\t"
+            "smuad   %[b], %[w0], %[t]\n\t"
+            "ldr     %[t], [%[q0], #4]!\n\t"
+            "smlabb  %[a], %[wa], %[t], %[a]\n\t"
+            "smlabt  %[b], %[wa], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q1]]\n\t"
+            "smlad   %[a], %[w1], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q1], #2]\n\t"
+            "smlad   %[b], %[w1], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q1], #4]!\n\t"
+            "smlatb  %[a], %[wa], %[t], %[a]\n\t"
+            "smlatt  %[b], %[wa], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q2]]\n\t"
+            "smlad   %[a], %[w2], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q2], #2]\n\t"
+            "smlad   %[b], %[w2], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q2], #4]!\n\t"
+            "smlabb  %[a], %[wb], %[t], %[a]\n\t"
+            "smlabt  %[b], %[wb], %[t], %[b]\n\t"
+            "strd    %[a], %[b], [%[acc]], #8\n\t"
+            "subs    %[n], %[n], #1\n\t"
+            "bne     1b\n\t"
+            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2),
+              [acc] "+r"(acc), [n] "+r"(pairs)
+            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb)
+            : "cc", "memory");
+    } else {
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr     %[t], [%[q0]], #8\n\t"
+            "smuad   %[a], %[w0], %[t]\n\t"
+            "ldr     %[t], [%[q0], #-4]\n\t"
+            "smuad   %[b], %[w0], %[t]\n\t"
+            "smlabb  %[a], %[wa], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q0]]\n\t"
+            "smlabb  %[b], %[wa], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q1]], #8\n\t"
+            "smlad   %[a], %[w1], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q1], #-4]\n\t"
+            "smlad   %[b], %[w1], %[t], %[b]\n\t"
+            "smlatb  %[a], %[wa], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q1]]\n\t"
+            "smlatb  %[b], %[wa], %[t], %[b]\n\t"
+            "ldr     %[t], [%[q2]], #8\n\t"
+            "smlad   %[a], %[w2], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q2], #-4]\n\t"
+            "smlad   %[b], %[w2], %[t], %[b]\n\t"
+            "smlabb  %[a], %[wb], %[t], %[a]\n\t"
+            "ldr     %[t], [%[q2]]\n\t"
+            "smlabb  %[b], %[wb], %[t], %[b]\n\t"
+            "strd    %[a], %[b], [%[acc]], #8\n\t"
+            "subs    %[n], %[n], #1\n\t"
+            "bne     1b\n\t"
+            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2),
+              [acc] "+r"(acc), [n] "+r"(pairs)
+            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb)
+            : "cc", "memory");
+    }
+}
+
+/* one channel group's per-layer constants, prepared once per group */
+typedef struct {
+    int32_t wq[4][5];                   /* ep_dw_cm_mac's weight words per channel */
+    int32_t init2[4], mult[4], rs[4];   /* 2 * bias, multiplier, right shift - 1 (~shift) */
+    int32_t g, cs, out_w, pairs, sw, c_n, off2p1, lo, hi;
+    int32_t *acc;
+} ep_dw_cm_job;
+
+/* one output row of the group's channels: the sums, then requantization from the doubled sums
+ * (SMMULR takes 2 * acc directly), stores strided by c_n */
+__attribute__((noinline)) static void ep_dw_cm_rows(const ep_dw_cm_job *j, const int16_t *q0, const int16_t *q1,
+                                                    const int16_t *q2, int8_t *o)
+{
+    const int32_t c_n = j->c_n, n = j->out_w, off2p1 = j->off2p1, lo = j->lo, hi = j->hi;
+    const int clamp = lo != -128 || hi != 127;
+    int32_t *const acc = j->acc;
+    int32_t g, i;
+    for (g = 0; g < j->g; ++g, q0 += j->cs, q1 += j->cs, q2 += j->cs, ++o) {
+        const int32_t init2 = j->init2[g], mult = j->mult[g], rs = j->rs[g];
+        int8_t *op = o;
+        ep_dw_cm_mac(q0, q1, q2, j->wq[g], acc, j->pairs, j->sw);
+        if (!clamp) {
+            for (i = 0; i < n; ++i, op += c_n) {
+                int32_t x = ep_smmulr(acc[i] + init2, mult);
+                x += x >> 31;
+                *op = (int8_t)__ssat(((x >> rs) + off2p1) >> 1, 8);
+            }
+        } else {
+            for (i = 0; i < n; ++i, op += c_n) {
+                int32_t x = ep_smmulr(acc[i] + init2, mult);
+                x += x >> 31;
+                x = __ssat(((x >> rs) + off2p1) >> 1, 8);
+                *op = (int8_t)ep_clamp(x, lo, hi);
+            }
+        }
+    }
+}
+
+__attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w;
+    const int32_t pairs = (out_w + 1) / 2;
+    const int32_t len = (sw * 2 * pairs + 4 + 1) & ~1;
+    int32_t buf32[6 * len];             /* 4 channels x 3 slots x len int16, word aligned */
+    int32_t acc[2 * pairs];
+    ep_dw_cm_ctx cx;
+    ep_dw_cm_job job;
+    int32_t c0, b, oy, g, r, slot_iy[3];
+
+    cx.p = p;
+    cx.in = in;
+    cx.buf = (int16_t *)(void *)buf32;
+    cx.len = len;
+    cx.off2 = ep_offset_x2(p->in_offset);
+    job.cs = 3 * len;
+    job.out_w = out_w;
+    job.pairs = pairs;
+    job.sw = sw;
+    job.c_n = c_n;
+    job.off2p1 = 2 * p->out_offset + 1;
+    job.lo = p->act_min;
+    job.hi = p->act_max;
+    job.acc = acc;
+    memset(buf32, 0, sizeof buf32);
+    for (c0 = 0; c0 < c_n; c0 += 4) {
+        cx.c0 = c0;
+        cx.g = job.g = c_n - c0 < 4 ? c_n - c0 : 4;
+        for (g = 0; g < cx.g; ++g) {
+            const int8_t *w = p->weights + c0 + g;
+            int32_t t[9];
+            for (r = 0; r < 9; ++r) {
+                t[r] = 2 * w[(size_t)r * c_n];
+            }
+            job.wq[g][0] = ep_pkhbt16(t[0], t[1]);
+            job.wq[g][1] = ep_pkhbt16(t[3], t[4]);
+            job.wq[g][2] = ep_pkhbt16(t[6], t[7]);
+            job.wq[g][3] = ep_pkhbt16(t[2], t[5]);
+            job.wq[g][4] = ep_pkhbt16(t[8], 0);
+            job.init2[g] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+            job.mult[g] = p->mult[c0 + g];
+            job.rs[g] = ~p->shift[c0 + g];
+        }
+        for (b = 0; b < p->out.n; ++b) {
+            slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
+            for (oy = 0; oy < out_h; ++oy) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_h;
+                const int16_t *q[3];
+                for (r = 0; r < 3; ++r) {
+                    const int32_t iy = iy0 + r, slot = (int32_t)((uint32_t)(iy + 3 * 1024) % 3u);
+                    if (slot_iy[slot] != iy) {
+                        ep_dw_cm_row(&cx, b, iy, slot);
+                        slot_iy[slot] = iy;
+                    }
+                    q[r] = cx.buf + (size_t)slot * len;
+                }
+                ep_dw_cm_rows(&job, q[0], q[1], q[2], out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0);
+            }
+        }
+    }
+}
+
 /* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
  * channels, four accumulators in registers. A 3x3 window with every tap in the image is unrolled
  * (nine taps, no loop, no pointer updates); other windows run their in-image taps row by row in
@@ -947,6 +1208,10 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     ep_dw_pair_ctx pcx;
     int32_t b, oy, ox, c, r;
 
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2)) {
+        ep_dw3x3_cm_dsp(p, in, out);
+        return;
+    }
     pcx.c_n = c_n;
     pcx.x_row = x_row;
     pcx.w_row = w_row;
