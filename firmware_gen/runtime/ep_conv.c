@@ -960,18 +960,17 @@ static inline void ep_st32(int16_t *p, int32_t v)
 typedef struct {
     const ep_conv_params *p;
     const int8_t *in;
-    int16_t *buf;                       /* 4 channels x 3 slots x len int16 */
-    int32_t len, c0, g, off2;
+    int16_t *buf;                       /* 4 channels x rows x len int16 */
+    int32_t len, cs, c0, g, off2;
 } ep_dw_cm_ctx;
 
 /* input row iy (of batch b) into ring slot `slot` of the group: in-image columns only, the
  * padding columns stay as zeroed at the start; a row outside the image is all zero */
-static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t slot)
+static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t *r0)
 {
     const ep_conv_params *p = cx->p;
     const int32_t c_n = p->in.c, in_w = p->in.w, len = cx->len, pad = p->pad_w, g = cx->g;
-    int16_t *const r0 = cx->buf + (size_t)slot * len;
-    const size_t cs = (size_t)3 * len;           /* next channel's rows */
+    const size_t cs = (size_t)cx->cs;            /* next channel's rows */
     int32_t j, k;
     if (iy < 0 || iy >= p->in.h) {
         for (k = 0; k < 4; ++k) {
@@ -1010,17 +1009,36 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t 
     }
 }
 
-/* one output row of one channel, raw sums of output pairs into acc (2 * the sum without bias):
- * rows q0..q2 of the window (int16, offset added), weights doubled, as (w_r0, w_r1) pairs per row
- * plus the third column packed (w02, w12) and (w22, 0). 24 instructions per output pair. */
-__attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, const int16_t *q1, const int16_t *q2, const int32_t *wq,
-                         int32_t *acc, int32_t pairs, int32_t stride)
+/* `rows` output rows of one channel, raw sums of output pairs into acc (rows of 2 * pairs; 2 * the
+ * sum without bias): window rows q0, q0 + len, q0 + 2 len (int16, offset added), the next output
+ * row `skip` bytes on; weights doubled, as (w_r0, w_r1) pairs per row plus the third column
+ * packed (w02, w12) and (w22, 0). 24 instructions per output pair. */
+#define EP_DW_CM_ROWLOOP_HEAD \
+    "2:\n\t"                  \
+    "ldr     %[n], %[pairs]\n\t" \
+    "1:\n\t"
+#define EP_DW_CM_ROWLOOP_TAIL           \
+    "strd    %[a], %[b], [%[acc]], #8\n\t" \
+    "subs    %[n], %[n], #1\n\t"        \
+    "bne     1b\n\t"                    \
+    "ldr     %[t], %[skip]\n\t"         \
+    "add     %[q0], %[q0], %[t]\n\t"    \
+    "add     %[q1], %[q1], %[t]\n\t"    \
+    "add     %[q2], %[q2], %[t]\n\t"    \
+    "ldr     %[t], %[rows]\n\t"         \
+    "subs    %[t], %[t], #1\n\t"        \
+    "str     %[t], %[rows]\n\t"         \
+    "bne     2b\n\t"
+__attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, int32_t len, const int32_t *wq, int32_t *acc,
+                                                   int32_t pairs, int32_t rows, int32_t stride_w, int32_t stride_h)
 {
     const int32_t w0 = wq[0], w1 = wq[1], w2 = wq[2], wa = wq[3], wb = wq[4];
-    int32_t a, b, t;
-    if (stride == 1) {
+    const int32_t skip = 2 * (stride_h * len - 2 * pairs * stride_w);
+    const int16_t *q1 = q0 + len, *q2 = q0 + 2 * len;
+    int32_t a, b, t, n;
+    if (stride_w == 1) {
         __asm__ volatile(
-            "1:\n\t"
+            EP_DW_CM_ROWLOOP_HEAD
             "ldr     %[t], [%[q0]]\n\t"
             "smuad   %[a], %[w0], %[t]\n\t"
             "ldr     %[t], [%[q0], #2]\n\t"
@@ -1042,16 +1060,15 @@ __attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, const int1
             "ldr     %[t], [%[q2], #4]!\n\t"
             "smlabb  %[a], %[wb], %[t], %[a]\n\t"
             "smlabt  %[b], %[wb], %[t], %[b]\n\t"
-            "strd    %[a], %[b], [%[acc]], #8\n\t"
-            "subs    %[n], %[n], #1\n\t"
-            "bne     1b\n\t"
-            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2),
-              [acc] "+r"(acc), [n] "+r"(pairs)
-            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb)
+            EP_DW_CM_ROWLOOP_TAIL
+            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [n] "=&r"(n), [q0] "+r"(q0), [q1] "+r"(q1),
+              [q2] "+r"(q2), [acc] "+r"(acc), [rows] "+m"(rows)
+            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb), [pairs] "m"(pairs),
+              [skip] "m"(skip)
             : "cc", "memory");
     } else {
         __asm__ volatile(
-            "1:\n\t"
+            EP_DW_CM_ROWLOOP_HEAD
             "ldr     %[t], [%[q0]], #8\n\t"
             "smuad   %[a], %[w0], %[t]\n\t"
             "ldr     %[t], [%[q0], #-4]\n\t"
@@ -1073,112 +1090,123 @@ __attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, const int1
             "smlabb  %[a], %[wb], %[t], %[a]\n\t"
             "ldr     %[t], [%[q2]]\n\t"
             "smlabb  %[b], %[wb], %[t], %[b]\n\t"
-            "strd    %[a], %[b], [%[acc]], #8\n\t"
-            "subs    %[n], %[n], #1\n\t"
-            "bne     1b\n\t"
-            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2),
-              [acc] "+r"(acc), [n] "+r"(pairs)
-            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb)
+            EP_DW_CM_ROWLOOP_TAIL
+            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [n] "=&r"(n), [q0] "+r"(q0), [q1] "+r"(q1),
+              [q2] "+r"(q2), [acc] "+r"(acc), [rows] "+m"(rows)
+            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb), [pairs] "m"(pairs),
+              [skip] "m"(skip)
             : "cc", "memory");
     }
 }
+#undef EP_DW_CM_ROWLOOP_HEAD
+#undef EP_DW_CM_ROWLOOP_TAIL
 
 /* one channel group's per-layer constants, prepared once per group */
 typedef struct {
     int32_t wq[4][5];                   /* ep_dw_cm_mac's weight words per channel */
     int32_t init2[4], mult[4], rs[4];   /* 2 * bias, multiplier, right shift - 1 (~shift) */
-    int32_t g, cs, out_w, pairs, sw, c_n, off2p1, lo, hi;
+    int32_t g, cs, len, out_w, pairs, sw, sh, c_n, off2p1, lo, hi;
     int32_t *acc;
 } ep_dw_cm_job;
 
-/* one output row of the group's channels: the sums, then requantization from the doubled sums
- * (SMMULR takes 2 * acc directly), stores strided by c_n */
-__attribute__((noinline)) static void ep_dw_cm_rows(const ep_dw_cm_job *j, const int16_t *q0, const int16_t *q1,
-                                                    const int16_t *q2, int8_t *o)
+/* `rows` output rows of the group's channels from the stripe at q (channel planes cs int16
+ * apart): the sums, then requantization from the doubled sums (SMMULR takes 2 * acc directly) */
+__attribute__((noinline)) static void ep_dw_cm_rows(const ep_dw_cm_job *j, const int16_t *q, int32_t rows, int8_t *o)
 {
     const int32_t c_n = j->c_n, n = j->out_w, off2p1 = j->off2p1, lo = j->lo, hi = j->hi;
+    const int32_t row_skip = 2 * j->pairs - n;
     const int clamp = lo != -128 || hi != 127;
-    int32_t *const acc = j->acc;
-    int32_t g, i;
-    for (g = 0; g < j->g; ++g, q0 += j->cs, q1 += j->cs, q2 += j->cs, ++o) {
+    int32_t g, r, i;
+    for (g = 0; g < j->g; ++g, q += j->cs, ++o) {
         const int32_t init2 = j->init2[g], mult = j->mult[g], rs = j->rs[g];
+        const int32_t *acc = j->acc;
         int8_t *op = o;
-        ep_dw_cm_mac(q0, q1, q2, j->wq[g], acc, j->pairs, j->sw);
-        if (!clamp) {
-            for (i = 0; i < n; ++i, op += c_n) {
-                int32_t x = ep_smmulr(acc[i] + init2, mult);
-                x += x >> 31;
-                *op = (int8_t)__ssat(((x >> rs) + off2p1) >> 1, 8);
-            }
-        } else {
-            for (i = 0; i < n; ++i, op += c_n) {
-                int32_t x = ep_smmulr(acc[i] + init2, mult);
-                x += x >> 31;
-                x = __ssat(((x >> rs) + off2p1) >> 1, 8);
-                *op = (int8_t)ep_clamp(x, lo, hi);
+        ep_dw_cm_mac(q, j->len, j->wq[g], j->acc, j->pairs, rows, j->sw, j->sh);
+        for (r = 0; r < rows; ++r, acc += row_skip) {
+            if (!clamp) {
+                for (i = 0; i < n; ++i, op += c_n) {
+                    int32_t x = ep_smmulr(*acc++ + init2, mult);
+                    x += x >> 31;
+                    *op = (int8_t)__ssat(((x >> rs) + off2p1) >> 1, 8);
+                }
+            } else {
+                for (i = 0; i < n; ++i, op += c_n) {
+                    int32_t x = ep_smmulr(*acc++ + init2, mult);
+                    x += x >> 31;
+                    x = __ssat(((x >> rs) + off2p1) >> 1, 8);
+                    *op = (int8_t)ep_clamp(x, lo, hi);
+                }
             }
         }
     }
 }
 
+/* stack budget of the stripe (transposed rows) and the sums, bytes */
+#define EP_DW_CM_STACK 2048
+
 __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
-    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w;
+    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w, sh = p->stride_h;
     const int32_t pairs = (out_w + 1) / 2;
     const int32_t len = (sw * 2 * pairs + 4 + 1) & ~1;
-    int32_t buf32[6 * len];             /* 4 channels x 3 slots x len int16, word aligned */
-    int32_t acc[2 * pairs];
+    int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
     ep_dw_cm_job job;
-    int32_t c0, b, oy, g, r, slot_iy[3];
+    int32_t c0, b, oy, g, r;
 
-    cx.p = p;
-    cx.in = in;
-    cx.buf = (int16_t *)(void *)buf32;
-    cx.len = len;
-    cx.off2 = ep_offset_x2(p->in_offset);
-    job.cs = 3 * len;
-    job.out_w = out_w;
-    job.pairs = pairs;
-    job.sw = sw;
-    job.c_n = c_n;
-    job.off2p1 = 2 * p->out_offset + 1;
-    job.lo = p->act_min;
-    job.hi = p->act_max;
-    job.acc = acc;
-    memset(buf32, 0, sizeof buf32);
-    for (c0 = 0; c0 < c_n; c0 += 4) {
-        cx.c0 = c0;
-        cx.g = job.g = c_n - c0 < 4 ? c_n - c0 : 4;
-        for (g = 0; g < cx.g; ++g) {
-            const int8_t *w = p->weights + c0 + g;
-            int32_t t[9];
-            for (r = 0; r < 9; ++r) {
-                t[r] = 2 * w[(size_t)r * c_n];
-            }
-            job.wq[g][0] = ep_pkhbt16(t[0], t[1]);
-            job.wq[g][1] = ep_pkhbt16(t[3], t[4]);
-            job.wq[g][2] = ep_pkhbt16(t[6], t[7]);
-            job.wq[g][3] = ep_pkhbt16(t[2], t[5]);
-            job.wq[g][4] = ep_pkhbt16(t[8], 0);
-            job.init2[g] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
-            job.mult[g] = p->mult[c0 + g];
-            job.rs[g] = ~p->shift[c0 + g];
-        }
-        for (b = 0; b < p->out.n; ++b) {
-            slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
-            for (oy = 0; oy < out_h; ++oy) {
-                const int32_t iy0 = oy * p->stride_h - p->pad_h;
-                const int16_t *q[3];
-                for (r = 0; r < 3; ++r) {
-                    const int32_t iy = iy0 + r, slot = (int32_t)((uint32_t)(iy + 3 * 1024) % 3u);
-                    if (slot_iy[slot] != iy) {
-                        ep_dw_cm_row(&cx, b, iy, slot);
-                        slot_iy[slot] = iy;
-                    }
-                    q[r] = cx.buf + (size_t)slot * len;
+    /* output rows per stripe: as many as the budget holds (at least one) */
+    while (rows > 1 && 8 * ((rows - 1) * sh + 3) * len + 8 * pairs * rows > EP_DW_CM_STACK) {
+        --rows;
+    }
+    rin = (rows - 1) * sh + 3;
+    {
+        int32_t buf32[2 * rin * len];       /* 4 channels x rin rows x len int16, word aligned */
+        int32_t acc[2 * pairs * rows];
+        cx.p = p;
+        cx.in = in;
+        cx.buf = (int16_t *)(void *)buf32;
+        cx.len = len;
+        cx.cs = rin * len;
+        cx.off2 = ep_offset_x2(p->in_offset);
+        job.cs = rin * len;
+        job.len = len;
+        job.out_w = out_w;
+        job.pairs = pairs;
+        job.sw = sw;
+        job.sh = sh;
+        job.c_n = c_n;
+        job.off2p1 = 2 * p->out_offset + 1;
+        job.lo = p->act_min;
+        job.hi = p->act_max;
+        job.acc = acc;
+        memset(buf32, 0, sizeof buf32);
+        for (c0 = 0; c0 < c_n; c0 += 4) {
+            cx.c0 = c0;
+            cx.g = job.g = c_n - c0 < 4 ? c_n - c0 : 4;
+            for (g = 0; g < cx.g; ++g) {
+                const int8_t *w = p->weights + c0 + g;
+                int32_t t[9];
+                for (r = 0; r < 9; ++r) {
+                    t[r] = 2 * w[(size_t)r * c_n];
                 }
-                ep_dw_cm_rows(&job, q[0], q[1], q[2], out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0);
+                job.wq[g][0] = ep_pkhbt16(t[0], t[1]);
+                job.wq[g][1] = ep_pkhbt16(t[3], t[4]);
+                job.wq[g][2] = ep_pkhbt16(t[6], t[7]);
+                job.wq[g][3] = ep_pkhbt16(t[2], t[5]);
+                job.wq[g][4] = ep_pkhbt16(t[8], 0);
+                job.init2[g] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+                job.mult[g] = p->mult[c0 + g];
+                job.rs[g] = ~p->shift[c0 + g];
+            }
+            for (b = 0; b < p->out.n; ++b) {
+                for (oy = 0; oy < out_h; oy += rows) {
+                    const int32_t n = out_h - oy < rows ? out_h - oy : rows;
+                    const int32_t iy0 = oy * sh - p->pad_h;
+                    for (r = 0; r < (n - 1) * sh + 3; ++r) {
+                        ep_dw_cm_row(&cx, b, iy0 + r, cx.buf + (size_t)r * len);
+                    }
+                    ep_dw_cm_rows(&job, cx.buf, n, out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0);
+                }
             }
         }
     }
@@ -1208,7 +1236,8 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     ep_dw_pair_ctx pcx;
     int32_t b, oy, ox, c, r;
 
-    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2)) {
+    /* narrower rows lose more to the per-channel setup than the pairing wins */
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
