@@ -1142,7 +1142,7 @@ __attribute__((noinline)) static void ep_dw_cm_rows(const ep_dw_cm_job *j, const
 }
 
 /* stack budget of the stripe (transposed rows) and the sums, bytes */
-#define EP_DW_CM_STACK 2048
+#define EP_DW_CM_STACK 1536
 
 __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
