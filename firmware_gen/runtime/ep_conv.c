@@ -1009,203 +1009,163 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     }
 }
 
-/* `rows` output rows of one channel, raw sums of output pairs into acc (rows of 2 * pairs; 2 * the
- * sum without bias): window rows q0, q0 + len, q0 + 2 len (int16, offset added), the next output
- * row `skip` bytes on; weights doubled, as (w_r0, w_r1) pairs per row plus the third column
- * packed (w02, w12) and (w22, 0). 24 instructions per output pair. */
-#define EP_DW_CM_ROWLOOP_HEAD \
-    "2:\n\t"                  \
-    "ldr     %[n], %[pairs]\n\t" \
-    "1:\n\t"
-#define EP_DW_CM_ROWLOOP_TAIL           \
-    "strd    %[a], %[b], [%[acc]], #8\n\t" \
-    "subs    %[n], %[n], #1\n\t"        \
-    "bne     1b\n\t"                    \
-    "ldr     %[t], %[skip]\n\t"         \
-    "add     %[q0], %[q0], %[t]\n\t"    \
-    "add     %[q1], %[q1], %[t]\n\t"    \
-    "add     %[q2], %[q2], %[t]\n\t"    \
-    "ldr     %[t], %[rows]\n\t"         \
-    "subs    %[t], %[t], #1\n\t"        \
-    "str     %[t], %[rows]\n\t"         \
+/* One channel's outputs over a stripe of output rows, sums and requantization in one assembly
+ * loop. blk (int32 words, word aligned): [0..5] the weights doubled, per window row r a word of
+ * taps (r,0), (r,1) as int16 and a word with tap (r,2) in its bottom half; [6], [7] 2 * bias;
+ * [8] bytes from the end of one output row's reads to the next row's first; [9] rows (counted
+ * down in place); [10] output pairs per row; [11] 1 when a row ends in a single output.
+ * q0: the stripe's first window row (int16, offset added); rows len int16 apart. Per output pair:
+ * three LDRD of weights, nine LDR and twelve SMLAxy, then SMMULR, the rounding ADD, ASR, ADD and
+ * SSAT each (ep_dsp_rq with the doubled sum) and two STRB strided by c_n, which xs holds above
+ * the right shift (ASR by register reads only its bottom byte). */
+#define EP_DW_CM_RQ(a_)                                       \
+    "smmulr  %[" a_ "], %[" a_ "], %[mult]\n\t"               \
+    "add     %[" a_ "], %[" a_ "], %[" a_ "], asr #31\n\t"    \
+    "asr     %[" a_ "], %[" a_ "], %[xs]\n\t"                 \
+    "add     %[" a_ "], %[" a_ "], %[off]\n\t"                \
+    "ssat    %[" a_ "], #8, %[" a_ "], asr #1\n\t"            \
+    "strb    %[" a_ "], [%[o]]\n\t"                           \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+/* the single output at the end of an odd row: taps (r,0), (r,1) and (r,2) of row q */
+#define EP_DW_CM_ONE(q_, w_)                                  \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #4]\n\t"                       \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"
+#define EP_DW_CM_LOOP(PAIR)                                   \
+    "2:\n\t"                                                  \
+    "ldr     %[n], [%[blk], #40]\n\t"                         \
+    "cmp     %[n], #0\n\t"                                    \
+    "beq     4f\n\t"                                          \
+    "1:\n\t"                                                  \
+    "ldrd    %[a], %[b], [%[blk], #24]\n\t"                   \
+    PAIR("q0", "0") PAIR("q1", "8") PAIR("q2", "16")          \
+    EP_DW_CM_RQ("a") EP_DW_CM_RQ("b")                         \
+    "subs    %[n], %[n], #1\n\t"                              \
+    "bne     1b\n\t"                                          \
+    "4:\n\t"                                                  \
+    "ldr     %[t], [%[blk], #44]\n\t"                         \
+    "cmp     %[t], #0\n\t"                                    \
+    "beq     3f\n\t"                                          \
+    "ldr     %[a], [%[blk], #24]\n\t"                         \
+    EP_DW_CM_ONE("q0", "0") EP_DW_CM_ONE("q1", "8") EP_DW_CM_ONE("q2", "16") \
+    EP_DW_CM_RQ("a")                                          \
+    "3:\n\t"                                                  \
+    "ldr     %[t], [%[blk], #32]\n\t"                         \
+    "add     %[q0], %[q0], %[t]\n\t"                          \
+    "add     %[q1], %[q1], %[t]\n\t"                          \
+    "add     %[q2], %[q2], %[t]\n\t"                          \
+    "ldr     %[t], [%[blk], #36]\n\t"                         \
+    "subs    %[t], %[t], #1\n\t"                              \
+    "str     %[t], [%[blk], #36]\n\t"                         \
     "bne     2b\n\t"
-__attribute__((noinline)) static void ep_dw_cm_mac(const int16_t *q0, int32_t len, const int32_t *wq, int32_t *acc,
-                                                   int32_t pairs, int32_t rows, int32_t stride_w, int32_t stride_h)
+/* stride 1: outputs x, x + 1 read int16 x .. x + 3 of each row */
+#define EP_DW_CM_PAIR1(q_, w_)                                \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #2]\n\t"                       \
+    "smlad   %[b], %[wa], %[t], %[b]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #4]!\n\t"                      \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"                     \
+    "smlabt  %[b], %[wb], %[t], %[b]\n\t"
+/* stride 2: outputs x, x + 1 read int16 2x .. 2x + 4 of each row */
+#define EP_DW_CM_PAIR2(q_, w_)                                \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]], #8\n\t"                       \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #-4]\n\t"                      \
+    "smlad   %[b], %[wa], %[t], %[b]\n\t"                     \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlabb  %[b], %[wb], %[t], %[b]\n\t"
+__attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16_t *q0, int32_t len, int8_t *o,
+                                                       int32_t mult, int32_t xs, int32_t off, int32_t stride_w)
 {
-    const int32_t w0 = wq[0], w1 = wq[1], w2 = wq[2], wa = wq[3], wb = wq[4];
-    const int32_t skip = 2 * (stride_h * len - 2 * pairs * stride_w);
     const int16_t *q1 = q0 + len, *q2 = q0 + 2 * len;
-    int32_t a, b, t, n;
+    int32_t a, b, t, wa, wb, n;
     if (stride_w == 1) {
-        __asm__ volatile(
-            EP_DW_CM_ROWLOOP_HEAD
-            "ldr     %[t], [%[q0]]\n\t"
-            "smuad   %[a], %[w0], %[t]\n\t"
-            "ldr     %[t], [%[q0], #2]\n\t"
-            "smuad   %[b], %[w0], %[t]\n\t"
-            "ldr     %[t], [%[q0], #4]!\n\t"
-            "smlabb  %[a], %[wa], %[t], %[a]\n\t"
-            "smlabt  %[b], %[wa], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q1]]\n\t"
-            "smlad   %[a], %[w1], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q1], #2]\n\t"
-            "smlad   %[b], %[w1], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q1], #4]!\n\t"
-            "smlatb  %[a], %[wa], %[t], %[a]\n\t"
-            "smlatt  %[b], %[wa], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q2]]\n\t"
-            "smlad   %[a], %[w2], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q2], #2]\n\t"
-            "smlad   %[b], %[w2], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q2], #4]!\n\t"
-            "smlabb  %[a], %[wb], %[t], %[a]\n\t"
-            "smlabt  %[b], %[wb], %[t], %[b]\n\t"
-            EP_DW_CM_ROWLOOP_TAIL
-            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [n] "=&r"(n), [q0] "+r"(q0), [q1] "+r"(q1),
-              [q2] "+r"(q2), [acc] "+r"(acc), [rows] "+m"(rows)
-            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb), [pairs] "m"(pairs),
-              [skip] "m"(skip)
-            : "cc", "memory");
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1)
+                         : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n),
+                           [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)
+                         : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)
+                         : "cc", "memory");
     } else {
-        __asm__ volatile(
-            EP_DW_CM_ROWLOOP_HEAD
-            "ldr     %[t], [%[q0]], #8\n\t"
-            "smuad   %[a], %[w0], %[t]\n\t"
-            "ldr     %[t], [%[q0], #-4]\n\t"
-            "smuad   %[b], %[w0], %[t]\n\t"
-            "smlabb  %[a], %[wa], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q0]]\n\t"
-            "smlabb  %[b], %[wa], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q1]], #8\n\t"
-            "smlad   %[a], %[w1], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q1], #-4]\n\t"
-            "smlad   %[b], %[w1], %[t], %[b]\n\t"
-            "smlatb  %[a], %[wa], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q1]]\n\t"
-            "smlatb  %[b], %[wa], %[t], %[b]\n\t"
-            "ldr     %[t], [%[q2]], #8\n\t"
-            "smlad   %[a], %[w2], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q2], #-4]\n\t"
-            "smlad   %[b], %[w2], %[t], %[b]\n\t"
-            "smlabb  %[a], %[wb], %[t], %[a]\n\t"
-            "ldr     %[t], [%[q2]]\n\t"
-            "smlabb  %[b], %[wb], %[t], %[b]\n\t"
-            EP_DW_CM_ROWLOOP_TAIL
-            : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [n] "=&r"(n), [q0] "+r"(q0), [q1] "+r"(q1),
-              [q2] "+r"(q2), [acc] "+r"(acc), [rows] "+m"(rows)
-            : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wa] "r"(wa), [wb] "r"(wb), [pairs] "m"(pairs),
-              [skip] "m"(skip)
-            : "cc", "memory");
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2)
+                         : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n),
+                           [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)
+                         : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)
+                         : "cc", "memory");
     }
 }
-#undef EP_DW_CM_ROWLOOP_HEAD
-#undef EP_DW_CM_ROWLOOP_TAIL
+#undef EP_DW_CM_RQ
+#undef EP_DW_CM_ONE
+#undef EP_DW_CM_LOOP
+#undef EP_DW_CM_PAIR1
+#undef EP_DW_CM_PAIR2
 
-/* one channel group's per-layer constants, prepared once per group */
-typedef struct {
-    int32_t wq[4][5];                   /* ep_dw_cm_mac's weight words per channel */
-    int32_t init2[4], mult[4], rs[4];   /* 2 * bias, multiplier, right shift - 1 (~shift) */
-    int32_t g, cs, len, out_w, pairs, sw, sh, c_n, off2p1, lo, hi;
-    int32_t *acc;
-} ep_dw_cm_job;
-
-/* `rows` output rows of the group's channels from the stripe at q (channel planes cs int16
- * apart): the sums, then requantization from the doubled sums (SMMULR takes 2 * acc directly) */
-__attribute__((noinline)) static void ep_dw_cm_rows(const ep_dw_cm_job *j, const int16_t *q, int32_t rows, int8_t *o)
-{
-    const int32_t c_n = j->c_n, n = j->out_w, off2p1 = j->off2p1, lo = j->lo, hi = j->hi;
-    const int32_t row_skip = 2 * j->pairs - n;
-    const int clamp = lo != -128 || hi != 127;
-    int32_t g, r, i;
-    for (g = 0; g < j->g; ++g, q += j->cs, ++o) {
-        const int32_t init2 = j->init2[g], mult = j->mult[g], rs = j->rs[g];
-        const int32_t *acc = j->acc;
-        int8_t *op = o;
-        ep_dw_cm_mac(q, j->len, j->wq[g], j->acc, j->pairs, rows, j->sw, j->sh);
-        for (r = 0; r < rows; ++r, acc += row_skip) {
-            if (!clamp) {
-                for (i = 0; i < n; ++i, op += c_n) {
-                    int32_t x = ep_smmulr(*acc++ + init2, mult);
-                    x += x >> 31;
-                    *op = (int8_t)__ssat(((x >> rs) + off2p1) >> 1, 8);
-                }
-            } else {
-                for (i = 0; i < n; ++i, op += c_n) {
-                    int32_t x = ep_smmulr(*acc++ + init2, mult);
-                    x += x >> 31;
-                    x = __ssat(((x >> rs) + off2p1) >> 1, 8);
-                    *op = (int8_t)ep_clamp(x, lo, hi);
-                }
-            }
-        }
-    }
-}
-
-/* stack budget of the stripe (transposed rows) and the sums, bytes */
+/* stack budget of the stripe of transposed rows, bytes */
 #define EP_DW_CM_STACK 1536
 
+/* (3x3, depth multiplier 1, undilated, stride_w 1 or 2, ep_dsp_rq_ok, activation range all of int8) */
 __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w, sh = p->stride_h;
-    const int32_t pairs = (out_w + 1) / 2;
-    const int32_t len = (sw * 2 * pairs + 4 + 1) & ~1;
+    const int32_t pairs = out_w / 2;
+    const int32_t len = (sw * (out_w + 1) + 4 + 1) & ~1;
+    const int32_t off2p1 = 2 * p->out_offset + 1;
     int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
-    ep_dw_cm_job job;
+    int32_t wq[4][8], blk[12];
     int32_t c0, b, oy, g, r;
 
     /* output rows per stripe: as many as the budget holds (at least one) */
-    while (rows > 1 && 8 * ((rows - 1) * sh + 3) * len + 8 * pairs * rows > EP_DW_CM_STACK) {
+    while (rows > 1 && 8 * ((rows - 1) * sh + 3) * len > EP_DW_CM_STACK) {
         --rows;
     }
     rin = (rows - 1) * sh + 3;
     {
         int32_t buf32[2 * rin * len];       /* 4 channels x rin rows x len int16, word aligned */
-        int32_t acc[2 * pairs * rows];
         cx.p = p;
         cx.in = in;
         cx.buf = (int16_t *)(void *)buf32;
         cx.len = len;
         cx.cs = rin * len;
         cx.off2 = ep_offset_x2(p->in_offset);
-        job.cs = rin * len;
-        job.len = len;
-        job.out_w = out_w;
-        job.pairs = pairs;
-        job.sw = sw;
-        job.sh = sh;
-        job.c_n = c_n;
-        job.off2p1 = 2 * p->out_offset + 1;
-        job.lo = p->act_min;
-        job.hi = p->act_max;
-        job.acc = acc;
         memset(buf32, 0, sizeof buf32);
         for (c0 = 0; c0 < c_n; c0 += 4) {
             cx.c0 = c0;
-            cx.g = job.g = c_n - c0 < 4 ? c_n - c0 : 4;
+            cx.g = c_n - c0 < 4 ? c_n - c0 : 4;
             for (g = 0; g < cx.g; ++g) {
                 const int8_t *w = p->weights + c0 + g;
                 int32_t t[9];
                 for (r = 0; r < 9; ++r) {
                     t[r] = 2 * w[(size_t)r * c_n];
                 }
-                job.wq[g][0] = ep_pkhbt16(t[0], t[1]);
-                job.wq[g][1] = ep_pkhbt16(t[3], t[4]);
-                job.wq[g][2] = ep_pkhbt16(t[6], t[7]);
-                job.wq[g][3] = ep_pkhbt16(t[2], t[5]);
-                job.wq[g][4] = ep_pkhbt16(t[8], 0);
-                job.init2[g] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
-                job.mult[g] = p->mult[c0 + g];
-                job.rs[g] = ~p->shift[c0 + g];
+                for (r = 0; r < 3; ++r) {
+                    wq[g][2 * r] = ep_pkhbt16(t[3 * r], t[3 * r + 1]);
+                    wq[g][2 * r + 1] = t[3 * r + 2];
+                }
+                wq[g][6] = wq[g][7] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
             }
             for (b = 0; b < p->out.n; ++b) {
                 for (oy = 0; oy < out_h; oy += rows) {
                     const int32_t n = out_h - oy < rows ? out_h - oy : rows;
                     const int32_t iy0 = oy * sh - p->pad_h;
+                    int8_t *o = out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0;
                     for (r = 0; r < (n - 1) * sh + 3; ++r) {
                         ep_dw_cm_row(&cx, b, iy0 + r, cx.buf + (size_t)r * len);
                     }
-                    ep_dw_cm_rows(&job, cx.buf, n, out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0);
+                    for (g = 0; g < cx.g; ++g) {
+                        memcpy(blk, wq[g], sizeof wq[g]);
+                        blk[8] = 2 * (sh * len - 2 * sw * pairs);
+                        blk[9] = n;
+                        blk[10] = pairs;
+                        blk[11] = out_w & 1;
+                        ep_dw_cm_channel(blk, cx.buf + (size_t)g * cx.cs, len, o + g, p->mult[c0 + g],
+                                         (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]), off2p1, sw);
+                    }
                 }
             }
         }
@@ -1237,7 +1197,8 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     int32_t b, oy, ox, c, r;
 
     /* narrower rows lose more to the per-channel setup than the pairing wins */
-    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4) {
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 && act_min == -128 &&
+        act_max == 127) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
