@@ -1026,6 +1026,35 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     "ssat    %[" a_ "], #8, %[" a_ "], asr #1\n\t"            \
     "strb    %[" a_ "], [%[o]]\n\t"                           \
     "add     %[o], %[o], %[xs], lsr #8\n\t"
+/* the same for two outputs a, b clamped to the activation range: packed into bytes 0, 1 of a,
+ * SSUB8/SEL against act_min / act_max in every byte (blk[12], blk[13]; wa, wb are free here) */
+#define EP_DW_CM_RQ_NS(a_)                                    \
+    "smmulr  %[" a_ "], %[" a_ "], %[mult]\n\t"               \
+    "add     %[" a_ "], %[" a_ "], %[" a_ "], asr #31\n\t"    \
+    "asr     %[" a_ "], %[" a_ "], %[xs]\n\t"                 \
+    "add     %[" a_ "], %[" a_ "], %[off]\n\t"                \
+    "ssat    %[" a_ "], #8, %[" a_ "], asr #1\n\t"
+#define EP_DW_CM_CLAMP                                        \
+    "ldrd    %[wa], %[wb], [%[blk], #48]\n\t"                 \
+    "ssub8   %[t], %[a], %[wa]\n\t"                           \
+    "sel     %[a], %[a], %[wa]\n\t"                           \
+    "ssub8   %[t], %[wb], %[a]\n\t"                           \
+    "sel     %[a], %[a], %[wb]\n\t"
+#define EP_DW_CM_RQ2C                                         \
+    EP_DW_CM_RQ_NS("a") EP_DW_CM_RQ_NS("b")                   \
+    "bfi     %[a], %[b], #8, #8\n\t"                          \
+    EP_DW_CM_CLAMP                                            \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"                   \
+    "lsr     %[a], %[a], #8\n\t"                              \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+#define EP_DW_CM_RQ1C                                         \
+    EP_DW_CM_RQ_NS("a") EP_DW_CM_CLAMP                        \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+#define EP_DW_CM_RQ2 EP_DW_CM_RQ("a") EP_DW_CM_RQ("b")
+#define EP_DW_CM_RQ1 EP_DW_CM_RQ("a")
 /* the single output at the end of an odd row: taps (r,0), (r,1) and (r,2) of row q */
 #define EP_DW_CM_ONE(q_, w_)                                  \
     "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
@@ -1033,7 +1062,7 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
     "ldr     %[t], [%[" q_ "], #4]\n\t"                       \
     "smlabb  %[a], %[wb], %[t], %[a]\n\t"
-#define EP_DW_CM_LOOP(PAIR)                                   \
+#define EP_DW_CM_LOOP(PAIR, RQ2, RQ1)                         \
     "2:\n\t"                                                  \
     "ldr     %[n], [%[blk], #40]\n\t"                         \
     "cmp     %[n], #0\n\t"                                    \
@@ -1041,7 +1070,7 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     "1:\n\t"                                                  \
     "ldrd    %[a], %[b], [%[blk], #24]\n\t"                   \
     PAIR("q0", "0") PAIR("q1", "8") PAIR("q2", "16")          \
-    EP_DW_CM_RQ("a") EP_DW_CM_RQ("b")                         \
+    RQ2                                                       \
     "subs    %[n], %[n], #1\n\t"                              \
     "bne     1b\n\t"                                          \
     "4:\n\t"                                                  \
@@ -1050,7 +1079,7 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     "beq     3f\n\t"                                          \
     "ldr     %[a], [%[blk], #24]\n\t"                         \
     EP_DW_CM_ONE("q0", "0") EP_DW_CM_ONE("q1", "8") EP_DW_CM_ONE("q2", "16") \
-    EP_DW_CM_RQ("a")                                          \
+    RQ1                                                       \
     "3:\n\t"                                                  \
     "ldr     %[t], [%[blk], #32]\n\t"                         \
     "add     %[q0], %[q0], %[t]\n\t"                          \
@@ -1080,25 +1109,35 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     "smlabb  %[a], %[wb], %[t], %[a]\n\t"                     \
     "ldr     %[t], [%[" q_ "]]\n\t"                           \
     "smlabb  %[b], %[wb], %[t], %[b]\n\t"
+#define EP_DW_CM_OPERANDS                                                                                  \
+    : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n), [q0] "+r"(q0), \
+      [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)                                                             \
+    : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)                                        \
+    : "cc", "memory"
+/* clamp: blk[12], blk[13] hold act_min, act_max in every byte */
 __attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16_t *q0, int32_t len, int8_t *o,
-                                                       int32_t mult, int32_t xs, int32_t off, int32_t stride_w)
+                                                       int32_t mult, int32_t xs, int32_t off, int32_t stride_w,
+                                                       int clamp)
 {
     const int16_t *q1 = q0 + len, *q2 = q0 + 2 * len;
     int32_t a, b, t, wa, wb, n;
-    if (stride_w == 1) {
-        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1)
-                         : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n),
-                           [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)
-                         : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)
-                         : "cc", "memory");
+    if (stride_w == 1 && !clamp) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1, EP_DW_CM_RQ2, EP_DW_CM_RQ1) EP_DW_CM_OPERANDS);
+    } else if (stride_w == 1) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1, EP_DW_CM_RQ2C, EP_DW_CM_RQ1C) EP_DW_CM_OPERANDS);
+    } else if (!clamp) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2, EP_DW_CM_RQ2, EP_DW_CM_RQ1) EP_DW_CM_OPERANDS);
     } else {
-        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2)
-                         : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n),
-                           [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)
-                         : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)
-                         : "cc", "memory");
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2, EP_DW_CM_RQ2C, EP_DW_CM_RQ1C) EP_DW_CM_OPERANDS);
     }
 }
+#undef EP_DW_CM_OPERANDS
+#undef EP_DW_CM_RQ_NS
+#undef EP_DW_CM_CLAMP
+#undef EP_DW_CM_RQ2C
+#undef EP_DW_CM_RQ1C
+#undef EP_DW_CM_RQ2
+#undef EP_DW_CM_RQ1
 #undef EP_DW_CM_RQ
 #undef EP_DW_CM_ONE
 #undef EP_DW_CM_LOOP
@@ -1108,7 +1147,7 @@ __attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16
 /* stack budget of the stripe of transposed rows, bytes */
 #define EP_DW_CM_STACK 1536
 
-/* (3x3, depth multiplier 1, undilated, stride_w 1 or 2, ep_dsp_rq_ok, activation range all of int8) */
+/* (3x3, depth multiplier 1, undilated, stride_w 1 or 2, a layer that passes ep_dsp_rq_ok) */
 __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w, sh = p->stride_h;
@@ -1117,7 +1156,8 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     const int32_t off2p1 = 2 * p->out_offset + 1;
     int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
-    int32_t wq[4][8], blk[12];
+    int32_t wq[4][8], blk[14];
+    const int clamp = p->act_min != -128 || p->act_max != 127;
     int32_t c0, b, oy, g, r;
 
     /* output rows per stripe: as many as the budget holds (at least one) */
@@ -1163,8 +1203,10 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                         blk[9] = n;
                         blk[10] = pairs;
                         blk[11] = out_w & 1;
+                        blk[12] = (int32_t)ep_bytes4(p->act_min);
+                        blk[13] = (int32_t)ep_bytes4(p->act_max);
                         ep_dw_cm_channel(blk, cx.buf + (size_t)g * cx.cs, len, o + g, p->mult[c0 + g],
-                                         (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]), off2p1, sw);
+                                         (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]), off2p1, sw, clamp);
                     }
                 }
             }
@@ -1197,8 +1239,7 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     int32_t b, oy, ox, c, r;
 
     /* narrower rows lose more to the per-channel setup than the pairing wins */
-    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 && act_min == -128 &&
-        act_max == 127) {
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
