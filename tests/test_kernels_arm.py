@@ -137,7 +137,11 @@ def edge_model(tmp_path_factory):
     # a ReLU depthwise whose output shares a CONCATENATION's scale with x: its activation range is
     # narrower than int8 (the DSP depthwise requantization that clamps)
     dwc = L.Concatenate()([L.DepthwiseConv2D(3, padding="same", activation="relu")(x), x])
-    pooled.append(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (st, dws2, ap, dwc)]))
+    # rows of 42 pixels: the DSP 3x3 depthwise keeps only the window's three rows (a ring), both strides
+    wide = L.Concatenate(axis=2)([x] * 6)
+    dww1 = L.DepthwiseConv2D(3, padding="same")(wide)
+    dww2 = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(wide)
+    pooled.append(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (st, dws2, ap, dwc, dww1, dww2)]))
     y = L.Dense(3)(L.Concatenate()([f, *pooled]))       # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8 + 5 + 13
     model = keras.Model(x, y)
 
@@ -177,6 +181,7 @@ def test_edge_model_reaches_the_tails(edge_model):
     assert {(op.builtin_options.strideW, op.builtin_options.padding) for op in dw5} == {(1, 0), (2, 0)}   # SAME
     assert any(sg.tensors[op.outputs[0]].zero_point[0] > -128 and op.builtin_options.fusedActivationFunction == 1
                for op in dw5)                          # a ReLU range narrower than int8
+    assert {op.builtin_options.strideW for op in dw5 if sg.tensors[op.inputs[0]].shape[2] == 42} == {1, 2}
     pools = [op for op in sg.operators if op.opcode == "AVERAGE_POOL_2D"]
     assert [sg.tensors[op.inputs[0]].shape[-1] for op in pools] == [13]
     assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}

@@ -1115,11 +1115,10 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
     : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)                                        \
     : "cc", "memory"
 /* clamp: blk[12], blk[13] hold act_min, act_max in every byte */
-__attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16_t *q0, int32_t len, int8_t *o,
-                                                       int32_t mult, int32_t xs, int32_t off, int32_t stride_w,
-                                                       int clamp)
+__attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16_t *q0, const int16_t *q1,
+                                                       const int16_t *q2, int8_t *o, int32_t mult, int32_t xs,
+                                                       int32_t off, int32_t stride_w, int clamp)
 {
-    const int16_t *q1 = q0 + len, *q2 = q0 + 2 * len;
     int32_t a, b, t, wa, wb, n;
     if (stride_w == 1 && !clamp) {
         __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1, EP_DW_CM_RQ2, EP_DW_CM_RQ1) EP_DW_CM_OPERANDS);
@@ -1156,15 +1155,17 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     const int32_t off2p1 = 2 * p->out_offset + 1;
     int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
-    int32_t wq[4][8], blk[14];
+    int32_t wq[4][8], xs[4], blk[14], slot_iy[3];
     const int clamp = p->act_min != -128 || p->act_max != 127;
-    int32_t c0, b, oy, g, r;
+    int32_t c0, b, oy, g, r, ring;
 
-    /* output rows per stripe: as many as the budget holds (at least one) */
+    /* output rows per stripe: as many as the budget holds; when that is only a few, a ring of the
+     * window's three rows instead (each input row transposed once, one call per output row) */
     while (rows > 1 && 8 * ((rows - 1) * sh + 3) * len > EP_DW_CM_STACK) {
         --rows;
     }
-    rin = (rows - 1) * sh + 3;
+    ring = rows < out_h && rows < 3;
+    rin = ring ? 3 : (rows - 1) * sh + 3;
     {
         int32_t buf32[2 * rin * len];       /* 4 channels x rin rows x len int16, word aligned */
         cx.p = p;
@@ -1188,25 +1189,43 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                     wq[g][2 * r + 1] = t[3 * r + 2];
                 }
                 wq[g][6] = wq[g][7] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+                xs[g] = (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]);
             }
+            blk[10] = pairs;
+            blk[11] = out_w & 1;
+            blk[12] = (int32_t)ep_bytes4(p->act_min);
+            blk[13] = (int32_t)ep_bytes4(p->act_max);
             for (b = 0; b < p->out.n; ++b) {
-                for (oy = 0; oy < out_h; oy += rows) {
-                    const int32_t n = out_h - oy < rows ? out_h - oy : rows;
+                slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
+                for (oy = 0; oy < out_h; oy += ring ? 1 : rows) {
+                    const int32_t n = ring ? 1 : (out_h - oy < rows ? out_h - oy : rows);
                     const int32_t iy0 = oy * sh - p->pad_h;
                     int8_t *o = out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0;
-                    for (r = 0; r < (n - 1) * sh + 3; ++r) {
-                        ep_dw_cm_row(&cx, b, iy0 + r, cx.buf + (size_t)r * len);
+                    const int16_t *q[3];
+                    if (ring) {
+                        for (r = 0; r < 3; ++r) {
+                            const int32_t iy = iy0 + r, slot = (int32_t)((uint32_t)(iy + 3 * 1024) % 3u);
+                            if (slot_iy[slot] != iy) {
+                                ep_dw_cm_row(&cx, b, iy, cx.buf + (size_t)slot * len);
+                                slot_iy[slot] = iy;
+                            }
+                            q[r] = cx.buf + (size_t)slot * len;
+                        }
+                    } else {
+                        for (r = 0; r < (n - 1) * sh + 3; ++r) {
+                            ep_dw_cm_row(&cx, b, iy0 + r, cx.buf + (size_t)r * len);
+                        }
+                        q[0] = cx.buf;
+                        q[1] = cx.buf + len;
+                        q[2] = cx.buf + 2 * len;
                     }
                     for (g = 0; g < cx.g; ++g) {
+                        const size_t cs = (size_t)g * cx.cs;
                         memcpy(blk, wq[g], sizeof wq[g]);
                         blk[8] = 2 * (sh * len - 2 * sw * pairs);
                         blk[9] = n;
-                        blk[10] = pairs;
-                        blk[11] = out_w & 1;
-                        blk[12] = (int32_t)ep_bytes4(p->act_min);
-                        blk[13] = (int32_t)ep_bytes4(p->act_max);
-                        ep_dw_cm_channel(blk, cx.buf + (size_t)g * cx.cs, len, o + g, p->mult[c0 + g],
-                                         (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]), off2p1, sw, clamp);
+                        ep_dw_cm_channel(blk, q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], off2p1,
+                                         sw, clamp);
                     }
                 }
             }
