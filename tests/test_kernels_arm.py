@@ -141,7 +141,14 @@ def edge_model(tmp_path_factory):
     wide = L.Concatenate(axis=2)([x] * 6)
     dww1 = L.DepthwiseConv2D(3, padding="same")(wide)
     dww2 = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(wide)
-    pooled.append(L.Concatenate()([L.GlobalAveragePooling2D()(t) for t in (st, dws2, ap, dwc, dww1, dww2)]))
+    # one input channel, 8-column filters (micro_speech's depthwise): the DSP path's window pairs in
+    # the image and through the padded strip at both borders, stride 2 with an odd row of 21 and
+    # stride 1 with depth multiplier 3
+    mono = L.Conv2D(1, 1)(wide)
+    dwm2 = L.DepthwiseConv2D((4, 8), strides=2, depth_multiplier=4, padding="same")(mono)
+    dwm1 = L.DepthwiseConv2D((3, 8), depth_multiplier=3, padding="same", activation="relu")(mono)
+    pooled.append(L.Concatenate()([L.GlobalAveragePooling2D()(t)
+                                   for t in (st, dws2, ap, dwc, dww1, dww2, dwm2, dwm1)]))
     y = L.Dense(3)(L.Concatenate()([f, *pooled]))       # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8 + 5 + 13
     model = keras.Model(x, y)
 
@@ -169,9 +176,9 @@ def test_edge_model_reaches_the_tails(edge_model):
     for op in sg.operators:
         if op.opcode == "DEPTHWISE_CONV_2D":
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
-    assert multipliers == {1, 4, 8}
+    assert multipliers == {1, 3, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 15
+    assert len(convs) == 16
     dw3x3 = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and
              sg.tensors[op.inputs[0]].shape[-1] == 16 and sg.tensors[op.outputs[0]].shape[-1] == 16]
     assert {op.builtin_options.strideW for op in dw3x3} == {1, 2}     # Helium's 3x3 path, both strides
@@ -182,6 +189,8 @@ def test_edge_model_reaches_the_tails(edge_model):
     assert any(sg.tensors[op.outputs[0]].zero_point[0] > -128 and op.builtin_options.fusedActivationFunction == 1
                for op in dw5)                          # a ReLU range narrower than int8
     assert {op.builtin_options.strideW for op in dw5 if sg.tensors[op.inputs[0]].shape[2] == 42} == {1, 2}
+    mono = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and sg.tensors[op.inputs[0]].shape[-1] == 1]
+    assert {(op.builtin_options.strideW, sg.tensors[op.inputs[1]].shape[2]) for op in mono} == {(1, 8), (2, 8)}
     pools = [op for op in sg.operators if op.opcode == "AVERAGE_POOL_2D"]
     assert [sg.tensors[op.inputs[0]].shape[-1] for op in pools] == [13]
     assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}

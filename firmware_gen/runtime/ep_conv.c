@@ -1233,6 +1233,118 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     }
 }
 
+/* ---- depthwise over one input channel (micro_speech's 10x8 stride-2 layer, 8 outputs) ----------
+ * Every output channel sees the same input plane, so the channels are the outer loop: one channel's
+ * taps are gathered once into int16 pairs on the stack, in the lane order SXTAB16 gives four input
+ * bytes ((t0, t2), (t1, t3)), and each window row of kw bytes is then kw / 4 words of input, each
+ * one LDR, two SXTAB16 (+ in_offset) and two SMLAD. A window cut by the left or right border is
+ * first copied into `win` with -in_offset (the zero point) in its padding taps, which makes their
+ * terms 0, the reference's skipped taps. */
+#define EP_DW_C1_TAPS 96
+
+/* two horizontally adjacent windows of 8 columns, both in the image, stride_w 1 or 2 (the second
+ * window `sw` bytes on): each weight pair loaded once for both, 25 instructions per window row
+ * for 16 MACs */
+#define EP_DW_C1_HALF(o0_, o1_)                           \
+    "ldrd    %[wa], %[wb], [%[w]], #8\n\t"               \
+    "ldr     %[t0], [%[x], #" o0_ "]\n\t"                \
+    "ldr     %[t1], [%[x], #" o1_ "]\n\t"                \
+    "sxtab16 %[t2], %[off2], %[t0]\n\t"                  \
+    "smlad   %[a], %[wa], %[t2], %[a]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t0], ror #8\n\t"          \
+    "smlad   %[a], %[wb], %[t2], %[a]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t1]\n\t"                  \
+    "smlad   %[b], %[wa], %[t2], %[b]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t1], ror #8\n\t"          \
+    "smlad   %[b], %[wb], %[t2], %[b]\n\t"
+#define EP_DW_C1_ROWS(o1_, o5_)                           \
+    "1:\n\t"                                              \
+    EP_DW_C1_HALF("0", o1_) EP_DW_C1_HALF("4", o5_)       \
+    "add     %[x], %[x], %[xs]\n\t"                       \
+    "subs    %[n], %[n], #1\n\t"                          \
+    "bne     1b\n\t"
+__attribute__((noinline)) static void ep_dw_c1_pair8(const int8_t *x, int32_t xs, const int32_t *w, int32_t rows,
+                                                     int32_t off2, int32_t sw, int32_t *acc)
+{
+    int32_t a = acc[0], b = acc[1], t0, t1, t2, wa, wb;
+    if (sw == 1) {
+        __asm__ volatile(EP_DW_C1_ROWS("1", "5")
+                         : [a] "+r"(a), [b] "+r"(b), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                           [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [n] "+r"(rows)
+                         : [xs] "r"(xs), [off2] "r"(off2)
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile(EP_DW_C1_ROWS("2", "6")
+                         : [a] "+r"(a), [b] "+r"(b), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                           [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [n] "+r"(rows)
+                         : [xs] "r"(xs), [off2] "r"(off2)
+                         : "cc", "memory");
+    }
+    acc[0] = a;
+    acc[1] = b;
+}
+#undef EP_DW_C1_HALF
+#undef EP_DW_C1_ROWS
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc would turn ep_copy back into memcpy calls, the calls it avoids */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+__attribute__((noinline)) static void ep_depthwise_c1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, sh = p->stride_h, sw = p->stride_w;
+    const int32_t off2 = ep_offset_x2(p->in_offset), off2p1 = 2 * p->out_offset + 1;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const uint32_t zp4 = ep_bytes4(-p->in_offset);
+    int32_t wp[EP_DW_C1_TAPS / 2];
+    uint32_t strip32[EP_DW_C1_TAPS / 8 * 3];   /* a window pair's rows, 12 bytes each */
+    int8_t *const strip = (int8_t *)(void *)strip32;
+    int32_t m, b, oy, ox, r;
+
+    for (m = 0; m < out_c; ++m) {
+        const int32_t init = p->bias != NULL ? p->bias[m] : 0, mult = p->mult[m], shift = p->shift[m];
+        const int8_t *w = p->weights + m;
+        for (r = 0; r < kh * 8; r += 4) {
+            wp[r / 2] = ep_pkhbt16(w[(size_t)r * out_c], w[(size_t)(r + 2) * out_c]);
+            wp[r / 2 + 1] = ep_pkhbt16(w[(size_t)(r + 1) * out_c], w[(size_t)(r + 3) * out_c]);
+        }
+        for (b = 0; b < p->out.n; ++b) {
+            for (oy = 0; oy < out_h; ++oy) {
+                const int32_t iy0 = oy * sh - p->pad_h;
+                const int32_t fy0 = iy0 < 0 ? -iy0 : 0, fy1 = in_h - iy0 < kh ? in_h - iy0 : kh;
+                const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0;
+                const int32_t *const w0 = wp + fy0 * 4;
+                const int8_t *const row = in + (size_t)(b * in_h + iy0 + fy0) * in_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w) * out_c + m;
+                for (ox = 0; ox < out_w; ox += 2, o += 2 * out_c) {
+                    const int32_t ix0 = ox * sw - p->pad_w;
+                    int32_t acc[2];
+                    acc[0] = acc[1] = init;
+                    if (rows > 0 && ix0 >= 0 && ix0 + sw + 8 <= in_w) {
+                        ep_dw_c1_pair8(row + ix0, in_w, w0, rows, off2, sw, acc);
+                    } else if (rows > 0) {
+                        /* the pair's columns ix0 .. ix0 + sw + 7, outside the image as the zero point */
+                        const int32_t lo = ix0 < 0 ? 0 : ix0, hi = ix0 + sw + 8 < in_w ? ix0 + sw + 8 : in_w;
+                        const int8_t *src = row + lo;
+                        for (r = 0; r < rows; ++r, src += in_w) {
+                            strip32[3 * r] = strip32[3 * r + 1] = strip32[3 * r + 2] = zp4;
+                            if (hi > lo) {
+                                ep_copy(strip + 12 * r + (lo - ix0), src, hi - lo);
+                            }
+                        }
+                        ep_dw_c1_pair8(strip, 12, w0, rows, off2, sw, acc);
+                    }
+                    o[0] = (int8_t)ep_clamp(ep_dsp_rq(acc[0], mult, shift, off2p1), act_min, act_max);
+                    if (ox + 1 < out_w) {
+                        o[out_c] = (int8_t)ep_clamp(ep_dsp_rq(acc[1], mult, shift, off2p1), act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
  * channels, four accumulators in registers. A 3x3 window with every tap in the image is unrolled
  * (nine taps, no loop, no pointer updates); other windows run their in-image taps row by row in
@@ -1512,6 +1624,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 #if EP_KERNELS_DSP
     if (undilated && dm == 1) {
         ep_depthwise_dm1_dsp(p, in, out);
+        return;
+    }
+    if (undilated && p->in.c == 1 && p->kw == 8 && (p->stride_w == 1 || p->stride_w == 2) &&
+        p->kh * p->kw <= EP_DW_C1_TAPS &&
+        ep_dsp_rq_ok(p->bias, p->shift, p->out.c, p->kh * p->kw)) {
+        ep_depthwise_c1_dsp(p, in, out);
         return;
     }
 #endif
