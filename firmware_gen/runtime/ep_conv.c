@@ -1241,6 +1241,7 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
  * first copied into `win` with -in_offset (the zero point) in its padding taps, which makes their
  * terms 0, the reference's skipped taps. */
 #define EP_DW_C1_TAPS 96
+#define EP_DW_C1_STRIP 4
 
 /* two horizontally adjacent windows of 8 columns, both in the image, stride_w 1 or 2 (the second
  * window `sw` bytes on): each weight pair loaded once for both, 25 instructions per window row
@@ -1297,8 +1298,8 @@ __attribute__((noinline)) static void ep_depthwise_c1_dsp(const ep_conv_params *
     const int32_t off2 = ep_offset_x2(p->in_offset), off2p1 = 2 * p->out_offset + 1;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const uint32_t zp4 = ep_bytes4(-p->in_offset);
-    int32_t wp[EP_DW_C1_TAPS / 2];
-    uint32_t strip32[EP_DW_C1_TAPS / 8 * 3];   /* a window pair's rows, 12 bytes each */
+    int32_t wp[4 * kh];                          /* RAM is a target: one channel's taps, ... */
+    uint32_t strip32[3 * EP_DW_C1_STRIP];        /* ... and four rows of a border pair, 12 bytes each */
     int8_t *const strip = (int8_t *)(void *)strip32;
     int32_t m, b, oy, ox, r;
 
@@ -1327,13 +1328,17 @@ __attribute__((noinline)) static void ep_depthwise_c1_dsp(const ep_conv_params *
                         /* the pair's columns ix0 .. ix0 + sw + 7, outside the image as the zero point */
                         const int32_t lo = ix0 < 0 ? 0 : ix0, hi = ix0 + sw + 8 < in_w ? ix0 + sw + 8 : in_w;
                         const int8_t *src = row + lo;
-                        for (r = 0; r < rows; ++r, src += in_w) {
-                            strip32[3 * r] = strip32[3 * r + 1] = strip32[3 * r + 2] = zp4;
-                            if (hi > lo) {
-                                ep_copy(strip + 12 * r + (lo - ix0), src, hi - lo);
+                        int32_t r0, n;
+                        for (r0 = 0; r0 < rows; r0 += n) {
+                            n = rows - r0 < EP_DW_C1_STRIP ? rows - r0 : EP_DW_C1_STRIP;
+                            for (r = 0; r < n; ++r, src += in_w) {
+                                strip32[3 * r] = strip32[3 * r + 1] = strip32[3 * r + 2] = zp4;
+                                if (hi > lo) {
+                                    ep_copy(strip + 12 * r + (lo - ix0), src, hi - lo);
+                                }
                             }
+                            ep_dw_c1_pair8(strip, 12, w0 + 4 * r0, n, off2, sw, acc);
                         }
-                        ep_dw_c1_pair8(strip, 12, w0, rows, off2, sw, acc);
                     }
                     o[0] = (int8_t)ep_clamp(ep_dsp_rq(acc[0], mult, shift, off2p1), act_min, act_max);
                     if (ox + 1 < out_w) {
