@@ -961,23 +961,29 @@ typedef struct {
     const ep_conv_params *p;
     const int8_t *in;
     int16_t *buf;                       /* 4 channels x rows x len int16 */
+    uint8_t *zero;                      /* per row slot: 1 while all four channels' rows are 0 */
     int32_t len, cs, c0, g, off2;
 } ep_dw_cm_ctx;
 
 /* input row iy (of batch b) into ring slot `slot` of the group: in-image columns only, the
  * padding columns stay as zeroed at the start; a row outside the image is all zero */
-static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t *r0)
+static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t slot)
 {
     const ep_conv_params *p = cx->p;
     const int32_t c_n = p->in.c, in_w = p->in.w, len = cx->len, pad = p->pad_w, g = cx->g;
     const size_t cs = (size_t)cx->cs;            /* next channel's rows */
+    int16_t *const r0 = cx->buf + (size_t)slot * len;
     int32_t j, k;
     if (iy < 0 || iy >= p->in.h) {
-        for (k = 0; k < 4; ++k) {
-            memset(r0 + k * cs, 0, (size_t)len * 2);
+        if (!cx->zero[slot]) {
+            for (k = 0; k < 4; ++k) {
+                memset(r0 + k * cs, 0, (size_t)len * 2);
+            }
+            cx->zero[slot] = 1;
         }
         return;
     }
+    cx->zero[slot] = 0;
     {
         const int32_t end = in_w < len - pad ? in_w : len - pad;    /* in-image columns we need */
         const int8_t *x = cx->in + ((size_t)(b * p->in.h + iy) * in_w) * c_n + cx->c0;
@@ -994,10 +1000,12 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int16_t 
                 ep_st32(d + 3 * cs + j, ep_pkhtb16(b13, a13));
             }
             if (j < end) {
-                d[j] = (int16_t)(x[0] + p->in_offset);
-                d[cs + j] = (int16_t)(x[1] + p->in_offset);
-                d[2 * cs + j] = (int16_t)(x[2] + p->in_offset);
-                d[3 * cs + j] = (int16_t)(x[3] + p->in_offset);
+                const int32_t v0 = ep_read_s8x4(x);
+                const int32_t a02 = __sxtab16(off2, v0), a13 = ep_sxtab16_ror8(off2, v0);
+                d[j] = (int16_t)a02;
+                d[cs + j] = (int16_t)a13;
+                d[2 * cs + j] = (int16_t)(a02 >> 16);
+                d[3 * cs + j] = (int16_t)(a13 >> 16);
             }
         } else {
             for (j = 0; j < end; ++j, x += c_n) {
@@ -1155,7 +1163,7 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     const int32_t off2p1 = 2 * p->out_offset + 1;
     int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
-    int32_t wq[4][8], xs[4], blk[14], slot_iy[3];
+    int32_t blk[4][14], xs[4], slot_iy[3];
     const int clamp = p->act_min != -128 || p->act_max != 127;
     int32_t c0, b, oy, g, r, ring;
 
@@ -1168,6 +1176,9 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     rin = ring ? 3 : (rows - 1) * sh + 3;
     {
         int32_t buf32[2 * rin * len];       /* 4 channels x rin rows x len int16, word aligned */
+        uint8_t zero[rin];
+        memset(zero, 1, sizeof zero);
+        cx.zero = zero;
         cx.p = p;
         cx.in = in;
         cx.buf = (int16_t *)(void *)buf32;
@@ -1185,16 +1196,17 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                     t[r] = 2 * w[(size_t)r * c_n];
                 }
                 for (r = 0; r < 3; ++r) {
-                    wq[g][2 * r] = ep_pkhbt16(t[3 * r], t[3 * r + 1]);
-                    wq[g][2 * r + 1] = t[3 * r + 2];
+                    blk[g][2 * r] = ep_pkhbt16(t[3 * r], t[3 * r + 1]);
+                    blk[g][2 * r + 1] = t[3 * r + 2];
                 }
-                wq[g][6] = wq[g][7] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+                blk[g][6] = blk[g][7] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+                blk[g][8] = 2 * (sh * len - 2 * sw * pairs);
+                blk[g][10] = pairs;
+                blk[g][11] = out_w & 1;
+                blk[g][12] = (int32_t)ep_bytes4(p->act_min);
+                blk[g][13] = (int32_t)ep_bytes4(p->act_max);
                 xs[g] = (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]);
             }
-            blk[10] = pairs;
-            blk[11] = out_w & 1;
-            blk[12] = (int32_t)ep_bytes4(p->act_min);
-            blk[13] = (int32_t)ep_bytes4(p->act_max);
             for (b = 0; b < p->out.n; ++b) {
                 slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
                 for (oy = 0; oy < out_h; oy += ring ? 1 : rows) {
@@ -1206,14 +1218,14 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                         for (r = 0; r < 3; ++r) {
                             const int32_t iy = iy0 + r, slot = (int32_t)((uint32_t)(iy + 3 * 1024) % 3u);
                             if (slot_iy[slot] != iy) {
-                                ep_dw_cm_row(&cx, b, iy, cx.buf + (size_t)slot * len);
+                                ep_dw_cm_row(&cx, b, iy, slot);
                                 slot_iy[slot] = iy;
                             }
                             q[r] = cx.buf + (size_t)slot * len;
                         }
                     } else {
                         for (r = 0; r < (n - 1) * sh + 3; ++r) {
-                            ep_dw_cm_row(&cx, b, iy0 + r, cx.buf + (size_t)r * len);
+                            ep_dw_cm_row(&cx, b, iy0 + r, r);
                         }
                         q[0] = cx.buf;
                         q[1] = cx.buf + len;
@@ -1221,10 +1233,8 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                     }
                     for (g = 0; g < cx.g; ++g) {
                         const size_t cs = (size_t)g * cx.cs;
-                        memcpy(blk, wq[g], sizeof wq[g]);
-                        blk[8] = 2 * (sh * len - 2 * sw * pairs);
-                        blk[9] = n;
-                        ep_dw_cm_channel(blk, q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], off2p1,
+                        blk[g][9] = n;
+                        ep_dw_cm_channel(blk[g], q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], off2p1,
                                          sw, clamp);
                     }
                 }
