@@ -51,8 +51,8 @@ static void ep_pool(const ep_pool_params *p, const int8_t *in, int8_t *out, int 
 }
 
 #if EP_KERNELS_DSP
-/* the rounded mean of one channel's window sum, clamped (as ep_pool) */
-static inline int8_t ep_avg_out(int32_t acc, int32_t count, int32_t act_min, int32_t act_max)
+/* the rounded mean of one channel's window sum, clamped (as ep_pool); one copy, not eight inlined */
+__attribute__((noinline)) static int8_t ep_avg_out(int32_t acc, int32_t count, int32_t act_min, int32_t act_max)
 {
     return (int8_t)ep_clamp(ep_round_div(acc, count), act_min, act_max);
 }
