@@ -1151,8 +1151,10 @@ __attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16
 #undef EP_DW_CM_PAIR1
 #undef EP_DW_CM_PAIR2
 
-/* stack budget of the stripe of transposed rows, bytes */
+/* stack budget of the stripe of transposed rows, bytes; rows so wide that even the ring of three
+ * rows would pass EP_DW_CM_RING_MAX take the previous path (its stack does not grow with the row) */
 #define EP_DW_CM_STACK 1536
+#define EP_DW_CM_RING_MAX 2048
 
 /* (3x3, depth multiplier 1, undilated, stride_w 1 or 2, a layer that passes ep_dsp_rq_ok) */
 __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
@@ -1385,7 +1387,8 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     int32_t b, oy, ox, c, r;
 
     /* narrower rows lose more to the per-channel setup than the pairing wins */
-    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4) {
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 &&
+        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
