@@ -1023,25 +1023,25 @@ static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t 
  * [8] bytes from the end of one output row's reads to the next row's first; [9] rows (counted
  * down in place); [10] output pairs per row; [11] 1 when a row ends in a single output.
  * q0: the stripe's first window row (int16, offset added); rows len int16 apart. Per output pair:
- * three LDRD of weights, nine LDR and twelve SMLAxy, then SMMULR, the rounding ADD, ASR, ADD and
- * SSAT each (ep_dsp_rq with the doubled sum) and two STRB strided by c_n, which xs holds above
- * the right shift (ASR by register reads only its bottom byte). */
+ * three LDRD of weights, nine LDR and twelve SMLAxy, then per output SMLAR, ADD, ASR and SSAT and
+ * a STRB strided by c_n, which xs holds above the right shift r (ASR by register reads only its
+ * bottom byte). The requantization is ep_dsp_rq's with the output offset and the rounding folded
+ * into one constant, off = C = 2^(r-1) + out_offset * 2^r: with x = SMMULR(2 acc, mult),
+ *   ((x - [x < 0]) >> (r - 1) + 2 out_offset + 1) >> 1 = (x - [x < 0] + C) >> r,
+ * SMMLAR adds C to x for free, and [x < 0] may be taken as [acc < 0] (acc < 0 with x = 0 gives
+ * (C - 1) >> r = C >> r = out_offset). No overflow: |x| < 2^30 and |C| < 2^30 for r <= 22, which
+ * the caller checks. */
 #define EP_DW_CM_RQ(a_)                                       \
-    "smmulr  %[" a_ "], %[" a_ "], %[mult]\n\t"               \
-    "add     %[" a_ "], %[" a_ "], %[" a_ "], asr #31\n\t"    \
-    "asr     %[" a_ "], %[" a_ "], %[xs]\n\t"                 \
-    "add     %[" a_ "], %[" a_ "], %[off]\n\t"                \
-    "ssat    %[" a_ "], #8, %[" a_ "], asr #1\n\t"            \
+    EP_DW_CM_RQ_NS(a_)                                        \
     "strb    %[" a_ "], [%[o]]\n\t"                           \
     "add     %[o], %[o], %[xs], lsr #8\n\t"
 /* the same for two outputs a, b clamped to the activation range: packed into bytes 0, 1 of a,
  * SSUB8/SEL against act_min / act_max in every byte (blk[12], blk[13]; wa, wb are free here) */
 #define EP_DW_CM_RQ_NS(a_)                                    \
-    "smmulr  %[" a_ "], %[" a_ "], %[mult]\n\t"               \
-    "add     %[" a_ "], %[" a_ "], %[" a_ "], asr #31\n\t"    \
+    "smmlar  %[t], %[" a_ "], %[mult], %[off]\n\t"            \
+    "add     %[" a_ "], %[t], %[" a_ "], asr #31\n\t"         \
     "asr     %[" a_ "], %[" a_ "], %[xs]\n\t"                 \
-    "add     %[" a_ "], %[" a_ "], %[off]\n\t"                \
-    "ssat    %[" a_ "], #8, %[" a_ "], asr #1\n\t"
+    "ssat    %[" a_ "], #8, %[" a_ "]\n\t"
 #define EP_DW_CM_CLAMP                                        \
     "ldrd    %[wa], %[wb], [%[blk], #48]\n\t"                 \
     "ssub8   %[t], %[a], %[wa]\n\t"                           \
@@ -1151,6 +1151,18 @@ __attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16
 #undef EP_DW_CM_PAIR1
 #undef EP_DW_CM_PAIR2
 
+/* every right shift at most 22 (ep_dw_cm_channel's folded output offset stays in int32) */
+static int ep_dw_cm_shifts_ok(const int32_t *shift, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        if (shift[c] < -22) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* stack budget of the stripe of transposed rows, bytes; rows so wide that even the ring of three
  * rows would pass EP_DW_CM_RING_MAX take the previous path (its stack does not grow with the row) */
 #define EP_DW_CM_STACK 1536
@@ -1162,10 +1174,9 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
     const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w, sh = p->stride_h;
     const int32_t pairs = out_w / 2;
     const int32_t len = (sw * (out_w + 1) + 4 + 1) & ~1;
-    const int32_t off2p1 = 2 * p->out_offset + 1;
     int32_t rows = out_h, rin;
     ep_dw_cm_ctx cx;
-    int32_t blk[4][14], xs[4], slot_iy[3];
+    int32_t blk[4][14], xs[4], rc[4], slot_iy[3];
     const int clamp = p->act_min != -128 || p->act_max != 127;
     int32_t c0, b, oy, g, r, ring;
 
@@ -1207,7 +1218,10 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                 blk[g][11] = out_w & 1;
                 blk[g][12] = (int32_t)ep_bytes4(p->act_min);
                 blk[g][13] = (int32_t)ep_bytes4(p->act_max);
-                xs[g] = (int32_t)((uint32_t)c_n << 8 | (uint32_t)~p->shift[c0 + g]);
+                /* the whole right shift r, and C = 2^(r-1) + out_offset * 2^r (see ep_dw_cm_channel) */
+                xs[g] = (int32_t)((uint32_t)c_n << 8 | (uint32_t)-p->shift[c0 + g]);
+                rc[g] = (int32_t)((uint32_t)1 << (-p->shift[c0 + g] - 1)) +
+                        (int32_t)((uint32_t)p->out_offset << -p->shift[c0 + g]);
             }
             for (b = 0; b < p->out.n; ++b) {
                 slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
@@ -1236,7 +1250,7 @@ __attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, c
                     for (g = 0; g < cx.g; ++g) {
                         const size_t cs = (size_t)g * cx.cs;
                         blk[g][9] = n;
-                        ep_dw_cm_channel(blk[g], q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], off2p1,
+                        ep_dw_cm_channel(blk[g], q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], rc[g],
                                          sw, clamp);
                     }
                 }
@@ -1388,7 +1402,7 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
 
     /* narrower rows lose more to the per-channel setup than the pairing wins */
     if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 &&
-        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX) {
+        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX && ep_dw_cm_shifts_ok(shift, c_n)) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
