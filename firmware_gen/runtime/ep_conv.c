@@ -923,6 +923,23 @@ __attribute__((noinline)) static void ep_dw3x3_pair_dsp(const ep_dw_pair_ctx *cx
     }
 }
 
+/* The planner may place a row-order kernel's output over the rest of its dying input (codegen's
+ * LAG_OPS: output row y only overwrites input rows no later output row reads). The channel-major
+ * DSP kernels below write all rows of a few channels before the next ones, so they check the
+ * placement: 0 when the two buffers are apart, 1 when the output starts a multiple of c_n bytes
+ * below the input (every output byte then aliases an input byte of its own channel, which that
+ * channel's rows, taken in row order, no longer need), else 2. */
+static int ep_out_skew(const ep_conv_params *p, const int8_t *in, const int8_t *out)
+{
+    const uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
+    const uintptr_t in_n = (uintptr_t)p->in.n * p->in.h * p->in.w * p->in.c;
+    const uintptr_t out_n = (uintptr_t)p->out.n * p->out.h * p->out.w * p->out.c;
+    if (o0 >= i0 + in_n || i0 >= o0 + out_n) {
+        return 0;
+    }
+    return o0 <= i0 && (i0 - o0) % (uintptr_t)p->in.c == 0 ? 1 : 2;
+}
+
 /* ---- 3x3 depthwise, channel-major (depth multiplier 1, undilated, stride_w 1 or 2) -------------
  * SMLAD needs two taps of the same channel in one register, which NHWC never gives. For a group of
  * four channels the kernel keeps the window's three input rows transposed into int16 rows, one per
@@ -1402,7 +1419,8 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
 
     /* narrower rows lose more to the per-channel setup than the pairing wins */
     if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 &&
-        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX && ep_dw_cm_shifts_ok(shift, c_n)) {
+        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX && ep_dw_cm_shifts_ok(shift, c_n) &&
+        ep_out_skew(p, in, out) < 2) {
         ep_dw3x3_cm_dsp(p, in, out);
         return;
     }
@@ -1659,7 +1677,7 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
         return;
     }
     if (undilated && p->in.c == 1 && p->kw == 8 && (p->stride_w == 1 || p->stride_w == 2) &&
-        p->kh * p->kw <= EP_DW_C1_TAPS &&
+        p->kh * p->kw <= EP_DW_C1_TAPS && ep_out_skew(p, in, out) == 0 &&
         ep_dsp_rq_ok(p->bias, p->shift, p->out.c, p->kh * p->kw)) {
         ep_depthwise_c1_dsp(p, in, out);
         return;
