@@ -132,8 +132,29 @@ def edge_model(tmp_path_factory):
     # a stem-like 3x3/2 conv, 8 filters of 3 rows x 15 bytes: Helium copies interior windows a
     # filter row at a time, border windows by predicated row loads (ep_patch_rows_mve)
     st = L.Conv2D(8, 3, strides=2, padding="same")(x)
-    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, jr, k, dw16s, st)]
-    y = L.Dense(3)(L.Concatenate()([f, *pooled]))                    # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8
+    # DSP channel-major 3x3 depthwise at stride 2 with SAME padding on every border, 5 channels (a
+    # 1-channel group after a 4-channel one), ReLU; and AVERAGE_POOL_2D with SAME padding (windows
+    # of 4, 6 and 9 pixels) over 13 channels: the DSP pool's 8- and 4-channel passes and a 1-byte tail
+    dws2 = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x)
+    ap = L.AveragePooling2D(3, strides=2, padding="same")(L.Conv2D(13, 1)(x))
+    pooled = [L.GlobalAveragePooling2D()(t) for t in (e, g, h, i, jm, jr, k, dw16s)]
+    # (TFLM's CONCATENATION takes at most 10 inputs)
+    # a ReLU depthwise whose output shares a CONCATENATION's scale with x: its activation range is
+    # narrower than int8 (the DSP depthwise requantization that clamps)
+    dwc = L.Concatenate()([L.DepthwiseConv2D(3, padding="same", activation="relu")(x), x])
+    # rows of 42 pixels: the DSP 3x3 depthwise keeps only the window's three rows (a ring), both strides
+    wide = L.Concatenate(axis=2)([x] * 6)
+    dww1 = L.DepthwiseConv2D(3, padding="same")(wide)
+    dww2 = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(wide)
+    # one input channel, 8-column filters (micro_speech's depthwise): the DSP path's window pairs in
+    # the image and through the padded strip at both borders, stride 2 with an odd row of 21 and
+    # stride 1 with depth multiplier 3
+    mono = L.Conv2D(1, 1)(wide)
+    dwm2 = L.DepthwiseConv2D((4, 8), strides=2, depth_multiplier=4, padding="same")(mono)
+    dwm1 = L.DepthwiseConv2D((3, 8), depth_multiplier=3, padding="same", activation="relu")(mono)
+    pooled.append(L.Concatenate()([L.GlobalAveragePooling2D()(t)
+                                   for t in (st, dws2, ap, dwc, dww1, dww2, dwm2, dwm1)]))
+    y = L.Dense(3)(L.Concatenate()([f, *pooled]))       # depth 9 + 16 + 3 + 4 + 5 + 3 + 3 + 3 + 16 + 8 + 5 + 13
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -160,13 +181,23 @@ def test_edge_model_reaches_the_tails(edge_model):
     for op in sg.operators:
         if op.opcode == "DEPTHWISE_CONV_2D":
             multipliers.add(sg.tensors[op.outputs[0]].shape[-1] // sg.tensors[op.inputs[0]].shape[-1])
-    assert multipliers == {1, 4, 8}
+    assert multipliers == {1, 3, 4, 8}
     convs = [op for op in sg.operators if op.opcode == "CONV_2D"]
-    assert len(convs) == 14
+    assert len(convs) == 16
     dw3x3 = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and
              sg.tensors[op.inputs[0]].shape[-1] == 16 and sg.tensors[op.outputs[0]].shape[-1] == 16]
     assert {op.builtin_options.strideW for op in dw3x3} == {1, 2}     # Helium's 3x3 path, both strides
     assert any(op.builtin_options.fusedActivationFunction == 3 for op in dw3x3)   # RELU6
+    dw5 = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and sg.tensors[op.inputs[0]].shape[-1] == 5
+           and sg.tensors[op.outputs[0]].shape[-1] == 5]
+    assert {(op.builtin_options.strideW, op.builtin_options.padding) for op in dw5} == {(1, 0), (2, 0)}   # SAME
+    assert any(sg.tensors[op.outputs[0]].zero_point[0] > -128 and op.builtin_options.fusedActivationFunction == 1
+               for op in dw5)                          # a ReLU range narrower than int8
+    assert {op.builtin_options.strideW for op in dw5 if sg.tensors[op.inputs[0]].shape[2] == 42} == {1, 2}
+    mono = [op for op in sg.operators if op.opcode == "DEPTHWISE_CONV_2D" and sg.tensors[op.inputs[0]].shape[-1] == 1]
+    assert {(op.builtin_options.strideW, sg.tensors[op.inputs[1]].shape[2]) for op in mono} == {(1, 8), (2, 8)}
+    pools = [op for op in sg.operators if op.opcode == "AVERAGE_POOL_2D"]
+    assert [sg.tensors[op.inputs[0]].shape[-1] for op in pools] == [13]
     assert {"MUL", "ADD"} <= {op.opcode for op in sg.operators}
     adds = [op for op in sg.operators if op.opcode == "ADD"]
     assert {op.builtin_options.fusedActivationFunction for op in adds} == {0, 1}    # unclamped and ReLU

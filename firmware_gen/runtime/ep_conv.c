@@ -2170,6 +2170,476 @@ __attribute__((noinline)) static void ep_dw3x3_pair_dsp(const ep_dw_pair_ctx *cx
     }
 }
 
+/* The planner may place a row-order kernel's output over the rest of its dying input (codegen's
+ * LAG_OPS: output row y only overwrites input rows no later output row reads). The channel-major
+ * DSP kernels below write all rows of a few channels before the next ones, so they check the
+ * placement: 0 when the two buffers are apart, 1 when the output starts a multiple of c_n bytes
+ * below the input (every output byte then aliases an input byte of its own channel, which that
+ * channel's rows, taken in row order, no longer need), else 2. */
+static int ep_out_skew(const ep_conv_params *p, const int8_t *in, const int8_t *out)
+{
+    const uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
+    const uintptr_t in_n = (uintptr_t)p->in.n * p->in.h * p->in.w * p->in.c;
+    const uintptr_t out_n = (uintptr_t)p->out.n * p->out.h * p->out.w * p->out.c;
+    if (o0 >= i0 + in_n || i0 >= o0 + out_n) {
+        return 0;
+    }
+    return o0 <= i0 && (i0 - o0) % (uintptr_t)p->in.c == 0 ? 1 : 2;
+}
+
+/* ---- 3x3 depthwise, channel-major (depth multiplier 1, undilated, stride_w 1 or 2) -------------
+ * SMLAD needs two taps of the same channel in one register, which NHWC never gives. For a group of
+ * four channels the kernel keeps the window's three input rows transposed into int16 rows, one per
+ * channel (x + in_offset, padding columns 0, rows outside the image all 0: a padding tap then adds
+ * 0, exactly the reference's skipped tap), in a ring of three row slots, so every input row is
+ * widened once per channel group. Along such a row horizontally adjacent taps are adjacent int16s:
+ * a 3-tap row of one output is one SMLAD (taps 0, 1) and one SMLAxy (tap 2), the weights of one
+ * channel stay in five registers across the output row, and two outputs share the loads. */
+static inline int32_t ep_pkhbt16(int32_t lo, int32_t hi)     /* lo.lo | hi.lo << 16 */
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline int32_t ep_pkhtb16(int32_t hi, int32_t lo)     /* lo.hi | hi.hi << 16 */
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+static inline int32_t ep_ld32(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void ep_st32(int16_t *p, int32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+typedef struct {
+    const ep_conv_params *p;
+    const int8_t *in;
+    int16_t *buf;                       /* 4 channels x rows x len int16 */
+    uint8_t *zero;                      /* per row slot: 1 while all four channels' rows are 0 */
+    int32_t len, cs, c0, g, off2;
+} ep_dw_cm_ctx;
+
+/* input row iy (of batch b) into ring slot `slot` of the group: in-image columns only, the
+ * padding columns stay as zeroed at the start; a row outside the image is all zero */
+static void ep_dw_cm_row(const ep_dw_cm_ctx *cx, int32_t b, int32_t iy, int32_t slot)
+{
+    const ep_conv_params *p = cx->p;
+    const int32_t c_n = p->in.c, in_w = p->in.w, len = cx->len, pad = p->pad_w, g = cx->g;
+    const size_t cs = (size_t)cx->cs;            /* next channel's rows */
+    int16_t *const r0 = cx->buf + (size_t)slot * len;
+    int32_t j, k;
+    if (iy < 0 || iy >= p->in.h) {
+        if (!cx->zero[slot]) {
+            for (k = 0; k < 4; ++k) {
+                memset(r0 + k * cs, 0, (size_t)len * 2);
+            }
+            cx->zero[slot] = 1;
+        }
+        return;
+    }
+    cx->zero[slot] = 0;
+    {
+        const int32_t end = in_w < len - pad ? in_w : len - pad;    /* in-image columns we need */
+        const int8_t *x = cx->in + ((size_t)(b * p->in.h + iy) * in_w) * c_n + cx->c0;
+        int16_t *d = r0 + pad;
+        if (g == 4) {
+            const int32_t off2 = cx->off2;
+            for (j = 0; j + 2 <= end; j += 2, x += 2 * c_n) {
+                const int32_t v0 = ep_read_s8x4(x), v1 = ep_read_s8x4(x + c_n);
+                const int32_t a02 = __sxtab16(off2, v0), a13 = ep_sxtab16_ror8(off2, v0);
+                const int32_t b02 = __sxtab16(off2, v1), b13 = ep_sxtab16_ror8(off2, v1);
+                ep_st32(d + j, ep_pkhbt16(a02, b02));
+                ep_st32(d + cs + j, ep_pkhbt16(a13, b13));
+                ep_st32(d + 2 * cs + j, ep_pkhtb16(b02, a02));
+                ep_st32(d + 3 * cs + j, ep_pkhtb16(b13, a13));
+            }
+            if (j < end) {
+                const int32_t v0 = ep_read_s8x4(x);
+                const int32_t a02 = __sxtab16(off2, v0), a13 = ep_sxtab16_ror8(off2, v0);
+                d[j] = (int16_t)a02;
+                d[cs + j] = (int16_t)a13;
+                d[2 * cs + j] = (int16_t)(a02 >> 16);
+                d[3 * cs + j] = (int16_t)(a13 >> 16);
+            }
+        } else {
+            for (j = 0; j < end; ++j, x += c_n) {
+                for (k = 0; k < g; ++k) {
+                    d[k * cs + j] = (int16_t)(x[k] + p->in_offset);
+                }
+            }
+        }
+    }
+}
+
+/* One channel's outputs over a stripe of output rows, sums and requantization in one assembly
+ * loop. blk (int32 words, word aligned): [0..5] the weights doubled, per window row r a word of
+ * taps (r,0), (r,1) as int16 and a word with tap (r,2) in its bottom half; [6], [7] 2 * bias;
+ * [8] bytes from the end of one output row's reads to the next row's first; [9] rows (counted
+ * down in place); [10] output pairs per row; [11] 1 when a row ends in a single output.
+ * q0: the stripe's first window row (int16, offset added); rows len int16 apart. Per output pair:
+ * three LDRD of weights, nine LDR and twelve SMLAxy, then per output SMLAR, ADD, ASR and SSAT and
+ * a STRB strided by c_n, which xs holds above the right shift r (ASR by register reads only its
+ * bottom byte). The requantization is ep_dsp_rq's with the output offset and the rounding folded
+ * into one constant, off = C = 2^(r-1) + out_offset * 2^r: with x = SMMULR(2 acc, mult),
+ *   ((x - [x < 0]) >> (r - 1) + 2 out_offset + 1) >> 1 = (x - [x < 0] + C) >> r,
+ * SMMLAR adds C to x for free, and [x < 0] may be taken as [acc < 0] (acc < 0 with x = 0 gives
+ * (C - 1) >> r = C >> r = out_offset). No overflow: |x| < 2^30 and |C| < 2^30 for r <= 22, which
+ * the caller checks. */
+#define EP_DW_CM_RQ(a_)                                       \
+    EP_DW_CM_RQ_NS(a_)                                        \
+    "strb    %[" a_ "], [%[o]]\n\t"                           \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+/* the same for two outputs a, b clamped to the activation range: packed into bytes 0, 1 of a,
+ * SSUB8/SEL against act_min / act_max in every byte (blk[12], blk[13]; wa, wb are free here) */
+#define EP_DW_CM_RQ_NS(a_)                                    \
+    "smmlar  %[t], %[" a_ "], %[mult], %[off]\n\t"            \
+    "add     %[" a_ "], %[t], %[" a_ "], asr #31\n\t"         \
+    "asr     %[" a_ "], %[" a_ "], %[xs]\n\t"                 \
+    "ssat    %[" a_ "], #8, %[" a_ "]\n\t"
+#define EP_DW_CM_CLAMP                                        \
+    "ldrd    %[wa], %[wb], [%[blk], #48]\n\t"                 \
+    "ssub8   %[t], %[a], %[wa]\n\t"                           \
+    "sel     %[a], %[a], %[wa]\n\t"                           \
+    "ssub8   %[t], %[wb], %[a]\n\t"                           \
+    "sel     %[a], %[a], %[wb]\n\t"
+#define EP_DW_CM_RQ2C                                         \
+    EP_DW_CM_RQ_NS("a") EP_DW_CM_RQ_NS("b")                   \
+    "bfi     %[a], %[b], #8, #8\n\t"                          \
+    EP_DW_CM_CLAMP                                            \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"                   \
+    "lsr     %[a], %[a], #8\n\t"                              \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+#define EP_DW_CM_RQ1C                                         \
+    EP_DW_CM_RQ_NS("a") EP_DW_CM_CLAMP                        \
+    "strb    %[a], [%[o]]\n\t"                                \
+    "add     %[o], %[o], %[xs], lsr #8\n\t"
+#define EP_DW_CM_RQ2 EP_DW_CM_RQ("a") EP_DW_CM_RQ("b")
+#define EP_DW_CM_RQ1 EP_DW_CM_RQ("a")
+/* the single output at the end of an odd row: taps (r,0), (r,1) and (r,2) of row q */
+#define EP_DW_CM_ONE(q_, w_)                                  \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #4]\n\t"                       \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"
+#define EP_DW_CM_LOOP(PAIR, RQ2, RQ1)                         \
+    "2:\n\t"                                                  \
+    "ldr     %[n], [%[blk], #40]\n\t"                         \
+    "cmp     %[n], #0\n\t"                                    \
+    "beq     4f\n\t"                                          \
+    "1:\n\t"                                                  \
+    "ldrd    %[a], %[b], [%[blk], #24]\n\t"                   \
+    PAIR("q0", "0") PAIR("q1", "8") PAIR("q2", "16")          \
+    RQ2                                                       \
+    "subs    %[n], %[n], #1\n\t"                              \
+    "bne     1b\n\t"                                          \
+    "4:\n\t"                                                  \
+    "ldr     %[t], [%[blk], #44]\n\t"                         \
+    "cmp     %[t], #0\n\t"                                    \
+    "beq     3f\n\t"                                          \
+    "ldr     %[a], [%[blk], #24]\n\t"                         \
+    EP_DW_CM_ONE("q0", "0") EP_DW_CM_ONE("q1", "8") EP_DW_CM_ONE("q2", "16") \
+    RQ1                                                       \
+    "3:\n\t"                                                  \
+    "ldr     %[t], [%[blk], #32]\n\t"                         \
+    "add     %[q0], %[q0], %[t]\n\t"                          \
+    "add     %[q1], %[q1], %[t]\n\t"                          \
+    "add     %[q2], %[q2], %[t]\n\t"                          \
+    "ldr     %[t], [%[blk], #36]\n\t"                         \
+    "subs    %[t], %[t], #1\n\t"                              \
+    "str     %[t], [%[blk], #36]\n\t"                         \
+    "bne     2b\n\t"
+/* stride 1: outputs x, x + 1 read int16 x .. x + 3 of each row */
+#define EP_DW_CM_PAIR1(q_, w_)                                \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #2]\n\t"                       \
+    "smlad   %[b], %[wa], %[t], %[b]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #4]!\n\t"                      \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"                     \
+    "smlabt  %[b], %[wb], %[t], %[b]\n\t"
+/* stride 2: outputs x, x + 1 read int16 2x .. 2x + 4 of each row */
+#define EP_DW_CM_PAIR2(q_, w_)                                \
+    "ldrd    %[wa], %[wb], [%[blk], #" w_ "]\n\t"             \
+    "ldr     %[t], [%[" q_ "]], #8\n\t"                       \
+    "smlad   %[a], %[wa], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "], #-4]\n\t"                      \
+    "smlad   %[b], %[wa], %[t], %[b]\n\t"                     \
+    "smlabb  %[a], %[wb], %[t], %[a]\n\t"                     \
+    "ldr     %[t], [%[" q_ "]]\n\t"                           \
+    "smlabb  %[b], %[wb], %[t], %[b]\n\t"
+#define EP_DW_CM_OPERANDS                                                                                  \
+    : [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [wa] "=&r"(wa), [wb] "=&r"(wb), [n] "=&r"(n), [q0] "+r"(q0), \
+      [q1] "+r"(q1), [q2] "+r"(q2), [o] "+r"(o)                                                             \
+    : [blk] "r"(blk), [mult] "r"(mult), [xs] "r"(xs), [off] "r"(off)                                        \
+    : "cc", "memory"
+/* clamp: blk[12], blk[13] hold act_min, act_max in every byte */
+__attribute__((noinline)) static void ep_dw_cm_channel(int32_t *blk, const int16_t *q0, const int16_t *q1,
+                                                       const int16_t *q2, int8_t *o, int32_t mult, int32_t xs,
+                                                       int32_t off, int32_t stride_w, int clamp)
+{
+    int32_t a, b, t, wa, wb, n;
+    if (stride_w == 1 && !clamp) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1, EP_DW_CM_RQ2, EP_DW_CM_RQ1) EP_DW_CM_OPERANDS);
+    } else if (stride_w == 1) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR1, EP_DW_CM_RQ2C, EP_DW_CM_RQ1C) EP_DW_CM_OPERANDS);
+    } else if (!clamp) {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2, EP_DW_CM_RQ2, EP_DW_CM_RQ1) EP_DW_CM_OPERANDS);
+    } else {
+        __asm__ volatile(EP_DW_CM_LOOP(EP_DW_CM_PAIR2, EP_DW_CM_RQ2C, EP_DW_CM_RQ1C) EP_DW_CM_OPERANDS);
+    }
+}
+#undef EP_DW_CM_OPERANDS
+#undef EP_DW_CM_RQ_NS
+#undef EP_DW_CM_CLAMP
+#undef EP_DW_CM_RQ2C
+#undef EP_DW_CM_RQ1C
+#undef EP_DW_CM_RQ2
+#undef EP_DW_CM_RQ1
+#undef EP_DW_CM_RQ
+#undef EP_DW_CM_ONE
+#undef EP_DW_CM_LOOP
+#undef EP_DW_CM_PAIR1
+#undef EP_DW_CM_PAIR2
+
+/* every right shift at most 22 (ep_dw_cm_channel's folded output offset stays in int32) */
+static int ep_dw_cm_shifts_ok(const int32_t *shift, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        if (shift[c] < -22) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* stack budget of the stripe of transposed rows, bytes; rows so wide that even the ring of three
+ * rows would pass EP_DW_CM_RING_MAX take the previous path (its stack does not grow with the row) */
+#define EP_DW_CM_STACK 1536
+#define EP_DW_CM_RING_MAX 2048
+
+/* (3x3, depth multiplier 1, undilated, stride_w 1 or 2, a layer that passes ep_dsp_rq_ok) */
+__attribute__((noinline)) static void ep_dw3x3_cm_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, out_h = p->out.h, out_w = p->out.w, sw = p->stride_w, sh = p->stride_h;
+    const int32_t pairs = out_w / 2;
+    const int32_t len = (sw * (out_w + 1) + 4 + 1) & ~1;
+    int32_t rows = out_h, rin;
+    ep_dw_cm_ctx cx;
+    int32_t blk[4][14], xs[4], rc[4], slot_iy[3];
+    const int clamp = p->act_min != -128 || p->act_max != 127;
+    int32_t c0, b, oy, g, r, ring;
+
+    /* output rows per stripe: as many as the budget holds; when that is only a few, a ring of the
+     * window's three rows instead (each input row transposed once, one call per output row) */
+    while (rows > 1 && 8 * ((rows - 1) * sh + 3) * len > EP_DW_CM_STACK) {
+        --rows;
+    }
+    ring = rows < out_h && rows < 3;
+    rin = ring ? 3 : (rows - 1) * sh + 3;
+    {
+        int32_t buf32[2 * rin * len];       /* 4 channels x rin rows x len int16, word aligned */
+        uint8_t zero[rin];
+        memset(zero, 1, sizeof zero);
+        cx.zero = zero;
+        cx.p = p;
+        cx.in = in;
+        cx.buf = (int16_t *)(void *)buf32;
+        cx.len = len;
+        cx.cs = rin * len;
+        cx.off2 = ep_offset_x2(p->in_offset);
+        memset(buf32, 0, sizeof buf32);
+        for (c0 = 0; c0 < c_n; c0 += 4) {
+            cx.c0 = c0;
+            cx.g = c_n - c0 < 4 ? c_n - c0 : 4;
+            for (g = 0; g < cx.g; ++g) {
+                const int8_t *w = p->weights + c0 + g;
+                int32_t t[9];
+                for (r = 0; r < 9; ++r) {
+                    t[r] = 2 * w[(size_t)r * c_n];
+                }
+                for (r = 0; r < 3; ++r) {
+                    blk[g][2 * r] = ep_pkhbt16(t[3 * r], t[3 * r + 1]);
+                    blk[g][2 * r + 1] = t[3 * r + 2];
+                }
+                blk[g][6] = blk[g][7] = p->bias != NULL ? 2 * p->bias[c0 + g] : 0;
+                blk[g][8] = 2 * (sh * len - 2 * sw * pairs);
+                blk[g][10] = pairs;
+                blk[g][11] = out_w & 1;
+                blk[g][12] = (int32_t)ep_bytes4(p->act_min);
+                blk[g][13] = (int32_t)ep_bytes4(p->act_max);
+                /* the whole right shift r, and C = 2^(r-1) + out_offset * 2^r (see ep_dw_cm_channel) */
+                xs[g] = (int32_t)((uint32_t)c_n << 8 | (uint32_t)-p->shift[c0 + g]);
+                rc[g] = (int32_t)((uint32_t)1 << (-p->shift[c0 + g] - 1)) +
+                        (int32_t)((uint32_t)p->out_offset << -p->shift[c0 + g]);
+            }
+            for (b = 0; b < p->out.n; ++b) {
+                slot_iy[0] = slot_iy[1] = slot_iy[2] = INT32_MIN;
+                for (oy = 0; oy < out_h; oy += ring ? 1 : rows) {
+                    const int32_t n = ring ? 1 : (out_h - oy < rows ? out_h - oy : rows);
+                    const int32_t iy0 = oy * sh - p->pad_h;
+                    int8_t *o = out + ((size_t)(b * out_h + oy) * out_w) * c_n + c0;
+                    const int16_t *q[3];
+                    if (ring) {
+                        for (r = 0; r < 3; ++r) {
+                            const int32_t iy = iy0 + r, slot = (int32_t)((uint32_t)(iy + 3 * 1024) % 3u);
+                            if (slot_iy[slot] != iy) {
+                                ep_dw_cm_row(&cx, b, iy, slot);
+                                slot_iy[slot] = iy;
+                            }
+                            q[r] = cx.buf + (size_t)slot * len;
+                        }
+                    } else {
+                        for (r = 0; r < (n - 1) * sh + 3; ++r) {
+                            ep_dw_cm_row(&cx, b, iy0 + r, r);
+                        }
+                        q[0] = cx.buf;
+                        q[1] = cx.buf + len;
+                        q[2] = cx.buf + 2 * len;
+                    }
+                    for (g = 0; g < cx.g; ++g) {
+                        const size_t cs = (size_t)g * cx.cs;
+                        blk[g][9] = n;
+                        ep_dw_cm_channel(blk[g], q[0] + cs, q[1] + cs, q[2] + cs, o + g, p->mult[c0 + g], xs[g], rc[g],
+                                         sw, clamp);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- depthwise over one input channel (micro_speech's 10x8 stride-2 layer, 8 outputs) ----------
+ * Every output channel sees the same input plane, so the channels are the outer loop: one channel's
+ * taps are gathered once into int16 pairs on the stack, in the lane order SXTAB16 gives four input
+ * bytes ((t0, t2), (t1, t3)), and each window row of kw bytes is then kw / 4 words of input, each
+ * one LDR, two SXTAB16 (+ in_offset) and two SMLAD. A window cut by the left or right border is
+ * first copied into `win` with -in_offset (the zero point) in its padding taps, which makes their
+ * terms 0, the reference's skipped taps. */
+#define EP_DW_C1_TAPS 96
+#define EP_DW_C1_STRIP 4
+
+/* two horizontally adjacent windows of 8 columns, both in the image, stride_w 1 or 2 (the second
+ * window `sw` bytes on): each weight pair loaded once for both, 25 instructions per window row
+ * for 16 MACs */
+#define EP_DW_C1_HALF(o0_, o1_)                           \
+    "ldrd    %[wa], %[wb], [%[w]], #8\n\t"               \
+    "ldr     %[t0], [%[x], #" o0_ "]\n\t"                \
+    "ldr     %[t1], [%[x], #" o1_ "]\n\t"                \
+    "sxtab16 %[t2], %[off2], %[t0]\n\t"                  \
+    "smlad   %[a], %[wa], %[t2], %[a]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t0], ror #8\n\t"          \
+    "smlad   %[a], %[wb], %[t2], %[a]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t1]\n\t"                  \
+    "smlad   %[b], %[wa], %[t2], %[b]\n\t"               \
+    "sxtab16 %[t2], %[off2], %[t1], ror #8\n\t"          \
+    "smlad   %[b], %[wb], %[t2], %[b]\n\t"
+#define EP_DW_C1_ROWS(o1_, o5_)                           \
+    "1:\n\t"                                              \
+    EP_DW_C1_HALF("0", o1_) EP_DW_C1_HALF("4", o5_)       \
+    "add     %[x], %[x], %[xs]\n\t"                       \
+    "subs    %[n], %[n], #1\n\t"                          \
+    "bne     1b\n\t"
+__attribute__((noinline)) static void ep_dw_c1_pair8(const int8_t *x, int32_t xs, const int32_t *w, int32_t rows,
+                                                     int32_t off2, int32_t sw, int32_t *acc)
+{
+    int32_t a = acc[0], b = acc[1], t0, t1, t2, wa, wb;
+    if (sw == 1) {
+        __asm__ volatile(EP_DW_C1_ROWS("1", "5")
+                         : [a] "+r"(a), [b] "+r"(b), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                           [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [n] "+r"(rows)
+                         : [xs] "r"(xs), [off2] "r"(off2)
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile(EP_DW_C1_ROWS("2", "6")
+                         : [a] "+r"(a), [b] "+r"(b), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                           [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [n] "+r"(rows)
+                         : [xs] "r"(xs), [off2] "r"(off2)
+                         : "cc", "memory");
+    }
+    acc[0] = a;
+    acc[1] = b;
+}
+#undef EP_DW_C1_HALF
+#undef EP_DW_C1_ROWS
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc would turn ep_copy back into memcpy calls, the calls it avoids */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+__attribute__((noinline)) static void ep_depthwise_c1_dsp(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t kh = p->kh, sh = p->stride_h, sw = p->stride_w;
+    const int32_t off2 = ep_offset_x2(p->in_offset), off2p1 = 2 * p->out_offset + 1;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const uint32_t zp4 = ep_bytes4(-p->in_offset);
+    int32_t wp[4 * kh];                          /* RAM is a target: one channel's taps, ... */
+    uint32_t strip32[3 * EP_DW_C1_STRIP];        /* ... and four rows of a border pair, 12 bytes each */
+    int8_t *const strip = (int8_t *)(void *)strip32;
+    int32_t m, b, oy, ox, r;
+
+    for (m = 0; m < out_c; ++m) {
+        const int32_t init = p->bias != NULL ? p->bias[m] : 0, mult = p->mult[m], shift = p->shift[m];
+        const int8_t *w = p->weights + m;
+        for (r = 0; r < kh * 8; r += 4) {
+            wp[r / 2] = ep_pkhbt16(w[(size_t)r * out_c], w[(size_t)(r + 2) * out_c]);
+            wp[r / 2 + 1] = ep_pkhbt16(w[(size_t)(r + 1) * out_c], w[(size_t)(r + 3) * out_c]);
+        }
+        for (b = 0; b < p->out.n; ++b) {
+            for (oy = 0; oy < out_h; ++oy) {
+                const int32_t iy0 = oy * sh - p->pad_h;
+                const int32_t fy0 = iy0 < 0 ? -iy0 : 0, fy1 = in_h - iy0 < kh ? in_h - iy0 : kh;
+                const int32_t rows = fy1 > fy0 ? fy1 - fy0 : 0;
+                const int32_t *const w0 = wp + fy0 * 4;
+                const int8_t *const row = in + (size_t)(b * in_h + iy0 + fy0) * in_w;
+                int8_t *o = out + ((size_t)(b * out_h + oy) * out_w) * out_c + m;
+                for (ox = 0; ox < out_w; ox += 2, o += 2 * out_c) {
+                    const int32_t ix0 = ox * sw - p->pad_w;
+                    int32_t acc[2];
+                    acc[0] = acc[1] = init;
+                    if (rows > 0 && ix0 >= 0 && ix0 + sw + 8 <= in_w) {
+                        ep_dw_c1_pair8(row + ix0, in_w, w0, rows, off2, sw, acc);
+                    } else if (rows > 0) {
+                        /* the pair's columns ix0 .. ix0 + sw + 7, outside the image as the zero point */
+                        const int32_t lo = ix0 < 0 ? 0 : ix0, hi = ix0 + sw + 8 < in_w ? ix0 + sw + 8 : in_w;
+                        const int8_t *src = row + lo;
+                        int32_t r0, n;
+                        for (r0 = 0; r0 < rows; r0 += n) {
+                            n = rows - r0 < EP_DW_C1_STRIP ? rows - r0 : EP_DW_C1_STRIP;
+                            for (r = 0; r < n; ++r, src += in_w) {
+                                strip32[3 * r] = strip32[3 * r + 1] = strip32[3 * r + 2] = zp4;
+                                if (hi > lo) {
+                                    ep_copy(strip + 12 * r + (lo - ix0), src, hi - lo);
+                                }
+                            }
+                            ep_dw_c1_pair8(strip, 12, w0 + 4 * r0, n, off2, sw, acc);
+                        }
+                    }
+                    o[0] = (int8_t)ep_clamp(ep_dsp_rq(acc[0], mult, shift, off2p1), act_min, act_max);
+                    if (ox + 1 < out_w) {
+                        o[out_c] = (int8_t)ep_clamp(ep_dsp_rq(acc[1], mult, shift, off2p1), act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Depth multiplier 1, undilated, on the DSP extension: per output pixel and block of four
  * channels, four accumulators in registers. A 3x3 window with every tap in the image is unrolled
  * (nine taps, no loop, no pointer updates); other windows run their in-image taps row by row in
@@ -2194,6 +2664,13 @@ __attribute__((noinline)) static void ep_depthwise_dm1_dsp(const ep_conv_params 
     ep_dw_pair_ctx pcx;
     int32_t b, oy, ox, c, r;
 
+    /* narrower rows lose more to the per-channel setup than the pairing wins */
+    if (fast && kh == 3 && kw == 3 && (stride_w == 1 || stride_w == 2) && out_w >= 4 &&
+        8 * 3 * (stride_w * (out_w + 1) + 5) <= EP_DW_CM_RING_MAX && ep_dw_cm_shifts_ok(shift, c_n) &&
+        ep_out_skew(p, in, out) < 2) {
+        ep_dw3x3_cm_dsp(p, in, out);
+        return;
+    }
     pcx.c_n = c_n;
     pcx.x_row = x_row;
     pcx.w_row = w_row;
@@ -2835,6 +3312,12 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 #if EP_KERNELS_DSP
     if (undilated && dm == 1) {
         ep_depthwise_dm1_dsp(p, in, out);
+        return;
+    }
+    if (undilated && p->in.c == 1 && p->kw == 8 && (p->stride_w == 1 || p->stride_w == 2) &&
+        p->kh * p->kw <= EP_DW_C1_TAPS && ep_out_skew(p, in, out) == 0 &&
+        ep_dsp_rq_ok(p->bias, p->shift, p->out.c, p->kh * p->kw)) {
+        ep_depthwise_c1_dsp(p, in, out);
         return;
     }
 #endif

@@ -4,6 +4,7 @@
 #include "ep_simd.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static int32_t ep_max32(int32_t a, int32_t b) { return a > b ? a : b; }
 static int32_t ep_min32(int32_t a, int32_t b) { return a < b ? a : b; }
@@ -128,11 +129,105 @@ __attribute__((noinline)) static void ep_avg_pool_mve(const ep_pool_params *p, c
 }
 #endif
 
+#if EP_KERNELS_DSP
+/* the rounded mean of one channel's window sum, clamped (as ep_pool); one copy, not eight inlined */
+__attribute__((noinline)) static int8_t ep_avg_out(int32_t acc, int32_t count, int32_t act_min, int32_t act_max)
+{
+    return (int8_t)ep_clamp(ep_round_div(acc, count), act_min, act_max);
+}
+
+/* AVERAGE_POOL_2D on the DSP extension, windows of at most 256 in-image pixels: the window sum of
+ * four channels in two registers of int16 lanes (SXTAB16 adds bytes 0,2 / 1,3 of a word to the
+ * lanes; |sum| <= 128 * 256 fits int16), eight channels per pass: per pixel one LDRD and four
+ * SXTAB16 for eight bytes. Each lane is widened and divided once per output. */
+__attribute__((noinline)) static void ep_avg_pool_dsp(const ep_pool_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, in_h = p->in.h, in_w = p->in.w;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    int32_t b, oy, ox, c;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < p->out.h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ep_max32(0, -iy0), fy1 = ep_min32(p->kh, in_h - iy0);
+            for (ox = 0; ox < p->out.w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ep_max32(0, -ix0), fx1 = ep_min32(p->kw, in_w - ix0);
+                const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                const int32_t count = rows > 0 && cols > 0 ? rows * cols : 0;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
+                const size_t row_skip = (size_t)(in_w - cols) * c_n;
+                int8_t *o = out + ((size_t)(b * p->out.h + oy) * p->out.w + ox) * c_n;
+                if (count == 0) {
+                    /* TFLM returns an error for an empty window; keep the value defined (as ep_pool) */
+                    for (c = 0; c < c_n; ++c) {
+                        o[c] = (int8_t)ep_clamp(0, act_min, act_max);
+                    }
+                    continue;
+                }
+                for (c = 0; c + 8 <= c_n; c += 8) {
+                    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, r, k;
+                    const int8_t *xp = x + c;
+                    for (r = 0; r < rows; ++r, xp += row_skip) {
+                        for (k = 0; k < cols; ++k, xp += c_n) {
+                            const int32_t v0 = ep_read_s8x4(xp), v1 = ep_read_s8x4(xp + 4);
+                            s0 = __sxtab16(s0, v0);
+                            s1 = ep_sxtab16_ror8(s1, v0);
+                            s2 = __sxtab16(s2, v1);
+                            s3 = ep_sxtab16_ror8(s3, v1);
+                        }
+                    }
+                    o[c] = ep_avg_out((int16_t)s0, count, act_min, act_max);
+                    o[c + 1] = ep_avg_out((int16_t)s1, count, act_min, act_max);
+                    o[c + 2] = ep_avg_out(s0 >> 16, count, act_min, act_max);
+                    o[c + 3] = ep_avg_out(s1 >> 16, count, act_min, act_max);
+                    o[c + 4] = ep_avg_out((int16_t)s2, count, act_min, act_max);
+                    o[c + 5] = ep_avg_out((int16_t)s3, count, act_min, act_max);
+                    o[c + 6] = ep_avg_out(s2 >> 16, count, act_min, act_max);
+                    o[c + 7] = ep_avg_out(s3 >> 16, count, act_min, act_max);
+                }
+                for (; c + 4 <= c_n; c += 4) {
+                    int32_t s0 = 0, s1 = 0, r, k;
+                    const int8_t *xp = x + c;
+                    for (r = 0; r < rows; ++r, xp += row_skip) {
+                        for (k = 0; k < cols; ++k, xp += c_n) {
+                            const int32_t v0 = ep_read_s8x4(xp);
+                            s0 = __sxtab16(s0, v0);
+                            s1 = ep_sxtab16_ror8(s1, v0);
+                        }
+                    }
+                    o[c] = ep_avg_out((int16_t)s0, count, act_min, act_max);
+                    o[c + 1] = ep_avg_out((int16_t)s1, count, act_min, act_max);
+                    o[c + 2] = ep_avg_out(s0 >> 16, count, act_min, act_max);
+                    o[c + 3] = ep_avg_out(s1 >> 16, count, act_min, act_max);
+                }
+                for (; c < c_n; ++c) {
+                    int32_t s = 0, r, k;
+                    const int8_t *xp = x + c;
+                    for (r = 0; r < rows; ++r, xp += row_skip) {
+                        for (k = 0; k < cols; ++k, xp += c_n) {
+                            s += *xp;
+                        }
+                    }
+                    o[c] = ep_avg_out(s, count, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_avg_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
 {
 #if EP_KERNELS_MVE
     ep_avg_pool_mve(p, in, out);
     return;
+#endif
+#if EP_KERNELS_DSP
+    if (p->kh * p->kw <= 256) {
+        ep_avg_pool_dsp(p, in, out);
+        return;
+    }
 #endif
     ep_pool(p, in, out, 0);
 }
