@@ -135,14 +135,14 @@ def _conv(node, ctx):
     _check_accumulator(node, ctx, taps, -x.zp, 0)
     bias = ctx.tensor(node.inputs[2]).data if len(node.inputs) > 2 and node.inputs[2] >= 0 else None
     extra = {}
-    dsp = None
-    if not depthwise and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias, shift, y.zp):
-        # few input channels: the stem kernel (firmware_gen/stem.py); the int8 weights stay for the
-        # block path it falls back to, so no DSP stream as well
+    # DSP builds: the conv stream (firmware_gen/dsp_layout.py) where the layer qualifies, else the
+    # stem kernel for few input channels (firmware_gen/stem.py; its int8 weights stay for the block
+    # path it falls back to). One of the two at most: a layer never pays for both tables.
+    dsp = None if depthwise else _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp, ys.n * ys.h * ys.w)
+    if dsp is None and not depthwise and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias,
+                                                       shift, y.zp):
         extra["stem_weights"] = ctx.table("stem_weights", "int32_t", stem.table(w.data, bias, mult, shift, y.zp),
                                           guard="EP_KERNELS_DSP")
-    elif not depthwise:
-        dsp = _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp, ys.n * ys.h * ys.w)
     return Call(
         function="ep_depthwise_conv2d" if depthwise else "ep_conv2d", struct_type="ep_conv_params",
         fields=dict(in_=xs, out=ys, kh=kh, kw=kw, filter_in_c=filter_in_c,

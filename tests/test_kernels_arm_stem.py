@@ -51,8 +51,12 @@ def stem_model(tmp_path_factory):
         L.Lambda(lambda t: tf.nn.conv2d(t, dilated, strides=1, padding="SAME", dilations=[2, 1]))(x),
     ]
     a = convs[0]                                                                  # 7x7x4
+    # four input channels: the DSP conv stream (dsp_layout) takes these, not the stem kernel
     b = L.Conv2D(4, (3, 5), padding="same", activation="relu")(a)                # rows of 20 bytes
     c = L.Conv2D(6, (5, 3), strides=(2, 1), padding="valid")(b)                  # rows of 12: 2x5 = 10 px
+    # the same row lengths from fewer channels, for the stem kernel
+    b2 = L.Conv2D(4, (3, 10), padding="same", activation="relu")(two)            # rows of 20 bytes
+    c2 = L.Conv2D(6, (5, 4), strides=(2, 1), padding="valid")(x)                 # rows of 12: 5x10 = 50 px
     # the DSP ADD (ep_elementwise.c, ep_add_dsp): the input with the larger scale first, second, and
     # both the same tensor (equal scales); the loop with the ReLU clamp runs in test_kernels_arm's
     # edge model (the converter leaves this model's ReLU a separate op)
@@ -61,7 +65,8 @@ def stem_model(tmp_path_factory):
     v, w = (L.Conv2D(2, 1, kernel_initializer=big)(t) for t in (x, two))
     adds = [L.Add()([u, v]), L.Add()([w, z]), L.Add()([u, u])]
     # TFLM's CONCATENATION takes at most 10 inputs
-    y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in (*convs, b, c)]),
+    y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in convs]),
+                         L.Concatenate()([L.Flatten()(t) for t in (b, c, b2, c2)]),
                          *(L.Flatten()(t) for t in adds)])
     model = keras.Model(x, y)
 
@@ -95,7 +100,8 @@ def _stem_convs(path):
         o = op.builtin_options
         if stem.words(w[1], w[2], w[3]) <= stem.MAX_WORDS and w[3] <= stem.MAX_IN_C and w[0] % 2 == 0 \
                 and w[0] >= 4:
-            out.append((x, w, tuple(int(d) for d in y), o.strideH, o.padding, o.fusedActivationFunction))
+            out.append((x, w, tuple(int(d) for d in y), o.strideH, o.padding, o.fusedActivationFunction,
+                        op.index))
     return out
 
 
@@ -106,23 +112,28 @@ def _dilations(path):
 
 
 def test_stem_model_reaches_every_branch(stem_model, tmp_path):
-    convs = _stem_convs(stem_model)
-    assert len(convs) == 10
+    small = _stem_convs(stem_model)
+    assert len(small) == 12
     assert (2, 1) in _dilations(stem_model)                                   # dilated rows
-    runs = {w[2] * w[3] for _, w, *_ in convs}
-    assert runs == {3, 4, 6, 9, 12, 15, 20}
-    assert {w[3] for _, w, *_ in convs} == {1, 2, 3, 4}
-    assert {(w[2] * w[3]) % 4 for _, w, *_ in convs} == {0, 1, 2, 3}        # remaining bytes per row
-    assert {y[1] * y[2] % 4 for _, _, y, *_ in convs} == {1, 2, 3}          # short last blocks
-    assert {act for *_, act in convs} == {0, 1, 3}                           # none, ReLU, ReLU6
-    assert {s for *_, s, _, _ in convs} == {1, 2}
-    # the generated C holds one stem table per such layer, under EP_KERNELS_DSP only
+    # the generated C: one table per such layer, under EP_KERNELS_DSP only; the DSP conv stream
+    # where the layer qualifies for it (four input channels here), else the stem kernel's
     gen = codegen.generate(stem_model, tmp_path, "st")
     c = gen.c_path.read_text()
-    assert len(re.findall(r"static const int32_t st_l\d+_stem_weights\[", c)) == 10
-    assert c.count("#if EP_KERNELS_DSP\n") == 10             # each table
+    stems = {int(i) for i in re.findall(r"static const int32_t st_l(\d+)_stem_weights\[", c)}
+    streams = {int(i) for i in re.findall(r"static const int32_t st_l(\d+)_dsp_weights\[", c)}
+    assert not stems & streams
+    assert streams == {t[-1] for t in small if t[1][3] == 4}
+    convs = [t for t in small if t[-1] in stems]
+    assert len(convs) == 10
+    assert len(re.findall(r"#if EP_KERNELS_DSP\nstatic const int32_t st_l\d+_(stem|dsp)_weights\[", c)) == 12
     assert len(re.findall(r"\.stem_weights = st_l\d+_stem_weights,", c)) == 10
-    assert "dsp_weights" not in c                             # the stem layers get no DSP stream too
+    runs = {w[2] * w[3] for _, w, *_ in convs}
+    assert runs == {3, 4, 6, 9, 12, 15, 20}
+    assert {w[3] for _, w, *_ in convs} == {1, 2, 3}
+    assert {(w[2] * w[3]) % 4 for _, w, *_ in convs} == {0, 1, 2, 3}        # remaining bytes per row
+    assert {y[1] * y[2] % 4 for _, _, y, *_ in convs} == {1, 2, 3}          # short last blocks
+    assert {t[5] for t in convs} == {0, 1, 3}                                # none, ReLU, ReLU6
+    assert {t[3] for t in convs} == {1, 2}                                   # strides
 
 
 @pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500"])
