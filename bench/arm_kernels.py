@@ -1,7 +1,8 @@
 """Instructions per inference of the generated engine on emulated Cortex-M boards: the portable C
 kernels vs the optimized ones (Arm DSP SMLAD on M4/M7, Helium MVE on M55), both measured here.
 
-    PYTHONPATH=. .venv/bin/python bench/arm_kernels.py [--boards mps2-an385,...] [--samples N] [model.tflite ...]
+    PYTHONPATH=. .venv/bin/python bench/arm_kernels.py [--boards mps2-an385,...] [--samples N] \
+        [--layout speed|size] [model.tflite ...]
 
 Both variants are built from the same runtime sources for the same board; the portable one through
 one-line shims that define EP_PORTABLE_KERNELS before including each runtime .c file (see
@@ -118,9 +119,11 @@ def est_by_type(layers: list[dict] | None) -> dict[str, int]:
     return out
 
 
-def measure(board_id: str, model: Path, x: np.ndarray, work: Path) -> dict:
+def measure(board_id: str, model: Path, x: np.ndarray, work: Path, layout: str = "speed") -> dict:
+    """`layout`: the optimized build's kernel tables (firmware_gen/layout.py); the portable build
+    compiles none of them."""
     portable = board_bench.run(board_id, model, x, None, work / "portable", generate=portable_generate)
-    optimized = board_bench.run(board_id, model, x, None, work / "optimized")
+    optimized = board_bench.run(board_id, model, x, None, work / "optimized", layout=layout)
     tflm_arena = tflm.run(model.read_bytes(), x[:1], where=str(model)).arena_bytes
     return {"board": board_id, "model": model.stem, "macs": optimized["macs"],
             "portable": portable["instructions"]["median"], "optimized": optimized["instructions"]["median"],
@@ -222,6 +225,8 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="*", type=Path)
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--samples", type=int, default=5, help="random int8 inputs per model (seed 0)")
+    ap.add_argument("--layout", choices=("speed", "size"), default="speed",
+                    help="the optimized build's kernel tables (firmware_gen/layout.py; default speed)")
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,12 +234,13 @@ def main(argv=None) -> int:
                                  mobilenet_v1_025(Path(tmp) / "mobilenet_v1_025_96.tflite")]
         for board_id in args.boards.split(","):
             for model in models:
-                rows.append(measure(board_id, model, random_inputs(model, args.samples), Path(tmp)))
+                rows.append(measure(board_id, model, random_inputs(model, args.samples), Path(tmp), args.layout))
                 r = rows[-1]
                 print(f"{board_id:12s} {model.stem:32s} portable {r['portable']:>12,}  optimized "
                       f"{r['optimized']:>12,}  est. cycles {r['est_cycles'] or '–':>12}  mismatches "
                       f"{r['mismatches']}", file=sys.stderr, flush=True)
-    print("Instructions per inference (median over samples), counted by QEMU -icount: executed "
+    print(f"Kernel tables: layout {args.layout} (firmware_gen/layout.py). "
+          "Instructions per inference (median over samples), counted by QEMU -icount: executed "
           "instructions, not cycles. est. cycles: the executed instruction mix (QEMU plugin) priced with the "
           "core's TRM instruction timings (pipeline/bench/cycles.py): an estimate, zero wait states, no caches.\n")
     print(table(rows))

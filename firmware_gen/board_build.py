@@ -157,9 +157,9 @@ def tflite_needs(board: Board, tflite_path: Path) -> Needs:
                  weights_are_lower_bound=True)
 
 
-def check_fit(board: Board, needs: Needs, what: str = "model") -> None:
+def check_fit(board: Board, needs: Needs, what: str = "model", flash_hint: str = "") -> None:
     """Raise EdgepipeError if `needs` exceeds the board's flash or RAM, or a frame of the serial
-    protocol (needed vs available)."""
+    protocol (needed vs available). `flash_hint` ends the flash message (what would help)."""
     for part, payload in (("input", needs.input_bytes),
                           ("output", RUN_REPLY_HEADER_BYTES + needs.output_bytes)):
         if payload > FRAME_PAYLOAD_LIMIT:
@@ -170,7 +170,7 @@ def check_fit(board: Board, needs: Needs, what: str = "model") -> None:
     if needs.flash_bytes > board.flash.size:
         raise EdgepipeError(
             f"{what} does not fit board {board.id}: needs {needs.flash_bytes} bytes of flash "
-            f"({needs.flash_detail}), the board has {board.flash.size}")
+            f"({needs.flash_detail}), the board has {board.flash.size}{flash_hint}")
     if needs.ram_bytes > board.ram.size:
         raise EdgepipeError(
             f"{what} does not fit board {board.id}: needs {needs.ram_bytes} bytes of RAM "

@@ -19,6 +19,7 @@ from edgepipe_base.errors import EdgepipeError
 
 from . import graph as graph_mod
 from . import bounds, kernels, planner, qmath, streaming
+from . import layout as layout_mod
 from . import state as state_mod
 from .kernels import CExpr, Shape4
 
@@ -57,6 +58,7 @@ class GeneratedEngine:
     def output_ctype(self) -> str:
         return NUMPY_CTYPES[self.output_dtype]
     layer_macs: list = field(default_factory=list)   # MACs of each entry of layers
+    layout: str = layout_mod.DEFAULT                  # kernel tables: speed | size (layout.py)
 
     @property
     def sources(self) -> list[Path]:
@@ -404,11 +406,14 @@ def _layer(node, call, ctx, arena_bytes, g, offsets, prefix) -> dict:
         out_shape=out_shape, out_offset=where, macs=call.macs)
 
 
-def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> GeneratedEngine:
+def generate(tflite_path, out_dir, prefix: str, banding: bool = True,
+             layout: str = layout_mod.DEFAULT) -> GeneratedEngine:
     """Write `<prefix>_model.c/.h` into out_dir for the int8 or int16x8 model at tflite_path.
-    `banding`: row-streamed plans (streaming.py) are candidates; off only to measure what they save."""
+    `banding`: row-streamed plans (streaming.py) are candidates; off only to measure what they save.
+    `layout`: "speed" or "size", the generation-time kernel tables (firmware_gen/layout.py)."""
     if not _PREFIX_RE.match(prefix):
         raise EdgepipeError(f"prefix '{prefix}' is not a C identifier; use letters, digits and _")
+    layout_mod.check(layout)
     g = graph_mod.load(tflite_path)
     # overlapping sliding-window outputs usually wins, but it fuses lifetimes; streaming keeps a
     # group's input live for all its ops: keep the smallest plan (on a tie: whole calls, then overlap)
@@ -430,6 +435,7 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
 
     tables: list[_Table] = []
     ctx = _BuildContext(g, prefix, offsets, tables)
+    ctx.layout = layout
     layers, used_sources, macs = [], set(), 0
     for node in g.nodes:
         if node.index - 1 in banded or node.index - 1 in residual or node.index - 2 in residual:
@@ -520,4 +526,4 @@ def generate(tflite_path, out_dir, prefix: str, banding: bool = True) -> Generat
         output_shape=tuple(y.shape), output_scale=y.s, output_zero_point=y.zp, sha256=g.sha256,
         layers=[(l["index"], l["opcode"], l["name"], l["tensor"]) for l in layers],
         input_dtype=x.dtype.lower(), output_dtype=y.dtype.lower(),
-        layer_macs=[l["macs"] for l in layers], state_bytes=sv.bytes)
+        layer_macs=[l["macs"] for l in layers], state_bytes=sv.bytes, layout=layout)

@@ -1,7 +1,7 @@
 """results.json accumulates: a run adds or re-measures rows and keeps every row it did not touch.
 
-A row is identified by (variant, target, engine), a row naming no engine being the default engine's;
-a new row
+A row is identified by (variant, target, engine, layout), a row naming no engine being the default
+engine's and one naming no layout the default layout's (speed; firmware_gen/layout.py); a new row
 replaces the stored row with the same key, in place, and every other stored row and variant stays.
 A stored row measured on an earlier build of a variant that this run rebuilt (another sha256) is
 kept and marked `stale`, never silently presented as a measurement of the new build.
@@ -23,10 +23,11 @@ COMPARABLE = ("model", "dataset", "dataset_sha256", "labels", "preprocessing")
 
 
 DEFAULT_ENGINE = "edgepipe"        # a row that names no engine was measured (or skipped) on this one
+DEFAULT_LAYOUT = "speed"           # a row that names no layout: the engine's default kernel tables
 
 
 def row_key(r: dict) -> tuple:
-    return r.get("variant"), r.get("target"), r.get("engine") or DEFAULT_ENGINE
+    return r.get("variant"), r.get("target"), r.get("engine") or DEFAULT_ENGINE, r.get("layout") or DEFAULT_LAYOUT
 
 
 def merge(previous: dict | None, new: dict) -> dict:
@@ -75,6 +76,9 @@ def run_entry(doc: dict) -> dict:
     engines = list(dict.fromkeys(r["engine"] for r in doc["results"] if r.get("engine")))
     if engines:
         entry["engines"] = engines
+    layouts = list(dict.fromkeys(r["layout"] for r in doc["results"] if r.get("layout")))
+    if layouts:
+        entry["layouts"] = layouts
     return entry
 
 
@@ -86,6 +90,7 @@ def this_run(doc: dict) -> list[dict]:
     last = runs[-1]
     return [r for r in doc["results"] if r["variant"] in last["variants"] and r["target"] in last["targets"]
             and (not r.get("engine") or r["engine"] in last.get("engines", [r["engine"]]))
+            and (not r.get("layout") or r["layout"] in last.get("layouts", [r["layout"]]))
             and not r.get("stale")]
 
 

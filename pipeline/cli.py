@@ -31,7 +31,8 @@ def cmd_run(a) -> int:
     from .accumulate import this_run
     from .run import RunConfig, run
     opts = {k: v for k, v in {"samples": a.samples, "threads": a.threads, "latency_runs": a.latency_runs,
-                              "port": a.port, "host": a.host, "serial": a.serial}.items() if v is not None}
+                              "port": a.port, "host": a.host, "serial": a.serial,
+                              "layout": a.layout}.items() if v is not None}
     cfg = RunConfig(model=a.model, variants=a.variants, targets=a.targets, out=a.out, force=a.force,
                     dataset=a.dataset, input_scale=a.input_scale, input_offset=a.input_offset,
                     calibration_samples=a.calibration_samples, options=opts, engines=a.engines)
@@ -94,8 +95,8 @@ def cmd_bench(a) -> int:
         raise EdgepipeError(f"{a.file}: `edgepipe bench` takes a .tflite file; for a Keras model use "
                             "`edgepipe run MODEL --dataset ...`")
     from .run import RunConfig, run
-    opts = {k: v for k, v in {"samples": a.samples, "port": a.port, "host": a.host,
-                              "serial": a.serial, "mode": "stream" if a.stream else None}.items() if v is not None}
+    opts = {k: v for k, v in {"samples": a.samples, "port": a.port, "host": a.host, "serial": a.serial,
+                              "mode": "stream" if a.stream else None, "layout": a.layout}.items() if v is not None}
     doc, paths = run(RunConfig(model=str(a.file), targets=(a.target,), dataset=a.dataset, out=a.out,
                                input_scale=a.input_scale, input_offset=a.input_offset, options=opts,
                                engines=a.engines))
@@ -110,7 +111,7 @@ def cmd_bench(a) -> int:
 def cmd_export(a) -> int:
     from .export import export
     paths = export(a.model, a.out, prefix=a.prefix, variant=a.variant, dataset=a.dataset, run_dir=a.run,
-                   scale=a.input_scale, offset=a.input_offset)
+                   scale=a.input_scale, offset=a.input_offset, layout=a.layout)
     for p in paths:
         print(p)
     return 0
@@ -140,6 +141,11 @@ ENGINES_HELP = ("engines in the board firmware, each measured side by side: edge
                 "engine), tflm (TensorFlow Lite Micro, reference kernels), tflm-cmsis-nn (TFLM with Arm "
                 "CMSIS-NN kernels); the TFLM engines need a TFLM source tree in TFLM_DIR (README.md). "
                 "Default: edgepipe where it runs the model, else tflm-cmsis-nn")
+
+
+def _layout_arg(p) -> None:
+    from firmware_gen import layout
+    p.add_argument("--layout", choices=layout.LAYOUTS, default=layout.DEFAULT, help=layout.HELP)
 
 
 def _preprocessing_args(p) -> None:
@@ -177,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--latency-runs", type=int, help="timed single-sample invocations (default 200)")
     r.add_argument("--port", help="serial port of a real board, e.g. /dev/ttyACM0")
     r.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
+    _layout_arg(r)
     r.add_argument("--host", help="user@address of a Linux device (overrides its devices/<id>.toml)")
     r.add_argument("--serial", help="adb serial of an Android device (overrides its devices/<id>.toml)")
     r.set_defaults(fn=cmd_run)
@@ -201,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
                     help="a stateful (streaming) model: the samples are the consecutive frames of one stream "
                          "(default: its state is reset before each sample)")
     be.add_argument("--engines", type=_csv, metavar="E,...", help=ENGINES_HELP)
+    _layout_arg(be)
     be.add_argument("--host", help="user@address of a Linux device")
     be.add_argument("--serial", help="adb serial of an Android device")
     be.set_defaults(fn=cmd_bench)
@@ -216,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
     _preprocessing_args(ex)
     ex.add_argument("--run", type=Path, help="run folder whose trained model and variants are reused "
                                              "(default: runs/<model>)")
+    _layout_arg(ex)
     ex.set_defaults(fn=cmd_export)
 
     d = sub.add_parser("docs", help="regenerate docs/SUPPORTED.md (ops and preflight rules)")

@@ -27,8 +27,9 @@ def c_name(text: str) -> str:
 
 def export(model: str, out: Path, prefix: str | None = None, variant: str = "int8",
            dataset: str | None = None, run_dir: Path | None = None, scale: float | None = None,
-           offset: float | None = None, note=print) -> list[Path]:
+           offset: float | None = None, note=print, layout: str = "speed") -> list[Path]:
     """Export `model` (recipe name, .keras/.h5 or .tflite) into `out`; returns the files written.
+    `layout`: the generated engine's kernel tables, speed or size (firmware_gen/layout.py).
 
     A recipe or Keras file is prepared in its run folder (`run_dir`, default runs/<name>): what that
     folder already holds (trained model, converted variants) is reused, not redone."""
@@ -56,17 +57,17 @@ def export(model: str, out: Path, prefix: str | None = None, variant: str = "int
     name = prefix or c_name(stem)
     out = Path(out)
     with staging(out) as tmp:
-        written = _write_all(v, data, name, tmp, source)
+        written = _write_all(v, data, name, tmp, source, layout)
         return commit(tmp, out, written)
 
 
-def _write_all(v, data, name: str, out: Path, source: str) -> list[Path]:
+def _write_all(v, data, name: str, out: Path, source: str, layout: str = "speed") -> list[Path]:
     from firmware_gen import codegen, export_example, export_tflm
 
     from . import __version__
     labels = data.labels if data is not None else None
     written = export_tflm.export(v.tflite_path, out, name, labels=labels)
-    engine = codegen.generate(v.tflite_path, out, name)
+    engine = codegen.generate(v.tflite_path, out, name, layout=layout)
     written += [engine.c_path, engine.h_path]
     runtime = out / "edgepipe_runtime"
     runtime.mkdir(exist_ok=True)

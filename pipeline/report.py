@@ -142,7 +142,9 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
             "cycles/inf (p50)", "est. cycles/inf (p50)", "MAC/est. cycle", "est. ms @clock", "arena KiB",
             "flash KiB", "RAM KiB", "note"]
     # a TFLM engine on a board: an engine column, engines of one board side by side
-    engines = any(r.get("engine") not in (None, "edgepipe") for r in results["results"])
+    # and the kernel tables' layout (speed | size) once a row was measured in the size layout
+    layouts = any(r.get("layout") not in (None, "speed") for r in results["results"])
+    engines = layouts or any(r.get("engine") not in (None, "edgepipe") for r in results["results"])
     if engines:
         head.insert(2, "engine")
     rows = []
@@ -153,7 +155,9 @@ def target_table(results: dict) -> tuple[list[str], list[list[str]]]:
         instr, cyc = r.get("instructions"), r.get("cycles")
         lat = r.get("latency_ms") or {}
         rows.append([
-            r["variant"], r["target"], *([r.get("engine") or NA] if engines else []),
+            r["variant"], r["target"],
+            *([(r.get("engine") or NA) + (f" ({r['layout']})" if layouts and r.get("layout") else "")]
+              if engines else []),
             _fmt(None if r["accuracy"] is None else 100 * r["accuracy"], ".2f"),
             _fmt(r["samples"]), _fmt(r["mismatches"]),
             _fmt(instr["median"] if isinstance(instr, dict) else instr, ",.0f"),
@@ -263,7 +267,7 @@ def csv_text(results: dict) -> str:
             "sparsity", "deployable", "target", "accuracy", "samples", "latency_ms_median",
             "latency_ms_p90", "latency_is_estimate", "instructions_median", "cycles_median",
             "cycles_estimate_median", "ms_estimate", "macs_per_cycle_estimate", "arena_bytes", "state_bytes",
-            "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "engine", "eval_mode", "status", "skipped",
+            "flash_bytes", "ram_bytes", "bit_exact", "mismatches", "engine", "layout", "eval_mode", "status", "skipped",
             "note", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -172,6 +172,8 @@ def bench_stage(tflites, checks, targets, data, out: Path, cfg: RunConfig) -> li
                                          {**deps[target.key], **({"mode": "stream"} if v_opts.mode == "stream" else {})})
                 if target.engine is not None:
                     why_not = {**why_not, "engine": target.engine, **({"note": note} if note else {})}
+                if target.engine == "edgepipe" and target.kind not in ("host", "os"):
+                    why_not = {**why_not, "layout": why_not.get("layout") or opts.layout}   # also on errors
                 bar.update(n[key])
                 return why_not
 

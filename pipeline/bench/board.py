@@ -13,6 +13,7 @@ file the firmware reads by semihosting (RUNF), and only the requests and replies
 
 from __future__ import annotations
 
+import functools
 import statistics
 import subprocess
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 
 from firmware_gen import boards as boards_mod
 from firmware_gen import build
+from firmware_gen import layout as layout_mod
 from edgepipe_base.atomic import file_sha256
 from edgepipe_base.errors import EdgepipeError
 from ..results import latency_summary, top1
@@ -32,29 +34,52 @@ PREFIX = "bench"   # not "ep_model": the glue header maps onto EP_MODEL_*
 SESSIONS = 2            # an interrupted sample stream is resumed once in a fresh session
 
 
-def _default_generate(tflite_path, out_dir, prefix):
+def _default_generate(tflite_path, out_dir, prefix, layout: str = layout_mod.DEFAULT):
     from firmware_gen import codegen
-    return codegen.generate(tflite_path, out_dir, prefix)
+    return codegen.generate(tflite_path, out_dir, prefix, layout=layout)
 
 
-def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = None):
+def prepare(board_id: str, tflite_path, workdir, generate: Callable | None = None,
+            layout: str = layout_mod.DEFAULT):
     """Fit check, engine generation, fit check with the real arena, cross build.
-    Returns (board, engine, firmware)."""
+    `layout`: the kernel tables, speed or size (firmware_gen/layout.py; with `generate`, that
+    function decides). `board_id` may be a Board itself. Returns (board, engine, firmware)."""
     from firmware_gen import board_build
 
-    board = boards_mod.load_board(board_id)
+    board = board_id if isinstance(board_id, boards_mod.Board) else boards_mod.load_board(board_id)
+    layout_mod.check(layout)
     tflite_path = Path(tflite_path)
     what = f"model {tflite_path.name}"
     needs = board_build.tflite_needs(board, tflite_path)
     board_build.check_fit(board, needs, what)
-    # one folder per (board, model): variants benchmarked in the same run keep their firmware
-    workdir = Path(workdir) / board.id / file_sha256(tflite_path)[:12]
-    engine = (generate or _default_generate)(tflite_path, workdir / "engine", PREFIX)
-    board_build.check_fit(board, needs.with_engine(
-        int(engine.arena_bytes), board_build.engine_flash_bytes(board, engine, workdir / "size")), what)
+    # one folder per (board, model, layout): variants benchmarked in the same run keep their firmware
+    workdir = Path(workdir) / board.id / (file_sha256(tflite_path)[:12] +
+                                          ("" if layout == layout_mod.DEFAULT else f"-{layout}"))
+    engine = (generate or functools.partial(_default_generate, layout=layout))(tflite_path, workdir / "engine", PREFIX)
+    flash = board_build.engine_flash_bytes(board, engine, workdir / "size")
+    fitted = needs.with_engine(int(engine.arena_bytes), flash)
+    hint = ""
+    if fitted.flash_bytes > board.flash.size and generate is None and layout == layout_mod.SPEED:
+        hint = size_layout_hint(board, tflite_path, workdir, flash, fitted.flash_bytes - board.flash.size)
+    board_build.check_fit(board, fitted, what, flash_hint=hint)
     fw = board_build.build(board, workdir / "build", PREFIX, engine.h_path,
                            [engine.c_path, *engine.runtime_sources], list(engine.include_dirs))
     return board, engine, fw
+
+
+def size_layout_hint(board, tflite_path, workdir, speed_flash: int, short: int) -> str:
+    """What the "size" layout would save on this board, measured: the engine generated again with
+    it and compiled for the board's core (its tables and code against the speed layout's). Empty
+    when it saves nothing (no core-specific table grows flash here)."""
+    from firmware_gen import board_build
+    small = _default_generate(tflite_path, workdir / "engine-size", PREFIX, layout=layout_mod.SIZE)
+    saved = speed_flash - board_build.engine_flash_bytes(board, small, workdir / "size-size")
+    if saved <= 0:
+        return ""
+    then = ("enough to fit" if saved >= short else
+            f"still {(short - saved + 1023) // 1024} KiB short")
+    return (f"; use --layout size (LAYOUT=size) to keep int8 weights: about {(saved + 1023) // 1024} KiB "
+            f"less ({saved} bytes, {then})")
 
 
 def prepare_tflm(board_id: str, tflite_path, workdir, engine: str):
@@ -244,12 +269,13 @@ def _count_unit(board, ticks: list[int]) -> list[int]:
 def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, workdir,
         port: str | None = None, samples: int | None = None, generate: Callable | None = None,
         timeout_s: float = 10.0, qemu_serial: str = "tcp", route: str | None = None,
-        engine: str = "edgepipe", mode: str = "reset") -> dict:
+        engine: str = "edgepipe", mode: str = "reset", layout: str = layout_mod.DEFAULT) -> dict:
     """Benchmark `tflite_path` on `board_id` with int8 inputs `x_int8` [N, ...]; see module doc.
     `route`: how samples reach the firmware (input_route). `engine`: edgepipe (the generated C
     engine), tflm (TFLM, reference kernels) or tflm-cmsis-nn (TFLM with Arm's CMSIS-NN kernels);
     every engine is compared with the host TFLM interpreter (`mismatches`). `mode`: how a stateful
-    (streaming) model takes the samples: "reset" (state reset before each) or "stream" (one stream)."""
+    (streaming) model takes the samples: "reset" (state reset before each) or "stream" (one stream).
+    `layout`: the edgepipe engine's kernel tables, speed or size (firmware_gen/layout.py)."""
     from edgepipe_base import tflite_file
     from firmware_gen import lce, state, tflm
 
@@ -269,7 +295,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     model = tflite_file.read(tflite_path)
     extra = {}
     if engine == "edgepipe":
-        board, gen, fw = prepare(board_id, tflite_path, workdir, generate)
+        board, gen, fw = prepare(board_id, tflite_path, workdir, generate, layout)
         input_shape, macs, arena = tuple(gen.input_shape), int(gen.macs), int(gen.arena_bytes)
         if x.dtype != np.dtype(gen.input_dtype):
             raise EdgepipeError(f"board {board.id}: samples are {x.dtype}, the model takes {gen.input_dtype}")
@@ -323,6 +349,7 @@ def run(board_id: str, tflite_path, x_int8: np.ndarray, y: np.ndarray | None, wo
     estimates, layer_estimates = cycles.row_fields(board.core, board.clock_hz, mix[0], mix[1], n_layers, macs)
     return {
         "engine": engine,
+        **({"layout": gen.layout} if engine == "edgepipe" else {}),
         "target": board.id,
         "board_kind": board.kind,
         "accuracy": accuracy,

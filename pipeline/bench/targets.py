@@ -28,6 +28,8 @@ class Options:
     serial: str | None = None         # adb serial of an Android device (overrides its device file)
     mode: str = "reset"               # a stateful (streaming) model's samples: "reset" before each,
                                       # or "stream" (the samples are the consecutive frames of one stream)
+    layout: str = "speed"             # the C engine's kernel tables on boards: speed | size
+                                      # (firmware_gen/layout.py)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ def _board_target(board_id: str, engine: str | None = None) -> Target:
     def run(variant, model, x, y, opt):
         from ..quant_io import quantize_inputs
         r = board_bench.run(board_id, variant.tflite_path, quantize_inputs(model, x), y,
-                            opt.workdir, port=opt.port, engine=engine or "edgepipe", mode=opt.mode)
+                            opt.workdir, port=opt.port, engine=engine or "edgepipe", mode=opt.mode,
+                            layout=opt.layout)
         return row(variant.name, board_id, **{k: v for k, v in r.items() if k != "target"})
 
     def depends(opt: Options) -> dict:
@@ -154,6 +157,8 @@ def _board_target(board_id: str, engine: str | None = None) -> Target:
         from firmware_gen import tflm_tree
         tree = tflm_tree.find(engine) if engine in tflm_tree.TFLM_ENGINES else None
         extra = {"engine": engine} if engine not in (None, "edgepipe") else {}
+        if engine in (None, "edgepipe") and opt.layout != "speed":
+            extra["layout"] = opt.layout
         if tree is not None:
             extra["tflm_tree"] = tflm_tree.tree_hash(tree.root)
         return {**_engine_depends(opt), "board": tree_hash(b.path), "bsp": tree_hash(BOARDS_DIR / "bsp"),
