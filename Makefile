@@ -19,6 +19,7 @@ PORT ?=
 HOST ?=
 SERIAL ?=
 ENGINE ?=
+LAYOUT ?=
 EXPORT_DIR ?= exports/$(MODEL)-$(VARIANT)
 OUT ?=
 # the run folder every target reads and adds to: OUT=DIR, else runs/MODEL
@@ -39,6 +40,8 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  make <board>        run MODEL=$(MODEL) VARIANT=$(VARIANT) on a board [PORT=/dev/ttyACM0] [SAMPLES=N]"
 	@echo "                      [ENGINE=edgepipe|tflm|tflm-cmsis-nn, or a comma list; TFLM needs TFLM_DIR=<tree>]"
+	@echo "                      [LAYOUT=speed|size: C engine kernel tables, fastest (default) or int8 weights"
+	@echo "                      only (less flash on Cortex-M4/M7); also for make export]"
 	@echo "                      boards: $(BOARDS)"
 	@echo "  make <device>       run MODEL=$(MODEL) VARIANT=$(VARIANT) with LiteRT and the C engine on a device"
 	@echo "                      [HOST=user@ip | SERIAL=adb-serial] [SAMPLES=N]; devices: $(DEVICES)"
@@ -87,7 +90,7 @@ models: setup ## list the model recipes
 	@$(EDGEPIPE) models
 
 export: setup ## C files for MODEL/VARIANT (from the run in OUT or runs/MODEL) into EXPORT_DIR
-	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --run $(RUN_DIR) --out $(EXPORT_DIR)
+	$(EDGEPIPE) export $(MODEL) --variant $(VARIANT) --run $(RUN_DIR) --out $(EXPORT_DIR) $(if $(LAYOUT),--layout $(LAYOUT))
 
 docs: setup ## regenerate docs/SUPPORTED.md from the kernel registry and the preflight rules
 	$(EDGEPIPE) docs
@@ -96,7 +99,7 @@ report: setup ## re-render the report of the run in OUT (default runs/MODEL) fro
 	$(EDGEPIPE) report $(RUN_DIR)
 
 $(BOARDS): setup
-	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) --out $(RUN_DIR) $(if $(ENGINE),--engines $(ENGINE))
+	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@ --samples $(SAMPLES) $(if $(PORT),--port $(PORT)) --out $(RUN_DIR) $(if $(ENGINE),--engines $(ENGINE)) $(if $(LAYOUT),--layout $(LAYOUT))
 
 $(DEVICES): setup
 	$(EDGEPIPE) run $(MODEL) --variants $(VARIANT) --targets $@,$@-c --samples $(SAMPLES) $(if $(HOST),--host $(HOST)) $(if $(SERIAL),--serial $(SERIAL)) --out $(RUN_DIR)

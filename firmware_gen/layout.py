@@ -6,9 +6,9 @@
   conv stream (one more byte of flash per weight than int8), and a few-input-channel conv (stem.py:
   KWS's first conv, 3x3x3 image stems) gets the stem kernel's widened filters beside its int8 weights.
 - "size": no table that grows flash beyond the model's int8 weights: the DSP conv stream in its
-  int8 format for every layer that qualifies (it replaces the int8 weights; 20 bytes per output
-  channel of requantization, which the int8 path reads from other tables anyway), and no stem table
-  (those layers take the DSP paths that read the int8 weights).
+  int8 format for every layer that qualifies (as many weight bytes as the int8 weights it replaces,
+  plus 20 bytes per output channel of bias and requantization words), and no stem table (those
+  layers take the DSP paths that read the int8 weights).
 
 Only DSP builds differ: every other core, the portable kernels and host-c compile neither table.
 """
@@ -22,7 +22,7 @@ LAYOUTS = (SPEED, SIZE)
 DEFAULT = SPEED
 HELP = ("speed: the fastest Cortex-M4/M7 kernel tables (int16 conv weights where a layer has enough "
         "output pixels, the stem kernel's widened filters: more flash); size: keep int8 weights, no "
-        "table that grows flash (slower on M4/M7; other cores are unchanged). Default: speed")
+        "widened copies (less flash, slower on M4/M7; other cores are unchanged). Default: speed")
 
 
 def check(layout: str) -> str:

@@ -16,7 +16,7 @@ from edgepipe_base import tflite_file
 from edgepipe_base.errors import EdgepipeError
 from firmware_gen import board_build, boards, codegen, dsp_layout, stem
 from firmware_gen.boards import Region
-from pipeline import cli
+from pipeline import accumulate, cli
 from pipeline.bench import board as board_bench
 
 KWS = Path(__file__).parent / "data" / "mlperf_tiny_kws_ref_model.tflite"
@@ -73,7 +73,10 @@ def test_cli_layouts_bit_exact_and_rows_side_by_side(tmp_path, capsys):
         rc = cli.main(["bench", str(KWS), "--target", "mps2-an386", "--samples", "3", "--out", str(out),
                        "--layout", layout])
         assert rc == 0, capsys.readouterr().err
-    rows = json.loads((out / "results.json").read_text())["results"]
+    doc = json.loads((out / "results.json").read_text())
+    rows = doc["results"]
+    assert doc["runs"][-1]["layouts"] == ["speed"]
+    assert [r["layout"] for r in accumulate.this_run(doc)] == ["speed"]      # what the exit code is about
     by = {r["layout"]: r for r in rows if r["target"] == "mps2-an386"}
     assert len(rows) == 2 and set(by) == {"size", "speed"}
     assert all(r["mismatches"] == 0 and r["samples"] == 3 and r["engine"] == "edgepipe" for r in rows)
