@@ -112,3 +112,11 @@ def test_flash_check_says_what_the_size_layout_saves(tmp_path):
                         f"{(saved + 1023) // 1024} KiB less ({saved} bytes, enough to fit)")
     _, engine, fw = board_bench.prepare(small, KWS, tmp_path / "w", layout="size")
     assert engine.layout == "size" and fw.flash_bytes <= small.flash.size
+
+
+def test_export_takes_the_layout(tmp_path, capsys):
+    """`edgepipe export --layout size`: the exported engine holds int8 streams and no stem table."""
+    assert cli.main(["export", str(KWS), "--out", str(tmp_path / "x"), "--prefix", "kw", "--layout", "size"]) == 0
+    src = (tmp_path / "x" / "kw_model.c").read_text()
+    formats = {int(f) for _, _, n, _, f in TABLE.findall(src) if n.endswith("_dsp_weights")}
+    assert formats == {8} and "_stem_weights[" not in src
