@@ -139,11 +139,12 @@ def _conv(node, ctx):
     # DSP builds: the conv stream (firmware_gen/dsp_layout.py) where the layer qualifies, else the
     # stem kernel for few input channels (firmware_gen/stem.py; its int8 weights stay for the block
     # path it falls back to). One of the two at most: a layer never pays for both tables.
-    # layout "size" (firmware_gen/layout.py): the stream's int8 format only, no stem table
+    # layout "size" (firmware_gen/layout.py): the stream's int8 format only (the stem table stays:
+    # a few KiB at most, the best instructions per byte of any table)
     speed = getattr(ctx, "layout", layout_mod.DEFAULT) == layout_mod.SPEED
     dsp = None if depthwise else _dsp_weights(node, ctx, xs.c, filter_in_c, mult, shift, y.zp,
                                               ys.n * ys.h * ys.w if speed else 0)
-    if dsp is None and not depthwise and speed and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias,
+    if dsp is None and not depthwise and stem.eligible(kh, kw, xs.c, filter_in_c, ys.c, o.dilationWFactor, bias,
                                                        shift, y.zp):
         extra["stem_weights"] = ctx.table("stem_weights", "int32_t", stem.table(w.data, bias, mult, shift, y.zp),
                                           guard="EP_KERNELS_DSP")
