@@ -3,7 +3,8 @@
  *
  * A binary multiply-accumulate of +-1 values is XOR + popcount on packed bits: 32 per word.
  * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction, so Arm builds
- * use a SWAR count over three words at a time (ep_xor_popcount); Helium (Cortex-M55) has no vector
+ * use a SWAR count over three words at a time (ep_xor_popcount; on Cortex-M4/M7 inlined with LDRD
+ * loads and USADA8 sums, ep_bconv2d_col_dsp, and LceQuantize packs signs with SSUB8/SEL); Helium (Cortex-M55) has no vector
  * one either, so it counts SWAR in 128-bit vectors, four filters per pass (ep_xor_popcount4).
  * Packed tensors live in the int8 arena; they are accessed through a may_alias word type, and the
  * generator places them at offsets that are multiples of 4. */
