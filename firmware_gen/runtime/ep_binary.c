@@ -4,8 +4,9 @@
  * A binary multiply-accumulate of +-1 values is XOR + popcount on packed bits: 32 per word.
  * The host uses the compiler's popcount builtin; Cortex-M has no popcount instruction, so Arm builds
  * use a SWAR count over three words at a time (ep_xor_popcount; on Cortex-M4/M7 inlined with LDRD
- * loads and USADA8 sums, ep_bconv2d_col_dsp, and LceQuantize packs signs with SSUB8/SEL); Helium (Cortex-M55) has no vector
- * one either, so it counts SWAR in 128-bit vectors, four filters per pass (ep_xor_popcount4).
+ * loads and USADA8 sums, ep_bconv2d_col_dsp, and LceQuantize packs signs with SSUB8/SEL); Helium
+ * (Cortex-M55) has no vector one either, so it counts SWAR in 128-bit vectors, four filters per
+ * pass (ep_xor_popcount4).
  * Packed tensors live in the int8 arena; they are accessed through a may_alias word type, and the
  * generator places them at offsets that are multiples of 4. */
 #include "ep_runtime.h"
@@ -387,11 +388,6 @@ static inline uint32_t ep_dsp_popcount(const ep_word *x, const ep_word *w, int32
     return ep_usada8(bytes, acc);
 }
 
-/* one filter's count: the short form up to 31 words (10 groups + 1 word: <= 248 per lane) */
-#define EP_DSP_COUNT(col, w, k, groups, tail)                                                  \
-    (int32_t)((k) <= 31 ? ep_dsp_popcount_short((col), (w), (groups), (tail), m1, m2, m4)      \
-                        : ep_dsp_popcount((col), (w), (k), m1, m2, m4))
-
 /* LCE's int8 output transform, ep_bconv_int8's results without its branches: y = v * mult + bias
  * as there (two roundings), 2y exactly, t = trunc(2y) (VCVT: saturating, NaN -> 0), then
  * round half away from zero is (t + (t >= 0)) >> 1 (arithmetic), saturated to int8 by SSAT; t is
@@ -414,8 +410,56 @@ static inline int8_t ep_bconv_int8_dsp(int32_t backtransform, int32_t acc, float
 #endif
 }
 
+/* every filter ([out.c][k] words from w) against one gathered patch: bits into the packed output
+ * words po, or int8 values into o. COUNT is one filter's count of col against w. */
+#define EP_DSP_FILTERS(COUNT)                                                                  \
+    do {                                                                                       \
+        if (packed) {                                                                          \
+            for (oc = 0; oc < out_c; oc += 32) {                                               \
+                const int32_t n = out_c - oc < 32 ? out_c - oc : 32;                           \
+                uint32_t bits = 0;                                                             \
+                int32_t f;                                                                     \
+                for (f = 0; f < n; ++f, w += k) {                                              \
+                    const int32_t acc = (int32_t)(COUNT);                                      \
+                    bits |= (uint32_t)(acc > thresholds[oc + f]) << f;                         \
+                }                                                                              \
+                po[oc >> 5] = bits;                                                            \
+            }                                                                                  \
+        } else {                                                                               \
+            for (oc = 0; oc < out_c; ++oc, w += k) {                                           \
+                const int32_t acc = (int32_t)(COUNT);                                          \
+                o[oc] = ep_bconv_int8_dsp(backtransform, acc, mult[oc], bias[oc]);             \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+/* One output pixel: not inlined, so the filter loops run in a fresh register set (masks, pointers
+ * and the transform's operands in registers). The count's form is chosen once per pixel: up to 31
+ * words one byte-lane accumulator (10 groups + 1 word: <= 248 per lane), without leftover words
+ * when k is a multiple of 3; longer windows fold every 10 groups. */
+__attribute__((noinline))
+static void ep_bconv_pixel_dsp(const ep_bconv_params *p, const ep_word *col, int32_t k, int8_t *o,
+                               ep_word *po)
+{
+    const int32_t out_c = p->out.c, backtransform = p->backtransform, packed = p->bitpacked_out;
+    const int32_t groups = k / 3, tail = k % 3;
+    const ep_word *w = (const ep_word *)(const void *)p->weights;
+    const float *const mult = p->mult, *const bias = p->bias;
+    const int32_t *const thresholds = p->thresholds;
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    int32_t oc;
+    __asm__("" : "+r"(m1), "+r"(m2), "+r"(m4));
+    if (k <= 31 && tail == 0) {
+        EP_DSP_FILTERS(ep_dsp_popcount_short(col, w, groups, 0, m1, m2, m4));
+    } else if (k <= 31) {
+        EP_DSP_FILTERS(ep_dsp_popcount_short(col, w, groups, tail, m1, m2, m4));
+    } else {
+        EP_DSP_FILTERS(ep_dsp_popcount(col, w, k, m1, m2, m4));
+    }
+}
+
 /* ep_bconv2d_col's gather (the patch is word-aligned on the stack; packed weights are int32_t), then
- * per filter an inlined count with the masks in registers */
+ * ep_bconv_pixel_dsp per output pixel */
 __attribute__((noinline))
 static void ep_bconv2d_col_dsp(const ep_bconv_params *p, const ep_word *x, int8_t *out)
 {
@@ -423,16 +467,10 @@ static void ep_bconv2d_col_dsp(const ep_bconv_params *p, const ep_word *x, int8_
     const int32_t out_h = p->out.h, out_w = p->out.w, out_c = p->out.c, ow = p->out_words;
     const int32_t kh = p->kh, kw = p->kw, k = kh * kw * iw;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
-    const int32_t backtransform = p->backtransform, packed = p->bitpacked_out;
-    const ep_word *const weights = (const ep_word *)(const void *)p->weights;
-    const float *const mult = p->mult, *const bias = p->bias;
-    const int32_t *const thresholds = p->thresholds;
+    const int32_t packed = p->bitpacked_out;
     ep_word *const po = (ep_word *)(void *)out;
     ep_word col[EP_BCOL_MAX];
-    const int32_t groups = k / 3, tail = k % 3;
-    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
-    int32_t b, oy, ox, oc, fy, fx, i;
-    __asm__("" : "+r"(m1), "+r"(m2), "+r"(m4));
+    int32_t b, oy, ox, fy, fx, i;
 
     for (b = 0; b < p->out.n; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
@@ -440,7 +478,6 @@ static void ep_bconv2d_col_dsp(const ep_bconv_params *p, const ep_word *x, int8_
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - p->pad_w;
                 const size_t pixel = (size_t)(b * out_h + oy) * out_w + ox;
-                const ep_word *w = weights;
                 ep_word *c = col;
                 for (fy = 0; fy < kh; ++fy) {
                     const int32_t iy = iy0 + dil_h * fy;
@@ -460,25 +497,7 @@ static void ep_bconv2d_col_dsp(const ep_bconv_params *p, const ep_word *x, int8_
                         }
                     }
                 }
-                if (packed) {
-                    ep_word *word = po + pixel * ow;
-                    for (oc = 0; oc < out_c; oc += 32) {
-                        const int32_t n = out_c - oc < 32 ? out_c - oc : 32;
-                        uint32_t bits = 0;
-                        int32_t f;
-                        for (f = 0; f < n; ++f, w += k) {
-                            const int32_t acc = EP_DSP_COUNT(col, w, k, groups, tail);
-                            bits |= (uint32_t)(acc > thresholds[oc + f]) << f;
-                        }
-                        word[oc >> 5] = bits;
-                    }
-                } else {
-                    int8_t *o = out + pixel * out_c;
-                    for (oc = 0; oc < out_c; ++oc, w += k) {
-                        const int32_t acc = EP_DSP_COUNT(col, w, k, groups, tail);
-                        o[oc] = ep_bconv_int8_dsp(backtransform, acc, mult[oc], bias[oc]);
-                    }
-                }
+                ep_bconv_pixel_dsp(p, col, k, packed ? out : out + pixel * out_c, packed ? po + pixel * ow : po);
             }
         }
     }
