@@ -202,3 +202,52 @@ def test_helium_popcount_tails_bit_exact(tmp_path):
     r = board_bench.run("mps3-an547", path, x, None, tmp_path / "m55")
     assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
     assert r["mismatches"] == 0, f"{r['mismatches']} of 6 samples differ"
+
+
+def _dsp_model():
+    """Windows that reach every branch of the Cortex-M4/M7 count: k = 8 words (2 groups of 3 + 2
+    words), k = 50 (16 groups: the byte lanes folded after 10, + 2 words), k = 1 (one word, no
+    group; int8 out); packed and int8 outputs; 40 and 20 channels for LceQuantize (a full word + 8, and 20)."""
+    import larq as lq
+    from pipeline.keras_env import keras, set_seed
+    k = keras()
+    set_seed(5)
+    b = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", use_bias=False)
+    x = inp = k.Input((8, 8, 3), name="image")
+    x = k.layers.Conv2D(40, 1, use_bias=False, name="conv1")(x)                    # 2 words
+    x = lq.layers.QuantConv2D(33, 2, padding="same", pad_values=1.0, name="bconv1", **b)(x)  # packed
+    x = k.layers.BatchNormalization(name="bn1")(x)
+    x = lq.layers.QuantConv2D(20, 5, padding="valid", name="bconv2", **b)(x)      # packed, k = 50
+    x = k.layers.BatchNormalization(name="bn2")(x)
+    x = lq.layers.QuantConv2D(9, 1, padding="valid", name="bconv3", **b)(x)       # k = 1
+    x = k.layers.BatchNormalization(name="bn3")(x)
+    x = k.layers.GlobalAveragePooling2D(name="gap")(x)
+    out = k.layers.Dense(10, name="classifier")(x)
+    m = k.Model(inp, out)
+    rng = np.random.default_rng(5)
+    for layer in m.layers:
+        if isinstance(layer, k.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.2, 1.5, n), rng.normal(0, 1, n), rng.normal(0, 4, n),
+                               rng.uniform(4, 30, n)])
+    return m
+
+
+@pytest.mark.slow
+def test_dsp_popcount_branches_bit_exact(tmp_path):
+    """Cortex-M4 and M7's XOR-popcount (short and folded windows, leftover words) and sign packing,
+    against LCE."""
+    from pipeline import convert_lce
+    from pipeline.bench import board as board_bench
+    calib = np.random.default_rng(8).normal(0, 1, (32, 8, 8, 3)).astype(np.float32)
+    path = tmp_path / "dsp.tflite"
+    path.write_bytes(convert_lce.convert(_dsp_model(), calib))
+    g = graph.load(path)
+    bconvs = [n for n in g.nodes if n.opcode == "LceBconv2d"]
+    assert [tuple(g.tensors[n.inputs[1]].shape) for n in bconvs] == [(33, 2, 2, 2), (20, 5, 5, 2), (9, 1, 1, 1)]
+    assert [g.tensors[n.outputs[0]].dtype for n in bconvs] == ["INT32", "INT32", "INT8"]
+    x = np.random.default_rng(2).integers(-128, 128, size=(6, 8, 8, 3), dtype=np.int8)
+    for board_id in ("mps2-an386", "mps2-an500"):                    # M4, M7
+        r = board_bench.run(board_id, path, x, None, tmp_path / board_id)
+        assert r["samples"] == 6 and r["bit_exact_reference"] == "tflm+lce"
+        assert r["mismatches"] == 0, f"{board_id}: {r['mismatches']} of 6 samples differ"
