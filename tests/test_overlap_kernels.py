@@ -1,0 +1,92 @@
+"""Kernels that do not write their output in row order, on layers the planner places over their
+dying input (codegen.LAG_OPS: the output starts lag_bytes below the input and overlaps it).
+
+- a 3x3 depthwise over 20 and 12 channels whose lag (224 and 272 bytes) is not a multiple of the
+  channel count: the M55 plane kernel (ep_dw3x3_vm, one channel at a time) would write a channel's
+  outputs over input bytes of channels it has not read yet;
+- a 3x3 depthwise over 8 channels on a 100x18 map: the plane runs along the output's height
+  (transposed) in chunks of four output columns; even with a lag that is a multiple of the channel
+  count, a column chunk's outputs land on input rows further down that the next chunk still reads.
+
+The generated C is checked for the overlapping placement, then both boards are compared with TFLM
+(M55: the plane kernel's dispatcher; M4: the DSP depthwise's ep_out_skew check)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from firmware_gen import codegen
+from pipeline.bench import board as board_bench
+
+pytestmark = pytest.mark.slow
+
+
+def _convert(model, shape, path, seed):
+    import tensorflow as tf
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(16):
+            yield [rng.uniform(-1, 1, size=(1, *shape)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path.write_bytes(conv.convert())
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tf_keras as keras
+    L = keras.layers
+    d = tmp_path_factory.mktemp("overlap")
+
+    keras.utils.set_random_seed(3)
+    x = L.Input((22, 22, 20))
+    a = L.Conv2D(20, 1)(x)                                        # in the arena, dies at the DW
+    b = L.DepthwiseConv2D(3, strides=2, padding="same")(a)        # 11x11x20, lag 224 (% 20 = 4)
+    c = L.Conv2D(12, 1)(b)
+    y = L.DepthwiseConv2D(3, padding="same")(c)                   # 11x11x12, lag 272 (% 12 = 8)
+    skew = _convert(keras.Model(x, y), (22, 22, 20), d / "skew.tflite", 0)
+
+    keras.utils.set_random_seed(4)
+    x = L.Input((100, 18, 8))
+    a = L.Conv2D(8, 1)(x)
+    y = L.DepthwiseConv2D(3, padding="same")(a)                   # 100x18x8, lag 288 (% 8 = 0)
+    tall = _convert(keras.Model(x, y), (100, 18, 8), d / "tall.tflite", 1)
+    return {"skew": skew, "tall": tall}
+
+
+def _dw_places(path, tmp_path):
+    """(input offset, output offset) of every depthwise call in the generated C."""
+    gen = codegen.generate(path, tmp_path, "m")
+    c_src = gen.c_path.read_text()
+    calls = re.findall(r"ep_depthwise_conv2d\(&m_l\d+, m_arena \+ (\d+), m_arena \+ (\d+)\)", c_src)
+    return [(int(i), int(o)) for i, o in calls]
+
+
+@pytest.mark.parametrize("name,lags", [("skew", [224, 272]), ("tall", [288])])
+def test_depthwise_output_overlaps_its_input(models, tmp_path, name, lags):
+    places = _dw_places(models[name], tmp_path)
+    assert [i - o for i, o in places] == lags
+
+
+@pytest.mark.parametrize("board", ["mps3-an547", "mps2-an386"])
+@pytest.mark.parametrize("name", ["skew", "tall"])
+def test_overlapping_depthwise_bit_exact_with_tflm(models, tmp_path, board, name):
+    from edgepipe_base import tflite_file
+    sg = tflite_file.read(models[name]).main
+    shape = sg.tensors[sg.inputs[0]].shape
+    inputs = np.random.default_rng(7).integers(-128, 128, size=(2, *shape[1:]), dtype=np.int8)
+    r = board_bench.run(board, models[name], inputs, None, tmp_path)
+    assert r["samples"] == 2
+    assert r["mismatches"] == 0, f"{r['mismatches']} of 2 samples differ from TFLM on {board}"
