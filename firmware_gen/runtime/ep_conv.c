@@ -3231,13 +3231,13 @@ static int ep_dwv_placement_ok(int skew, const ep_dwv_geo *g, int transposed)
 }
 
 /* the plane along the output dimension with fewer groups of four (less waste in the last group
- * of each plane row), else the other one; 0 when neither fits (or neither is safe for where the
- * output lies and the channels-in-lanes kernel, row order, cannot take the layer) */
+ * of each plane row), else the other one; 0 when neither fits or is safe where the output lies
+ * (the SIMD path, row order, takes the layer; with in_c % 8 == 0 the lag, 16-aligned, is a
+ * multiple of c_n, so the plane along the rows is always safe) */
 __attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t by_rows = (p->out.w + 3) / 4 * p->out.h, by_cols = (p->out.h + 3) / 4 * p->out.w;
     const int first = by_cols < by_rows, skew = ep_out_skew(p, in, out);
-    int fits = 0;
     ep_dwv_geo g;
     /* under about 100 outputs per channel the plane's per-channel setup (weights, fill, rows)
      * costs more than channels in the lanes (MobileNet's 6x6 and 3x3 maps: 84,665 vs 101,830
@@ -3246,16 +3246,12 @@ __attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int
         ep_dw3x3_ch(p, in, out);
         return 1;
     }
-    if (ep_dwv_geometry(p, first, &g) && (fits = 1, ep_dwv_placement_ok(skew, &g, first))) {
+    if (ep_dwv_geometry(p, first, &g) && ep_dwv_placement_ok(skew, &g, first)) {
         ep_dw3x3_planed(p, &g, in, out, first);
         return 1;
     }
-    if (ep_dwv_geometry(p, !first, &g) && (fits = 1, ep_dwv_placement_ok(skew, &g, !first))) {
+    if (ep_dwv_geometry(p, !first, &g) && ep_dwv_placement_ok(skew, &g, !first)) {
         ep_dw3x3_planed(p, &g, in, out, !first);
-        return 1;
-    }
-    if (fits && p->in.c % 8 == 0) {
-        ep_dw3x3_ch(p, in, out);        /* row order: safe wherever the output lies */
         return 1;
     }
     return 0;
