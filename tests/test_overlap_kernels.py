@@ -63,25 +63,51 @@ def models(tmp_path_factory):
     a = L.Conv2D(8, 1)(x)
     y = L.DepthwiseConv2D(3, padding="same")(a)                   # 100x18x8, lag 288 (% 8 = 0)
     tall = _convert(keras.Model(x, y), (100, 18, 8), d / "tall.tflite", 1)
-    return {"skew": skew, "tall": tall}
+
+    # row-order kernels (safe over an overlapping input by the planner's lag), each placed so
+    keras.utils.set_random_seed(6)
+    x = L.Input((24, 24, 3))
+    a = L.Conv2D(3, 1)(x)
+    b = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(a)   # 3 channels: DSP stem,
+    c = L.Conv2D(12, 1)(b)                         # M55 small patch; k = 16 pointwise (channels outer
+    pool = L.AveragePooling2D(3, strides=1, padding="same")(c)  # on the M55 only when apart); pools
+    e = L.Conv2D(8, 3, padding="same")(pool)                     # 12 -> 8: DSP conv stream
+    f = L.Conv2D(1, 1)(e)
+    g = L.DepthwiseConv2D((4, 8), depth_multiplier=8, strides=2, padding="same")(f)  # one channel
+    y = L.Conv2D(4, 1)(g)                          # (not a pool: DEPTHWISE + POOL would be streamed)
+    rows = _convert(keras.Model(x, y), (24, 24, 3), d / "rows.tflite", 2)
+    return {"skew": skew, "tall": tall, "rows": rows}
 
 
-def _dw_places(path, tmp_path):
-    """(input offset, output offset) of every depthwise call in the generated C."""
+def _places(path, tmp_path):
+    """(function, input offset, output offset) of every call from the arena to the arena."""
     gen = codegen.generate(path, tmp_path, "m")
-    c_src = gen.c_path.read_text()
-    calls = re.findall(r"ep_depthwise_conv2d\(&m_l\d+, m_arena \+ (\d+), m_arena \+ (\d+)\)", c_src)
-    return [(int(i), int(o)) for i, o in calls]
+    calls = re.findall(r"(ep_\w+)\(&m_l\d+, m_arena \+ (\d+), m_arena \+ (\d+)\)", gen.c_path.read_text())
+    return [(f, int(i), int(o)) for f, i, o in calls]
 
 
 @pytest.mark.parametrize("name,lags", [("skew", [224, 272]), ("tall", [288])])
 def test_depthwise_output_overlaps_its_input(models, tmp_path, name, lags):
-    places = _dw_places(models[name], tmp_path)
+    places = [(i, o) for f, i, o in _places(models[name], tmp_path) if f == "ep_depthwise_conv2d"]
     assert [i - o for i, o in places] == lags
 
 
+def test_row_order_layers_overlap_their_input(models, tmp_path):
+    from edgepipe_base import tflite_file
+    sg = tflite_file.read(models["rows"]).main
+    sizes = [int(np.prod(sg.tensors[op.outputs[0]].shape)) for op in sg.operators]
+    places = _places(models["rows"], tmp_path)
+    assert [f for f, _, _ in places] == ["ep_conv2d", "ep_conv2d", "ep_avg_pool", "ep_conv2d", "ep_conv2d",
+                                         "ep_depthwise_conv2d", "ep_conv2d"]
+    c_src = (tmp_path / "m_model.c").read_text()
+    assert ".stem_weights = m_l1_stem_weights" in c_src and ".dsp_weights = m_l4_dsp_weights" in c_src
+    # every layer after the first: its output starts below its input and reaches into it
+    for (f, i, o), n in zip(places, sizes[1:]):
+        assert o < i < o + n, places
+
+
 @pytest.mark.parametrize("board", ["mps3-an547", "mps2-an386"])
-@pytest.mark.parametrize("name", ["skew", "tall"])
+@pytest.mark.parametrize("name", ["skew", "tall", "rows"])
 def test_overlapping_depthwise_bit_exact_with_tflm(models, tmp_path, board, name):
     from edgepipe_base import tflite_file
     sg = tflite_file.read(models[name]).main
