@@ -116,3 +116,34 @@ def test_overlapping_depthwise_bit_exact_with_tflm(models, tmp_path, board, name
     r = board_bench.run(board, models[name], inputs, None, tmp_path)
     assert r["samples"] == 2
     assert r["mismatches"] == 0, f"{r['mismatches']} of 2 samples differ from TFLM on {board}"
+
+
+@pytest.fixture(scope="module")
+def stack_models(tmp_path_factory):
+    """Layers whose M55 depthwise paths size a stack array by the layer: a 3x3 depthwise over 2048
+    channels on a 4x4 map (ep_dw3x3_ch's pad row: in_c bytes) and a one-channel depthwise with a
+    2000-row filter (ep_dw_c1_mve's row-pair masks: kh bytes)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tf_keras as keras
+    L = keras.layers
+    d = tmp_path_factory.mktemp("stack")
+    keras.utils.set_random_seed(8)
+    x = L.Input((4, 4, 2048))
+    wide = _convert(keras.Model(x, L.DepthwiseConv2D(3, padding="same")(x)), (4, 4, 2048), d / "wide.tflite", 3)
+    x = L.Input((2000, 8, 1))
+    y = L.DepthwiseConv2D((2000, 8), depth_multiplier=4)(x)
+    deep = _convert(keras.Model(x, y), (2000, 8, 1), d / "deep.tflite", 4)
+    return {"wide": wide, "deep": deep}
+
+
+@pytest.mark.parametrize("name", ["wide", "deep"])
+def test_depthwise_stack_stays_bounded_on_m55(stack_models, tmp_path, name):
+    """Validation bounds channels and filter heights only by 2^31 bytes and 2^15: a kernel's stack
+    array sized by them would overflow a board's stack long before; such layers take a bounded path."""
+    from edgepipe_base import tflite_file
+    sg = tflite_file.read(stack_models[name]).main
+    shape = sg.tensors[sg.inputs[0]].shape
+    inputs = np.random.default_rng(9).integers(-128, 128, size=(1, *shape[1:]), dtype=np.int8)
+    r = board_bench.run("mps3-an547", stack_models[name], inputs, None, tmp_path)
+    assert r["mismatches"] == 0
+    assert 0 < r["engine_stack_bytes"] < 1536, r["engine_stack_bytes"]

@@ -2851,6 +2851,10 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
     }
 }
 
+/* most channels of ep_dw3x3_ch (validation lets in_c reach 2^31 bytes; wider layers take the
+ * plane, whose stack is bounded) */
+#define EP_DW3X3_PAD_MAX 1024
+
 /* the pad row sized by the layer: in_c bytes of stack */
 __attribute__((noinline)) static void ep_dw3x3_ch(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
@@ -3242,7 +3246,7 @@ __attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int
     /* under about 100 outputs per channel the plane's per-channel setup (weights, fill, rows)
      * costs more than channels in the lanes (MobileNet's 6x6 and 3x3 maps: 84,665 vs 101,830
      * instructions for 6x6x128) */
-    if (p->in.c % 8 == 0 && p->out.h * p->out.w < 100) {
+    if (p->in.c % 8 == 0 && p->in.c <= EP_DW3X3_PAD_MAX && p->out.h * p->out.w < 100) {
         ep_dw3x3_ch(p, in, out);
         return 1;
     }
@@ -3316,8 +3320,9 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
 
 #if EP_KERNELS_MVE
-    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kw <= 8 && p->in.w <= 248 &&
-        (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
+    /* kh <= 64: its row-pair masks are kh bytes of stack (validation allows filters of 2^15 rows) */
+    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kh <= 64 && p->kw <= 8 &&
+        p->in.w <= 248 && (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
         ep_dw_c1_mve(p, in, out);
         return;
     }
