@@ -2082,6 +2082,26 @@ __attribute__((noinline)) static void ep_depthwise_conv2d_simd(const ep_conv_par
 }
 #endif
 
+#if EP_KERNELS_DSP || EP_KERNELS_MVE
+/* The planner may place a row-order kernel's output over the rest of its dying input (codegen's
+ * LAG_OPS: output row y only overwrites input rows no later output row reads). The channel-major
+ * DSP kernels below and the Helium plane kernel (ep_dw3x3_vm) write all rows of a few channels
+ * before the next ones, so they check the placement: 0 when the two buffers are apart, 1 when
+ * the output starts a multiple of c_n bytes
+ * below the input (every output byte then aliases an input byte of its own channel, which that
+ * channel's rows, taken in row order, no longer need), else 2. */
+static int ep_out_skew(const ep_conv_params *p, const int8_t *in, const int8_t *out)
+{
+    const uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
+    const uintptr_t in_n = (uintptr_t)p->in.n * p->in.h * p->in.w * p->in.c;
+    const uintptr_t out_n = (uintptr_t)p->out.n * p->out.h * p->out.w * p->out.c;
+    if (o0 >= i0 + in_n || i0 >= o0 + out_n) {
+        return 0;
+    }
+    return o0 <= i0 && (i0 - o0) % (uintptr_t)p->in.c == 0 ? 1 : 2;
+}
+#endif
+
 #if EP_KERNELS_DSP
 /* One tap of four channels: a word of inputs (x + in_offset widened by SXTAB16) and a word of
  * weights, four SMLAxy into four accumulators. */
@@ -2168,23 +2188,6 @@ __attribute__((noinline)) static void ep_dw3x3_pair_dsp(const ep_dw_pair_ctx *cx
                           cx->lo4, cx->hi4);
         memcpy(o1 + c, &y, 4);
     }
-}
-
-/* The planner may place a row-order kernel's output over the rest of its dying input (codegen's
- * LAG_OPS: output row y only overwrites input rows no later output row reads). The channel-major
- * DSP kernels below write all rows of a few channels before the next ones, so they check the
- * placement: 0 when the two buffers are apart, 1 when the output starts a multiple of c_n bytes
- * below the input (every output byte then aliases an input byte of its own channel, which that
- * channel's rows, taken in row order, no longer need), else 2. */
-static int ep_out_skew(const ep_conv_params *p, const int8_t *in, const int8_t *out)
-{
-    const uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
-    const uintptr_t in_n = (uintptr_t)p->in.n * p->in.h * p->in.w * p->in.c;
-    const uintptr_t out_n = (uintptr_t)p->out.n * p->out.h * p->out.w * p->out.c;
-    if (o0 >= i0 + in_n || i0 >= o0 + out_n) {
-        return 0;
-    }
-    return o0 <= i0 && (i0 - o0) % (uintptr_t)p->in.c == 0 ? 1 : 2;
 }
 
 /* ---- 3x3 depthwise, channel-major (depth multiplier 1, undilated, stride_w 1 or 2) -------------
@@ -2848,6 +2851,10 @@ __attribute__((noinline)) static void ep_dw3x3_run(const ep_conv_params *p, cons
     }
 }
 
+/* most channels of ep_dw3x3_ch (validation lets in_c reach 2^31 bytes; wider layers take the
+ * plane, whose stack is bounded) */
+#define EP_DW3X3_PAD_MAX 1024
+
 /* the pad row sized by the layer: in_c bytes of stack */
 __attribute__((noinline)) static void ep_dw3x3_ch(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
@@ -3216,25 +3223,38 @@ __attribute__((noinline)) static void ep_dw3x3_planed(const ep_conv_params *p, c
     ep_dw3x3_vm(p, g, in, out, plane, transposed);
 }
 
+/* The plane kernel writes all of a channel's outputs in a chunk before it reads the next
+ * channel's inputs. Over an output the planner placed on the rest of its dying input
+ * (ep_out_skew), that is safe only when the output starts a multiple of c_n bytes below the input
+ * (each channel overwrites its own consumed inputs) and the plane runs along the output's rows or
+ * holds the whole map: a transposed plane in chunks writes a few output columns down to the last
+ * row, over input rows the next chunk of columns still reads. */
+static int ep_dwv_placement_ok(int skew, const ep_dwv_geo *g, int transposed)
+{
+    return skew == 0 || (skew == 1 && (!transposed || g->chunk >= g->u_n));
+}
+
 /* the plane along the output dimension with fewer groups of four (less waste in the last group
- * of each plane row), else the other one; 0 when neither fits */
+ * of each plane row), else the other one; 0 when neither fits or is safe where the output lies
+ * (the SIMD path, row order, takes the layer; with in_c % 8 == 0 the lag, 16-aligned, is a
+ * multiple of c_n, so the plane along the rows is always safe) */
 __attribute__((noinline)) static int ep_dw3x3(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t by_rows = (p->out.w + 3) / 4 * p->out.h, by_cols = (p->out.h + 3) / 4 * p->out.w;
-    const int first = by_cols < by_rows;
+    const int first = by_cols < by_rows, skew = ep_out_skew(p, in, out);
     ep_dwv_geo g;
     /* under about 100 outputs per channel the plane's per-channel setup (weights, fill, rows)
      * costs more than channels in the lanes (MobileNet's 6x6 and 3x3 maps: 84,665 vs 101,830
      * instructions for 6x6x128) */
-    if (p->in.c % 8 == 0 && p->out.h * p->out.w < 100) {
+    if (p->in.c % 8 == 0 && p->in.c <= EP_DW3X3_PAD_MAX && p->out.h * p->out.w < 100) {
         ep_dw3x3_ch(p, in, out);
         return 1;
     }
-    if (ep_dwv_geometry(p, first, &g)) {
+    if (ep_dwv_geometry(p, first, &g) && ep_dwv_placement_ok(skew, &g, first)) {
         ep_dw3x3_planed(p, &g, in, out, first);
         return 1;
     }
-    if (ep_dwv_geometry(p, !first, &g)) {
+    if (ep_dwv_geometry(p, !first, &g) && ep_dwv_placement_ok(skew, &g, !first)) {
         ep_dw3x3_planed(p, &g, in, out, !first);
         return 1;
     }
@@ -3300,8 +3320,9 @@ void ep_depthwise_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t dm = p->depth_multiplier, undilated = p->dil_h == 1 && p->dil_w == 1;
 
 #if EP_KERNELS_MVE
-    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kw <= 8 && p->in.w <= 248 &&
-        (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
+    /* kh <= 64: its row-pair masks are kh bytes of stack (validation allows filters of 2^15 rows) */
+    if (undilated && p->in.c == 1 && dm % 4 == 0 && p->kh % 2 == 0 && p->kh <= 64 && p->kw <= 8 &&
+        p->in.w <= 248 && (2 * p->kw - 1) * dm + 3 <= 255 && p->kernel_sums != NULL) {
         ep_dw_c1_mve(p, in, out);
         return;
     }
