@@ -64,10 +64,16 @@ def stem_model(tmp_path_factory):
     u, z = (L.Conv2D(2, 1, kernel_initializer=small)(t) for t in (x, two))
     v, w = (L.Conv2D(2, 1, kernel_initializer=big)(t) for t in (x, two))
     adds = [L.Add()([u, v]), L.Add()([w, z]), L.Add()([u, u])]
+    # the DSP MAX_POOL_2D (ep_pool.c, ep_max_pool_dsp): 2x2 windows in the image over 6 channels (a
+    # word of four and two single channels), 3x3 stride 2 SAME (windows cut to 3x2, 2x3 and 2x2 at
+    # the borders), 2x2 SAME cut to one row / column with a ReLU the converter fuses (the clamp)
+    pools = [L.MaxPool2D(2)(convs[1]), L.MaxPool2D(3, strides=2, padding="same")(convs[6]),
+             L.ReLU()(L.MaxPool2D(2, padding="same")(convs[2]))]
     # TFLM's CONCATENATION takes at most 10 inputs
     y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in convs]),
                          L.Concatenate()([L.Flatten()(t) for t in (b, c, b2, c2)]),
-                         *(L.Flatten()(t) for t in adds)])
+                         *(L.Flatten()(t) for t in adds),
+                         L.Concatenate()([L.Flatten()(t) for t in pools])])
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -184,6 +190,30 @@ def test_stem_model_reaches_every_add_case(stem_model):
     adds = [op for op in sg.operators if op.opcode == "ADD"]
     signs = {np.sign(sg.tensors[op.inputs[0]].scale[0] - sg.tensors[op.inputs[1]].scale[0]) for op in adds}
     assert signs == {-1, 0, 1}             # which input has the larger scale: both rounding cases
+
+
+def test_stem_model_reaches_every_max_pool_case(stem_model):
+    """ep_max_pool_dsp: the unrolled 2x2 window (inside the image and cut by the border), the window
+    loop (3x3, cut to 3x2 / 2x3 / 1x2 / 2x1 / 1x1), channel tails, the fused activation clamp."""
+    from firmware_gen import qmath
+    sg = tflite_file.read(stem_model).main
+    pools = []
+    for op in sg.operators:
+        if op.opcode == "MAX_POOL_2D":
+            o = op.builtin_options
+            x, y = (tuple(int(d) for d in sg.tensors[t].shape) for t in (op.inputs[0], op.outputs[0]))
+            same = o.padding == 0
+            windows = set()
+            for a in ("H", "W"):
+                k, st = getattr(o, "filter" + ("Height" if a == "H" else "Width")), getattr(o, "stride" + a)
+                size, out = (x[1], y[1]) if a == "H" else (x[2], y[2])
+                _, pad = qmath.padding(st, 1, size, k, same)
+                windows.add(tuple(sorted({min(k, size - (i * st - pad)) - max(0, pad - i * st)
+                                          for i in range(out)})))
+            pools.append((o.filterHeight, x[3], same, o.fusedActivationFunction, windows))
+    assert {(k, c % 4 != 0, c >= 4) for k, c, *_ in pools} >= {(2, True, True), (3, False, True)}
+    assert any(k == 3 and w == {(2, 3)} for k, _, _, _, w in pools)          # 3x3 cut to 2 rows / columns
+    assert any(k == 2 and same and f == 1 and w == {(1, 2)} for k, _, same, f, w in pools)  # ReLU clamp
 
 
 # the M4 and M7 run the stem kernel; the M3 and M55 builds of the same generated C hold no stem

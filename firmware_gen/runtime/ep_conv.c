@@ -1564,6 +1564,23 @@ static inline void ep_stem_rows_3x9(const int8_t *src, int32_t x_row, int32_t of
     EP_STEM_WIDEN(v, off2, d + 48);
 }
 
+/* ep_stem_rows for 3 rows of 3 bytes (the 3x3 convs of one input channel, fmnist's first layer):
+ * words r0[0..2] r1[0], r1[1..2] r2[0..1], r2[2] and three pad bytes (stem.taps), five loads. The
+ * 4-byte reads at r0 and r1 + 1 end inside the next row (x_row >= 3), never past the input. */
+static inline void ep_stem_rows_3x3(const int8_t *src, int32_t x_row, int32_t off2, uint32_t pad8, int32_t *d)
+{
+    const int8_t *r1 = src + x_row, *r2 = r1 + x_row;
+    uint16_t h;
+    int32_t v;
+    memcpy(&h, r2, 2);
+    v = (int32_t)(((uint32_t)ep_read_s8x4(src) & 0xFFFFFFu) | (uint32_t)(uint8_t)r1[0] << 24);
+    EP_STEM_WIDEN(v, off2, d);
+    v = (int32_t)(((uint32_t)ep_read_s8x4(r1 + 1) & 0xFFFFu) | (uint32_t)h << 16);
+    EP_STEM_WIDEN(v, off2, d + 8);
+    v = (int32_t)((uint32_t)(uint8_t)r2[2] | pad8);
+    EP_STEM_WIDEN(v, off2, d + 16);
+}
+
 /* A window with padding taps, row by row: a row above or below the image is zero words (its
  * remaining bytes pad bytes), a row cut by the left or right border is first copied with its
  * padding taps as pad = -in_offset bytes (widened: 0, the term the reference skips). */
@@ -1775,7 +1792,8 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
     const int32_t x_row = in_w * in_c * p->dil_h, off2 = ep_offset_x2(p->in_offset);
     const uint32_t pad = (uint8_t)-p->in_offset;
-    const int rows_3x9 = kh == 3 && kw * in_c == 9;
+    const int rows_3x9 = kh == 3 && kw * in_c == 9, rows_3x3 = kh == 3 && kw * in_c == 3;
+    const uint32_t pad8 = pad * 0x01010100u;
     ep_stem_pass pass;
     int32_t pix, px, j, b = 0, oy = 0, ox = 0;
     int8_t *o[4];
@@ -1797,6 +1815,8 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
             for (px = 0; px < 4; ++px, src += step) {
                 if (rows_3x9) {
                     ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                } else if (rows_3x3) {
+                    ep_stem_rows_3x3(src, x_row, off2, pad8, patch + px);
                 } else {
                     ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
                 }
@@ -1820,6 +1840,8 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
                     const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
                     if (rows_3x9) {
                         ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                    } else if (rows_3x3) {
+                        ep_stem_rows_3x3(src, x_row, off2, pad8, patch + px);
                     } else {
                         ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
                     }
