@@ -1581,6 +1581,37 @@ static inline void ep_stem_rows_3x3(const int8_t *src, int32_t x_row, int32_t of
     EP_STEM_WIDEN(v, off2, d + 16);
 }
 
+/* ep_stem_border for 3 rows of 3 bytes: the window's bytes into a 12-byte copy (pad bytes where the
+ * reference skips the tap), widened from there by ep_stem_rows_3x3 (rows 3 bytes apart). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))    /* no memcpy call for the byte loop */
+#endif
+__attribute__((noinline)) static void ep_stem_border_3x3(const ep_conv_params *p, const int8_t *in, int32_t b,
+                                                         int32_t iy0, int32_t ix0, int32_t *d)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kw = p->kw;
+    const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+    const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+    const int32_t lo = fx0 * in_c, hi = fx1 * in_c, x0 = ix0 * in_c;
+    const uint32_t pad = (uint8_t)-p->in_offset, pad4 = pad * 0x01010101u;
+    uint32_t words[3];
+    int8_t *w = (int8_t *)words;
+    int32_t fy, i;
+    words[0] = pad4;
+    words[1] = pad4;
+    words[2] = pad4;
+    for (fy = 0; fy < 3; ++fy) {
+        const int32_t iy = iy0 + p->dil_h * fy;
+        if (iy >= 0 && iy < in_h) {
+            const int8_t *row = in + (size_t)(b * in_h + iy) * in_w * in_c + x0;
+            for (i = lo; i < hi; ++i) {
+                w[3 * fy + i] = row[i];
+            }
+        }
+    }
+    ep_stem_rows_3x3(w, 3, ep_offset_x2(p->in_offset), pad * 0x01010100u, d);
+}
+
 /* A window with padding taps, row by row: a row above or below the image is zero words (its
  * remaining bytes pad bytes), a row cut by the left or right border is first copied with its
  * padding taps as pad = -in_offset bytes (widened: 0, the term the reference skips). */
@@ -1845,6 +1876,8 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
                     } else {
                         ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
                     }
+                } else if (rows_3x3) {
+                    ep_stem_border_3x3(p, in, b, iy0, ix0, patch + px);
                 } else {
                     ep_stem_border(p, in, b, iy0, ix0, patch + px);
                 }
