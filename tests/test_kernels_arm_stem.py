@@ -173,6 +173,10 @@ def test_stem_table_layout_matches_the_tap_order():
     words = stem.words(3, 3, 3)
     assert words == 14 and len(t) == stem.table_words(3, 3, 3, 2) == 2 + 2 * words + 6
     assert list(t[:2]) == [10, -14] and list(t[-6:]) == [100, 3, 4 - 9 * 8, 200, 4, 8 - 9 * 16]
+    # 3x3x1: the last word holds pad taps only (taps 8, -1 | -1, -1): the table leaves it out
+    assert stem.words(3, 3, 1) == 6 and stem.steps(3, 3, 1) == 5 and stem.taps(3, 3, 1)[8:] == [8, -1, -1, -1]
+    assert stem.steps(3, 3, 3) == words and stem.steps(10, 4, 1) == stem.words(10, 4, 1)
+    assert len(stem.table(w[:, :, :, :1], None, [1, 1], [-1, -1], 0)) == stem.table_words(3, 3, 1, 2) == 2 + 10 + 6
     taps = stem.taps(3, 3, 3)
     assert taps[:8] == list(range(8)) and taps[24:] == [8, 17, 26, -1]
     flat = w.reshape(2, -1).astype(np.int64)

@@ -1486,6 +1486,13 @@ static int32_t ep_stem_words(int32_t kh, int32_t run)
     return 2 * (kh * (run / 4) + (kh * (run % 4) + 3) / 4);
 }
 
+/* words ep_stem_pairs multiplies: all but a last word of pad taps only (one tap in the last group of
+ * the remaining bytes, 3x3x1 filters; stem.steps), which the table leaves out */
+static int32_t ep_stem_steps(int32_t kh, int32_t run)
+{
+    return ep_stem_words(kh, run) - (kh * (run % 4) % 4 == 1 ? 1 : 0);
+}
+
 /* bytes 0, 2 and 1, 3 of v as x + in_offset int16 pairs into d[0] and d[4] (the column of one
  * pixel in the block's buffer) */
 #define EP_STEM_WIDEN(v, off2, d)                         \
@@ -1831,7 +1838,7 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     pass.patch = patch;
     pass.table = p->stem_weights;
     pass.pairs = out_c / 2;
-    pass.skip = (EP_STEM_MAX_WORDS - words) * EP_STEM_STEP_BYTES;
+    pass.skip = (EP_STEM_MAX_WORDS - ep_stem_steps(kh, kw * in_c)) * EP_STEM_STEP_BYTES;
     pass.clamp_lo = p->act_min > -128;
     pass.clamp_hi = p->act_max < 127;
     pass.lo4 = ep_bytes4(p->act_min);
