@@ -9,7 +9,8 @@ rows cut on the left and the right), stride 1 and 2, filter rows 2 input rows ap
 output pixel counts that leave short last blocks of 1, 2 and 3 pixels, blocks of four windows
 inside the image and blocks across output rows, no activation, ReLU and ReLU6. The same model holds
 the ADDs of the DSP ADD loop (ep_add_dsp in runtime/ep_elementwise.c): either input with the larger
-scale, and equal scales. Every output reaches the model output flattened (no pooling that could
+scale, and equal scales, and the MAX_POOL_2Ds of the DSP max pool (ep_max_pool_dsp in
+runtime/ep_pool.c). Every conv output reaches the model output flattened (no pooling that could
 hide a one-LSB error). Fixed seeds."""
 
 from __future__ import annotations
