@@ -18,7 +18,9 @@ from the accumulator's sign instead: the two differ only where x is 0 (m >= 0), 
 
 Tap order (`taps`): for each filter row, its kw * in_c bytes in groups of four from the row start;
 then the rows' remaining (kw * in_c) % 4 bytes one after another, padded to a group of four with
-taps of weight 0. Words per pixel: 2 * groups, at most MAX_WORDS (the kernel's unrolled loop)."""
+taps of weight 0. Words per pixel: 2 * groups, at most MAX_WORDS (the kernel's unrolled loop). A
+last group with one tap makes a last word of pad taps only: the table leaves it out and the kernel
+runs one step fewer (`steps`)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,14 @@ def words(kh: int, kw: int, in_c: int) -> int:
     return 2 * (kh * (run // 4) + (kh * (run % 4) + 3) // 4)
 
 
+def steps(kh: int, kw: int, in_c: int) -> int:
+    """Words the kernel multiplies (ep_stem_steps): all of them, less the last one where it holds
+    pad taps only (the remaining bytes leave one tap in their last group: 3x3x1 filters). The
+    patch buffer still holds that word; the table does not."""
+    run = kw * in_c
+    return words(kh, kw, in_c) - (1 if kh * (run % 4) % 4 == 1 else 0)
+
+
 def dsp_rq_ok(bias, shift, taps_n: int) -> bool:
     """ep_dsp_rq_ok (runtime/ep_simd.h): right shifts 1..31 and |acc| < 2^30 for every input."""
     worst = int(np.abs(np.asarray(bias, np.int64)).max(initial=0)) if bias is not None else 0
@@ -63,7 +73,7 @@ def eligible(kh, kw, in_c, filter_in_c, out_c, dil_w, bias, shift, out_zp) -> bo
 
 def table(weights: np.ndarray, bias, mult, shift, out_zp: int) -> np.ndarray:
     """int32 table from conv weights [out_c, kh, kw, in_c] and the layer's requantization: per pair
-    of filters (2p, 2p + 1): 2 * bias of both, then per word j of the patch filter 2p's int16 pair
+    of filters (2p, 2p + 1): 2 * bias of both, then per word j < steps of the patch filter 2p's int16 pair
     and filter 2p + 1's pair (one LDRD; each pair (w[a], w[b]) doubled, a in the low half), then
     per filter of the pair its multiplier, right shift and rounding offset k (rounding_offsets)."""
     out_c, kh, kw, in_c = (int(d) for d in weights.shape)
@@ -73,7 +83,7 @@ def table(weights: np.ndarray, bias, mult, shift, out_zp: int) -> np.ndarray:
     pairs = [x for g in range(0, len(t), 4) for x in ((t[g], t[g + 2]), (t[g + 1], t[g + 3]))]
     lo = flat[:, [a for a, _ in pairs]] & 0xFFFF
     hi = flat[:, [b for _, b in pairs]] & 0xFFFF
-    packed = ((hi << 16) | lo).astype(np.uint32).view(np.int32)      # [out_c, words]
+    packed = ((hi << 16) | lo).astype(np.uint32).view(np.int32)[:, :steps(kh, kw, in_c)]   # [out_c, steps]
     b = np.zeros(out_c, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
     k = rounding_offsets(shift, out_zp)
     rows = []
@@ -87,4 +97,4 @@ def table(weights: np.ndarray, bias, mult, shift, out_zp: int) -> np.ndarray:
 
 def table_words(kh: int, kw: int, in_c: int, out_c: int) -> int:
     """int32 entries of `table` (bounds.py checks the kernel's reads against it)."""
-    return out_c // 2 * (8 + 2 * words(kh, kw, in_c))
+    return out_c // 2 * (8 + 2 * steps(kh, kw, in_c))

@@ -9,7 +9,8 @@ rows cut on the left and the right), stride 1 and 2, filter rows 2 input rows ap
 output pixel counts that leave short last blocks of 1, 2 and 3 pixels, blocks of four windows
 inside the image and blocks across output rows, no activation, ReLU and ReLU6. The same model holds
 the ADDs of the DSP ADD loop (ep_add_dsp in runtime/ep_elementwise.c): either input with the larger
-scale, and equal scales. Every output reaches the model output flattened (no pooling that could
+scale, and equal scales, and the MAX_POOL_2Ds of the DSP max pool (ep_max_pool_dsp in
+runtime/ep_pool.c). Every conv output reaches the model output flattened (no pooling that could
 hide a one-LSB error). Fixed seeds."""
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ def stem_model(tmp_path_factory):
     u, z = (L.Conv2D(2, 1, kernel_initializer=small)(t) for t in (x, two))
     v, w = (L.Conv2D(2, 1, kernel_initializer=big)(t) for t in (x, two))
     adds = [L.Add()([u, v]), L.Add()([w, z]), L.Add()([u, u])]
+    # the DSP MAX_POOL_2D (ep_pool.c, ep_max_pool_dsp): 2x2 windows in the image over 6 channels (a
+    # word of four and two single channels), 3x3 stride 2 SAME (windows cut to 3x2, 2x3 and 2x2 at
+    # the borders), 2x2 SAME cut to one row / column with a ReLU the converter fuses (the clamp)
+    pools = [L.MaxPool2D(2)(convs[1]), L.MaxPool2D(3, strides=2, padding="same")(convs[6]),
+             L.ReLU()(L.MaxPool2D(2, padding="same")(convs[2]))]
     # TFLM's CONCATENATION takes at most 10 inputs
     y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in convs]),
                          L.Concatenate()([L.Flatten()(t) for t in (b, c, b2, c2)]),
-                         *(L.Flatten()(t) for t in adds)])
+                         *(L.Flatten()(t) for t in adds),
+                         L.Concatenate()([L.Flatten()(t) for t in pools])])
     model = keras.Model(x, y)
 
     rng = np.random.default_rng(0)
@@ -167,6 +174,10 @@ def test_stem_table_layout_matches_the_tap_order():
     words = stem.words(3, 3, 3)
     assert words == 14 and len(t) == stem.table_words(3, 3, 3, 2) == 2 + 2 * words + 6
     assert list(t[:2]) == [10, -14] and list(t[-6:]) == [100, 3, 4 - 9 * 8, 200, 4, 8 - 9 * 16]
+    # 3x3x1: the last word holds pad taps only (taps 8, -1 | -1, -1): the table leaves it out
+    assert stem.words(3, 3, 1) == 6 and stem.steps(3, 3, 1) == 5 and stem.taps(3, 3, 1)[8:] == [8, -1, -1, -1]
+    assert stem.steps(3, 3, 3) == words and stem.steps(10, 4, 1) == stem.words(10, 4, 1)
+    assert len(stem.table(w[:, :, :, :1], None, [1, 1], [-1, -1], 0)) == stem.table_words(3, 3, 1, 2) == 2 + 10 + 6
     taps = stem.taps(3, 3, 3)
     assert taps[:8] == list(range(8)) and taps[24:] == [8, 17, 26, -1]
     flat = w.reshape(2, -1).astype(np.int64)
@@ -184,6 +195,30 @@ def test_stem_model_reaches_every_add_case(stem_model):
     adds = [op for op in sg.operators if op.opcode == "ADD"]
     signs = {np.sign(sg.tensors[op.inputs[0]].scale[0] - sg.tensors[op.inputs[1]].scale[0]) for op in adds}
     assert signs == {-1, 0, 1}             # which input has the larger scale: both rounding cases
+
+
+def test_stem_model_reaches_every_max_pool_case(stem_model):
+    """ep_max_pool_dsp: the unrolled 2x2 window (inside the image and cut by the border), the window
+    loop (3x3, cut to 3x2 / 2x3 / 1x2 / 2x1 / 1x1), channel tails, the fused activation clamp."""
+    from firmware_gen import qmath
+    sg = tflite_file.read(stem_model).main
+    pools = []
+    for op in sg.operators:
+        if op.opcode == "MAX_POOL_2D":
+            o = op.builtin_options
+            x, y = (tuple(int(d) for d in sg.tensors[t].shape) for t in (op.inputs[0], op.outputs[0]))
+            same = o.padding == 0
+            windows = set()
+            for a in ("H", "W"):
+                k, st = getattr(o, "filter" + ("Height" if a == "H" else "Width")), getattr(o, "stride" + a)
+                size, out = (x[1], y[1]) if a == "H" else (x[2], y[2])
+                _, pad = qmath.padding(st, 1, size, k, same)
+                windows.add(tuple(sorted({min(k, size - (i * st - pad)) - max(0, pad - i * st)
+                                          for i in range(out)})))
+            pools.append((o.filterHeight, x[3], same, o.fusedActivationFunction, windows))
+    assert {(k, c % 4 != 0, c >= 4) for k, c, *_ in pools} >= {(2, True, True), (3, False, True)}
+    assert any(k == 3 and w == {(2, 3)} for k, _, _, _, w in pools)          # 3x3 cut to 2 rows / columns
+    assert any(k == 2 and same and f == 1 and w == {(1, 2)} for k, _, same, f, w in pools)  # ReLU clamp
 
 
 # the M4 and M7 run the stem kernel; the M3 and M55 builds of the same generated C hold no stem

@@ -1486,6 +1486,13 @@ static int32_t ep_stem_words(int32_t kh, int32_t run)
     return 2 * (kh * (run / 4) + (kh * (run % 4) + 3) / 4);
 }
 
+/* words ep_stem_pairs multiplies: all but a last word of pad taps only (one tap in the last group of
+ * the remaining bytes, 3x3x1 filters; stem.steps), which the table leaves out */
+static int32_t ep_stem_steps(int32_t kh, int32_t run)
+{
+    return ep_stem_words(kh, run) - (kh * (run % 4) % 4 == 1 ? 1 : 0);
+}
+
 /* bytes 0, 2 and 1, 3 of v as x + in_offset int16 pairs into d[0] and d[4] (the column of one
  * pixel in the block's buffer) */
 #define EP_STEM_WIDEN(v, off2, d)                         \
@@ -1562,6 +1569,54 @@ static inline void ep_stem_rows_3x9(const int8_t *src, int32_t x_row, int32_t of
     EP_STEM_WIDEN(v, off2, d + 40);
     v = (int32_t)((uint32_t)(uint8_t)src[8] | (uint32_t)(uint8_t)r1[8] << 8 | (uint32_t)(uint8_t)r2[8] << 16 | pad24);
     EP_STEM_WIDEN(v, off2, d + 48);
+}
+
+/* ep_stem_rows for 3 rows of 3 bytes (the 3x3 convs of one input channel, fmnist's first layer):
+ * words r0[0..2] r1[0], r1[1..2] r2[0..1], r2[2] and three pad bytes (stem.taps), five loads. The
+ * 4-byte reads at r0 and r1 + 1 end inside the next row (x_row >= 3), never past the input. */
+static inline void ep_stem_rows_3x3(const int8_t *src, int32_t x_row, int32_t off2, uint32_t pad8, int32_t *d)
+{
+    const int8_t *r1 = src + x_row, *r2 = r1 + x_row;
+    uint16_t h;
+    int32_t v;
+    memcpy(&h, r2, 2);
+    v = (int32_t)(((uint32_t)ep_read_s8x4(src) & 0xFFFFFFu) | (uint32_t)(uint8_t)r1[0] << 24);
+    EP_STEM_WIDEN(v, off2, d);
+    v = (int32_t)(((uint32_t)ep_read_s8x4(r1 + 1) & 0xFFFFu) | (uint32_t)h << 16);
+    EP_STEM_WIDEN(v, off2, d + 8);
+    v = (int32_t)((uint32_t)(uint8_t)r2[2] | pad8);
+    EP_STEM_WIDEN(v, off2, d + 16);
+}
+
+/* ep_stem_border for 3 rows of 3 bytes: the window's bytes into a 12-byte copy (pad bytes where the
+ * reference skips the tap), widened from there by ep_stem_rows_3x3 (rows 3 bytes apart). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))    /* no memcpy call for the byte loop */
+#endif
+__attribute__((noinline)) static void ep_stem_border_3x3(const ep_conv_params *p, const int8_t *in, int32_t b,
+                                                         int32_t iy0, int32_t ix0, int32_t *d)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kw = p->kw;
+    const int32_t fx0 = ix0 < 0 ? (-ix0 < kw ? -ix0 : kw) : 0;
+    const int32_t fx1 = in_w - ix0 < kw ? (in_w - ix0 > fx0 ? in_w - ix0 : fx0) : kw;
+    const int32_t lo = fx0 * in_c, hi = fx1 * in_c, x0 = ix0 * in_c;
+    const uint32_t pad = (uint8_t)-p->in_offset, pad4 = pad * 0x01010101u;
+    uint32_t words[3];
+    int8_t *w = (int8_t *)words;
+    int32_t fy, i;
+    words[0] = pad4;
+    words[1] = pad4;
+    words[2] = pad4;
+    for (fy = 0; fy < 3; ++fy) {
+        const int32_t iy = iy0 + p->dil_h * fy;
+        if (iy >= 0 && iy < in_h) {
+            const int8_t *row = in + (size_t)(b * in_h + iy) * in_w * in_c + x0;
+            for (i = lo; i < hi; ++i) {
+                w[3 * fy + i] = row[i];
+            }
+        }
+    }
+    ep_stem_rows_3x3(w, 3, ep_offset_x2(p->in_offset), pad * 0x01010100u, d);
 }
 
 /* A window with padding taps, row by row: a row above or below the image is zero words (its
@@ -1775,14 +1830,15 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
     const int32_t in_h = p->in.h, in_w = p->in.w, in_c = p->in.c, kh = p->kh, kw = p->kw;
     const int32_t x_row = in_w * in_c * p->dil_h, off2 = ep_offset_x2(p->in_offset);
     const uint32_t pad = (uint8_t)-p->in_offset;
-    const int rows_3x9 = kh == 3 && kw * in_c == 9;
+    const int rows_3x9 = kh == 3 && kw * in_c == 9, rows_3x3 = kh == 3 && kw * in_c == 3;
+    const uint32_t pad8 = pad * 0x01010100u;
     ep_stem_pass pass;
     int32_t pix, px, j, b = 0, oy = 0, ox = 0;
     int8_t *o[4];
     pass.patch = patch;
     pass.table = p->stem_weights;
     pass.pairs = out_c / 2;
-    pass.skip = (EP_STEM_MAX_WORDS - words) * EP_STEM_STEP_BYTES;
+    pass.skip = (EP_STEM_MAX_WORDS - ep_stem_steps(kh, kw * in_c)) * EP_STEM_STEP_BYTES;
     pass.clamp_lo = p->act_min > -128;
     pass.clamp_hi = p->act_max < 127;
     pass.lo4 = ep_bytes4(p->act_min);
@@ -1797,6 +1853,8 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
             for (px = 0; px < 4; ++px, src += step) {
                 if (rows_3x9) {
                     ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                } else if (rows_3x3) {
+                    ep_stem_rows_3x3(src, x_row, off2, pad8, patch + px);
                 } else {
                     ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
                 }
@@ -1820,9 +1878,13 @@ __attribute__((noinline)) static void ep_stem_run(const ep_conv_params *p, const
                     const int8_t *src = in + ((size_t)(b * in_h + iy0) * in_w + ix0) * in_c;
                     if (rows_3x9) {
                         ep_stem_rows_3x9(src, x_row, off2, pad << 24, patch + px);
+                    } else if (rows_3x3) {
+                        ep_stem_rows_3x3(src, x_row, off2, pad8, patch + px);
                     } else {
                         ep_stem_rows(src, x_row, kh, kw * in_c, off2, pad, patch + px);
                     }
+                } else if (rows_3x3) {
+                    ep_stem_border_3x3(p, in, b, iy0, ix0, patch + px);
                 } else {
                     ep_stem_border(p, in, b, iy0, ix0, patch + px);
                 }

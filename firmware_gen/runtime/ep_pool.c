@@ -232,8 +232,93 @@ void ep_avg_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
     ep_pool(p, in, out, 0);
 }
 
+#if EP_KERNELS_DSP
+/* the larger of each signed byte lane of a and b (SSUB8 sets a lane's GE flag where a - b >= 0,
+ * SEL picks a there, b elsewhere) */
+static inline uint32_t ep_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel   %0, %0, %2"
+            : "+r"(a), "=&r"(t)
+            : "r"(b)
+            : "cc");
+    return a;
+}
+
+/* MAX_POOL_2D on the DSP extension: four channels per word, the window's maximum lane by lane
+ * (two instructions per input word), then the activation clamp on the four lanes and one store.
+ * The common 2x2 window whole inside the image is unrolled. Same values as ep_pool: the maximum
+ * starts at -128 (an empty window gives -128, then the clamp). */
+__attribute__((noinline)) static void ep_max_pool_dsp(const ep_pool_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, in_h = p->in.h, in_w = p->in.w;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const uint32_t lo4 = ep_bytes4(act_min), hi4 = ep_bytes4(act_max);
+    const int clamp = act_min > -128 || act_max < 127;
+    const size_t row = (size_t)in_w * c_n;
+    int32_t b, oy, ox, c;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < p->out.h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ep_max32(0, -iy0), fy1 = ep_min32(p->kh, in_h - iy0);
+            for (ox = 0; ox < p->out.w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ep_max32(0, -ix0), fx1 = ep_min32(p->kw, in_w - ix0);
+                const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
+                const size_t row_skip = (size_t)(in_w - cols) * c_n;
+                int8_t *o = out + ((size_t)(b * p->out.h + oy) * p->out.w + ox) * c_n;
+                c = 0;
+                if (rows == 2 && cols == 2) {
+                    for (; c + 4 <= c_n; c += 4) {
+                        const int8_t *xp = x + c;
+                        const uint32_t m0 = ep_max_s8x4((uint32_t)ep_read_s8x4(xp), (uint32_t)ep_read_s8x4(xp + c_n));
+                        const uint32_t m1 = ep_max_s8x4((uint32_t)ep_read_s8x4(xp + row),
+                                                        (uint32_t)ep_read_s8x4(xp + row + c_n));
+                        uint32_t m = ep_max_s8x4(m0, m1);
+                        if (clamp) {
+                            m = ep_clamp_s8x4(m, lo4, hi4);
+                        }
+                        memcpy(o + c, &m, 4);
+                    }
+                } else {
+                    for (; c + 4 <= c_n; c += 4) {
+                        uint32_t m = 0x80808080u;
+                        const int8_t *xp = x + c;
+                        int32_t r, k;
+                        for (r = 0; r < rows; ++r, xp += row_skip) {
+                            for (k = 0; k < cols; ++k, xp += c_n) {
+                                m = ep_max_s8x4(m, (uint32_t)ep_read_s8x4(xp));
+                            }
+                        }
+                        m = ep_clamp_s8x4(m, lo4, hi4);
+                        memcpy(o + c, &m, 4);
+                    }
+                }
+                for (; c < c_n; ++c) {
+                    int32_t m = -128, r, k;
+                    const int8_t *xp = x + c;
+                    for (r = 0; r < rows; ++r, xp += row_skip) {
+                        for (k = 0; k < cols; ++k, xp += c_n) {
+                            m = ep_max32(m, *xp);
+                        }
+                    }
+                    o[c] = (int8_t)ep_clamp(m, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_max_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
 {
+#if EP_KERNELS_DSP
+    ep_max_pool_dsp(p, in, out);
+    return;
+#endif
     ep_pool(p, in, out, 1);
 }
 
