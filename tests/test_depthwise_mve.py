@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+import int8_models
 import numpy as np
 import pytest
 
@@ -30,7 +31,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def dw_model(tmp_path_factory):
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
     import tf_keras as keras
     L = keras.layers
 
@@ -64,14 +64,9 @@ def dw_model(tmp_path_factory):
             level = rng.uniform(-1, 1, size=(1, 1, 1, 4))
             yield [(level + 0.001 * rng.normal(size=(1, 40, 40, 4))).astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    tflite = int8_models.to_int8(model, rep)
     path = tmp_path_factory.mktemp("dw") / "dw_mve.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(tflite)
     return path
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import int8_models
 import numpy as np
 import pytest
 
@@ -163,14 +164,9 @@ def edge_model(tmp_path_factory):
         for _ in range(32):
             yield [rng.normal(0, 1, size=(1, 9, 7, 5)).astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    tflite = int8_models.to_int8(model, rep)
     path = tmp_path_factory.mktemp("edge") / "simd_edges.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(tflite)
     return path
 
 
@@ -226,7 +222,6 @@ def mve_conv_models(tmp_path_factory):
     so its multipliers need a left shift (the general requantization; the others shift right
     only)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
     import tf_keras as keras
     L = keras.layers
 
@@ -237,13 +232,8 @@ def mve_conv_models(tmp_path_factory):
             for _ in range(32):
                 yield [rng.normal(0, 1, size=(1, 10, 9, 5)).astype(np.float32)]
 
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        m = tflite_file.schema().ModelT.InitFromPackedBuf(bytearray(conv.convert()), 0)
+        tflite = int8_models.to_int8(model, rep)
+        m = tflite_file.schema().ModelT.InitFromPackedBuf(bytearray(tflite), 0)
         if patch is not None:
             patch(m.subgraphs[0])
         path = tmp_path_factory.mktemp("mveconv") / f"{name}.tflite"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 
+import int8_models
 import numpy as np
 import pytest
 
@@ -83,14 +84,9 @@ def stem_model(tmp_path_factory):
         for _ in range(32):
             yield [rng.normal(0, 1, size=(1, 13, 13, 3)).astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    tflite = int8_models.to_int8(model, rep)
     path = tmp_path_factory.mktemp("stem") / "stems.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(tflite)
     return path
 
 

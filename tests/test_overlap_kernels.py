@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 
+import int8_models
 import numpy as np
 import pytest
 
@@ -26,20 +27,14 @@ pytestmark = pytest.mark.slow
 
 
 def _convert(model, shape, path, seed):
-    import tensorflow as tf
     rng = np.random.default_rng(seed)
 
     def rep():
         for _ in range(16):
             yield [rng.uniform(-1, 1, size=(1, *shape)).astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    path.write_bytes(conv.convert())
+    tflite = int8_models.to_int8(model, rep)
+    path.write_bytes(tflite)
     return path
 
 

@@ -647,6 +647,28 @@ static int ep_conv2d_dsp16_ok(const ep_conv_params *p)
  * + LE = 64 MACs in 10 instructions; per four channels the first step (VMLADAV, no accumulate, so
  * no zeroing), two STRD and the next rows' pointers. A k % 16 tail is one more step with
  * predicated loads (VCTP once per call; the inactive lanes load zero and read nothing). */
+/* One 16-byte step of the input against four filters into a0..a3 (`mla`: VMLADAV starts the sums,
+ * VMLADAVA adds to them), and the steps of one group of four channels: the first, then a WLS/LE
+ * low-overhead loop over the remaining k / 16 - 1. */
+#define EP_MVE_STEP4(mla)                      \
+    "vldrb.8     q0, [%[xp]], #16\n\t"         \
+    "vldrb.8     q1, [%[w0]], #16\n\t"         \
+    mla " %[a0], q0, q1\n\t"                    \
+    "vldrb.8     q2, [%[w1]], #16\n\t"         \
+    mla " %[a1], q0, q2\n\t"                    \
+    "vldrb.8     q3, [%[w2]], #16\n\t"         \
+    mla " %[a2], q0, q3\n\t"                    \
+    "vldrb.8     q1, [%[w3]], #16\n\t"         \
+    mla " %[a3], q0, q1\n\t"
+#define EP_MVE_SUMS4_STEPS                     \
+    "1:\n\t" EP_MVE_STEP4("vmladav.s8")        \
+    "lsr         lr, %[k], #4\n\t"             \
+    "sub         lr, lr, #1\n\t"               \
+    "wls         lr, lr, 3f\n"                  \
+    "2:\n\t" EP_MVE_STEP4("vmladava.s8")       \
+    "le          lr, 2b\n"                      \
+    "3:\n\t"
+
 __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t *w, int32_t k, int32_t groups,
                                                               int32_t *acc)
 {
@@ -664,31 +686,7 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
     w3 = w2 + k;
     if (k % 16 == 0) {
         __asm__ volatile(
-            "1:\n\t"
-            "vldrb.8     q0, [%[xp]], #16\n\t"
-            "vldrb.8     q1, [%[w0]], #16\n\t"
-            "vmladav.s8  %[a0], q0, q1\n\t"
-            "vldrb.8     q2, [%[w1]], #16\n\t"
-            "vmladav.s8  %[a1], q0, q2\n\t"
-            "vldrb.8     q3, [%[w2]], #16\n\t"
-            "vmladav.s8  %[a2], q0, q3\n\t"
-            "vldrb.8     q1, [%[w3]], #16\n\t"
-            "vmladav.s8  %[a3], q0, q1\n\t"
-            "lsr         lr, %[k], #4\n\t"
-            "sub         lr, lr, #1\n\t"
-            "wls         lr, lr, 3f\n"
-            "2:\n\t"
-            "vldrb.8     q0, [%[xp]], #16\n\t"
-            "vldrb.8     q1, [%[w0]], #16\n\t"
-            "vmladava.s8 %[a0], q0, q1\n\t"
-            "vldrb.8     q2, [%[w1]], #16\n\t"
-            "vmladava.s8 %[a1], q0, q2\n\t"
-            "vldrb.8     q3, [%[w2]], #16\n\t"
-            "vmladava.s8 %[a2], q0, q3\n\t"
-            "vldrb.8     q1, [%[w3]], #16\n\t"
-            "vmladava.s8 %[a3], q0, q1\n\t"
-            "le          lr, 2b\n"
-            "3:\n\t"
+            EP_MVE_SUMS4_STEPS
             "sub         %[xp], %[xp], %[k]\n\t"
             "strd        %[a0], %[a1], [%[acc]], #8\n\t"
             "strd        %[a2], %[a3], [%[acc]], #8\n\t"
@@ -708,31 +706,7 @@ __attribute__((noinline)) static void ep_mve_sums4(const int8_t *x, const int8_t
         __asm__ volatile(
             "and         lr, %[k], #15\n\t"
             "vctp.8      lr\n"
-            "1:\n\t"
-            "vldrb.8     q0, [%[xp]], #16\n\t"
-            "vldrb.8     q1, [%[w0]], #16\n\t"
-            "vmladav.s8  %[a0], q0, q1\n\t"
-            "vldrb.8     q2, [%[w1]], #16\n\t"
-            "vmladav.s8  %[a1], q0, q2\n\t"
-            "vldrb.8     q3, [%[w2]], #16\n\t"
-            "vmladav.s8  %[a2], q0, q3\n\t"
-            "vldrb.8     q1, [%[w3]], #16\n\t"
-            "vmladav.s8  %[a3], q0, q1\n\t"
-            "lsr         lr, %[k], #4\n\t"
-            "sub         lr, lr, #1\n\t"
-            "wls         lr, lr, 3f\n"
-            "2:\n\t"
-            "vldrb.8     q0, [%[xp]], #16\n\t"
-            "vldrb.8     q1, [%[w0]], #16\n\t"
-            "vmladava.s8 %[a0], q0, q1\n\t"
-            "vldrb.8     q2, [%[w1]], #16\n\t"
-            "vmladava.s8 %[a1], q0, q2\n\t"
-            "vldrb.8     q3, [%[w2]], #16\n\t"
-            "vmladava.s8 %[a2], q0, q3\n\t"
-            "vldrb.8     q1, [%[w3]], #16\n\t"
-            "vmladava.s8 %[a3], q0, q1\n\t"
-            "le          lr, 2b\n"
-            "3:\n\t"
+            EP_MVE_SUMS4_STEPS
             "vpstttt\n\t"
             "vldrbt.8    q0, [%[xp]]\n\t"
             "vldrbt.8    q1, [%[w0]]\n\t"
