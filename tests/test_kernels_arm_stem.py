@@ -69,11 +69,15 @@ def stem_model(tmp_path_factory):
     # the DSP MAX_POOL_2D (ep_pool.c, ep_max_pool_dsp): 2x2 windows in the image over 6 channels (a
     # word of four and two single channels), 3x3 stride 2 SAME (windows cut to 3x2, 2x3 and 2x2 at
     # the borders), 2x2 SAME cut to one row / column with a ReLU the converter fuses (the clamp)
+    # the Helium 3x3 conv over one input channel (ep_conv.c, ep_conv3x3c1_mve: five groups of four
+    # filters, padding on every border) and the Helium MAX_POOL_2D (ep_max_pool_mve) over 20
+    # channels: a whole vector of 16 and a predicated tail of 4
+    c20 = L.Conv2D(20, 3, padding="same", activation="relu")(one)
     pools = [L.MaxPool2D(2)(convs[1]), L.MaxPool2D(3, strides=2, padding="same")(convs[6]),
-             L.ReLU()(L.MaxPool2D(2, padding="same")(convs[2]))]
+             L.ReLU()(L.MaxPool2D(2, padding="same")(convs[2])), L.MaxPool2D(2)(c20)]
     # TFLM's CONCATENATION takes at most 10 inputs
     y = L.Concatenate()([L.Concatenate()([L.Flatten()(t) for t in convs]),
-                         L.Concatenate()([L.Flatten()(t) for t in (b, c, b2, c2)]),
+                         L.Concatenate()([L.Flatten()(t) for t in (b, c, b2, c2, c20)]),
                          *(L.Flatten()(t) for t in adds),
                          L.Concatenate()([L.Flatten()(t) for t in pools])])
     model = keras.Model(x, y)
@@ -116,7 +120,7 @@ def _dilations(path):
 
 def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     small = _stem_convs(stem_model)
-    assert len(small) == 12
+    assert len(small) == 13
     assert (2, 1) in _dilations(stem_model)                                   # dilated rows
     # the generated C: one table per such layer, under EP_KERNELS_DSP only; the DSP conv stream
     # where the layer qualifies for it (four input channels here), else the stem kernel's
@@ -127,9 +131,9 @@ def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     assert not stems & streams
     assert streams == {t[-1] for t in small if t[1][3] == 4}
     convs = [t for t in small if t[-1] in stems]
-    assert len(convs) == 10
-    assert len(re.findall(r"#if EP_KERNELS_DSP\nstatic const int32_t st_l\d+_(stem|dsp)_weights\[", c)) == 12
-    assert len(re.findall(r"\.stem_weights = st_l\d+_stem_weights,", c)) == 10
+    assert len(convs) == 11
+    assert len(re.findall(r"#if EP_KERNELS_DSP\nstatic const int32_t st_l\d+_(stem|dsp)_weights\[", c)) == 13
+    assert len(re.findall(r"\.stem_weights = st_l\d+_stem_weights,", c)) == 11
     runs = {w[2] * w[3] for _, w, *_ in convs}
     assert runs == {3, 4, 6, 9, 12, 15, 20}
     assert {w[3] for _, w, *_ in convs} == {1, 2, 3}
@@ -137,6 +141,9 @@ def test_stem_model_reaches_every_branch(stem_model, tmp_path):
     assert {y[1] * y[2] % 4 for _, _, y, *_ in convs} == {1, 2, 3}          # short last blocks
     assert {t[5] for t in convs} == {0, 1, 3}                                # none, ReLU, ReLU6
     assert {t[3] for t in convs} == {1, 2}                                   # strides
+    # ep_conv3x3c1_mve (M55): 3x3 over one channel, SAME and VALID, one and several groups of four
+    c1 = {(w[0], t[4]) for t in small for w in [t[1]] if w[1:] == (3, 3, 1)}
+    assert c1 >= {(4, 0), (4, 1), (20, 0)}
 
 
 @pytest.mark.parametrize("board_id", ["mps2-an386", "mps2-an500"])
@@ -215,6 +222,7 @@ def test_stem_model_reaches_every_max_pool_case(stem_model):
     assert {(k, c % 4 != 0, c >= 4) for k, c, *_ in pools} >= {(2, True, True), (3, False, True)}
     assert any(k == 3 and w == {(2, 3)} for k, _, _, _, w in pools)          # 3x3 cut to 2 rows / columns
     assert any(k == 2 and same and f == 1 and w == {(1, 2)} for k, _, same, f, w in pools)  # ReLU clamp
+    assert any(c > 16 and c % 16 != 0 for _, c, *_ in pools)                # a vector and a tail (MVE)
 
 
 # the M4 and M7 run the stem kernel; the M3 and M55 builds of the same generated C hold no stem

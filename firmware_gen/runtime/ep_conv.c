@@ -1898,10 +1898,88 @@ __attribute__((noinline)) static int ep_conv_stem_dsp(const ep_conv_params *p, c
 }
 #endif
 
+#if EP_KERNELS_MVE
+/* CONV_2D 3x3 over one input channel (patches of 9 bytes, e.g. the first layer of an image CNN) on
+ * Helium: per output pixel the 9 input bytes as scalars, the filters four per vector as int32
+ * lanes (each tap's four weights one gather load, VLDRB.S32 at offsets 0, 9, 18, 27 of the OHWI
+ * filters) and VMLA by the scalar, then ep_requant4_full. The accumulators start from kernel_sums
+ * (bias + in_offset * sum of the weights); a padding tap reads -in_offset, so it adds nothing, as
+ * the reference skips it. */
+__attribute__((noinline)) static void ep_conv3x3c1_mve(const ep_conv_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t in_h = p->in.h, in_w = p->in.w, out_h = p->out.h, out_w = p->out.w, out_c = p->out.c;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_h = p->pad_h, pad_w = p->pad_w;
+    const int32_t pad_value = -p->in_offset, out_offset = p->out_offset;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int8_t *const w = p->weights;
+    const int32_t *const ks = p->kernel_sums, *const mult = p->mult, *const shift = p->shift;
+    const uint32x4_t taps9 = vmulq_n_u32(vidupq_n_u32(0, 1), 9);
+    int32_t b, oy, ox, g, t;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_h;
+            const int rows_in = iy0 >= 0 && iy0 + 3 <= in_h;
+            int8_t *o = out + (size_t)(b * out_h + oy) * out_w * out_c;
+            for (ox = 0; ox < out_w; ++ox, o += out_c) {
+                const int32_t ix0 = ox * stride_w - pad_w;
+                int32_t x[9];
+                if (rows_in && ix0 >= 0 && ix0 + 3 <= in_w) {
+                    const int8_t *s = in + (size_t)(b * in_h + iy0) * in_w + ix0;
+                    x[0] = s[0];
+                    x[1] = s[1];
+                    x[2] = s[2];
+                    s += in_w;
+                    x[3] = s[0];
+                    x[4] = s[1];
+                    x[5] = s[2];
+                    s += in_w;
+                    x[6] = s[0];
+                    x[7] = s[1];
+                    x[8] = s[2];
+                } else {
+                    for (t = 0; t < 9; ++t) {
+                        const int32_t iy = iy0 + t / 3, ix = ix0 + t % 3;
+                        x[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in[(size_t)(b * in_h + iy) * in_w + ix]
+                                                                              : pad_value;
+                    }
+                }
+                for (g = 0; g < out_c; g += 4) {
+                    const int8_t *wg = w + (size_t)g * 9;
+                    int32x4_t acc = vldrwq_s32(ks + g);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg, taps9), x[0]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 1, taps9), x[1]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 2, taps9), x[2]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 3, taps9), x[3]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 4, taps9), x[4]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 5, taps9), x[5]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 6, taps9), x[6]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 7, taps9), x[7]);
+                    acc = vmlaq_n_s32(acc, vldrbq_gather_offset_s32(wg + 8, taps9), x[8]);
+                    ep_requant4_full(acc, mult + g, shift + g, out_offset, act_min, act_max, o + g);
+                }
+            }
+        }
+    }
+}
+
+static int ep_conv3x3c1_mve_ok(const ep_conv_params *p)
+{
+    return p->in.c == 1 && p->filter_in_c == 1 && p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->out.c % 4 == 0 && p->kernel_sums != NULL;
+}
+#endif
+
 /* Each path is its own function (none inlined here), so the stack holds only the frame of the one
  * a layer takes. */
 void ep_conv2d(const ep_conv_params *p, const int8_t *in, int8_t *out)
 {
+#if EP_KERNELS_MVE
+    if (ep_conv3x3c1_mve_ok(p)) {
+        ep_conv3x3c1_mve(p, in, out);
+        return;
+    }
+#endif
 #if EP_KERNELS_DSP
     if (p->stem_weights != NULL && ep_conv_stem_dsp(p, in, out)) {
         return;

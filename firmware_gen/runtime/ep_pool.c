@@ -313,8 +313,65 @@ __attribute__((noinline)) static void ep_max_pool_dsp(const ep_pool_params *p, c
 }
 #endif
 
+#if EP_KERNELS_MVE
+/* Helium MAX_POOL_2D: per output pixel, 16 channels per vector, the window's maximum by VMAX.S8
+ * (one load and one VMAX per 16 input bytes); the 2x2 window whole inside the image is unrolled.
+ * The activation clamp only where it narrows the int8 range. Channel tails are predicated (the
+ * loads read and the stores write only the lanes below c_n). Same values as ep_pool: the maximum
+ * starts at -128 (an empty window gives -128, then the clamp). */
+__attribute__((noinline)) static void ep_max_pool_mve(const ep_pool_params *p, const int8_t *in, int8_t *out)
+{
+    const int32_t c_n = p->in.c, in_h = p->in.h, in_w = p->in.w;
+    const int8x16_t lo = vdupq_n_s8((int8_t)ep_clamp(p->act_min, -128, 127));
+    const int8x16_t hi = vdupq_n_s8((int8_t)ep_clamp(p->act_max, -128, 127));
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    const size_t row = (size_t)in_w * c_n;
+    int32_t b, oy, ox, c;
+
+    for (b = 0; b < p->out.n; ++b) {
+        for (oy = 0; oy < p->out.h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ep_max32(0, -iy0), fy1 = ep_min32(p->kh, in_h - iy0);
+            for (ox = 0; ox < p->out.w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ep_max32(0, -ix0), fx1 = ep_min32(p->kw, in_w - ix0);
+                const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                const int8_t *x = in + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * c_n;
+                const size_t row_skip = (size_t)(in_w - cols) * c_n;
+                int8_t *o = out + ((size_t)(b * p->out.h + oy) * p->out.w + ox) * c_n;
+                for (c = 0; c < c_n; c += 16) {
+                    const mve_pred16_t pr = vctp8q((uint32_t)(c_n - c));
+                    const int8_t *xp = x + c;
+                    int8x16_t m;
+                    if (rows == 2 && cols == 2) {
+                        m = vmaxq_s8(vmaxq_s8(vldrbq_z_s8(xp, pr), vldrbq_z_s8(xp + c_n, pr)),
+                                     vmaxq_s8(vldrbq_z_s8(xp + row, pr), vldrbq_z_s8(xp + row + c_n, pr)));
+                    } else {
+                        int32_t r, k;
+                        m = vdupq_n_s8(-128);
+                        for (r = 0; r < rows; ++r, xp += row_skip) {
+                            for (k = 0; k < cols; ++k, xp += c_n) {
+                                m = vmaxq_s8(m, vldrbq_z_s8(xp, pr));
+                            }
+                        }
+                    }
+                    if (clamp) {
+                        m = vminq_s8(vmaxq_s8(m, lo), hi);
+                    }
+                    vstrbq_p_s8(o + c, m, pr);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ep_max_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
 {
+#if EP_KERNELS_MVE
+    ep_max_pool_mve(p, in, out);
+    return;
+#endif
 #if EP_KERNELS_DSP
     ep_max_pool_dsp(p, in, out);
     return;
