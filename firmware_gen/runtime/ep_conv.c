@@ -1707,30 +1707,6 @@ typedef struct {
     "ldr    %[wb], [%[wp]], #4\n\t"                      \
     "ldr    %[p1], [%[wp]], #4\n\t"
 
-/* the activation clamps on four int8 lanes (SSUB8 sets a lane's GE flag when the signed
- * difference is >= 0, SEL picks by it), each only where the activation has that bound */
-static inline uint32_t ep_stem_max_s8x4(uint32_t v, uint32_t lo4)
-{
-    uint32_t t;
-    __asm__("ssub8 %1, %0, %2\n\t"
-            "sel   %0, %0, %2"
-            : "+r"(v), "=&r"(t)
-            : "r"(lo4)
-            : "cc");
-    return v;
-}
-
-static inline uint32_t ep_stem_min_s8x4(uint32_t v, uint32_t hi4)
-{
-    uint32_t t;
-    __asm__("ssub8 %1, %2, %0\n\t"
-            "sel   %0, %0, %2"
-            : "+r"(v), "=&r"(t)
-            : "r"(hi4)
-            : "cc");
-    return v;
-}
-
 /* Every pair of output channels of one block of four pixels (o[0..3]; a short last block repeats
  * its last pixel, stored again with the same bytes). Per pair the table holds both doubled
  * biases, the filter words, then per channel the multiplier, right shift and rounding offset, read
@@ -1778,12 +1754,12 @@ __attribute__((noinline)) static void ep_stem_pairs(const ep_stem_pass *cx, int8
         y01 = (uint32_t)a00;
         y23 = (uint32_t)a02;
         if (cx->clamp_lo) {
-            y01 = ep_stem_max_s8x4(y01, cx->lo4);
-            y23 = ep_stem_max_s8x4(y23, cx->lo4);
+            y01 = ep_max_s8x4(y01, cx->lo4);
+            y23 = ep_max_s8x4(y23, cx->lo4);
         }
         if (cx->clamp_hi) {
-            y01 = ep_stem_min_s8x4(y01, cx->hi4);
-            y23 = ep_stem_min_s8x4(y23, cx->hi4);
+            y01 = ep_min_s8x4(y01, cx->hi4);
+            y23 = ep_min_s8x4(y23, cx->hi4);
         }
         h = (uint16_t)(y23 >> 16);
         memcpy(o[3] + c, &h, 2);

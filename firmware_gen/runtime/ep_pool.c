@@ -233,19 +233,6 @@ void ep_avg_pool(const ep_pool_params *p, const int8_t *in, int8_t *out)
 }
 
 #if EP_KERNELS_DSP
-/* the larger of each signed byte lane of a and b (SSUB8 sets a lane's GE flag where a - b >= 0,
- * SEL picks a there, b elsewhere) */
-static inline uint32_t ep_max_s8x4(uint32_t a, uint32_t b)
-{
-    uint32_t t;
-    __asm__("ssub8 %1, %0, %2\n\t"
-            "sel   %0, %0, %2"
-            : "+r"(a), "=&r"(t)
-            : "r"(b)
-            : "cc");
-    return a;
-}
-
 /* MAX_POOL_2D on the DSP extension: four channels per word, the window's maximum lane by lane
  * (two instructions per input word), then the activation clamp on the four lanes and one store.
  * The common 2x2 window whole inside the image is unrolled. Same values as ep_pool: the maximum

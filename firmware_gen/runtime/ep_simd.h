@@ -240,6 +240,30 @@ static inline uint32_t ep_clamp_s8x4(uint32_t v, uint32_t lo4, uint32_t hi4)
     return v;
 }
 
+/* the larger / smaller of each signed byte lane of a and b (SSUB8 sets a lane's GE flag where its
+ * difference is >= 0, SEL picks by it): max pooling, and a clamp on one side only */
+static inline uint32_t ep_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel   %0, %0, %2"
+            : "+r"(a), "=&r"(t)
+            : "r"(b)
+            : "cc");
+    return a;
+}
+
+static inline uint32_t ep_min_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %2, %0\n\t"
+            "sel   %0, %0, %2"
+            : "+r"(a), "=&r"(t)
+            : "r"(b)
+            : "cc");
+    return a;
+}
+
 static inline uint32_t ep_bytes4(int32_t v)
 {
     return 0x01010101u * (uint8_t)v;
