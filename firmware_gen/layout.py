@@ -8,9 +8,8 @@
   (as many weight bytes as the int8 weights it replaces, plus 20 bytes per output channel of bias
   and requantization words).
 In both, a few-input-channel conv (stem.py: KWS's first conv, 3x3x3 image stems) gets the stem
-kernel's widened filters beside its int8 weights: a few KiB at most (KWS 6.0 KiB for 256,091 fewer
-instructions on the M4, ResNet-8 1.1 KiB for 689,539), far more speed per byte than the int16
-streams (KWS 16.0 KiB for 548,352).
+kernel's widened filters beside its int8 weights: a few KiB at most, far more speed per byte than
+the int16 streams (README.md has the measured flash and instructions of both layouts).
 
 Only DSP builds differ: every other core, the portable kernels and host-c compile neither table.
 """
